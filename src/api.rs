@@ -1,0 +1,1 @@
+//! HTTP endpoints, one module per family, and the single place errors become responses.

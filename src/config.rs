@@ -1,0 +1,1 @@
+//! Prometheus YAML configuration (`--config.file`): types, defaults and validation.

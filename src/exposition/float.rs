@@ -1,0 +1,1 @@
+//! Go's `strconv.FormatFloat(v, 'g', -1, 64)` as `expfmt.writeFloat` uses it.

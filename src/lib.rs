@@ -1,0 +1,18 @@
+//! fedstore: a Prometheus-compatible storage node built for federation.
+//!
+//! # Layout
+//! - [`cli`]: command-line flags, named as Prometheus names them.
+//! - [`config`]: Prometheus YAML configuration.
+//! - [`server`]: actix-web wiring; [`server::run`] serves a bound listener.
+//! - [`api`]: one module per HTTP endpoint family (`/federate`, import, remote write, health).
+//! - [`exposition`]: the text exposition format: Go-exact float formatting, writer, parser.
+//! - [`remote`]: remote-write protobuf and snappy decoding.
+//!
+//! The storage engine lives in the `fedstore-storage` crate.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod exposition;
+pub mod remote;
+pub mod server;

@@ -1,0 +1,1 @@
+//! Prometheus remote write/read: protobuf messages and snappy block decoding.

@@ -1,0 +1,1 @@
+//! actix-web wiring: routes, shared state, and [`run`] on a bound listener.

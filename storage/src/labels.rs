@@ -1,0 +1,53 @@
+//! Sorted label sets and Prometheus name validation.
+//!
+//! A [`Labels`] is sorted by name and never holds an empty value: Prometheus treats an empty
+//! label value as an absent label, so builders drop them.
+
+/// One label pair.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label {
+    /// Label name, e.g. `__name__` or `job`.
+    pub name: String,
+    /// Label value, never empty inside a [`Labels`].
+    pub value: String,
+}
+
+/// A label set: sorted by name, unique names, no empty values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    /// Builds a label set from pairs: drops empty values and sorts by name.
+    /// Duplicate names are kept (validation reports them).
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        let mut v: Vec<Label> = pairs
+            .into_iter()
+            .map(|(n, v)| Label { name: n.into(), value: v.into() })
+            .filter(|l| !l.value.is_empty())
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Labels(v)
+    }
+
+    /// The value of label `name`, or `""` when absent (Prometheus semantics).
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|l| l.name == name).map_or("", |l| l.value.as_str())
+    }
+
+    /// The labels in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Label> {
+        self.0.iter()
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set has no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -1,0 +1,40 @@
+//! fedstore's storage engine.
+//!
+//! # Layout
+//! - [`labels`]: sorted label sets, name validation.
+//! - [`symbols`]: string interning for label names and values.
+//! - [`series`]: `SeriesRef` and the label-set hash map of a shard.
+//! - [`head`]: the sharded in-memory (memory-mapped) head block, appenders, latest-sample columns.
+//! - [`postings`]: roaring postings per (label name, value) and the per-name sorted value lists.
+//! - [`query`]: PromQL instant-vector selector parser and label matchers.
+//! - [`chunks`]: delta-of-delta / XOR chunk encoding of series history.
+//! - [`mmap`]: the only `unsafe` code of the workspace (memmap2).
+//!
+//! Nothing here knows about HTTP; the server crate drives the engine through the facade below.
+#![deny(clippy::unwrap_used)]
+
+pub mod chunks;
+pub mod error;
+pub mod head;
+pub mod labels;
+pub mod mmap;
+pub mod postings;
+pub mod query;
+pub mod series;
+pub mod symbols;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
+
+pub use error::{AppendError, Error};
+pub use head::{AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection};
+pub use labels::{Label, Labels};
+pub use query::{MatchOp, Matcher, SelectorError, parse_selector};
+pub use series::SeriesRef;
+
+/// The bit pattern Prometheus uses for a staleness marker (`value.StaleNaN`).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether `v` is Prometheus's staleness marker (compared by bits, as `value.IsStaleNaN`).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}

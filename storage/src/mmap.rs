@@ -1,0 +1,1 @@
+//! Memory-mapped files (memmap2): the only `unsafe` code of the workspace.

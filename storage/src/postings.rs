@@ -1,0 +1,1 @@
+//! Roaring postings per (label name, value), each name's sorted value list, and set operations.

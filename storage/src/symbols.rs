@@ -1,0 +1,1 @@
+//! String interning for label names and values: `SymbolId` and the `SymbolTable`.

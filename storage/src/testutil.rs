@@ -1,0 +1,1 @@
+//! Data generators shared by tests, benches and tools (node-exporter-like series sets).

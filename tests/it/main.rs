@@ -1,0 +1,1 @@
+//! Integration tests: one binary, topic modules; each starts the real server on loopback.
