@@ -1,0 +1,152 @@
+//! Child processes of the tools: killed when their guard drops, when the tool errors out and
+//! on Ctrl-C/SIGTERM (a global registry of live pids), plus `/proc` memory readings.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Kills every registered child (SIGKILL via `kill`); used by the signal handler.
+pub fn kill_all_registered() {
+    let pids: Vec<u32> = LIVE.lock().map(|v| v.clone()).unwrap_or_default();
+    for pid in pids {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .status();
+    }
+}
+
+/// Installs a Ctrl-C/SIGTERM handler that kills registered children and exits with 130.
+pub fn install_signal_handler() -> Result<()> {
+    ctrlc::set_handler(|| {
+        eprintln!("interrupted: killing child processes");
+        kill_all_registered();
+        std::process::exit(130);
+    })
+    .context("installing signal handler")
+}
+
+/// A running child process, killed (SIGTERM, then SIGKILL after 10 s) on drop.
+pub struct ChildGuard {
+    name: String,
+    child: Child,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` with stdout and stderr appended to `log`.
+    pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Result<Self> {
+        let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone()?;
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {name}: {cmd:?}"))?;
+        if let Ok(mut v) = LIVE.lock() {
+            v.push(child.id());
+        }
+        Ok(ChildGuard {
+            name: name.to_string(),
+            child,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails if the process has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            anyhow::bail!("{} exited early: {status}", self.name);
+        }
+        Ok(())
+    }
+
+    /// Stops the process: SIGTERM, then SIGKILL if it has not exited within `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        let pid = self.child.id();
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline {
+                if self.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        if let Ok(mut v) = LIVE.lock() {
+            v.retain(|&p| p != pid);
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(10));
+    }
+}
+
+/// Memory of a process in KiB: `(VmRSS, VmHWM)` from `/proc/<pid>/status`.
+pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((
+        status_field(&text, "VmRSS:")?,
+        status_field(&text, "VmHWM:")?,
+    ))
+}
+
+/// `MemAvailable` of the machine in KiB.
+pub fn mem_available_kib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    status_field(&text, "MemAvailable:")
+}
+
+fn status_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_memory() {
+        let (rss, hwm) = rss_kib(std::process::id()).expect("own /proc status");
+        assert!(rss > 0 && hwm >= rss, "rss {rss} hwm {hwm}");
+        assert!(mem_available_kib().expect("meminfo") > 0);
+    }
+
+    #[test]
+    fn guard_kills_child_on_drop() {
+        let dir = std::env::temp_dir().join(format!("procs-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("600");
+        let guard = ChildGuard::spawn("sleep", cmd, &dir.join("log")).unwrap();
+        let pid = guard.pid();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        drop(guard);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} still alive"
+        );
+        assert!(!LIVE.lock().unwrap().contains(&pid));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,207 @@
+//! Scrape targets on loopback: N listeners on consecutive ports, each answering every GET
+//! with a body from a [`BodySource`]. One thread per listener, one per connection.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+use crate::dataset::{Dataset, Unit};
+use crate::expo::Prefixes;
+
+/// Produces the exposition body of target `target` at `now_ms`.
+pub trait BodySource: Send + Sync + 'static {
+    /// Appends the body to `out`.
+    fn body(&self, target: usize, now_ms: i64, out: &mut Vec<u8>);
+}
+
+/// A dataset split into targets: unit `u` belongs to target `u % targets`.
+pub struct DatasetTargets {
+    ds: Dataset,
+    targets: Vec<Prefixes>,
+    timestamps: bool,
+}
+
+impl DatasetTargets {
+    /// Pre-renders the label prefixes of every target.
+    pub fn new(ds: Dataset, targets: usize, timestamps: bool) -> Self {
+        let units = ds.units();
+        let targets = (0..targets.max(1))
+            .map(|t| {
+                let mine: Vec<Unit> = units
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % targets.max(1) == t)
+                    .map(|(_, u)| *u)
+                    .collect();
+                Prefixes::new(&ds, &mine)
+            })
+            .collect();
+        DatasetTargets {
+            ds,
+            targets,
+            timestamps,
+        }
+    }
+
+    /// Series served by each target.
+    pub fn series_per_target(&self) -> Vec<usize> {
+        self.targets.iter().map(Prefixes::len).collect()
+    }
+}
+
+impl BodySource for DatasetTargets {
+    fn body(&self, target: usize, now_ms: i64, out: &mut Vec<u8>) {
+        if let Some(p) = self.targets.get(target) {
+            p.render(&self.ds, now_ms, self.timestamps, out);
+        }
+    }
+}
+
+/// A fixed body, the same for every target.
+pub struct StaticBody(pub Vec<u8>);
+
+impl BodySource for StaticBody {
+    fn body(&self, _target: usize, _now_ms: i64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+/// Running targets; they stop accepting when this is dropped.
+pub struct Targets {
+    stop: Arc<AtomicBool>,
+    /// Bodies served so far (all targets).
+    pub scrapes: Arc<AtomicU64>,
+    /// First port.
+    pub port_base: u16,
+    /// Number of targets (ports `port_base..port_base + n`).
+    pub n: usize,
+}
+
+impl Targets {
+    /// Binds `127.0.0.1:port_base + t` for every target and starts serving.
+    pub fn start(source: Arc<dyn BodySource>, port_base: u16, n: usize) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let scrapes = Arc::new(AtomicU64::new(0));
+        for t in 0..n {
+            let port = port_base + u16::try_from(t).context("too many targets")?;
+            let listener = TcpListener::bind(("127.0.0.1", port))
+                .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+            listener.set_nonblocking(true)?;
+            let (stop, scrapes, source) = (stop.clone(), scrapes.clone(), source.clone());
+            thread::spawn(move || accept_loop(listener, t, source, stop, scrapes));
+        }
+        Ok(Targets {
+            stop,
+            scrapes,
+            port_base,
+            n,
+        })
+    }
+
+    /// `127.0.0.1:port` of every target.
+    pub fn addresses(&self) -> Vec<String> {
+        (0..self.n)
+            .map(|t| format!("127.0.0.1:{}", self.port_base as usize + t))
+            .collect()
+    }
+}
+
+impl Drop for Targets {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    target: usize,
+    source: Arc<dyn BodySource>,
+    stop: Arc<AtomicBool>,
+    scrapes: Arc<AtomicU64>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let (source, scrapes) = (source.clone(), scrapes.clone());
+                thread::spawn(move || {
+                    if handle(stream, target, source.as_ref()).is_ok() {
+                        scrapes.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+fn handle(stream: TcpStream, target: usize, source: &dyn BodySource) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut r = BufReader::new(&stream);
+    let mut line = String::new();
+    // Request line and headers; the path does not matter.
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut body = Vec::new();
+    source.body(target, now_ms, &mut body);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut w = &stream;
+    w.write_all(head.as_bytes())?;
+    w.write_all(&body)?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::DatasetConfig;
+    use crate::http;
+
+    #[test]
+    fn targets_serve_their_share_of_the_dataset() {
+        let ds = Dataset::new(DatasetConfig {
+            instances: 5,
+            series_per_instance: 600,
+            prometheus_instances: 2,
+            prometheus_series_per_instance: 700,
+            ..DatasetConfig::default()
+        });
+        let total = ds.total_series();
+        let src = Arc::new(DatasetTargets::new(ds, 3, false));
+        let per = src.series_per_target();
+        assert_eq!(per.iter().sum::<usize>() as u64, total);
+        // Ports from the tools' range, kept clear of peerbench's defaults.
+        let targets = Targets::start(src, 19_495, 3).unwrap();
+        let mut seen = 0;
+        for (t, addr) in targets.addresses().iter().enumerate() {
+            let mut c = http::LineCounter::default();
+            let resp = http::get(
+                addr.parse().unwrap(),
+                "/metrics",
+                &[],
+                Duration::from_secs(5),
+                &mut |b| c.feed(b),
+            )
+            .unwrap();
+            assert_eq!(resp.status, 200);
+            assert_eq!(c.samples as usize, per[t], "target {t}");
+            seen += c.samples;
+        }
+        assert_eq!(seen, total);
+    }
+}
