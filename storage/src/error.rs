@@ -24,6 +24,9 @@ pub enum AppendError {
     /// The series reference does not exist.
     #[error("unknown series ref {0}")]
     UnknownRef(u32),
+    /// The head could not grow its files to hold a new series.
+    #[error("head storage: {0}")]
+    Storage(String),
 }
 
 /// The umbrella error of the storage crate.
@@ -46,6 +49,9 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

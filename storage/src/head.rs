@@ -4,25 +4,47 @@
 //! - [`Head::appender`] batches samples; [`Appender::commit`] applies them.
 //! - [`Head::select`] turns `match[]` matcher sets into a [`Selection`] in federation order.
 //! - [`Head::latest`] pushes the latest sample of selected series into a [`LatestSink`].
+//!
+//! Locks, always taken in this order: the index (`postings`), the symbol table, then shards in
+//! index order. Appends take one shard's write lock at a time; series creation takes the
+//! symbol table's write lock then one shard's; indexing at commit takes the index write lock,
+//! the symbol read lock and all shard read locks. See docs/format/head.md for the files.
 
-use std::path::Path;
+mod append;
+mod latest;
+mod shard;
 
-use crate::error::{AppendError, Error};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+use parking_lot::{RwLock, RwLockReadGuard};
+
+use crate::error::Error;
 use crate::labels::Labels;
+use crate::postings::MemPostings;
 use crate::query::Matcher;
 use crate::series::SeriesRef;
+use crate::symbols::{SymbolId, SymbolTable};
+
+pub use append::Appender;
+pub use latest::SymbolLabels;
+use shard::ShardData;
 
 /// Options of the head block.
 #[derive(Debug, Clone)]
 pub struct HeadOptions {
-    /// Number of shards (each with its own lock). Default: from the core count.
+    /// Number of shards (each with its own lock), rounded up to a power of two.
+    /// Default: from the core count.
     pub shards: usize,
 }
 
 impl Default for HeadOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        HeadOptions { shards: (cores * 4).next_power_of_two() }
+        HeadOptions {
+            shards: (cores * 4).next_power_of_two(),
+        }
     }
 }
 
@@ -63,74 +85,164 @@ pub struct Selection {
     pub refs: Vec<SeriesRef>,
 }
 
+/// One shard: its lock, padded to its own cache line so shards do not false-share.
+type Shard = CachePadded<RwLock<ShardData>>;
+
 /// The head block.
+///
+/// Series become visible to [`Head::select`] (and counted by [`Head::num_series`]) when the
+/// commit carrying their first sample indexes them; a rolled-back new series stays invisible.
 pub struct Head {
-    _opts: HeadOptions,
+    dir: PathBuf,
+    shard_bits: u32,
+    shards: Box<[Shard]>,
+    symbols: RwLock<SymbolTable>,
+    postings: RwLock<MemPostings>,
+    num_samples: CachePadded<AtomicU64>,
+}
+
+impl std::fmt::Debug for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Head")
+            .field("dir", &self.dir)
+            .field("shards", &self.shards.len())
+            .finish()
+    }
 }
 
 impl Head {
     /// Opens (or creates) the head under `dir` (`<storage.tsdb.path>/head`).
+    ///
+    /// The column files are recreated empty: until the WAL exists, a reopened head starts
+    /// empty (the WAL will be the source of truth).
     pub fn open(dir: &Path, opts: HeadOptions) -> Result<Head, Error> {
-        let _ = dir;
-        Ok(Head { _opts: opts })
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let n = opts.shards.clamp(1, 1 << 12).next_power_of_two();
+        let shards = (0..n)
+            .map(|i| ShardData::create(dir, i).map(|s| CachePadded::new(RwLock::new(s))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Head {
+            dir: dir.to_owned(),
+            shard_bits: n.trailing_zeros(),
+            shards: shards.into_boxed_slice(),
+            symbols: RwLock::new(SymbolTable::new()),
+            postings: RwLock::new(MemPostings::new()),
+            num_samples: CachePadded::new(AtomicU64::new(0)),
+        })
     }
 
     /// A new appender. Appenders are cheap; use one per request or scrape.
     pub fn appender(&self) -> Appender<'_> {
-        Appender { _head: self }
+        Appender::new(self)
     }
 
-    /// Number of series in the head.
+    /// Number of series in the head (committed ones).
     pub fn num_series(&self) -> usize {
-        0
+        self.postings.read().all().len() as usize
+    }
+
+    /// Number of samples appended since the head was opened.
+    pub fn num_samples(&self) -> u64 {
+        self.num_samples.load(Ordering::Relaxed)
     }
 
     /// Selects the union of series matching any of `sets` (each a conjunction of matchers).
     /// An empty matcher set selects nothing.
     pub fn select(&self, sets: &[Vec<Matcher>]) -> Selection {
-        let _ = sets;
-        Selection::default()
+        let postings = self.postings.read();
+        let symbols = self.symbols.read();
+        crate::query::select::select(&postings, &symbols, sets)
     }
 
-    /// For each series of `refs` (in order) pushes its latest sample with
-    /// `mint_ms <= t <= maxt_ms` into `sink`, skipping series whose latest such sample is a
-    /// stale marker or that have none. Returns `false` if the sink stopped the walk.
-    pub fn latest(
-        &self,
-        refs: &[SeriesRef],
-        mint_ms: i64,
-        maxt_ms: i64,
-        sink: &mut dyn LatestSink,
-    ) -> bool {
-        let _ = (refs, mint_ms, maxt_ms, sink);
-        true
+    /// Label names of committed series, sorted bytewise.
+    pub fn label_names(&self) -> Vec<String> {
+        let postings = self.postings.read();
+        let symbols = self.symbols.read();
+        postings
+            .label_names()
+            .iter()
+            .map(|&s| symbols.resolve(s).to_owned())
+            .collect()
+    }
+
+    /// Values of label `name` over committed series, sorted bytewise.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        let postings = self.postings.read();
+        let symbols = self.symbols.read();
+        let Some(np) = symbols.get(name).and_then(|n| postings.name(n)) else {
+            return Vec::new();
+        };
+        np.values()
+            .iter()
+            .map(|&s| symbols.resolve(s).to_owned())
+            .collect()
+    }
+
+    /// The label set of series `r`, if it exists.
+    pub fn series_labels(&self, r: SeriesRef) -> Option<Labels> {
+        let symbols = self.symbols.read();
+        let (s, i) = self.split(r);
+        let shard = self.shards.get(s)?.read();
+        if i >= shard.len() {
+            return None;
+        }
+        let ids = shard.labels(i);
+        Some(Labels::from_pairs(ids.chunks_exact(2).map(|p| {
+            (
+                symbols.resolve(SymbolId(p[0])),
+                symbols.resolve(SymbolId(p[1])),
+            )
+        })))
+    }
+
+    /// Appends to `out` the samples of series `r` with `mint_ms <= t <= maxt_ms`, in time
+    /// order (stale markers included). Unknown refs add nothing.
+    pub fn samples(&self, r: SeriesRef, mint_ms: i64, maxt_ms: i64, out: &mut Vec<(i64, f64)>) {
+        let (s, i) = self.split(r);
+        let Some(shard) = self.shards.get(s) else {
+            return;
+        };
+        let shard = shard.read();
+        if i >= shard.len() {
+            return;
+        }
+        if let Some(h) = shard.history(i) {
+            h.for_each_in(mint_ms, maxt_ms, &mut |t, v| out.push((t, v)));
+        }
+        if let Some((t, v)) = shard.latest(i)
+            && t >= mint_ms
+            && t <= maxt_ms
+        {
+            out.push((t, v));
+        }
+    }
+
+    /// Approximate memory held by the head in bytes (heap plus mapped columns).
+    pub fn memory_bytes(&self) -> usize {
+        let postings = self.postings.read().heap_bytes();
+        let symbols = self.symbols.read().heap_bytes();
+        postings + symbols + self.shards.iter().map(|s| s.read().bytes()).sum::<usize>()
+    }
+
+    /// The shard and local index of `r`.
+    #[inline]
+    fn split(&self, r: SeriesRef) -> (usize, usize) {
+        let mask = (1u32 << self.shard_bits) - 1;
+        ((r.0 & mask) as usize, (r.0 >> self.shard_bits) as usize)
+    }
+
+    /// The ref of local index `i` in shard `s`.
+    #[inline]
+    fn join(&self, s: usize, i: u32) -> Option<SeriesRef> {
+        let r = (u64::from(i) << self.shard_bits) | s as u64;
+        u32::try_from(r).ok().map(SeriesRef)
+    }
+
+    /// Read guards on every shard, in index order.
+    fn read_all_shards(&self) -> Vec<RwLockReadGuard<'_, ShardData>> {
+        self.shards.iter().map(|s| s.read()).collect()
     }
 }
 
-/// A batch of samples, applied on [`Appender::commit`].
-pub struct Appender<'h> {
-    _head: &'h Head,
-}
-
-impl Appender<'_> {
-    /// Appends a sample for the series `labels`, creating the series if needed, and returns
-    /// its ref for later [`Appender::append_ref`] calls.
-    pub fn append(&mut self, labels: &Labels, t_ms: i64, v: f64) -> Result<SeriesRef, AppendError> {
-        let _ = (labels, t_ms, v);
-        Err(AppendError::UnknownRef(0))
-    }
-
-    /// Appends a sample to an existing series.
-    pub fn append_ref(&mut self, r: SeriesRef, t_ms: i64, v: f64) -> Result<(), AppendError> {
-        let _ = (t_ms, v);
-        Err(AppendError::UnknownRef(r.0))
-    }
-
-    /// Applies the batch. Out-of-order and duplicate samples are counted, not fatal.
-    pub fn commit(self) -> Result<AppendStats, Error> {
-        Ok(AppendStats::default())
-    }
-
-    /// Drops the batch.
-    pub fn rollback(self) {}
-}
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,12 @@
 //! Sorted label sets and Prometheus name validation.
 //!
 //! A [`Labels`] is sorted by name and never holds an empty value: Prometheus treats an empty
-//! label value as an absent label, so builders drop them.
+//! label value as an absent label, so builders drop them. Validation (Prometheus's legacy name
+//! rules, unique names) lives in `validate` and runs when `Appender::append` creates a series.
+
+mod validate;
+
+pub use validate::{is_valid_label_name, is_valid_metric_name};
 
 /// One label pair.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,7 +29,10 @@ impl Labels {
     ) -> Self {
         let mut v: Vec<Label> = pairs
             .into_iter()
-            .map(|(n, v)| Label { name: n.into(), value: v.into() })
+            .map(|(n, v)| Label {
+                name: n.into(),
+                value: v.into(),
+            })
             .filter(|l| !l.value.is_empty())
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
@@ -33,7 +41,10 @@ impl Labels {
 
     /// The value of label `name`, or `""` when absent (Prometheus semantics).
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|l| l.name == name).map_or("", |l| l.value.as_str())
+        self.0
+            .iter()
+            .find(|l| l.name == name)
+            .map_or("", |l| l.value.as_str())
     }
 
     /// The labels in name order.
@@ -49,5 +60,12 @@ impl Labels {
     /// Whether the set has no labels.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Checks Prometheus's rules: metric name `^[a-zA-Z_:][a-zA-Z0-9_:]*$`, label names
+    /// `^[a-zA-Z_][a-zA-Z0-9_]*$`, unique names, at least one label. Values are `String`s and so
+    /// always valid UTF-8.
+    pub fn validate(&self) -> Result<(), crate::AppendError> {
+        validate::validate(self)
     }
 }

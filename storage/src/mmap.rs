@@ -1,1 +1,204 @@
 //! Memory-mapped files (memmap2): the only `unsafe` code of the workspace.
+//!
+//! [`MmapColumn`] is a growable array of `u64` words backed by a file: a 16-byte header
+//! (magic, version, element count) then the words, little-endian (see docs/format/head.md).
+//! It grows by extending the file and remapping; callers serialize growth with their own
+//! lock (`&mut self`), and all reads borrow `&self`, so no view outlives a remap.
+#![allow(unsafe_code)]
+
+#[cfg(target_endian = "big")]
+compile_error!(
+    "fedstore's memory-mapped formats are little-endian; big-endian targets are unsupported"
+);
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use memmap2::MmapMut;
+
+use crate::error::Error;
+
+/// Magic number at the start of every column file (`FSC1` read as little-endian u32).
+pub const COLUMN_MAGIC: u32 = u32::from_le_bytes(*b"FSC1");
+/// Format version of column files.
+pub const COLUMN_VERSION: u32 = 1;
+/// Header size in bytes: magic u32, version u32, count u64.
+const HEADER_BYTES: usize = 16;
+/// Header size in words.
+const HEADER_WORDS: usize = HEADER_BYTES / 8;
+/// Smallest capacity (in elements) a column file is created with.
+const MIN_CAPACITY: usize = 1024;
+
+/// A file-backed, growable `[u64]`.
+///
+/// Invariant: `map` maps the whole file, `map.len() == (HEADER_WORDS + cap) * 8`, and the
+/// first `len` words after the header are initialized (file bytes are zero-filled on growth).
+pub struct MmapColumn {
+    path: PathBuf,
+    file: File,
+    map: MmapMut,
+    len: usize,
+    cap: usize,
+}
+
+impl std::fmt::Debug for MmapColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmapColumn")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .field("cap", &self.cap)
+            .finish()
+    }
+}
+
+impl MmapColumn {
+    /// Creates `path` (truncating any previous content) as an empty column.
+    pub fn create(path: &Path) -> Result<MmapColumn, Error> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let cap = MIN_CAPACITY;
+        file.set_len(((HEADER_WORDS + cap) * 8) as u64)
+            .map_err(|e| Error::io(path, e))?;
+        let map = map_file(&file, path)?;
+        let mut col = MmapColumn {
+            path: path.to_owned(),
+            file,
+            map,
+            len: 0,
+            cap,
+        };
+        col.write_header();
+        Ok(col)
+    }
+
+    /// Number of elements.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the column has no elements.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The elements.
+    #[inline]
+    pub fn as_slice(&self) -> &[u64] {
+        &self.words()[HEADER_WORDS..HEADER_WORDS + self.len]
+    }
+
+    /// The elements, mutably.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [u64] {
+        let len = self.len;
+        &mut self.words_mut()[HEADER_WORDS..HEADER_WORDS + len]
+    }
+
+    /// Appends one element, growing (remapping) the file when full.
+    pub fn push(&mut self, v: u64) -> Result<(), Error> {
+        if self.len == self.cap {
+            self.grow(self.cap * 2)?;
+        }
+        let i = HEADER_WORDS + self.len;
+        self.words_mut()[i] = v;
+        self.len += 1;
+        self.write_len();
+        Ok(())
+    }
+
+    /// Bytes of the mapping (header included).
+    pub fn mapped_bytes(&self) -> usize {
+        self.map.len()
+    }
+
+    fn grow(&mut self, new_cap: usize) -> Result<(), Error> {
+        let bytes = ((HEADER_WORDS + new_cap) * 8) as u64;
+        self.file
+            .set_len(bytes)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.map = map_file(&self.file, &self.path)?;
+        self.cap = new_cap;
+        Ok(())
+    }
+
+    fn write_header(&mut self) {
+        let hdr = u64::from(COLUMN_MAGIC) | (u64::from(COLUMN_VERSION) << 32);
+        self.words_mut()[0] = hdr;
+        self.write_len();
+    }
+
+    fn write_len(&mut self) {
+        self.words_mut()[1] = self.len as u64;
+    }
+
+    #[inline]
+    fn words(&self) -> &[u64] {
+        let bytes: &[u8] = &self.map;
+        // SAFETY: the mapping is page-aligned (so 8-aligned) and `bytes.len()` is a multiple
+        // of 8 by the struct invariant; every bit pattern is a valid u64; the slice borrows
+        // `self`, so the mapping cannot be replaced while it lives.
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u64>(), bytes.len() / 8) }
+    }
+
+    #[inline]
+    fn words_mut(&mut self) -> &mut [u64] {
+        let bytes: &mut [u8] = &mut self.map;
+        // SAFETY: as in `words`; the unique borrow of `self` makes this the only view.
+        unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<u64>(), bytes.len() / 8) }
+    }
+}
+
+fn map_file(file: &File, path: &Path) -> Result<MmapMut, Error> {
+    // SAFETY: the file lives in the head directory, which this process owns exclusively
+    // while the head is open (nothing else truncates or writes it); the mapping covers
+    // exactly the file's current length, which only we change, and only while holding
+    // `&mut MmapColumn`, remapping right after.
+    let map = unsafe { MmapMut::map_mut(file) }.map_err(|e| Error::io(path, e))?;
+    debug_assert_eq!(map.as_ptr().align_offset(8), 0);
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_grow_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        let mut c = MmapColumn::create(&path).unwrap();
+        assert!(c.is_empty());
+        let n = MIN_CAPACITY * 5 + 3;
+        for i in 0..n as u64 {
+            c.push(i * 7).unwrap();
+        }
+        assert_eq!(c.len(), n);
+        assert!(
+            c.as_slice()
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == i as u64 * 7)
+        );
+        c.as_mut_slice()[3] = u64::MAX;
+        assert_eq!(c.as_slice()[3], u64::MAX);
+        drop(c);
+        let raw = std::fs::read(&path).unwrap();
+        assert_eq!(&raw[0..4], b"FSC1");
+        assert_eq!(
+            u32::from_le_bytes(raw[4..8].try_into().unwrap()),
+            COLUMN_VERSION
+        );
+        assert_eq!(u64::from_le_bytes(raw[8..16].try_into().unwrap()), n as u64);
+        assert_eq!(
+            u64::from_le_bytes(raw[16 + 8..16 + 16].try_into().unwrap()),
+            7
+        );
+    }
+}

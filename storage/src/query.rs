@@ -1,5 +1,7 @@
 //! PromQL instant-vector selectors: parser, label matchers and their regex fast paths.
 
+pub mod select;
+
 /// How a matcher compares a label value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchOp {

@@ -1,0 +1,199 @@
+//! Appenders: batch samples, create series on first sight, apply the batch at commit with one
+//! write lock per touched shard (Prometheus `headAppender`).
+//!
+//! Samples are checked against the committed state at commit, in append order per series:
+//! older than the latest is out of order, same timestamp with other bits a duplicate, the
+//! identical sample a silent no-op. New series are created (invisible) at `append` and
+//! indexed, so selectable, by the commit that stores their first sample.
+
+use crate::error::{AppendError, Error};
+use crate::labels::Labels;
+use crate::series::{SeriesRef, hash_labels};
+
+use super::shard::{Applied, NO_SAMPLE};
+use super::{AppendStats, Head};
+
+/// One pending sample.
+#[derive(Debug, Clone, Copy)]
+struct PendingSample {
+    r: u32,
+    t: i64,
+    v: f64,
+}
+
+/// A batch of samples, applied on [`Appender::commit`].
+///
+/// `Send`: several threads may each use their own appender on one head.
+pub struct Appender<'h> {
+    head: &'h Head,
+    samples: Vec<PendingSample>,
+    /// Refs whose first sample this commit stored: indexed unless already indexed.
+    unindexed: Vec<u32>,
+    out_of_bounds: u64,
+    hash_buf: Vec<u8>,
+    ids_buf: Vec<u32>,
+}
+
+impl<'h> Appender<'h> {
+    pub(super) fn new(head: &'h Head) -> Self {
+        Appender {
+            head,
+            samples: Vec::new(),
+            unindexed: Vec::new(),
+            out_of_bounds: 0,
+            hash_buf: Vec::new(),
+            ids_buf: Vec::new(),
+        }
+    }
+
+    /// Appends a sample for the series `labels`, creating the series if needed, and returns
+    /// its ref for later [`Appender::append_ref`] calls.
+    pub fn append(&mut self, labels: &Labels, t_ms: i64, v: f64) -> Result<SeriesRef, AppendError> {
+        let r = self.get_or_create(labels)?;
+        self.push(r.0, t_ms, v);
+        Ok(r)
+    }
+
+    /// Appends a sample to an existing series.
+    pub fn append_ref(&mut self, r: SeriesRef, t_ms: i64, v: f64) -> Result<(), AppendError> {
+        let (s, i) = self.head.split(r);
+        // One read lock per call keeps refs honest; it is uncontended in the common case.
+        let known = self
+            .head
+            .shards
+            .get(s)
+            .is_some_and(|sh| i < sh.read().len());
+        if !known {
+            return Err(AppendError::UnknownRef(r.0));
+        }
+        self.push(r.0, t_ms, v);
+        Ok(())
+    }
+
+    #[inline]
+    fn push(&mut self, r: u32, t: i64, v: f64) {
+        if t == NO_SAMPLE {
+            self.out_of_bounds += 1;
+            return;
+        }
+        self.samples.push(PendingSample { r, t, v });
+    }
+
+    /// Finds the series of `labels` or creates it (without samples).
+    fn get_or_create(&mut self, labels: &Labels) -> Result<SeriesRef, AppendError> {
+        let head = self.head;
+        let hash = hash_labels(labels, &mut self.hash_buf);
+        let s = ((hash >> 40) as usize) & (head.shards.len() - 1);
+        {
+            let symbols = head.symbols.read();
+            let shard = head.shards[s].read();
+            if let Some(i) = shard.find(hash, labels, &symbols) {
+                return head.join(s, i).ok_or_else(ref_space);
+            }
+        }
+        labels.validate()?;
+        let mut symbols = head.symbols.write();
+        self.ids_buf.clear();
+        for l in labels.iter() {
+            self.ids_buf.push(symbols.intern(&l.name).0);
+            self.ids_buf.push(symbols.intern(&l.value).0);
+        }
+        let mut shard = head.shards[s].write();
+        drop(symbols);
+        // Another appender may have created it between our locks.
+        if let Some(i) = shard.find_ids(hash, &self.ids_buf) {
+            return head.join(s, i).ok_or_else(ref_space);
+        }
+        let i = shard.insert(hash, &self.ids_buf)?;
+        head.join(s, i).ok_or_else(ref_space)
+    }
+
+    /// Applies the batch. Out-of-order and duplicate samples are counted, not fatal.
+    pub fn commit(mut self) -> Result<AppendStats, Error> {
+        let head = self.head;
+        let mut stats = AppendStats {
+            out_of_bounds: self.out_of_bounds,
+            ..Default::default()
+        };
+        let samples = std::mem::take(&mut self.samples);
+        let n = head.shards.len();
+        let mask = (n - 1) as u32;
+        // Counting sort by shard, stable so each series keeps its append order.
+        let mut counts = vec![0usize; n + 1];
+        for p in &samples {
+            counts[(p.r & mask) as usize + 1] += 1;
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let starts = counts.clone();
+        let mut grouped = vec![PendingSample { r: 0, t: 0, v: 0.0 }; samples.len()];
+        for p in &samples {
+            let slot = &mut counts[(p.r & mask) as usize];
+            grouped[*slot] = *p;
+            *slot += 1;
+        }
+        for s in 0..n {
+            let group = &grouped[starts[s]..starts[s + 1]];
+            if group.is_empty() {
+                continue;
+            }
+            let mut shard = head.shards[s].write();
+            for p in group {
+                let i = (p.r >> head.shard_bits) as usize;
+                match shard.append(i, p.t, p.v) {
+                    Applied::Appended => stats.appended += 1,
+                    Applied::First => {
+                        stats.appended += 1;
+                        // A series created by a rolled-back batch, revived through its ref.
+                        self.unindexed.push(p.r);
+                    }
+                    Applied::Identical => {}
+                    Applied::OutOfOrder => stats.out_of_order += 1,
+                    Applied::Duplicate => stats.duplicate += 1,
+                }
+            }
+        }
+        head.num_samples
+            .fetch_add(stats.appended, std::sync::atomic::Ordering::Relaxed);
+        if !self.unindexed.is_empty() {
+            stats.series_created = self.index_new_series() as u64;
+        }
+        Ok(stats)
+    }
+
+    /// Indexes the batch's new series that now have samples; returns how many it indexed.
+    fn index_new_series(&mut self) -> usize {
+        let head = self.head;
+        self.unindexed.sort_unstable();
+        self.unindexed.dedup();
+        let mut postings = head.postings.write();
+        self.unindexed.retain(|&r| !postings.contains(r));
+        if self.unindexed.is_empty() {
+            return 0;
+        }
+        let symbols = head.symbols.read();
+        let shards = head.read_all_shards();
+        let bits = head.shard_bits;
+        let mask = (1u32 << bits) - 1;
+        let labels_of = |r: u32| shards[(r & mask) as usize].labels((r >> bits) as usize);
+        let batch: Vec<(u32, &[u32])> = self
+            .unindexed
+            .iter()
+            .filter(|&&r| {
+                shards[(r & mask) as usize]
+                    .latest((r >> bits) as usize)
+                    .is_some()
+            })
+            .map(|&r| (r, labels_of(r)))
+            .collect();
+        postings.add_batch(&batch, &symbols, &labels_of)
+    }
+
+    /// Drops the batch. Series it created stay invisible (they hold no sample).
+    pub fn rollback(self) {}
+}
+
+fn ref_space() -> AppendError {
+    AppendError::Storage("series ref space (u32) exhausted".to_owned())
+}
