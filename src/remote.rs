@@ -1,1 +1,17 @@
-//! Prometheus remote write/read: protobuf messages and snappy block decoding.
+//! Prometheus remote write (and, later, read): protobuf messages, snappy, the receiver core.
+//!
+//! - [`proto`]: prost-derived remote write/read 1.0 messages (the oracle, and remote read).
+//! - [`decode`]: the zero-copy `WriteRequest` decoder of the write hot path.
+//! - [`snappy`]: snappy block decompression with the size check before any work.
+//! - [`write`]: [`RemoteWriteReceiver`]: decode, validate labels, append, report.
+//!
+//! No HTTP here: `api::remote_write` is the actix handler. See `remote/README.md`.
+
+pub mod decode;
+pub mod proto;
+pub mod snappy;
+pub mod write;
+
+pub use write::{
+    DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteError, RemoteWriteReceiver, SeriesCache, ingest,
+};
