@@ -1,0 +1,372 @@
+//! Regex label matching with Prometheus's semantics and `FastRegexMatcher`-style shortcuts.
+//!
+//! The pattern is compiled as Prometheus 2.42 does, `^(?:re)$` with Go syntax (see
+//! [`super::regex_go`]), then classified from its `regex-syntax` HIR: `.*`, `.+`, finite
+//! literal sets (up to [`MAX_SET_MATCHES`] values), `lit.*`, `.*lit`, `.*lit.*`, and otherwise
+//! the full regex behind literal prefix/suffix/contains pre-checks. Every shortcut answers
+//! exactly what the regex answers (tested against it).
+
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+use super::regex_go::translate;
+
+/// The most values a finite-set regex may expand to (Prometheus `maxSetMatches`).
+pub const MAX_SET_MATCHES: usize = 256;
+
+/// Compiled-program size limit, like Go's 128 MB `maxSize` (Rust's default is 10 MiB).
+const SIZE_LIMIT_BYTES: usize = 128 << 20;
+
+/// Nesting limit: Go allows a tree height of 1000 and we add two levels per repetition.
+const NEST_LIMIT: u32 = 2500;
+
+/// How a value is tested.
+#[derive(Debug, Clone)]
+enum Fast {
+    /// `.*` (`dot_nl`: `(?s).*`): any value (without a newline unless `dot_nl`).
+    Any { dot_nl: bool },
+    /// `.+`: any non-empty value (without a newline unless `dot_nl`).
+    NonEmpty { dot_nl: bool },
+    /// A finite set of values, sorted.
+    Set,
+    /// `lit.*`
+    Prefix { lit: String, dot_nl: bool },
+    /// `.*lit`
+    Suffix { lit: String, dot_nl: bool },
+    /// `.*lit.*`
+    Contains { lit: String, dot_nl: bool },
+    /// The regex, after literal pre-checks (empty strings are no check).
+    Regex {
+        prefix: String,
+        suffix: String,
+        contains: String,
+    },
+}
+
+/// A compiled `=~` / `!~` pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct RegexMatcher {
+    re: regex::Regex,
+    fast: Fast,
+    set: Option<Vec<String>>,
+    prefix: Option<String>,
+    matches_empty: bool,
+}
+
+impl RegexMatcher {
+    /// Compiles `pattern` as Prometheus 2.42's `NewFastRegexMatcher`; the error is Go's text.
+    pub fn new(pattern: &[u8]) -> Result<RegexMatcher, String> {
+        let mut wrapped = b"^(?:".to_vec();
+        wrapped.extend_from_slice(pattern);
+        wrapped.extend_from_slice(b")$");
+        let anchored = translate(&wrapped).map_err(|e| e.to_string())?;
+        // 2.42 also parses the bare pattern, which rejects unbalanced parentheses that the
+        // wrapping would otherwise pair up (`a)|(b`).
+        let body = translate(pattern).map_err(|e| e.to_string())?;
+        let re = regex::RegexBuilder::new(&anchored)
+            .size_limit(SIZE_LIMIT_BYTES)
+            .nest_limit(NEST_LIMIT)
+            .build()
+            .map_err(|e| rust_error(&e, &wrapped))?;
+        let hir = regex_syntax::ParserBuilder::new()
+            .nest_limit(NEST_LIMIT)
+            .build()
+            .parse(&body);
+        let mut m = RegexMatcher {
+            re,
+            fast: Fast::Regex {
+                prefix: String::new(),
+                suffix: String::new(),
+                contains: String::new(),
+            },
+            set: None,
+            prefix: None,
+            matches_empty: false,
+        };
+        if let Ok(hir) = hir {
+            m.classify(&hir);
+        }
+        m.matches_empty = m.matches("");
+        Ok(m)
+    }
+
+    /// Whether `v` matches the anchored pattern.
+    #[inline]
+    pub fn matches(&self, v: &str) -> bool {
+        match &self.fast {
+            Fast::Any { dot_nl } => *dot_nl || !v.contains('\n'),
+            Fast::NonEmpty { dot_nl } => !v.is_empty() && (*dot_nl || !v.contains('\n')),
+            Fast::Set => {
+                let set = self.set.as_deref().unwrap_or_default();
+                set.binary_search_by(|s| s.as_str().cmp(v)).is_ok()
+            }
+            Fast::Prefix { lit, dot_nl } => {
+                v.starts_with(lit.as_str()) && (*dot_nl || !v[lit.len()..].contains('\n'))
+            }
+            Fast::Suffix { lit, dot_nl } => {
+                v.ends_with(lit.as_str()) && (*dot_nl || !v[..v.len() - lit.len()].contains('\n'))
+            }
+            Fast::Contains { lit, dot_nl } => {
+                if *dot_nl {
+                    v.contains(lit.as_str())
+                } else if !v.contains('\n') {
+                    v.contains(lit.as_str())
+                } else {
+                    // Rare: the newline may have to fall inside the literal.
+                    self.re.is_match(v)
+                }
+            }
+            Fast::Regex {
+                prefix,
+                suffix,
+                contains,
+            } => {
+                v.starts_with(prefix.as_str())
+                    && v.ends_with(suffix.as_str())
+                    && v.contains(contains.as_str())
+                    && self.re.is_match(v)
+            }
+        }
+    }
+
+    /// The finite set of matching values, sorted, when the pattern has one.
+    pub fn set(&self) -> Option<&[String]> {
+        self.set.as_deref()
+    }
+
+    /// A non-empty literal every matching value starts with, when known.
+    pub fn prefix(&self) -> Option<&str> {
+        self.prefix.as_deref()
+    }
+
+    /// Whether `""` matches.
+    pub fn matches_empty(&self) -> bool {
+        self.matches_empty
+    }
+
+    /// Picks the fast path from the HIR of the bare pattern.
+    fn classify(&mut self, hir: &Hir) {
+        if let Some(mut set) = finite_set(hir, MAX_SET_MATCHES) {
+            set.sort();
+            set.dedup();
+            self.prefix = common_prefix(&set).filter(|p| !p.is_empty());
+            self.set = Some(set);
+            self.fast = Fast::Set;
+            return;
+        }
+        self.prefix = literal_prefix(hir);
+        if let Some(dot_nl) = any_star(hir, 0) {
+            self.fast = Fast::Any { dot_nl };
+            return;
+        }
+        if let Some(dot_nl) = any_star(hir, 1) {
+            self.fast = Fast::NonEmpty { dot_nl };
+            return;
+        }
+        if let HirKind::Concat(subs) = hir.kind() {
+            match subs.as_slice() {
+                [lit, star] => {
+                    if let (Some(lit), Some(dot_nl)) = (literal(lit), any_star(star, 0)) {
+                        self.fast = Fast::Prefix { lit, dot_nl };
+                        return;
+                    }
+                    if let (Some(dot_nl), Some(lit)) = (any_star(lit, 0), literal(star)) {
+                        self.fast = Fast::Suffix { lit, dot_nl };
+                        return;
+                    }
+                }
+                [a, lit, b] => {
+                    if let (Some(d1), Some(lit), Some(d2)) =
+                        (any_star(a, 0), literal(lit), any_star(b, 0))
+                    {
+                        if d1 == d2 {
+                            self.fast = Fast::Contains { lit, dot_nl: d1 };
+                            return;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let suffix = literal_suffix(hir).unwrap_or_default();
+        let contains = match hir.kind() {
+            HirKind::Concat(subs) if subs.len() > 2 => subs[1..subs.len() - 1]
+                .iter()
+                .filter_map(literal)
+                .max_by_key(String::len)
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        self.fast = Fast::Regex {
+            prefix: self.prefix.clone().unwrap_or_default(),
+            suffix,
+            contains,
+        };
+    }
+}
+
+/// Maps a Rust compile error of a pattern Go accepted to a Go-style message.
+fn rust_error(e: &regex::Error, wrapped: &[u8]) -> String {
+    let what = match e {
+        regex::Error::CompiledTooBig(_) => "expression too large".to_string(),
+        other => other
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or("invalid regexp")
+            .trim()
+            .to_string(),
+    };
+    format!(
+        "error parsing regexp: {what}: `{}`",
+        String::from_utf8_lossy(wrapped)
+    )
+}
+
+/// The literal string `h` matches, if it is a plain literal.
+fn literal(h: &Hir) -> Option<String> {
+    match h.kind() {
+        HirKind::Literal(lit) => String::from_utf8(lit.0.to_vec()).ok(),
+        _ => None,
+    }
+}
+
+/// If `h` is `.{min,}` (any char but newline, or any char at all), whether `.` takes newlines.
+fn any_star(h: &Hir, min: u32) -> Option<bool> {
+    let HirKind::Repetition(rep) = h.kind() else {
+        return None;
+    };
+    if rep.min != min || rep.max.is_some() {
+        return None;
+    }
+    let HirKind::Class(Class::Unicode(class)) = rep.sub.kind() else {
+        return None;
+    };
+    let ranges: Vec<(char, char)> = class
+        .ranges()
+        .iter()
+        .map(|r| (r.start(), r.end()))
+        .collect();
+    match ranges.as_slice() {
+        [('\0', '\u{10FFFF}')] => Some(true),
+        [('\0', '\t'), ('\u{b}', '\u{10FFFF}')] => Some(false),
+        _ => None,
+    }
+}
+
+/// All strings `h` matches, when there are at most `limit` of them.
+fn finite_set(h: &Hir, limit: usize) -> Option<Vec<String>> {
+    match h.kind() {
+        HirKind::Empty => Some(vec![String::new()]),
+        HirKind::Literal(lit) => Some(vec![String::from_utf8(lit.0.to_vec()).ok()?]),
+        HirKind::Class(Class::Unicode(class)) => {
+            let mut out = Vec::new();
+            for r in class.ranges() {
+                let size = (r.end() as usize) - (r.start() as usize) + 1;
+                if out.len() + size > limit {
+                    return None;
+                }
+                out.extend((r.start()..=r.end()).map(String::from));
+            }
+            Some(out)
+        }
+        HirKind::Capture(cap) => finite_set(&cap.sub, limit),
+        HirKind::Concat(subs) => {
+            let mut acc = vec![String::new()];
+            for sub in subs {
+                let part = finite_set(sub, limit)?;
+                if acc.len().saturating_mul(part.len()) > limit {
+                    return None;
+                }
+                acc = acc
+                    .iter()
+                    .flat_map(|a| part.iter().map(move |p| format!("{a}{p}")))
+                    .collect();
+            }
+            Some(acc)
+        }
+        HirKind::Alternation(subs) => {
+            let mut out = Vec::new();
+            for sub in subs {
+                out.extend(finite_set(sub, limit)?);
+                if out.len() > limit {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        HirKind::Repetition(rep) => {
+            let max = rep.max?;
+            let part = finite_set(&rep.sub, limit)?;
+            let mut out = Vec::new();
+            let mut power = vec![String::new()];
+            for k in 0..=max {
+                if k >= rep.min {
+                    out.extend(power.iter().cloned());
+                    if out.len() > limit {
+                        return None;
+                    }
+                }
+                if k == max {
+                    break;
+                }
+                if power.len().saturating_mul(part.len()) > limit {
+                    return None;
+                }
+                power = power
+                    .iter()
+                    .flat_map(|a| part.iter().map(move |p| format!("{a}{p}")))
+                    .collect();
+            }
+            Some(out)
+        }
+        HirKind::Class(Class::Bytes(_)) | HirKind::Look(_) => None,
+    }
+}
+
+/// The longest common prefix of `set`.
+fn common_prefix(set: &[String]) -> Option<String> {
+    let first = set.first()?;
+    let mut len = first.len();
+    for s in &set[1..] {
+        len = len.min(
+            first
+                .bytes()
+                .zip(s.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    while !first.is_char_boundary(len) {
+        len -= 1;
+    }
+    Some(first[..len].to_string())
+}
+
+/// A non-empty literal every match of `h` starts with (longest common extracted prefix).
+fn literal_prefix(h: &Hir) -> Option<String> {
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(h);
+    let lcp = seq.longest_common_prefix()?;
+    let s = utf8_prefix(lcp);
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// A non-empty literal every match of `h` ends with (longest common extracted suffix).
+fn literal_suffix(h: &Hir) -> Option<String> {
+    let seq = Extractor::new().kind(ExtractKind::Suffix).extract(h);
+    let lcs = seq.longest_common_suffix()?;
+    let mut start = 0;
+    while start < lcs.len() && std::str::from_utf8(&lcs[start..]).is_err() {
+        start += 1;
+    }
+    let s = std::str::from_utf8(&lcs[start..]).ok()?;
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The longest prefix of `b` that is valid UTF-8.
+fn utf8_prefix(b: &[u8]) -> &str {
+    match std::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or_default(),
+    }
+}
