@@ -2,7 +2,7 @@
 //! body byte counts (chunked or not, compressed bytes as sent), time to the last byte, and a
 //! streaming sink so a 100 MB body need not be kept.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -217,6 +217,7 @@ impl LineCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::net::TcpListener;
     use std::thread;
 

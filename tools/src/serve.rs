@@ -74,6 +74,7 @@ impl BodySource for StaticBody {
 /// Running targets; they stop accepting when this is dropped.
 pub struct Targets {
     stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
     /// Bodies served so far (all targets).
     pub scrapes: Arc<AtomicU64>,
     /// First port.
@@ -87,20 +88,29 @@ impl Targets {
     pub fn start(source: Arc<dyn BodySource>, port_base: u16, n: usize) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let scrapes = Arc::new(AtomicU64::new(0));
+        // Built first so that a failed bind below stops the listeners already started.
+        let mut targets = Targets {
+            stop,
+            threads: Vec::with_capacity(n),
+            scrapes,
+            port_base,
+            n,
+        };
         for t in 0..n {
             let port = port_base + u16::try_from(t).context("too many targets")?;
             let listener = TcpListener::bind(("127.0.0.1", port))
                 .with_context(|| format!("binding 127.0.0.1:{port}"))?;
             listener.set_nonblocking(true)?;
-            let (stop, scrapes, source) = (stop.clone(), scrapes.clone(), source.clone());
-            thread::spawn(move || accept_loop(listener, t, source, stop, scrapes));
+            let (stop, scrapes, source) = (
+                targets.stop.clone(),
+                targets.scrapes.clone(),
+                source.clone(),
+            );
+            targets.threads.push(thread::spawn(move || {
+                accept_loop(listener, t, source, stop, scrapes)
+            }));
         }
-        Ok(Targets {
-            stop,
-            scrapes,
-            port_base,
-            n,
-        })
+        Ok(targets)
     }
 
     /// `127.0.0.1:port` of every target.
@@ -114,6 +124,10 @@ impl Targets {
 impl Drop for Targets {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Joining releases the ports before a caller binds them again.
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 

@@ -50,7 +50,9 @@ const FAMILIES: &[(&str, usize, &str)] = &[
     ("scrape_duration_seconds", 1, ""),
 ];
 
-const CPU_MODES: &[&str] = &["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
+const CPU_MODES: &[&str] = &[
+    "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+];
 
 #[derive(Parser, Debug)]
 #[command(about = "Remote-write load generator: sustained samples/s against one or more receivers")]
@@ -105,7 +107,9 @@ mod parking_free {
             }
         }
         pub fn percentiles(&self) -> (u64, u64, u64) {
-            let Ok(mut all) = self.0.lock() else { return (0, 0, 0) };
+            let Ok(mut all) = self.0.lock() else {
+                return (0, 0, 0);
+            };
             if all.is_empty() {
                 return (0, 0, 0);
             }
@@ -144,7 +148,9 @@ fn main() -> Result<()> {
     let (raw_bytes, wire_bytes) = requests
         .iter()
         .flatten()
-        .fold((0usize, 0usize), |(r, w), q| (r + q.raw_len, w + q.body.len()));
+        .fold((0usize, 0usize), |(r, w), q| {
+            (r + q.raw_len, w + q.body.len())
+        });
     eprintln!(
         "generated {} rounds x {} requests in {:.1}s: {:.0} MiB protobuf, {:.0} MiB snappy ({:.1} bytes/sample on the wire)",
         args.rounds,
@@ -160,7 +166,10 @@ fn main() -> Result<()> {
     );
     for (name, url) in &targets {
         // Round 0 creates the series; the rest is the steady state.
-        let phases = [("create(round 0)", 0..1), ("steady(rounds 1..)", 1..args.rounds)];
+        let phases = [
+            ("create(round 0)", 0..1),
+            ("steady(rounds 1..)", 1..args.rounds),
+        ];
         for (phase_name, rounds) in phases {
             if rounds.is_empty() {
                 continue;
@@ -210,7 +219,10 @@ fn build_labels(series: usize) -> Vec<Vec<u8>> {
                 }
                 pairs.clear();
                 pairs.push(("__name__".into(), name.into()));
-                pairs.push(("instance".into(), format!("node-{host:06}.dc{}.example.net:9100", host % 4)));
+                pairs.push((
+                    "instance".into(),
+                    format!("node-{host:06}.dc{}.example.net:9100", host % 4),
+                ));
                 pairs.push(("job".into(), "node".into()));
                 pairs.push(("env".into(), "production".into()));
                 pairs.push(("region".into(), format!("eu-west-{}", host % 3)));
@@ -272,7 +284,11 @@ fn encode_rounds(labels: &[Vec<u8>], args: &Args, start_ms: i64) -> Vec<Vec<Requ
                                 encode_series(&mut raw, l, t_ms, v);
                             }
                             let body = enc.compress_vec(&raw).expect("snappy can encode any input");
-                            let req = Request { body, samples: batches[b].len(), raw_len: raw.len() };
+                            let req = Request {
+                                body,
+                                samples: batches[b].len(),
+                                raw_len: raw.len(),
+                            };
                             if let Ok(mut slot) = slots[b].lock() {
                                 **slot = Some(req);
                             }
@@ -377,7 +393,11 @@ fn send_rounds(
                                 phase.ok_samples.fetch_add(n, Ordering::Relaxed);
                             } else {
                                 phase.failed_samples.fetch_add(n, Ordering::Relaxed);
-                                let c = if status < 500 { &phase.errors_4xx } else { &phase.errors_5xx };
+                                let c = if status < 500 {
+                                    &phase.errors_4xx
+                                } else {
+                                    &phase.errors_5xx
+                                };
                                 c.fetch_add(1, Ordering::Relaxed);
                             }
                         }
