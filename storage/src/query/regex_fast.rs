@@ -370,3 +370,125 @@ fn utf8_prefix(b: &[u8]) -> &str {
         Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which shortcut a pattern gets.
+    fn kind(p: &str) -> &'static str {
+        let m = RegexMatcher::new(p.as_bytes()).expect("valid pattern");
+        match m.fast {
+            Fast::Any { dot_nl: false } => "any",
+            Fast::Any { dot_nl: true } => "any-nl",
+            Fast::NonEmpty { dot_nl: false } => "nonempty",
+            Fast::NonEmpty { dot_nl: true } => "nonempty-nl",
+            Fast::Set => "set",
+            Fast::Prefix { .. } => "prefix",
+            Fast::Suffix { .. } => "suffix",
+            Fast::Contains { .. } => "contains",
+            Fast::Regex { .. } => "regex",
+        }
+    }
+
+    #[test]
+    fn classification() {
+        let cases: &[(&str, &str)] = &[
+            (".*", "any"),
+            ("(?s).*", "any-nl"),
+            (".+", "nonempty"),
+            ("(?s:.+)", "nonempty-nl"),
+            ("foo", "set"),
+            ("a|b|c", "set"),
+            ("(a|b)(c|d)", "set"),
+            ("", "set"),
+            ("job:.*", "prefix"),
+            (".*:total", "suffix"),
+            (".*err.*", "contains"),
+            ("a.*b", "regex"),
+            ("[a-z]+", "regex"),
+            ("(?i)foo.*", "regex"),
+            (".*?", "any"),
+        ];
+        for (p, want) in cases {
+            assert_eq!(kind(p), *want, "case {p:?}");
+        }
+    }
+
+    /// Deterministic xorshift for the property loop (no extra dependencies).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// Every shortcut answers what the anchored regex answers, on generated values.
+    #[test]
+    fn fast_paths_agree_with_regex() {
+        let patterns = [
+            ".*",
+            ".+",
+            "(?s).*",
+            "(?s).+",
+            "foo",
+            "a|b|ab|",
+            "job:.*",
+            "job:.+",
+            ".*:total",
+            ".*err.*",
+            "(?s).*err.*",
+            ".*a\nb.*",
+            "a.*b",
+            "(job|jobs):x+",
+            "x[0-2]?y",
+            "(?i)ab",
+            "a?b?c?",
+            "[^a]",
+            "é.*",
+            ".*é",
+            "fo{2}",
+            "(a|b){2}",
+            "(?s)a.*",
+            ".*\n",
+            "a\\b.*",
+            "job:.*x",
+            "(?m)^a$",
+        ];
+        let alphabet = [
+            "a", "b", "c", "x", "y", "o", "f", "job:", "jobs", "err", ":total", "\n", "é", "A", "",
+        ];
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut values: Vec<String> = alphabet.iter().map(|s| s.to_string()).collect();
+        for _ in 0..3000 {
+            let n = (rng.next() % 6) as usize;
+            let v: String = (0..n)
+                .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+                .collect();
+            values.push(v);
+        }
+        for p in patterns {
+            let m = RegexMatcher::new(p.as_bytes()).expect("valid pattern");
+            for v in &values {
+                assert_eq!(m.matches(v), m.re.is_match(v), "pattern {p:?} value {v:?}");
+                if m.matches(v) {
+                    if let Some(prefix) = m.prefix() {
+                        assert!(
+                            v.starts_with(prefix),
+                            "pattern {p:?} prefix {prefix:?} value {v:?}"
+                        );
+                    }
+                }
+            }
+            if let Some(set) = m.set() {
+                for v in set {
+                    assert!(m.re.is_match(v), "pattern {p:?} set value {v:?}");
+                }
+            }
+        }
+    }
+}

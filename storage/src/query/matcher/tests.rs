@@ -1,1 +1,128 @@
+//! Matcher API tests: operators, empty values, sets, prefixes, printing.
+
 use super::*;
+
+fn m(op: MatchOp, name: &str, value: &str) -> Matcher {
+    Matcher::new(op, name, value).expect("valid test matcher")
+}
+
+#[test]
+fn matches_table() {
+    use MatchOp::*;
+    // (op, value, label value, matches)
+    let cases: &[(MatchOp, &str, &str, bool)] = &[
+        (Equal, "a", "a", true),
+        (Equal, "a", "ab", false),
+        (Equal, "", "", true),
+        (NotEqual, "a", "a", false),
+        (NotEqual, "a", "", true),
+        (NotEqual, "", "", false),
+        (Regex, "a.*", "abc", true),
+        (Regex, "a.*", "xabc", false),
+        (Regex, "a.*", "a\nb", false),
+        (Regex, "b", "abc", false),
+        (Regex, "", "", true),
+        (Regex, ".*", "", true),
+        (NotRegex, "a.*", "abc", false),
+        (NotRegex, "a.*", "", true),
+        (NotRegex, ".+", "", true),
+        (Regex, "a|b|c", "b", true),
+        (Regex, "a|b|c", "d", false),
+        (Regex, "(?i)foo", "FoO", true),
+    ];
+    for (op, value, v, want) in cases {
+        let mm = m(*op, "l", value);
+        assert_eq!(mm.matches(v), *want, "case {mm} on {v:?}");
+        assert_eq!(
+            mm.matches_empty(),
+            mm.matches(""),
+            "case {mm} matches_empty"
+        );
+    }
+}
+
+#[test]
+fn sets_and_prefixes() {
+    use MatchOp::*;
+    let s = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    // (op, value, set_matches, excluded_set, prefix)
+    let cases: Vec<(
+        MatchOp,
+        &str,
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+        Option<&str>,
+    )> = vec![
+        (Equal, "x", s(&["x"]), None, Some("x")),
+        (Equal, "", s(&[""]), None, None),
+        (NotEqual, "x", None, s(&["x"]), None),
+        (Regex, "c|a|b", s(&["a", "b", "c"]), None, None),
+        (
+            Regex,
+            "job:(a|b)",
+            s(&["job:a", "job:b"]),
+            None,
+            Some("job:"),
+        ),
+        (Regex, "foo", s(&["foo"]), None, Some("foo")),
+        (Regex, "(?i)ab", s(&["AB", "Ab", "aB", "ab"]), None, None),
+        (Regex, "a?b", s(&["ab", "b"]), None, None),
+        (Regex, "x[0-2]", s(&["x0", "x1", "x2"]), None, Some("x")),
+        (Regex, "", s(&[""]), None, None),
+        (NotRegex, "a|b", None, s(&["a", "b"]), None),
+        (Regex, "job:.*", None, None, Some("job:")),
+        (Regex, "(job|jobs):x+", None, None, Some("job")),
+        (Regex, ".*", None, None, None),
+        (Regex, "[a-z]+", None, None, None),
+        (NotRegex, "job:.*", None, None, None),
+    ];
+    for (op, value, set, excluded, prefix) in cases {
+        let mm = m(op, "l", value);
+        assert_eq!(
+            mm.set_matches().map(<[String]>::to_vec),
+            set,
+            "case {mm} set_matches"
+        );
+        assert_eq!(
+            mm.excluded_set().map(<[String]>::to_vec),
+            excluded,
+            "case {mm} excluded_set"
+        );
+        assert_eq!(mm.prefix(), prefix, "case {mm} prefix");
+    }
+    let many: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+    let big = m(Regex, "l", &many.join("|"));
+    assert_eq!(big.set_matches(), None, "more than MAX_SET_MATCHES values");
+    assert!(big.matches("v299") && !big.matches("v300"));
+}
+
+#[test]
+fn display_is_go_string() {
+    use MatchOp::*;
+    let cases: &[(MatchOp, &str, &str)] = &[
+        (Equal, "a", "job=\"a\""),
+        (NotEqual, "a\"b\\c\nd", "job!=\"a\\\"b\\\\c\\nd\""),
+        (Regex, "a.*", "job=~\"a.*\""),
+        (NotRegex, "\u{a0}é\t", "job!~\"\\u00a0é\\t\""),
+    ];
+    for (op, value, want) in cases {
+        assert_eq!(m(*op, "job", value).to_string(), *want);
+    }
+}
+
+#[test]
+fn regex_error_is_go_text() {
+    let e = Matcher::new(MatchOp::Regex, "a", "(").expect_err("bad regex");
+    assert_eq!(e, "error parsing regexp: missing closing ): `^(?:()$`");
+    assert!(Matcher::new(MatchOp::Equal, "a", "(").is_ok());
+}
+
+#[test]
+fn matcher_is_send_sync_clone() {
+    fn assert_traits<T: Clone + Send + Sync + std::fmt::Debug>() {}
+    assert_traits::<Matcher>();
+    let a = m(MatchOp::Regex, "l", "a.*");
+    let b = a.clone();
+    assert_eq!(a, b);
+    assert!(b.matches("ab"));
+}
