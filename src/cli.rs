@@ -1,6 +1,148 @@
-//! Command-line interface: `fedstore serve` and `fedstore import`.
+//! Command line: `fedstore serve` and `fedstore import`, with Prometheus's flag names.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fedstore_storage::{Head, HeadOptions};
+
+use crate::api::federate::render::ExternalLabels;
+use crate::server::{self, AppState};
+
+/// fedstore: a Prometheus-compatible storage node built for federation.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long = "log.level", default_value = "info", global = true)]
+    pub log_level: String,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Load text-format files into a running server (`POST /api/v1/import/prometheus`).
+    Import(ImportArgs),
+}
+
+/// Flags of `fedstore serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Prometheus configuration file (YAML). Without it, an embedded default scrapes fedstore itself.
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", default_value = "data")]
+    pub storage_path: PathBuf,
+    /// Address to listen on for the API and federation.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
+    pub listen_address: String,
+    /// The maximum lookback duration for retrieving metrics (Prometheus duration, e.g. 5m).
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration_ms)]
+    pub lookback_delta_ms: i64,
+    /// Number of head shards (each with its own lock); default from the core count.
+    #[arg(long = "storage.tsdb.head-shards")]
+    pub head_shards: Option<usize>,
+}
+
+/// Flags of `fedstore import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Text-format files (0.0.4), with or without timestamps.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Base URL of the fedstore server to load into.
+    #[arg(long = "url", default_value = "http://127.0.0.1:9090")]
+    pub url: String,
+}
+
+fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    crate::config::duration::Duration::parse(s)
+        .map(|d| d.as_millis() as i64)
+        .map_err(|e| e.to_string())
+}
 
 /// Entry point of the `fedstore` binary.
 pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level)?;
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Import(args) => crate::import_cli::run(&args.files, &args.url),
+    }
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .with_context(|| format!("--log.level: invalid level {level:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = match &args.config_file {
+        Some(path) => crate::config::Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => crate::config::Config::default_for(&args.listen_address),
+    };
+    std::fs::create_dir_all(&args.storage_path).with_context(|| {
+        format!(
+            "creating --storage.tsdb.path {}",
+            args.storage_path.display()
+        )
+    })?;
+    let mut opts = HeadOptions::default();
+    if let Some(n) = args.head_shards {
+        opts.shards = n.max(1);
+    }
+    let head_dir = args.storage_path.join("head");
+    let head = Arc::new(
+        Head::open(&head_dir, opts).with_context(|| format!("opening {}", head_dir.display()))?,
+    );
+    let listener = TcpListener::bind(&args.listen_address).with_context(|| {
+        format!(
+            "--web.listen-address: cannot listen on {}",
+            args.listen_address
+        )
+    })?;
+    let mut state = AppState::new(head);
+    state.lookback_ms = args.lookback_delta_ms;
+    *state.external_labels.get_mut() = Arc::new(ExternalLabels::new(config.external_labels()));
+    tracing::info!(
+        address = %listener.local_addr()?,
+        storage = %args.storage_path.display(),
+        "fedstore listening"
+    );
+    actix_web::rt::System::new().block_on(server::run(
+        listener,
+        Arc::new(state),
+        shutdown_signal(),
+    ))?;
+    tracing::info!("fedstore stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
 }

@@ -14,5 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod exposition;
+pub mod import_cli;
+pub mod pool;
 pub mod remote;
 pub mod server;

@@ -1,1 +1,83 @@
-//! actix-web wiring: routes, shared state, and [`run`] on a bound listener.
+//! actix-web wiring: shared state, routes, and [`run`] on an already bound listener (so tests
+//! can bind `127.0.0.1:0` and learn the port before the server starts).
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+use fedstore_storage::Head;
+use parking_lot::RwLock;
+use tokio::sync::Semaphore;
+
+use crate::api;
+use crate::api::federate::render::ExternalLabels;
+use crate::pool::RenderPool;
+
+/// Milliseconds since the Unix epoch; injected so tests control "now".
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    })
+}
+
+/// Default `--query.lookback-delta`: 5 minutes, as Prometheus.
+pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The storage.
+    pub head: Arc<Head>,
+    /// External labels as `/federate` applies them; replaced on config reload.
+    pub external_labels: RwLock<Arc<ExternalLabels>>,
+    /// `--query.lookback-delta` in ms.
+    pub lookback_ms: i64,
+    /// Source of "now".
+    pub clock: Clock,
+    /// Threads that render federate answers.
+    pub render_pool: RenderPool,
+    /// Concurrent federate answers allowed; more wait in line.
+    pub federate_slots: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// State over `head` with defaults: no external labels, 5m lookback, wall clock, one render
+    /// thread per core and two federate answers in flight per core.
+    pub fn new(head: Arc<Head>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        AppState {
+            head,
+            external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
+            lookback_ms: DEFAULT_LOOKBACK_MS,
+            clock: system_clock(),
+            render_pool: RenderPool::new(cores.max(2)),
+            federate_slots: Arc::new(Semaphore::new(cores.max(2) * 2)),
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then stops gracefully.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(api::routes))
+        .disable_signals()
+        .listen(listener)?
+        .run();
+    let handle = server.handle();
+    tokio::select! {
+        res = server => res,
+        () = shutdown => {
+            handle.stop(true).await;
+            Ok(())
+        }
+    }
+}

@@ -82,7 +82,10 @@ impl ResponseError for RemoteWriteError {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
             ))
-            .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+            .insert_header((
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
             .body(self.body())
     }
 }
@@ -102,34 +105,58 @@ mod tests {
         let head = Arc::new(Head::open(dir.path(), HeadOptions::default()).expect("head"));
         let rx = web::Data::new(RemoteWriteReceiver::new(head.clone(), 1 << 20));
         let app = test::init_service(
-            App::new().app_data(rx).route("/api/v1/write", web::post().to(handle)),
+            App::new()
+                .app_data(rx)
+                .route("/api/v1/write", web::post().to(handle)),
         )
         .await;
 
         let raw = {
-            use prost::Message as _;
             use crate::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
+            use prost::Message as _;
             // Big enough to go through the blocking pool.
             let timeseries = (0..2000)
                 .map(|i| TimeSeries {
                     labels: vec![
-                        Label { name: "__name__".into(), value: "m".into() },
-                        Label { name: "i".into(), value: format!("{}", i * 7919 % 100_003) },
+                        Label {
+                            name: "__name__".into(),
+                            value: "m".into(),
+                        },
+                        Label {
+                            name: "i".into(),
+                            value: format!("{}", i * 7919 % 100_003),
+                        },
                     ],
-                    samples: vec![Sample { value: f64::from(i) / 3.0, timestamp: 1000 + i64::from(i) }],
+                    samples: vec![Sample {
+                        value: f64::from(i) / 3.0,
+                        timestamp: 1000 + i64::from(i),
+                    }],
                     ..TimeSeries::default()
                 })
                 .collect();
-            WriteRequest { timeseries, metadata: vec![] }.encode_to_vec()
+            WriteRequest {
+                timeseries,
+                metadata: vec![],
+            }
+            .encode_to_vec()
         };
-        let good = snap::raw::Encoder::new().compress_vec(&raw).expect("encode");
+        let good = snap::raw::Encoder::new()
+            .compress_vec(&raw)
+            .expect("encode");
         assert!(good.len() > INLINE_BODY_BYTES);
-        let huge = snap::raw::Encoder::new().compress_vec(&vec![0u8; 2 << 20]).expect("encode");
+        let huge = snap::raw::Encoder::new()
+            .compress_vec(&vec![0u8; 2 << 20])
+            .expect("encode");
         // (case, body, status, response body)
         let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
             ("valid, no headers", good.clone(), 204, ""),
             ("same again: identical samples are no-ops", good, 204, ""),
-            ("corrupt", b"garbage".to_vec(), 400, "snappy: corrupt input\n"),
+            (
+                "corrupt",
+                b"garbage".to_vec(),
+                400,
+                "snappy: corrupt input\n",
+            ),
             (
                 "oversized by its header",
                 huge,
@@ -138,15 +165,25 @@ mod tests {
             ),
         ];
         for (case, body, status, text) in cases {
-            let req = test::TestRequest::post().uri("/api/v1/write").set_payload(body).to_request();
+            let req = test::TestRequest::post()
+                .uri("/api/v1/write")
+                .set_payload(body)
+                .to_request();
             let resp = test::call_service(&app, req).await;
             assert_eq!(resp.status().as_u16(), status, "case {case}");
             if status != 204 {
                 let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
-                assert_eq!(ct, Some(HeaderValue::from_static("text/plain; charset=utf-8")));
+                assert_eq!(
+                    ct,
+                    Some(HeaderValue::from_static("text/plain; charset=utf-8"))
+                );
             }
             let got = test::read_body(resp).await;
-            assert_eq!(std::str::from_utf8(&got).expect("utf-8"), text, "case {case}");
+            assert_eq!(
+                std::str::from_utf8(&got).expect("utf-8"),
+                text,
+                "case {case}"
+            );
         }
         assert_eq!(head.num_series(), 2000);
     }

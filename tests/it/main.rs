@@ -1,1 +1,4 @@
 //! Integration tests: one binary, topic modules; each starts the real server on loopback.
+
+mod federate;
+mod support;

@@ -1,0 +1,106 @@
+//! `POST /api/v1/import/prometheus` (VictoriaMetrics's endpoint name): a text-format body, with
+//! or without timestamps, appended atomically: a malformed line is a 400 naming the line, and
+//! nothing of that request is stored.
+
+use std::io::Read;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use fedstore_storage::{AppendStats, Head};
+
+use super::ApiError;
+use crate::exposition::parse::{Entry, Format, Parser, to_labels};
+use crate::server::AppState;
+
+/// Largest accepted body (after gzip decoding); `fedstore import` sends files in pieces.
+pub const MAX_IMPORT_BYTES: usize = 256 << 20;
+
+/// Handles the import endpoint.
+pub async fn handle(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let gzip = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let now = (state.clock)();
+    let state = state.into_inner();
+    let stats = web::block(move || {
+        let text = if gzip { gunzip(&body)? } else { body.to_vec() };
+        import_text(&state.head, &text, now)
+    })
+    .await
+    .map_err(|e| ApiError::InternalText(format!("import worker failed: {e}")))??;
+    tracing::debug!(?stats, "import done");
+    if stats.out_of_order > 0 || stats.duplicate > 0 {
+        return Err(ApiError::BadRequestText(rejected_message(&stats)));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(body)
+        .take(MAX_IMPORT_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::BadRequestText(format!("gzip: {e}")))?;
+    if out.len() > MAX_IMPORT_BYTES {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "decompressed body is over {MAX_IMPORT_BYTES} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+/// Parses `text` completely, then appends it in one batch; samples without a timestamp get
+/// `now_ms`. Nothing is stored when any line or label set is invalid.
+pub fn import_text(head: &Head, text: &[u8], now_ms: i64) -> Result<AppendStats, ApiError> {
+    // First pass: syntax only, so a bad last line costs no appends.
+    let mut parser = Parser::new(text, Format::Text);
+    while parser
+        .next()
+        .map_err(|e| ApiError::BadRequestText(e.to_string()))?
+        .is_some()
+    {}
+
+    let mut app = head.appender();
+    let mut parser = Parser::new(text, Format::Text);
+    while let Some(entry) = parser
+        .next()
+        .map_err(|e| ApiError::BadRequestText(e.to_string()))?
+    {
+        let Entry::Sample(s) = entry else { continue };
+        let labels = to_labels(&s);
+        if let Err(e) = app.append(&labels, s.timestamp_ms.unwrap_or(now_ms), s.value) {
+            app.rollback();
+            return Err(ApiError::BadRequestText(format!("line {}: {e}", s.line)));
+        }
+    }
+    app.commit()
+        .map_err(|e| ApiError::InternalText(e.to_string()))
+}
+
+/// Prometheus-style text for samples refused by the append rules (the rest was stored).
+pub fn rejected_message(stats: &AppendStats) -> String {
+    let mut parts = Vec::new();
+    if stats.out_of_order > 0 {
+        parts.push(format!(
+            "out of order sample ({} samples)",
+            stats.out_of_order
+        ));
+    }
+    if stats.duplicate > 0 {
+        parts.push(format!(
+            "duplicate sample for timestamp ({} samples)",
+            stats.duplicate
+        ));
+    }
+    format!(
+        "{}; {} other samples were stored",
+        parts.join(", "),
+        stats.appended
+    )
+}
