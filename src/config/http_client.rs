@@ -1,0 +1,257 @@
+//! The HTTP client fields of a scrape config (prometheus/common v0.39.0 `HTTPClientConfig`,
+//! inlined into `scrape_configs` entries): `basic_auth`, `authorization`, the legacy
+//! `bearer_token`/`bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`.
+//! Validation and the bearer-token folding follow `HTTPClientConfig.Validate`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::config::yaml;
+
+/// A secret from the configuration; `Debug` does not print it (Prometheus shows `<secret>`).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret holding `s`.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret text, for building a request header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the secret is empty (unset).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// `basic_auth`: at most one of `password` and `password_file` is set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user name.
+    #[serde(default, deserialize_with = "yaml::string")]
+    pub username: String,
+    /// The password, when given inline.
+    #[serde(default, deserialize_with = "secret")]
+    pub password: Secret,
+    /// A file holding the password (read at scrape time; relative paths are resolved against
+    /// the configuration file's directory by `Config::load`).
+    #[serde(default, deserialize_with = "path")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `authorization` (also what `bearer_token`/`bearer_token_file` become): sends
+/// `Authorization: <type> <credentials>`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    /// The scheme, `Bearer` when unset (whitespace trimmed); never `basic`.
+    #[serde(default, rename = "type", deserialize_with = "yaml::string")]
+    pub kind: String,
+    /// The credentials, when given inline.
+    #[serde(default, deserialize_with = "secret")]
+    pub credentials: Secret,
+    /// A file holding the credentials (read at scrape time).
+    #[serde(default, deserialize_with = "path")]
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// `tls_config` (v0.39.0 fields). Parsed and validated for shape; whether the scrape client
+/// honours each field is up to the scrape manager (see docs/configuration.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// CA certificate file to verify the target with.
+    #[serde(default, deserialize_with = "path")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate file.
+    #[serde(default, deserialize_with = "path")]
+    pub cert_file: Option<PathBuf>,
+    /// Client key file.
+    #[serde(default, deserialize_with = "path")]
+    pub key_file: Option<PathBuf>,
+    /// Server name to verify instead of the target host.
+    #[serde(default, deserialize_with = "yaml::string")]
+    pub server_name: String,
+    /// Skip certificate verification.
+    #[serde(default, deserialize_with = "yaml::bool")]
+    pub insecure_skip_verify: bool,
+    /// Minimum TLS version (`TLS10`..`TLS13`), empty when unset.
+    #[serde(default, deserialize_with = "tls_version")]
+    pub min_version: String,
+    /// Maximum TLS version (`TLS10`..`TLS13`), empty when unset.
+    #[serde(default, deserialize_with = "tls_version")]
+    pub max_version: String,
+}
+
+/// The HTTP client settings of one scrape config, validated and normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpClientConfig {
+    /// HTTP basic authentication.
+    pub basic_auth: Option<BasicAuth>,
+    /// `Authorization` header; `bearer_token`/`bearer_token_file` are folded in here as
+    /// `type: Bearer`, as Prometheus does.
+    pub authorization: Option<Authorization>,
+    /// TLS settings.
+    pub tls_config: TlsConfig,
+    /// Follow HTTP 3xx redirects (default true).
+    pub follow_redirects: bool,
+    /// Allow HTTP/2 (default true).
+    pub enable_http2: bool,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        HttpClientConfig {
+            basic_auth: None,
+            authorization: None,
+            tls_config: TlsConfig::default(),
+            follow_redirects: true,
+            enable_http2: true,
+        }
+    }
+}
+
+/// The raw fields, before validation (filled by the scrape config's raw struct).
+#[derive(Debug, Default)]
+pub(crate) struct RawHttpClientConfig {
+    pub basic_auth: Option<BasicAuth>,
+    pub authorization: Option<Authorization>,
+    pub bearer_token: Secret,
+    pub bearer_token_file: Option<PathBuf>,
+    pub tls_config: Option<TlsConfig>,
+    pub follow_redirects: Option<bool>,
+    pub enable_http2: Option<bool>,
+}
+
+impl RawHttpClientConfig {
+    /// `HTTPClientConfig.Validate`, in its order and with its messages (OAuth2 and proxies are
+    /// rejected earlier, as unsupported).
+    pub fn validate(self) -> Result<HttpClientConfig, String> {
+        let has_bearer = !self.bearer_token.is_empty() || self.bearer_token_file.is_some();
+        if !self.bearer_token.is_empty() && self.bearer_token_file.is_some() {
+            return Err(
+                "at most one of bearer_token & bearer_token_file must be configured".into(),
+            );
+        }
+        if self.basic_auth.is_some() && has_bearer {
+            return Err(
+                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
+                    .into(),
+            );
+        }
+        if let Some(b) = &self.basic_auth
+            && !b.password.is_empty()
+            && b.password_file.is_some()
+        {
+            return Err(
+                "at most one of basic_auth password & password_file must be configured".into(),
+            );
+        }
+        let mut authorization = self.authorization;
+        if let Some(a) = &mut authorization {
+            if has_bearer {
+                return Err(
+                    "authorization is not compatible with bearer_token & bearer_token_file".into(),
+                );
+            }
+            if !a.credentials.is_empty() && a.credentials_file.is_some() {
+                return Err(
+                    "at most one of authorization credentials & credentials_file must be configured"
+                        .into(),
+                );
+            }
+            a.kind = a.kind.trim().to_owned();
+            if a.kind.is_empty() {
+                a.kind = "Bearer".to_owned();
+            }
+            if a.kind.eq_ignore_ascii_case("basic") {
+                return Err(
+                    r#"authorization type cannot be set to "basic", use "basic_auth" instead"#
+                        .into(),
+                );
+            }
+            if self.basic_auth.is_some() {
+                return Err(
+                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+                );
+            }
+        } else if !self.bearer_token.is_empty() {
+            authorization = Some(Authorization {
+                kind: "Bearer".to_owned(),
+                credentials: self.bearer_token,
+                credentials_file: None,
+            });
+        } else if let Some(file) = self.bearer_token_file {
+            authorization = Some(Authorization {
+                kind: "Bearer".to_owned(),
+                credentials: Secret::default(),
+                credentials_file: Some(file),
+            });
+        }
+        Ok(HttpClientConfig {
+            basic_auth: self.basic_auth,
+            authorization,
+            tls_config: self.tls_config.unwrap_or_default(),
+            follow_redirects: self.follow_redirects.unwrap_or(true),
+            enable_http2: self.enable_http2.unwrap_or(true),
+        })
+    }
+}
+
+impl HttpClientConfig {
+    /// Resolves relative file paths against `dir` (Prometheus `SetDirectory`).
+    pub fn set_directory(&mut self, dir: &Path) {
+        if let Some(b) = &mut self.basic_auth {
+            join_dir(dir, &mut b.password_file);
+        }
+        if let Some(a) = &mut self.authorization {
+            join_dir(dir, &mut a.credentials_file);
+        }
+        let tls = &mut self.tls_config;
+        for p in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file] {
+            join_dir(dir, p);
+        }
+    }
+}
+
+/// Prometheus `config.JoinDir`: relative, non-empty paths are joined to `dir`.
+pub(crate) fn join_dir(dir: &Path, p: &mut Option<PathBuf>) {
+    if let Some(path) = p
+        && !path.as_os_str().is_empty()
+        && path.is_relative()
+    {
+        *path = dir.join(&*path);
+    }
+}
+
+pub(crate) fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    yaml::string(d).map(Secret)
+}
+
+/// A file path; empty (or `key:`) is unset.
+pub(crate) fn path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let s = yaml::string(d)?;
+    Ok((!s.is_empty()).then(|| PathBuf::from(s)))
+}
+
+fn tls_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = yaml::string(d)?;
+    match s.as_str() {
+        "" | "TLS10" | "TLS11" | "TLS12" | "TLS13" => Ok(s),
+        _ => Err(serde::de::Error::custom(format_args!(
+            "unknown TLS version: {s}"
+        ))),
+    }
+}
