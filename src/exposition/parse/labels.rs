@@ -78,9 +78,16 @@ impl<'a> Iterator for LabelIter<'a> {
                 Some(_) => i += 1,
             }
         }
-        self.pos = i + 1;
+        // Prometheus takes the value as ending one byte before the lexer's position, which is
+        // past any NULs skipped after the closing quote: `"b"\0` reads as `b"` [verified 2.42].
+        let mut after = i + 1;
+        while b.get(after) == Some(&0) {
+            after += 1;
+        }
+        let value_end = if after > i + 1 { after - 1 } else { i };
+        self.pos = after;
         let name = self.series.get(name_start..name_end)?;
-        let raw = self.series.get(value_start..i)?;
+        let raw = self.series.get(value_start..value_end)?;
         let value = if escaped {
             Cow::Owned(unescape_label_value(raw))
         } else {
@@ -127,12 +134,24 @@ fn unescape(s: &str, quote: bool) -> String {
     out
 }
 
-/// The storage label set of a sample: `__name__` plus its labels, sorted, empty values dropped
-/// (as the TSDB stores it). Duplicate names were already rejected by the parser.
+/// The storage label set of a sample as a Prometheus 2.42 scrape stores it: `__name__` plus its
+/// labels, sorted, and every label whose name has an empty value anywhere in the sample dropped
+/// (`labels.Builder` deletes by name: `m{a="",a="x"}` is stored as `m` [verified 2.42]).
+/// Duplicate names were already rejected by the parser.
 pub fn to_labels(sample: &Sample<'_>) -> Labels {
-    Labels::from_pairs(
-        std::iter::once(("__name__", Cow::Borrowed(sample.name))).chain(sample.labels()),
-    )
+    let mut pairs: Vec<(&str, Cow<'_, str>)> =
+        std::iter::once(("__name__", Cow::Borrowed(sample.name)))
+            .chain(sample.labels())
+            .collect();
+    if pairs.iter().any(|(_, v)| v.is_empty()) {
+        let deleted: Vec<&str> = pairs
+            .iter()
+            .filter(|(_, v)| v.is_empty())
+            .map(|(n, _)| *n)
+            .collect();
+        pairs.retain(|(n, _)| !deleted.contains(n));
+    }
+    Labels::from_pairs(pairs)
 }
 
 /// True when no label check can fail: names strictly increasing (so no duplicates) and none is

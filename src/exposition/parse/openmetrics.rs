@@ -402,13 +402,16 @@ impl<'a> Parser<'a> {
             }
             j = close + 1;
             if !exemplar {
+                // Sample label values skip NULs after the closing quote, and the value then
+                // ends one byte before the lexer position (see `LabelIter`).
+                let after = self.om_skip_nul(j);
+                let end = if after > j { after - 1 } else { close };
                 self.spans.push(LabelSpan {
                     name_start,
                     name_end,
-                    empty_value: close == open + 1,
+                    empty_value: end == open + 1,
                 });
-                // The sample label-value state skips NULs after the closing quote.
-                j = self.om_skip_nul(j);
+                j = after;
             }
         }
     }

@@ -585,6 +585,91 @@ const TEXT_CASES: &[Case] = &[
         &[],
         "line 1: expected timestamp or new record, got \"INVALID\"",
     ),
+    ok(
+        "nul inside help keyword",
+        b"# HE\0LP m x\n",
+        &["HELP m \"x\""],
+    ),
+    ok(
+        "nul after comment blank ends input",
+        b"# \0HELP m x\nm 1",
+        &[],
+    ),
+    ok("nul in hash comment ends input", b"#foo\0bar\nm 1", &[]),
+    ok(
+        "nul in blank comment is skipped",
+        b"# foo\0bar\nm 1",
+        &["COMMENT", "m{} 1 - @2"],
+    ),
+    ok(
+        "nul after closing quote",
+        b"m{a=\"b\"\0} 1",
+        &["m{a=\"b\\\"\"} 1 - @1"],
+    ),
+    ok(
+        "nuls after empty value",
+        b"m{a=\"\"\0\0} 1",
+        &["m{a=\"\\\"\\0\"} 1 - @1"],
+    ),
+    ok(
+        "nul after blank before value",
+        b"m{a= \0\"b\"} 1",
+        &["m{a=\"b\"} 1 - @1"],
+    ),
+    bad(
+        "nul before value",
+        b"m{a=\0\"b\"} 1",
+        &[],
+        "line 1: expected label value, got \"INVALID\"",
+    ),
+    bad(
+        "nul after help name",
+        b"# HELP m\0\n",
+        &[],
+        "line 1: linebreak expected after metadata, got \"EOF\"",
+    ),
+    bad(
+        "nul after type name",
+        b"# TYPE m\0\n",
+        &[],
+        "line 1: invalid metric type \"\"",
+    ),
+    bad(
+        "dangling exponent",
+        b"m 1e",
+        &[],
+        "line 1: strconv.ParseFloat: parsing \"1e\": invalid syntax",
+    ),
+    bad(
+        "two signs value",
+        b"m +-1",
+        &[],
+        "line 1: strconv.ParseFloat: parsing \"+-1\": invalid syntax",
+    ),
+    bad(
+        "comment after timestamp",
+        b"m 1 2 # c",
+        &[],
+        "line 1: expected next entry after timestamp, got \"INVALID\"",
+    ),
+    bad(
+        "comment after value",
+        b"m 1 # c",
+        &[],
+        "line 1: expected timestamp or new record, got \"INVALID\"",
+    ),
+    bad(
+        "explicit __name__ same value",
+        b"m{__name__=\"m\"} 1",
+        &[],
+        "line 1: label name \"__name__\" is not unique: invalid sample",
+    ),
+    bad(
+        "unicode value error quoted",
+        "m ünï\u{a0}".as_bytes(),
+        &[],
+        "line 1: strconv.ParseFloat: parsing \"ünï\\u00a0\": invalid syntax",
+    ),
 ];
 
 const OPENMETRICS_CASES: &[Case] = &[
@@ -717,6 +802,24 @@ const OPENMETRICS_CASES: &[Case] = &[
         "line 1: label name \"a\" is not unique: invalid sample",
     ),
     bad("invalid utf8 label", b"m{a=\"\xc3\"} 1\n# EOF", &[], "line 1: invalid UTF-8 label value"),
+    ok(
+        "exemplar with timestamp",
+        b"a_total 1 # {a=\"b\"} 1 2\n# EOF",
+        &["a_total{} 1 - @1"],
+    ),
+    bad(
+        "blank inside exemplar labels",
+        b"a_total 1 # {a=\"b\" } 1\n# EOF",
+        &[],
+        "line 1: expected comma or left brace, got \"INVALID\"",
+    ),
+    bad("blank after eof", b"# EOF \n", &[], "line 1: unexpected data after # EOF"),
+    bad(
+        "exemplar after timestamp on gauge",
+        b"m 1 1.5 # {a=\"b\"} 1\n# EOF",
+        &[],
+        "line 1: metric name m does not support exemplars",
+    ),
 ];
 
 #[test]
@@ -779,6 +882,12 @@ fn to_labels_cases() {
             "empty dropped",
             b"m{a=\"\",b=\"x\"} 1",
             &[("__name__", "m"), ("b", "x")],
+        ),
+        // [verified 2.42] stored as `m{job=..}` without `a`.
+        (
+            "empty value deletes the name",
+            b"m{a=\"\",a=\"x\"} 1",
+            &[("__name__", "m")],
         ),
         (
             "unescaped",
@@ -876,4 +985,28 @@ fn fuzz_body_survives_odd_inputs() {
     for input in inputs {
         fuzz_parse(input);
     }
+}
+
+/// Writes every case input to `$FEDSTORE_DUMP_CASES/{text,om}_<i>.txt` plus `index.tsv`
+/// (file, case name, expected message) for the differential check against a real Prometheus
+/// scrape. Run: `FEDSTORE_DUMP_CASES=/tmp/cases cargo test -p fedstore --lib dump_cases -- --ignored`.
+#[test]
+#[ignore = "dev tool: dumps fixtures for a live Prometheus comparison"]
+fn dump_cases() {
+    let Ok(dir) = std::env::var("FEDSTORE_DUMP_CASES") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut index = String::new();
+    for (prefix, cases) in [("text", TEXT_CASES), ("om", OPENMETRICS_CASES)] {
+        for (i, c) in cases.iter().enumerate() {
+            let file = format!("{prefix}_{i}.txt");
+            std::fs::write(format!("{dir}/{file}"), c.input).unwrap();
+            let msg = c
+                .err
+                .map_or(String::new(), |e| e.split_once(": ").unwrap().1.to_string());
+            index.push_str(&format!("{file}\t{}\t{msg}\n", c.name));
+        }
+    }
+    std::fs::write(format!("{dir}/index.tsv"), index).unwrap();
 }

@@ -306,13 +306,20 @@ impl<'a> Parser<'a> {
             if non_ascii && std::str::from_utf8(&self.buf[j..=value_end]).is_err() {
                 return Err(self.err(ParseErrorKind::InvalidLabelValueUtf8));
             }
+            // The closing quote is read in the value state, which skips NULs after it; the
+            // value then ends one byte before the lexer position (see `LabelIter`).
+            let after = self.t_skip_nul(value_end + 1);
+            let end = if after > value_end + 1 {
+                after - 1
+            } else {
+                value_end
+            };
             self.spans.push(LabelSpan {
                 name_start,
                 name_end,
-                empty_value: value_end == j + 1,
+                empty_value: end == j + 1,
             });
-            // The closing quote is read in the value state, which skips NULs after it.
-            j = self.t_skip_nul(value_end + 1);
+            j = after;
             j = self.t_skip_ws(j);
             if self.t_at(j) == b',' {
                 j += 1;
