@@ -70,7 +70,7 @@ const IGNORED_SECTIONS: [&str; 5] = [
 ];
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Config")]
 struct RawConfig {
     #[serde(default)]
     global: Option<GlobalConfig>,

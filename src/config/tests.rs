@@ -703,3 +703,222 @@ fn default_config() {
         assert_eq!(cfg.scrape_configs.len(), 1);
     }
 }
+
+/// `tests/data/config/{valid,invalid}/*.yml`, cross-checked with Prometheus 2.42's promtool.
+fn data_files(kind: &str) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/config")
+        .join(kind);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn data_files_valid() {
+    let files = data_files("valid");
+    assert!(files.len() >= 6);
+    for f in files {
+        Config::load(&f).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn data_files_invalid_with_prometheus_messages() {
+    // File → the message promtool 2.42 prints after "parsing YAML file <f>: " (for the three
+    // go-yaml messages marked *, fedstore's own wording and the line go-yaml reports).
+    let cases: &[(&str, &str, usize)] = &[
+        (
+            "authorization-basic.yml",
+            "authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
+            2,
+        ),
+        (
+            "bad-boolean.yml",
+            "*cannot unmarshal \"maybe\" into a boolean",
+            3,
+        ),
+        (
+            "bad-duration.yml",
+            "not a valid duration string: \"15x\"",
+            2,
+        ),
+        (
+            "bad-external-label.yml",
+            "\"not-valid\" is not a valid label name",
+            3,
+        ),
+        (
+            "bad-regex.yml",
+            "error parsing regexp: missing closing ): `^(?:(x)$`",
+            5,
+        ),
+        (
+            "basic-and-bearer.yml",
+            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+            2,
+        ),
+        ("body-size-bare.yml", "units: unknown unit  in 1000", 3),
+        (
+            "duplicate-external-label.yml",
+            "*label name \"a\" is defined twice",
+            4,
+        ),
+        (
+            "duplicate-job.yml",
+            "found multiple scrape configs with job name \"x\"",
+            5,
+        ),
+        ("empty-job-name.yml", "job_name is empty", 2),
+        (
+            "file-sd-bad-name.yml",
+            "path name \"targets.txt\" is not valid for file discovery",
+            4,
+        ),
+        (
+            "float-duration.yml",
+            "not a valid duration string: \"1.5m\"",
+            2,
+        ),
+        (
+            "global-timeout.yml",
+            "global scrape timeout greater than scrape interval",
+            3,
+        ),
+        (
+            "hashmod-no-modulus.yml",
+            "relabel configuration for hashmod requires non-zero modulus",
+            4,
+        ),
+        (
+            "job-timeout.yml",
+            "scrape timeout greater than scrape interval for scrape config with job name \"slow\"",
+            5,
+        ),
+        (
+            "keepequal-regex.yml",
+            "keepequal action requires only 'source_labels' and `target_label`, and no other fields",
+            4,
+        ),
+        (
+            "relabel-no-target.yml",
+            "relabel configuration for replace action requires 'target_label' value",
+            4,
+        ),
+        (
+            "unknown-action.yml",
+            "unknown relabel action \"frobnicate\"",
+            5,
+        ),
+        ("unknown-field.yml", "*unknown field `honour_labels`", 3),
+        (
+            "url-target.yml",
+            "\"http://localhost:9090/metrics\" is not a valid hostname",
+            2,
+        ),
+    ];
+    let files = data_files("invalid");
+    assert_eq!(files.len(), cases.len(), "every invalid file has a case");
+    for (file, want, line) in cases {
+        let path = files
+            .iter()
+            .find(|p| p.ends_with(file))
+            .unwrap_or_else(|| panic!("{file} missing"));
+        let err = Config::load(path).expect_err(file);
+        let want = want.trim_start_matches('*');
+        assert!(
+            err.to_string().ends_with(want) || err.to_string().contains(want),
+            "{file}: {err}"
+        );
+        assert_eq!(err.line(), Some(*line), "{file}: {err}");
+    }
+}
+
+#[test]
+fn data_files_agree_with_promtool() {
+    let promtool = Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        eprintln!("SKIPPED data_files_agree_with_promtool: /usr/bin/promtool is not installed");
+        return;
+    }
+    for (kind, want_ok) in [("valid", true), ("invalid", false)] {
+        for f in data_files(kind) {
+            let out = std::process::Command::new(promtool)
+                .args(["check", "config", "--syntax-only"])
+                .arg(&f)
+                .output()
+                .expect("run promtool");
+            assert_eq!(
+                out.status.success(),
+                want_ok,
+                "promtool on {}: {out:?}",
+                f.display()
+            );
+            assert_eq!(
+                Config::load(&f).is_ok(),
+                want_ok,
+                "fedstore on {}",
+                f.display()
+            );
+        }
+    }
+}
+
+/// Target labels computed by Prometheus 2.42 for `relabel-golden/prometheus.yml` (every action,
+/// hashmod with several moduli) against ours: `PopulateLabels` reduced to what static targets
+/// with ports need, then [`relabel::process`].
+#[test]
+fn relabel_matches_prometheus_target_labels() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/relabel-golden");
+    let cfg = Config::load(&dir.join("prometheus.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let golden = std::fs::read_to_string(dir.join("targets.json")).expect("golden file");
+    let want: Vec<std::collections::BTreeMap<String, String>> =
+        serde_json::from_str(&golden).expect("golden json");
+
+    let mut got: Vec<std::collections::BTreeMap<String, String>> = Vec::new();
+    for sc in &cfg.scrape_configs {
+        for group in &sc.static_configs {
+            for target in &group.targets {
+                let mut labels = group.labels.clone();
+                let defaults = [
+                    ("__address__", target.clone()),
+                    ("job", sc.job_name.clone()),
+                    ("__scrape_interval__", sc.scrape_interval.to_string()),
+                    ("__scrape_timeout__", sc.scrape_timeout.to_string()),
+                    ("__metrics_path__", sc.metrics_path.clone()),
+                    ("__scheme__", sc.scheme.clone()),
+                ];
+                for (name, value) in defaults {
+                    if !labels.iter().any(|(n, _)| n == name) {
+                        labels.push((name.to_owned(), value));
+                    }
+                }
+                labels.sort();
+                if !relabel::process(&sc.relabel_configs, &mut labels) {
+                    continue;
+                }
+                let address = labels
+                    .iter()
+                    .find(|(n, _)| n == "__address__")
+                    .map(|(_, v)| v.clone());
+                let mut public: std::collections::BTreeMap<String, String> = labels
+                    .into_iter()
+                    .filter(|(n, _)| !n.starts_with("__"))
+                    .collect();
+                if let Some(address) = address {
+                    public.entry("instance".to_owned()).or_insert(address);
+                }
+                got.push(public);
+            }
+        }
+    }
+    got.sort_by(|a, b| (&a["job"], &a["instance"]).cmp(&(&b["job"], &b["instance"])));
+    assert_eq!(got.len(), want.len(), "targets kept: {got:#?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w);
+    }
+}
