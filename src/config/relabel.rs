@@ -285,7 +285,7 @@ struct RawRelabelConfig {
 
 fn deserialize_regex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Regexp>, D::Error> {
     struct V;
-    impl Visitor<'_> for V {
+    impl<'de> Visitor<'de> for V {
         type Value = Option<Regexp>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a regular expression")
@@ -293,15 +293,21 @@ fn deserialize_regex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Regexp>, 
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
             Regexp::new(v).map(Some).map_err(E::custom)
         }
+        // A null regex is Go's nil regex, which Prometheus replaces by the empty regex.
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.visit_str("")
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
     }
-    // `regex:` with no value is Go's nil regex, which Prometheus replaces by the empty regex.
-    d.deserialize_str(V)
+    d.deserialize_option(V)
 }
 
 /// `Some(None)` is an explicit empty action (`action:`), which Prometheus rejects.
 fn deserialize_action<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Action>>, D::Error> {
     struct V;
-    impl Visitor<'_> for V {
+    impl<'de> Visitor<'de> for V {
         type Value = Option<Option<Action>>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a relabel action")
@@ -315,8 +321,14 @@ fn deserialize_action<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<A
                 None => Err(E::custom(format_args!("unknown relabel action {v:?}"))),
             }
         }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Some(None))
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
     }
-    d.deserialize_str(V)
+    d.deserialize_option(V)
 }
 
 impl RawRelabelConfig {

@@ -20,7 +20,7 @@ pub fn is_valid_label_name(name: &str) -> bool {
 /// Visits any YAML scalar as its text, the way go-yaml v2 fills a Go `string`.
 struct ScalarText;
 
-impl Visitor<'_> for ScalarText {
+impl<'de> Visitor<'de> for ScalarText {
     type Value = String;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
@@ -49,16 +49,21 @@ impl Visitor<'_> for ScalarText {
     fn visit_none<E: de::Error>(self) -> Result<String, E> {
         Ok(String::new())
     }
+    // Reached through `deserialize_option`: a non-null node is read as its source text.
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_str(self)
+    }
 }
 
-/// A string field: any scalar as its source text (`1.10` stays `1.10`), `key:` as `""`.
+/// A string field: any scalar as its source text (`1.10` stays `1.10`); null (`key:`, `~`,
+/// `null`) is `""`, Go's zero value.
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    d.deserialize_str(ScalarText)
+    d.deserialize_option(ScalarText)
 }
 
 /// An optional string field: absent stays `None` (via `#[serde(default)]`), null is `Some("")`.
 pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    d.deserialize_str(ScalarText).map(Some)
+    d.deserialize_option(ScalarText).map(Some)
 }
 
 /// A list of strings; null is the empty list.
@@ -97,7 +102,7 @@ struct StringSeed(String);
 
 impl<'de> serde::Deserialize<'de> for StringSeed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(ScalarText).map(StringSeed)
+        d.deserialize_option(ScalarText).map(StringSeed)
     }
 }
 
@@ -335,8 +340,20 @@ mod tests {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         assert_eq!(f.l, want);
-        let f: Flags = serde_yaml_ng::from_str("s:\nl:\n").expect("nulls");
-        assert_eq!((f.s.as_str(), f.l.len()), ("", 0));
+        for nulls in ["s:\nl:\n", "s: ~\nl: null\n", "s: null\nl: ~\n"] {
+            let f: Flags = serde_yaml_ng::from_str(nulls).expect("nulls");
+            assert_eq!((f.s.as_str(), f.l.len()), ("", 0), "{nulls:?}");
+        }
+        let f: Flags =
+            serde_yaml_ng::from_str("s: 'null'\nl: {a: ~, b: 'null'}\n").expect("quoted");
+        assert_eq!(f.s, "null");
+        assert_eq!(
+            f.l,
+            vec![
+                ("a".to_owned(), String::new()),
+                ("b".to_owned(), "null".to_owned())
+            ]
+        );
     }
 
     #[test]

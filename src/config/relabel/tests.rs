@@ -266,6 +266,12 @@ fn process_table() {
             &[("a", "foo")],
             Some(&[("a", "foo")]),
         ),
+        (
+            "regex: ~ is the empty regex too",
+            "- {source_labels: [a], regex: ~, action: keep}",
+            &[("a", "foo")],
+            None,
+        ),
     ];
     for (name, yaml, input, want) in cases {
         let cfgs = parse(yaml).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -389,6 +395,8 @@ fn validation_messages() {
             "unknown relabel action \"frobnicate\"",
         ),
         ("- {action: }", "relabel action cannot be empty"),
+        ("- {action: ~}", "relabel action cannot be empty"),
+        ("- {action: ''}", "relabel action cannot be empty"),
         (
             "- {regex: '(', target_label: a}",
             "error parsing regexp: missing closing ): `^(?:()$`",
