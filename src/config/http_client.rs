@@ -211,6 +211,35 @@ impl RawHttpClientConfig {
 }
 
 impl HttpClientConfig {
+    /// The `Authorization` header value to send, if any, as prometheus/common v0.39.0's round
+    /// trippers build it: `Basic base64(user:password)` or `<type> <credentials>`. Secret files
+    /// are read on every call (Prometheus re-reads them per request) and trimmed of whitespace;
+    /// the error is Prometheus's text, e.g. `unable to read basic auth password file pw: ...`.
+    pub fn authorization_header(&self) -> Result<Option<String>, String> {
+        if let Some(b) = &self.basic_auth {
+            let password = match &b.password_file {
+                Some(file) => read_secret(file, "basic auth password")?,
+                None => b.password.expose().trim().to_owned(),
+            };
+            let mut token = String::new();
+            base64_encode(format!("{}:{password}", b.username).as_bytes(), &mut token);
+            return Ok(Some(format!("Basic {token}")));
+        }
+        let Some(a) = &self.authorization else {
+            return Ok(None);
+        };
+        if !a.credentials.is_empty() {
+            return Ok(Some(format!("{} {}", a.kind, a.credentials.expose())));
+        }
+        match &a.credentials_file {
+            Some(file) => {
+                let credentials = read_secret(file, "authorization credentials")?;
+                Ok(Some(format!("{} {credentials}", a.kind)))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Resolves relative file paths against `dir` (Prometheus `SetDirectory`).
     pub fn set_directory(&mut self, dir: &Path) {
         if let Some(b) = &mut self.basic_auth {
@@ -222,6 +251,32 @@ impl HttpClientConfig {
         let tls = &mut self.tls_config;
         for p in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file] {
             join_dir(dir, p);
+        }
+    }
+}
+
+fn read_secret(file: &Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(file)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| format!("unable to read {what} file {}: {e}", file.display()))
+}
+
+/// Standard base64 with padding (RFC 4648), as Go's `base64.StdEncoding` in `SetBasicAuth`.
+fn base64_encode(input: &[u8], out: &mut String) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
         }
     }
 }
@@ -253,5 +308,102 @@ fn tls_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Erro
         _ => Err(serde::de::Error::custom(format_args!(
             "unknown TLS version: {s}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_table() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("user:pa ss", "dXNlcjpwYSBzcw=="),
+            ("\u{ff}\u{fe}", "w7/Dvg=="),
+        ];
+        for (input, want) in cases {
+            let mut out = String::new();
+            base64_encode(input.as_bytes(), &mut out);
+            assert_eq!(out, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn authorization_headers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "  from-file\n").expect("write");
+        let missing = dir.path().join("missing");
+        let basic = |password: &str, file: Option<&Path>| HttpClientConfig {
+            basic_auth: Some(BasicAuth {
+                username: "user".into(),
+                password: Secret::new(password),
+                password_file: file.map(Path::to_owned),
+            }),
+            ..HttpClientConfig::default()
+        };
+        let authz = |kind: &str, credentials: &str, file: Option<&Path>| HttpClientConfig {
+            authorization: Some(Authorization {
+                kind: kind.into(),
+                credentials: Secret::new(credentials),
+                credentials_file: file.map(Path::to_owned),
+            }),
+            ..HttpClientConfig::default()
+        };
+        let cases: Vec<(&str, HttpClientConfig, Result<Option<String>, String>)> = vec![
+            ("none", HttpClientConfig::default(), Ok(None)),
+            (
+                "basic",
+                basic(" secret ", None),
+                Ok(Some("Basic dXNlcjpzZWNyZXQ=".into())),
+            ),
+            (
+                "basic, empty password",
+                basic("", None),
+                Ok(Some("Basic dXNlcjo=".into())),
+            ),
+            (
+                "basic from file",
+                basic("", Some(&pw)),
+                Ok(Some("Basic dXNlcjpmcm9tLWZpbGU=".into())),
+            ),
+            (
+                "bearer",
+                authz("Bearer", "tok", None),
+                Ok(Some("Bearer tok".into())),
+            ),
+            (
+                "bearer from file",
+                authz("Token", "", Some(&pw)),
+                Ok(Some("Token from-file".into())),
+            ),
+            (
+                "authorization without credentials",
+                authz("Bearer", "", None),
+                Ok(None),
+            ),
+        ];
+        for (name, cfg, want) in cases {
+            assert_eq!(cfg.authorization_header(), want, "{name}");
+        }
+        let err = basic("", Some(&missing))
+            .authorization_header()
+            .expect_err("missing file");
+        assert!(
+            err.starts_with("unable to read basic auth password file "),
+            "{err}"
+        );
+        let err = authz("Bearer", "", Some(&missing))
+            .authorization_header()
+            .expect_err("missing");
+        assert!(
+            err.starts_with("unable to read authorization credentials file "),
+            "{err}"
+        );
     }
 }
