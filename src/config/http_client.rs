@@ -355,7 +355,8 @@ mod tests {
             }),
             ..HttpClientConfig::default()
         };
-        let cases: Vec<(&str, HttpClientConfig, Result<Option<String>, String>)> = vec![
+        type Case<'a> = (&'a str, HttpClientConfig, Result<Option<String>, String>);
+        let cases: Vec<Case<'_>> = vec![
             ("none", HttpClientConfig::default(), Ok(None)),
             (
                 "basic",
