@@ -69,8 +69,15 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::UnexpectedEof => f.write_str("unexpected EOF"),
             DecodeError::IntOverflow => f.write_str("proto: integer overflow"),
-            DecodeError::IllegalTag { message, tag, wire_type } => {
-                write!(f, "proto: {message}: illegal tag {tag} (wire type {wire_type})")
+            DecodeError::IllegalTag {
+                message,
+                tag,
+                wire_type,
+            } => {
+                write!(
+                    f,
+                    "proto: {message}: illegal tag {tag} (wire type {wire_type})"
+                )
             }
             DecodeError::EndGroupForNonGroup { message } => {
                 write!(f, "proto: {message}: wiretype end group for non-group")
@@ -243,7 +250,11 @@ impl<'a> WriteRequestView<'a> {
         ts.labels_end = len_u32(self.labels.len());
         ts.samples_end = len_u32(self.samples.len());
         ts.labels_raw = match run {
-            LabelRun { span: Some((s, e)), broken: false, .. } => &buf[s..e],
+            LabelRun {
+                span: Some((s, e)),
+                broken: false,
+                ..
+            } => &buf[s..e],
             _ => &[],
         };
         self.series.push(ts);
@@ -302,7 +313,10 @@ fn decode_label(buf: &[u8], ctx: u32) -> Result<LabelView<'_>, DecodeError> {
         && *vl < 0x80
         && usize::from(*vl) == value.len()
     {
-        return Ok(LabelView { name: utf8(name, "Name")?, value: utf8(value, "Value")? });
+        return Ok(LabelView {
+            name: utf8(name, "Name")?,
+            value: utf8(value, "Value")?,
+        });
     }
     let mut label = LabelView::default();
     let mut r = Reader { buf, pos: 0 };
@@ -352,7 +366,14 @@ fn utf8<'a>(b: &'a [u8], field: &'static str) -> Result<&'a str, DecodeError> {
 
 /// Checks the wire type of a known field.
 fn check_wire(got: u8, want: u8, field: &'static str) -> Result<(), DecodeError> {
-    if got == want { Ok(()) } else { Err(DecodeError::WrongWireType { field, wire_type: got }) }
+    if got == want {
+        Ok(())
+    } else {
+        Err(DecodeError::WrongWireType {
+            field,
+            wire_type: got,
+        })
+    }
 }
 
 /// A cursor over one message body.
@@ -389,7 +410,11 @@ impl<'a> Reader<'a> {
                 return Ok(value);
             }
         }
-        if rest.len() < 10 { Err(DecodeError::UnexpectedEof) } else { Err(DecodeError::IntOverflow) }
+        if rest.len() < 10 {
+            Err(DecodeError::UnexpectedEof)
+        } else {
+            Err(DecodeError::IntOverflow)
+        }
     }
 
     /// A field key: (field number, wire type).
@@ -399,7 +424,11 @@ impl<'a> Reader<'a> {
         let wire_type = (key & 7) as u8;
         let tag = key >> 3;
         if key > u64::from(u32::MAX) || tag == 0 {
-            return Err(DecodeError::IllegalTag { message, tag, wire_type });
+            return Err(DecodeError::IllegalTag {
+                message,
+                tag,
+                wire_type,
+            });
         }
         if wire_type > WIRE_FIXED32 {
             return Err(DecodeError::IllegalWireType(wire_type));
@@ -510,8 +539,10 @@ struct Schema {
     fields: &'static [(u32, &'static str, Kind)],
 }
 
-static LABEL: Schema =
-    Schema { name: "Label", fields: &[(1, "Name", Kind::Str), (2, "Value", Kind::Str)] };
+static LABEL: Schema = Schema {
+    name: "Label",
+    fields: &[(1, "Name", Kind::Str), (2, "Value", Kind::Str)],
+};
 
 static EXEMPLAR: Schema = Schema {
     name: "Exemplar",
@@ -586,7 +617,10 @@ fn validate(buf: &[u8], schema: &Schema, ctx: u32) -> Result<(), DecodeError> {
                 validate(r.len_delimited()?, inner, ctx - 1)?;
             }
             Kind::RepeatedVarint if wire == WIRE_LEN => {
-                let mut p = Reader { buf: r.len_delimited()?, pos: 0 };
+                let mut p = Reader {
+                    buf: r.len_delimited()?,
+                    pos: 0,
+                };
                 while !p.is_empty() {
                     p.varint()?;
                 }
@@ -624,18 +658,38 @@ pub fn must_match_prost(data: &[u8]) -> bool {
         (Ok(()), Err(e)) => panic!("prost rejects ({e}) what we accept: {data:02x?}"),
         (Err(e), Ok(_)) => panic!("we reject ({e}) what prost accepts: {data:02x?}"),
         (Ok(()), Ok(want)) => {
-            assert_eq!(view.series.len(), want.timeseries.len(), "series count: {data:02x?}");
-            assert_eq!(view.metadata as usize, want.metadata.len(), "metadata: {data:02x?}");
+            assert_eq!(
+                view.series.len(),
+                want.timeseries.len(),
+                "series count: {data:02x?}"
+            );
+            assert_eq!(
+                view.metadata as usize,
+                want.metadata.len(),
+                "metadata: {data:02x?}"
+            );
             for (got, want) in view.series.iter().zip(&want.timeseries) {
-                let labels: Vec<(&str, &str)> =
-                    view.labels_of(got).iter().map(|l| (l.name, l.value)).collect();
-                let want_labels: Vec<(&str, &str)> =
-                    want.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+                let labels: Vec<(&str, &str)> = view
+                    .labels_of(got)
+                    .iter()
+                    .map(|l| (l.name, l.value))
+                    .collect();
+                let want_labels: Vec<(&str, &str)> = want
+                    .labels
+                    .iter()
+                    .map(|l| (l.name.as_str(), l.value.as_str()))
+                    .collect();
                 assert_eq!(labels, want_labels, "labels: {data:02x?}");
-                let samples: Vec<(i64, u64)> =
-                    view.samples_of(got).iter().map(|s| (s.t_ms, s.v.to_bits())).collect();
-                let want_samples: Vec<(i64, u64)> =
-                    want.samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect();
+                let samples: Vec<(i64, u64)> = view
+                    .samples_of(got)
+                    .iter()
+                    .map(|s| (s.t_ms, s.v.to_bits()))
+                    .collect();
+                let want_samples: Vec<(i64, u64)> = want
+                    .samples
+                    .iter()
+                    .map(|s| (s.timestamp, s.value.to_bits()))
+                    .collect();
                 assert_eq!(samples, want_samples, "samples: {data:02x?}");
                 assert_eq!(got.exemplars as usize, want.exemplars.len(), "exemplars");
                 assert_eq!(got.histograms as usize, want.histograms.len(), "histograms");

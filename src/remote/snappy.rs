@@ -32,7 +32,11 @@ pub fn decompressed_len(block: &[u8]) -> Result<u64, SnappyError> {
                 return Err(SnappyError::Corrupt);
             }
             value |= u64::from(b) << (7 * i);
-            return if value > u64::from(u32::MAX) { Err(SnappyError::Corrupt) } else { Ok(value) };
+            return if value > u64::from(u32::MAX) {
+                Err(SnappyError::Corrupt)
+            } else {
+                Ok(value)
+            };
         }
         value |= u64::from(b & 0x7f) << (7 * i);
     }
@@ -61,7 +65,9 @@ pub fn decompress_into(block: &[u8], max: usize, out: &mut Vec<u8>) -> Result<()
     out.clear();
     // `len <= max`, a usize.
     out.resize(len as usize, 0);
-    let n = snap::raw::Decoder::new().decompress(block, out).map_err(|_| SnappyError::Corrupt)?;
+    let n = snap::raw::Decoder::new()
+        .decompress(block, out)
+        .map_err(|_| SnappyError::Corrupt)?;
     out.truncate(n);
     Ok(())
 }
@@ -70,30 +76,62 @@ pub fn decompress_into(block: &[u8], max: usize, out: &mut Vec<u8>) -> Result<()
 mod tests {
     use super::*;
 
+    /// (case, block, max, expected)
+    type Case<'a> = (&'a str, Vec<u8>, usize, Result<&'a [u8], SnappyError>);
+
     #[test]
     fn decompress_cases() {
-        let valid = snap::raw::Encoder::new().compress_vec(b"hello hello hello").expect("encode");
+        let valid = snap::raw::Encoder::new()
+            .compress_vec(b"hello hello hello")
+            .expect("encode");
         let framed = b"\xff\x06\x00\x00sNaPpY".to_vec();
         let mut truncated = valid.clone();
         truncated.pop();
-        // (case, block, max, expected)
-        let cases: Vec<(&str, Vec<u8>, usize, Result<&[u8], SnappyError>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("valid", valid.clone(), 100, Ok(b"hello hello hello")),
-            ("exactly at the limit", valid.clone(), 17, Ok(b"hello hello hello")),
-            ("one over the limit", valid.clone(), 16, Err(SnappyError::TooLarge { len: 17, max: 16 })),
+            (
+                "exactly at the limit",
+                valid.clone(),
+                17,
+                Ok(b"hello hello hello"),
+            ),
+            (
+                "one over the limit",
+                valid.clone(),
+                16,
+                Err(SnappyError::TooLarge { len: 17, max: 16 }),
+            ),
             ("empty body", vec![], 100, Err(SnappyError::Corrupt)),
             ("empty block", vec![0x00], 100, Ok(b"")),
             ("framed stream", framed, 1 << 20, Err(SnappyError::Corrupt)),
             ("truncated", truncated, 100, Err(SnappyError::Corrupt)),
-            ("garbage", b"not snappy at all".to_vec(), 1 << 20, Err(SnappyError::Corrupt)),
+            (
+                "garbage",
+                b"not snappy at all".to_vec(),
+                1 << 20,
+                Err(SnappyError::Corrupt),
+            ),
             ("header only", vec![0x05], 100, Err(SnappyError::Corrupt)),
-            ("unterminated header", vec![0x80; 3], 100, Err(SnappyError::Corrupt)),
-            ("over u32", vec![0x80, 0x80, 0x80, 0x80, 0x10], usize::MAX, Err(SnappyError::Corrupt)),
+            (
+                "unterminated header",
+                vec![0x80; 3],
+                100,
+                Err(SnappyError::Corrupt),
+            ),
+            (
+                "over u32",
+                vec![0x80, 0x80, 0x80, 0x80, 0x10],
+                usize::MAX,
+                Err(SnappyError::Corrupt),
+            ),
             (
                 "huge announced length refused before decompressing",
                 vec![0xff, 0xff, 0xff, 0xff, 0x0f, 0x00],
                 32 << 20,
-                Err(SnappyError::TooLarge { len: u64::from(u32::MAX), max: 32 << 20 }),
+                Err(SnappyError::TooLarge {
+                    len: u64::from(u32::MAX),
+                    max: 32 << 20,
+                }),
             ),
         ];
         let mut out = Vec::new();

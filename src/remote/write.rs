@@ -124,7 +124,11 @@ impl RemoteWriteReceiver {
     /// A receiver appending to `head`, refusing bodies that decompress to more than
     /// `max_decompressed_bytes`.
     pub fn new(head: Arc<Head>, max_decompressed_bytes: usize) -> Self {
-        RemoteWriteReceiver { head, max_decompressed_bytes, cache: SeriesCache::new() }
+        RemoteWriteReceiver {
+            head,
+            max_decompressed_bytes,
+            cache: SeriesCache::new(),
+        }
     }
 
     /// The decompressed-size limit.
@@ -135,7 +139,12 @@ impl RemoteWriteReceiver {
     /// Ingests one request body (snappy-compressed `WriteRequest`). Blocking, CPU-bound: call
     /// it off the async workers.
     pub fn ingest(&self, body: &[u8]) -> Result<AppendStats, RemoteWriteError> {
-        ingest_inner(&self.head, body, self.max_decompressed_bytes, Some(&self.cache))
+        ingest_inner(
+            &self.head,
+            body,
+            self.max_decompressed_bytes,
+            Some(&self.cache),
+        )
     }
 }
 
@@ -253,7 +262,9 @@ fn append_request(
             }
         }
     }
-    let committed = app.commit().map_err(|e| RemoteWriteError::Storage(e.to_string()))?;
+    let committed = app
+        .commit()
+        .map_err(|e| RemoteWriteError::Storage(e.to_string()))?;
     let stats = AppendStats {
         appended: committed.appended,
         out_of_order: committed.out_of_order + rejected.out_of_order,
@@ -320,14 +331,18 @@ fn validate_labels(labels: &[LabelView<'_>]) -> Result<(), RemoteWriteError> {
 fn is_valid_label_name(s: &str) -> bool {
     let b = s.as_bytes();
     matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// `model.IsValidMetricName` (legacy scheme).
 fn is_valid_metric_name(s: &str) -> bool {
     let b = s.as_bytes();
     matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
 }
 
 /// The labels as sent, in Prometheus `labels.String()` form: `{a="b", c="d"}`.

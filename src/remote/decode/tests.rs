@@ -27,7 +27,10 @@ impl Rng {
 }
 
 fn label(n: &str, v: &str) -> Label {
-    Label { name: n.into(), value: v.into() }
+    Label {
+        name: n.into(),
+        value: v.into(),
+    }
 }
 
 fn random_string(rng: &mut Rng) -> String {
@@ -47,7 +50,8 @@ fn random_request(rng: &mut Rng) -> WriteRequest {
     for _ in 0..rng.below(5) {
         let mut ts = TimeSeries::default();
         for _ in 0..rng.below(5) {
-            ts.labels.push(label(&random_string(rng), &random_string(rng)));
+            ts.labels
+                .push(label(&random_string(rng), &random_string(rng)));
         }
         for _ in 0..rng.below(4) {
             let v = match rng.below(4) {
@@ -55,7 +59,10 @@ fn random_request(rng: &mut Rng) -> WriteRequest {
                 1 => f64::NAN,
                 _ => rng.next() as f64 / 7.0,
             };
-            ts.samples.push(Sample { value: v, timestamp: rng.next() as i64 >> rng.below(64) });
+            ts.samples.push(Sample {
+                value: v,
+                timestamp: rng.next() as i64 >> rng.below(64),
+            });
         }
         if rng.below(4) == 0 {
             ts.exemplars.push(Exemplar {
@@ -69,7 +76,10 @@ fn random_request(rng: &mut Rng) -> WriteRequest {
                 count: Some(HistogramCount::CountInt(rng.below(100))),
                 sum: 2.0,
                 schema: -(rng.below(4) as i32),
-                positive_spans: vec![BucketSpan { offset: -1, length: 2 }],
+                positive_spans: vec![BucketSpan {
+                    offset: -1,
+                    length: 2,
+                }],
                 positive_deltas: vec![1, -1],
                 negative_counts: vec![0.5; rng.below(3) as usize],
                 timestamp: 7,
@@ -145,7 +155,10 @@ fn mutated_requests_are_accepted_or_rejected_like_prost() {
         }
     }
     // Both outcomes must be exercised for the comparison to mean anything.
-    assert!(accepted > 1000 && rejected > 1000, "accepted {accepted}, rejected {rejected}");
+    assert!(
+        accepted > 1000 && rejected > 1000,
+        "accepted {accepted}, rejected {rejected}"
+    );
 }
 
 #[test]
@@ -161,20 +174,27 @@ fn random_bytes_are_accepted_or_rejected_like_prost() {
 #[test]
 fn decode_errors() {
     // (case, input, expected error text)
-    let deep_group = {
-        let mut b = Vec::new();
-        for _ in 0..101 {
-            b.push(0x2b); // field 5 (unknown), start group
-        }
-        b
-    };
+    // 101 nested start-group keys of unknown field 5.
+    let deep_group = vec![0x2b; 101];
     let cases: &[(&str, Vec<u8>, &str)] = &[
         ("truncated length", vec![0x0a, 0x05, 0x0a], "unexpected EOF"),
         ("truncated varint", vec![0x0a, 0x80], "unexpected EOF"),
-        ("tag zero", vec![0x02, 0x00], "proto: WriteRequest: illegal tag 0 (wire type 2)"),
+        (
+            "tag zero",
+            vec![0x02, 0x00],
+            "proto: WriteRequest: illegal tag 0 (wire type 2)",
+        ),
         ("wire type 7", vec![0x0f], "proto: illegal wireType 7"),
-        ("end group at top", vec![0x0c], "proto: WriteRequest: wiretype end group for non-group"),
-        ("timeseries as varint", vec![0x08, 0x01], "proto: wrong wireType = 0 for field Timeseries"),
+        (
+            "end group at top",
+            vec![0x0c],
+            "proto: WriteRequest: wiretype end group for non-group",
+        ),
+        (
+            "timeseries as varint",
+            vec![0x08, 0x01],
+            "proto: wrong wireType = 0 for field Timeseries",
+        ),
         (
             "sample value as varint",
             vec![0x0a, 0x04, 0x12, 0x02, 0x08, 0x01],
@@ -185,9 +205,21 @@ fn decode_errors() {
             vec![0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff],
             "proto: invalid UTF-8 in string field Name",
         ),
-        ("11-byte varint", [vec![0x10], vec![0xff; 10], vec![0x01]].concat(), "proto: integer overflow"),
-        ("mismatched end group", vec![0x13, 0x1c], "proto: unexpected end of group"),
-        ("groups too deep", deep_group, "proto: recursion limit reached"),
+        (
+            "11-byte varint",
+            [vec![0x10], vec![0xff; 10], vec![0x01]].concat(),
+            "proto: integer overflow",
+        ),
+        (
+            "mismatched end group",
+            vec![0x13, 0x1c],
+            "proto: unexpected end of group",
+        ),
+        (
+            "groups too deep",
+            deep_group,
+            "proto: recursion limit reached",
+        ),
     ];
     for (case, input, want) in cases {
         let mut view = WriteRequestView::default();
@@ -205,12 +237,21 @@ fn decodes_labels_samples_and_stale_markers() {
             TimeSeries {
                 labels: vec![label("__name__", "up"), label("job", "node")],
                 samples: vec![
-                    Sample { value: 1.0, timestamp: 1000 },
-                    Sample { value: stale, timestamp: -2000 },
+                    Sample {
+                        value: 1.0,
+                        timestamp: 1000,
+                    },
+                    Sample {
+                        value: stale,
+                        timestamp: -2000,
+                    },
                 ],
                 ..TimeSeries::default()
             },
-            TimeSeries { labels: vec![label("__name__", "x")], ..TimeSeries::default() },
+            TimeSeries {
+                labels: vec![label("__name__", "x")],
+                ..TimeSeries::default()
+            },
         ],
         metadata: vec![],
     };
@@ -221,7 +262,16 @@ fn decodes_labels_samples_and_stale_markers() {
     let s0 = view.series[0];
     assert_eq!(
         view.labels_of(&s0),
-        &[LabelView { name: "__name__", value: "up" }, LabelView { name: "job", value: "node" }]
+        &[
+            LabelView {
+                name: "__name__",
+                value: "up"
+            },
+            LabelView {
+                name: "job",
+                value: "node"
+            }
+        ]
     );
     let samples = view.samples_of(&s0);
     assert_eq!((samples[0].t_ms, samples[0].v), (1000, 1.0));
@@ -235,14 +285,27 @@ fn raw_label_run_is_set_only_when_contiguous() {
     // Labels first (what senders do): the run covers exactly the label fields.
     let ts = TimeSeries {
         labels: vec![label("__name__", "up"), label("a", "b")],
-        samples: vec![Sample { value: 1.0, timestamp: 1 }],
+        samples: vec![Sample {
+            value: 1.0,
+            timestamp: 1,
+        }],
         ..TimeSeries::default()
     };
-    let data = WriteRequest { timeseries: vec![ts.clone()], metadata: vec![] }.encode_to_vec();
+    let data = WriteRequest {
+        timeseries: vec![ts.clone()],
+        metadata: vec![],
+    }
+    .encode_to_vec();
     let mut view = WriteRequestView::default();
     view.decode(&data).expect("valid");
-    let labels_only = TimeSeries { labels: ts.labels.clone(), ..TimeSeries::default() };
-    assert_eq!(view.series[0].labels_raw, labels_only.encode_to_vec().as_slice());
+    let labels_only = TimeSeries {
+        labels: ts.labels.clone(),
+        ..TimeSeries::default()
+    };
+    assert_eq!(
+        view.series[0].labels_raw,
+        labels_only.encode_to_vec().as_slice()
+    );
 
     // A sample between two labels: no run.
     let mut interleaved = Vec::new();

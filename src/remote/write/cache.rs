@@ -60,7 +60,9 @@ impl SeriesCache {
     /// An empty cache clearing a shard once it holds `max` entries.
     pub fn with_max_entries_per_shard(max: usize) -> Self {
         SeriesCache {
-            shards: (0..SHARDS).map(|_| CachePadded::new(RwLock::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(RwLock::default()))
+                .collect(),
             max_per_shard: max.max(1),
         }
     }
