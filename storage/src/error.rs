@@ -44,6 +44,9 @@ pub enum Error {
     /// An append was refused.
     #[error(transparent)]
     Append(#[from] AppendError),
+    /// The write-ahead log failed (corruption at open, or a failed write: see `WalError`).
+    #[error(transparent)]
+    Wal(#[from] crate::wal::WalError),
 }
 
 impl Error {

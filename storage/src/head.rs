@@ -37,6 +37,9 @@ pub struct HeadOptions {
     /// Number of shards (each with its own lock), rounded up to a power of two.
     /// Default: from the core count.
     pub shards: usize,
+    /// The write-ahead log (`<storage.tsdb.path>/wal`). `None` (the default): no WAL, the
+    /// head starts empty on every open and a crash loses everything (tests, benches).
+    pub wal: Option<crate::wal::WalOptions>,
 }
 
 impl Default for HeadOptions {
@@ -44,6 +47,7 @@ impl Default for HeadOptions {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         HeadOptions {
             shards: (cores * 4).next_power_of_two(),
+            wal: None,
         }
     }
 }
@@ -99,6 +103,8 @@ pub struct Head {
     symbols: RwLock<SymbolTable>,
     postings: RwLock<MemPostings>,
     num_samples: CachePadded<AtomicU64>,
+    /// The WAL writer; `None` without a WAL and while `open` replays.
+    wal: Option<crate::wal::Wal>,
 }
 
 impl std::fmt::Debug for Head {
@@ -113,22 +119,38 @@ impl std::fmt::Debug for Head {
 impl Head {
     /// Opens (or creates) the head under `dir` (`<storage.tsdb.path>/head`).
     ///
-    /// The column files are recreated empty: until the WAL exists, a reopened head starts
-    /// empty (the WAL will be the source of truth).
+    /// The column files are recreated empty; with [`HeadOptions::wal`] set, the WAL is then
+    /// replayed into them (it is the source of truth) and every later commit is logged.
     pub fn open(dir: &Path, opts: HeadOptions) -> Result<Head, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let n = opts.shards.clamp(1, 1 << 12).next_power_of_two();
         let shards = (0..n)
             .map(|i| ShardData::create(dir, i).map(|s| CachePadded::new(RwLock::new(s))))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Head {
+        let mut head = Head {
             dir: dir.to_owned(),
             shard_bits: n.trailing_zeros(),
             shards: shards.into_boxed_slice(),
             symbols: RwLock::new(SymbolTable::new()),
             postings: RwLock::new(MemPostings::new()),
             num_samples: CachePadded::new(AtomicU64::new(0)),
-        })
+            wal: None,
+        };
+        // WAL hook: rebuild the head from the log before anyone can append, then attach the
+        // writer so that commits log before they apply (see wal.rs).
+        if let Some(w) = &opts.wal {
+            head.wal = Some(crate::wal::open(&head, w)?);
+        }
+        Ok(head)
+    }
+
+    /// Fsyncs the WAL (graceful shutdown; commits are already durable per the fsync mode).
+    /// A no-op without a WAL.
+    pub fn flush_wal(&self) -> Result<(), Error> {
+        match &self.wal {
+            Some(w) => Ok(w.flush()?),
+            None => Ok(()),
+        }
     }
 
     /// A new appender. Appenders are cheap; use one per request or scrape.

@@ -22,6 +22,7 @@ pub mod postings;
 pub mod query;
 pub mod series;
 pub mod symbols;
+pub mod wal;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 

@@ -116,6 +116,13 @@ impl<'h> Appender<'h> {
             ..Default::default()
         };
         let samples = std::mem::take(&mut self.samples);
+        // WAL hook: log before apply, so a commit is durable before any of it is visible and
+        // a failed log write refuses the whole commit (see wal/writer.rs).
+        if let Some(wal) = &head.wal {
+            wal.log_commit(samples.iter().map(|p| (p.r, p.t, p.v)), &|r| {
+                head.series_labels(SeriesRef(r))
+            })?;
+        }
         let n = head.shards.len();
         let mask = (n - 1) as u32;
         // Counting sort by shard, stable so each series keeps its append order.
@@ -188,6 +195,12 @@ impl<'h> Appender<'h> {
             .map(|&r| (r, labels_of(r)))
             .collect();
         postings.add_batch(&batch, &symbols, &labels_of)
+    }
+
+    /// The ref of `labels`, creating the series (without samples, so invisible) if needed.
+    /// For WAL replay, which meets series records before their samples.
+    pub(crate) fn series_ref(&mut self, labels: &Labels) -> Result<SeriesRef, AppendError> {
+        self.get_or_create(labels)
     }
 
     /// Drops the batch. Series it created stay invisible (they hold no sample).

@@ -10,7 +10,8 @@ use crate::{STALE_NAN_BITS, is_stale_nan};
 
 fn head() -> (tempfile::TempDir, Head) {
     let dir = tempfile::tempdir().unwrap();
-    let h = Head::open(&dir.path().join("head"), HeadOptions { shards: 4 }).unwrap();
+    let opts = HeadOptions { shards: 4, ..HeadOptions::default() };
+    let h = Head::open(&dir.path().join("head"), opts).unwrap();
     (dir, h)
 }
 

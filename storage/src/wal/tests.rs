@@ -1,0 +1,583 @@
+//! WAL tests: replay round trips, torn and corrupt tails, repair, poisoning, and crash images
+//! from a fault-injecting file layer that drops what was never fsynced (redb `CrashBackend`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::segment::{SegmentFile, WalFs};
+use super::*;
+use crate::STALE_NAN_BITS;
+use crate::head::{Head, HeadOptions};
+use crate::query::{MatchOp, Matcher};
+use crate::testutil::must_labels;
+
+fn opts_in(root: &Path) -> WalOptions {
+    WalOptions::new(root.join("wal"))
+}
+
+fn open(root: &Path, wal: WalOptions) -> Result<Head, crate::Error> {
+    Head::open(
+        &root.join("head"),
+        HeadOptions {
+            shards: 4,
+            wal: Some(wal),
+        },
+    )
+}
+
+/// Every sample of every series named `name`, keyed by `job` label: `(t, value bits)`.
+fn dump(head: &Head, name: &str) -> BTreeMap<String, Vec<(i64, u64)>> {
+    let m = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
+    let sel = head.select(&[vec![m]]);
+    let mut out = BTreeMap::new();
+    for r in sel.refs {
+        let labels = head.series_labels(r).unwrap();
+        let mut v = Vec::new();
+        head.samples(r, i64::MIN, i64::MAX, &mut v);
+        out.insert(
+            labels.get("job").to_owned(),
+            v.into_iter().map(|(t, v)| (t, v.to_bits())).collect(),
+        );
+    }
+    out
+}
+
+fn append(head: &Head, job: &str, t: i64, v: f64) -> Result<crate::AppendStats, crate::Error> {
+    let mut app = head.appender();
+    app.append(&must_labels(&[("__name__", "m"), ("job", job)]), t, v)
+        .unwrap();
+    app.commit()
+}
+
+#[test]
+fn replay_rebuilds_series_samples_and_stale_markers() {
+    for compress in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let mut want = {
+            let h = open(dir.path(), opts_in(dir.path()).with_compression(compress)).unwrap();
+            for i in 0..50 {
+                append(&h, &format!("j{}", i % 5), 1000 + i, i as f64).unwrap();
+            }
+            append(&h, "j0", 5000, stale).unwrap();
+            // Refused the same way on replay: out of order, duplicate.
+            let st = append(&h, "j1", 10, 1.0).unwrap();
+            assert_eq!(st.out_of_order, 1);
+            let st = append(&h, "j0", 5000, 7.0).unwrap();
+            assert_eq!(st.duplicate, 1);
+            // A rolled-back new series never reaches the log.
+            let mut app = h.appender();
+            app.append(&must_labels(&[("__name__", "m"), ("job", "gone")]), 1, 1.0)
+                .unwrap();
+            app.rollback();
+            dump(&h, "m")
+        };
+        assert_eq!(want.len(), 5);
+        assert_eq!(want["j0"].last(), Some(&(5000, STALE_NAN_BITS)));
+        // Reopen twice: the second replay also reads the first reopen's segment.
+        for round in 0..2 {
+            let h = open(dir.path(), opts_in(dir.path())).unwrap();
+            assert_eq!(dump(&h, "m"), want, "compress {compress} round {round}");
+            assert_eq!(h.num_series(), 5);
+            // New appends after a replay land on the re-logged series.
+            append(&h, "j2", 100_000 + round, 1.5).unwrap();
+            want.get_mut("j2")
+                .unwrap()
+                .push((100_000 + round, 1.5f64.to_bits()));
+            assert_eq!(dump(&h, "m"), want);
+        }
+    }
+}
+
+#[test]
+fn segments_roll_and_replay_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(dir.path())
+        .with_segment_bytes(64 << 10)
+        .with_compression(false);
+    {
+        let h = open(dir.path(), opts.clone()).unwrap();
+        let mut app = h.appender();
+        for i in 0..40_000 {
+            let l = must_labels(&[("__name__", "m"), ("job", &format!("j{}", i % 100))]);
+            app.append(&l, i, i as f64).unwrap();
+            if i % 1000 == 999 {
+                app.commit().unwrap();
+                app = h.appender();
+            }
+        }
+        app.commit().unwrap();
+    }
+    let segs = super::segment::list_segments(&opts.dir).unwrap();
+    assert!(segs.len() > 5, "{segs:?}");
+    let h = open(dir.path(), opts).unwrap();
+    let d = dump(&h, "m");
+    assert_eq!(d.len(), 100);
+    assert!(d.values().all(|v| v.len() == 400));
+    assert_eq!(h.num_samples(), 40_000);
+}
+
+/// The last segment's bytes after one commit per job, and the segment's path.
+fn one_segment_wal(root: &Path, commits: usize) -> PathBuf {
+    let h = open(root, opts_in(root)).unwrap();
+    for i in 0..commits {
+        append(&h, &format!("j{i}"), 1000, i as f64).unwrap();
+    }
+    drop(h);
+    let segs = super::segment::list_segments(&root.join("wal")).unwrap();
+    super::segment::segment_path(&root.join("wal"), *segs.last().unwrap())
+}
+
+#[test]
+fn torn_or_corrupt_tail_is_truncated_with_every_earlier_commit_kept() {
+    // Cut or damage the segment at every byte of its last commit, then reopen repeatedly
+    // (fjall `journal_truncation_corrupt_bytes`).
+    let dir = tempfile::tempdir().unwrap();
+    let seg = one_segment_wal(dir.path(), 4);
+    let whole = std::fs::read(&seg).unwrap();
+    let dir3 = tempfile::tempdir().unwrap();
+    let seg3 = one_segment_wal(dir3.path(), 3);
+    let three = std::fs::read(&seg3).unwrap();
+    assert!(whole.starts_with(&three), "commits are appended in order");
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in three.len()..whole.len() {
+        cases.push((format!("cut at {cut}"), whole[..cut].to_vec()));
+    }
+    for at in three.len()..whole.len() {
+        let mut b = whole.clone();
+        b[at] ^= 0x5a;
+        cases.push((format!("flip at {at}"), b));
+    }
+    let mut garbage = whole.clone();
+    garbage.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3]);
+    cases.push(("garbage appended".to_owned(), garbage));
+    let mut zeros = whole.clone();
+    zeros.extend_from_slice(&[0; 4096]);
+    cases.push(("zeros appended".to_owned(), zeros));
+
+    for (name, bytes) in cases {
+        let root = tempfile::tempdir().unwrap();
+        let wal = root.path().join("wal");
+        std::fs::create_dir_all(&wal).unwrap();
+        std::fs::write(wal.join(seg.file_name().unwrap()), &bytes).unwrap();
+        let h = open(root.path(), opts_in(root.path())).unwrap();
+        let d = dump(&h, "m");
+        let n = d.len();
+        assert!(
+            n == 3 || (n == 4 && bytes.len() > whole.len()),
+            "case {name}: {n} series"
+        );
+        for i in 0..3 {
+            assert_eq!(
+                d[&format!("j{i}")],
+                vec![(1000, (i as f64).to_bits())],
+                "case {name}"
+            );
+        }
+        drop(h);
+        // The cut is durable: a second open finds a clean log.
+        let h = open(root.path(), opts_in(root.path())).unwrap();
+        assert_eq!(dump(&h, "m").len(), n, "case {name}, second open");
+    }
+}
+
+#[test]
+fn corruption_before_the_last_segment_stops_open_and_repair_cuts_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = one_segment_wal(dir.path(), 3);
+    // A second process adds a segment.
+    {
+        let h = open(dir.path(), opts_in(dir.path())).unwrap();
+        append(&h, "later", 2000, 1.0).unwrap();
+    }
+    let mut b = std::fs::read(&first).unwrap();
+    let at = b.len() - 3;
+    b[at] ^= 1;
+    std::fs::write(&first, &b).unwrap();
+
+    let err = open(dir.path(), opts_in(dir.path())).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            err,
+            crate::Error::Wal(WalError::Corruption {
+                segment: 0,
+                source: CorruptionReason::ChecksumMismatch,
+                ..
+            })
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("segment 00000000 at offset"), "{msg}");
+
+    // The strict policy refuses even a torn tail.
+    let strict = opts_in(dir.path()).with_recovery(RecoveryPolicy::AbsoluteConsistency);
+    assert!(open(dir.path(), strict).is_err());
+
+    let report = repair(&dir.path().join("wal")).unwrap();
+    let (seg, off) = report.cut_at.unwrap();
+    assert_eq!(seg, 0);
+    assert!(off < at as u64);
+    assert_eq!(report.segments_removed, 1);
+    let h = open(dir.path(), opts_in(dir.path())).unwrap();
+    let d = dump(&h, "m");
+    assert_eq!(d.keys().collect::<Vec<_>>(), ["j0", "j1"]);
+    drop(h);
+    // Nothing left to repair.
+    assert_eq!(
+        repair(&dir.path().join("wal")).unwrap(),
+        RepairReport::default()
+    );
+}
+
+#[test]
+fn unknown_version_and_gaps_are_errors_not_truncations() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = one_segment_wal(dir.path(), 1);
+    let mut b = std::fs::read(&seg).unwrap();
+    b[4] = 9;
+    std::fs::write(&seg, &b).unwrap();
+    let err = open(dir.path(), opts_in(dir.path())).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::Error::Wal(WalError::UnsupportedVersion { version: 9, .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&seg).unwrap(), b, "left untouched");
+
+    let dir = tempfile::tempdir().unwrap();
+    one_segment_wal(dir.path(), 1);
+    let wal = dir.path().join("wal");
+    std::fs::write(wal.join("00000005"), super::segment::segment_header()).unwrap();
+    let err = open(dir.path(), opts_in(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, crate::Error::Wal(WalError::SegmentGap { .. })),
+        "{err}"
+    );
+}
+
+#[test]
+fn fsync_mode_parses() {
+    let cases: [(&str, Option<FsyncMode>); 7] = [
+        ("always", Some(FsyncMode::Always)),
+        ("group", Some(FsyncMode::default())),
+        ("never", Some(FsyncMode::Never)),
+        (
+            "100ms",
+            Some(FsyncMode::Interval {
+                interval: std::time::Duration::from_millis(100),
+            }),
+        ),
+        (
+            "2s",
+            Some(FsyncMode::Interval {
+                interval: std::time::Duration::from_secs(2),
+            }),
+        ),
+        ("0s", None),
+        ("sometimes", None),
+    ];
+    for (s, want) in cases {
+        assert_eq!(s.parse::<FsyncMode>().ok(), want, "case {s}");
+    }
+}
+
+// ---- fault injection ----
+
+/// Faults shared by a [`FaultFs`] and its files.
+#[derive(Default)]
+struct Faults {
+    /// Appends fail (after writing half their bytes) once this many bytes were appended.
+    fail_writes_after: AtomicU64,
+    /// Fsyncs fail.
+    fail_sync: AtomicBool,
+    /// Bytes appended so far.
+    appended: AtomicU64,
+    /// Called before every append: may take a crash image.
+    on_append: Mutex<Option<Box<dyn FnMut(&FaultFs) + Send>>>,
+}
+
+/// An in-memory file: everything appended, and how much of it an fsync made durable.
+#[derive(Default)]
+struct FaultFile {
+    data: Mutex<Vec<u8>>,
+    synced: AtomicU64,
+    faults: Arc<Faults>,
+}
+
+impl SegmentFile for FaultFile {
+    fn append(&self, buf: &[u8]) -> std::io::Result<()> {
+        let f = &self.faults;
+        let before = f.appended.fetch_add(buf.len() as u64, Ordering::SeqCst);
+        if before + buf.len() as u64 > f.fail_writes_after.load(Ordering::SeqCst) {
+            self.data.lock().extend_from_slice(&buf[..buf.len() / 2]);
+            return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        self.data.lock().extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        if self.faults.fail_sync.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(5)); // EIO
+        }
+        let len = self.data.lock().len() as u64;
+        self.synced.fetch_max(len, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A file system that keeps segments in memory and can produce the image a crash would leave.
+struct FaultFs {
+    /// Per path: the file and whether its directory entry was synced.
+    files: Mutex<BTreeMap<PathBuf, (Arc<FaultFile>, bool)>>,
+    faults: Arc<Faults>,
+    me: std::sync::Weak<FaultFs>,
+}
+
+impl FaultFs {
+    fn new() -> Arc<Self> {
+        let faults = Faults::default();
+        faults.fail_writes_after.store(u64::MAX, Ordering::SeqCst);
+        Arc::new_cyclic(|me| FaultFs {
+            files: Mutex::new(BTreeMap::new()),
+            faults: Arc::new(faults),
+            me: me.clone(),
+        })
+    }
+
+    /// Writes what a crash now would leave into `dir`: per file the fsynced prefix plus
+    /// `keep(unsynced_len)` bytes of the unsynced suffix; files whose directory entry was
+    /// never synced are lost.
+    fn crash_image(&self, dir: &Path, keep: &mut dyn FnMut(usize) -> usize) {
+        std::fs::create_dir_all(dir).unwrap();
+        for (path, (f, entry_synced)) in self.files.lock().iter() {
+            if !entry_synced {
+                continue;
+            }
+            let data = f.data.lock();
+            let synced = f.synced.load(Ordering::SeqCst) as usize;
+            let extra = keep(data.len() - synced).min(data.len() - synced);
+            std::fs::write(dir.join(path.file_name().unwrap()), &data[..synced + extra]).unwrap();
+        }
+    }
+
+    fn hook(&self) {
+        if let Some(cb) = self.faults.on_append.lock().as_mut() {
+            cb(self);
+        }
+    }
+}
+
+impl WalFs for FaultFs {
+    fn create(&self, path: &Path) -> std::io::Result<Arc<dyn SegmentFile>> {
+        self.hook();
+        let f = Arc::new(FaultFile {
+            faults: self.faults.clone(),
+            ..FaultFile::default()
+        });
+        self.files
+            .lock()
+            .insert(path.to_owned(), (f.clone(), false));
+        Ok(Arc::new(Hooked {
+            f,
+            fs: self.me.clone(),
+        }))
+    }
+
+    fn sync_dir(&self, _dir: &Path) -> std::io::Result<()> {
+        for (_, synced) in self.files.lock().values_mut() {
+            *synced = true;
+        }
+        Ok(())
+    }
+}
+
+/// A file that calls its file system's crash hook before each append.
+struct Hooked {
+    f: Arc<FaultFile>,
+    fs: std::sync::Weak<FaultFs>,
+}
+
+impl SegmentFile for Hooked {
+    fn append(&self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(fs) = self.fs.upgrade() {
+            fs.hook();
+        }
+        self.f.append(buf)
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.f.sync()
+    }
+}
+
+fn fault_opts(root: &Path, fs: &Arc<FaultFs>, fsync: FsyncMode) -> WalOptions {
+    let mut o = opts_in(root).with_fsync(fsync);
+    o.fs = fs.clone();
+    o
+}
+
+/// A tiny deterministic generator (xorshift), so failures replay.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+#[test]
+fn crash_keeps_every_acknowledged_commit_and_no_half_commit() {
+    // Each round: commits of 1-3 samples over a few series; a crash image is taken right
+    // before a random append (so mid-commit), keeping a random part of the unsynced bytes.
+    for (round, fsync) in (0..24).zip([FsyncMode::Always, FsyncMode::default()].iter().cycle()) {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (round + 1));
+        let live = tempfile::tempdir().unwrap();
+        let crashed = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new();
+        let acked: Arc<Mutex<Vec<Vec<(String, i64)>>>> = Arc::default();
+        let crash_at = 1 + rng.below(120);
+        let taken = Arc::new(AtomicBool::new(false));
+        let snapshot_acked: Arc<Mutex<Vec<Vec<(String, i64)>>>> = Arc::default();
+        {
+            let (acked, taken, snap, wal) = (
+                acked.clone(),
+                taken.clone(),
+                snapshot_acked.clone(),
+                crashed.path().join("wal"),
+            );
+            let mut calls = 0;
+            let mut keep_rng = Rng(rng.next() | 1);
+            *fs.faults.on_append.lock() = Some(Box::new(move |fs: &FaultFs| {
+                calls += 1;
+                if calls == crash_at && !taken.swap(true, Ordering::SeqCst) {
+                    *snap.lock() = acked.lock().clone();
+                    fs.crash_image(&wal, &mut |n| keep_rng.below(n as u64 + 1) as usize);
+                }
+            }));
+        }
+        let h = open(live.path(), fault_opts(live.path(), &fs, *fsync)).unwrap();
+        let mut t = 0;
+        let mut attempted = Vec::new();
+        for _ in 0..100 {
+            let mut app = h.appender();
+            let mut commit = Vec::new();
+            for _ in 0..1 + rng.below(3) {
+                t += 1;
+                let job = format!("j{}", rng.below(6));
+                app.append(
+                    &must_labels(&[("__name__", "m"), ("job", &job)]),
+                    t,
+                    t as f64,
+                )
+                .unwrap();
+                commit.push((job, t));
+            }
+            attempted.push(commit.clone());
+            app.commit().unwrap();
+            acked.lock().push(commit);
+        }
+        if !taken.swap(true, Ordering::SeqCst) {
+            *snapshot_acked.lock() = acked.lock().clone();
+            fs.crash_image(&crashed.path().join("wal"), &mut |_| 0);
+        }
+        drop(h);
+
+        let h = open(crashed.path(), opts_in(crashed.path())).unwrap();
+        let d = dump(&h, "m");
+        let present = |job: &str, t: i64| d.get(job).is_some_and(|v| v.iter().any(|s| s.0 == t));
+        let acked = snapshot_acked.lock().clone();
+        for c in &acked {
+            for (job, t) in c {
+                assert!(present(job, *t), "round {round}: acked {job}@{t} lost");
+            }
+        }
+        // The commit in flight at the crash is all or nothing; nothing later exists.
+        let total: usize = d.values().map(Vec::len).sum();
+        let acked_n: usize = acked.iter().map(Vec::len).sum();
+        let in_flight = attempted.get(acked.len()).map_or(0, Vec::len);
+        assert!(
+            total == acked_n || total == acked_n + in_flight,
+            "round {round}: {total} samples, {acked_n} acked, {in_flight} in flight"
+        );
+        if total > acked_n {
+            for (job, t) in &attempted[acked.len()] {
+                assert!(
+                    present(job, *t),
+                    "round {round}: half of the in-flight commit"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn failed_write_or_fsync_poisons_until_reopen() {
+    for (name, fail_sync) in [("write", false), ("fsync", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new();
+        let h = open(
+            dir.path(),
+            fault_opts(dir.path(), &fs, FsyncMode::default()),
+        )
+        .unwrap();
+        append(&h, "a", 1, 1.0).unwrap();
+        if fail_sync {
+            fs.faults.fail_sync.store(true, Ordering::SeqCst);
+        } else {
+            fs.faults.fail_writes_after.store(0, Ordering::SeqCst);
+        }
+        let err = append(&h, "a", 2, 2.0).unwrap_err();
+        assert!(
+            matches!(err, crate::Error::Wal(WalError::Poisoned { .. })),
+            "case {name}: {err}"
+        );
+        // The failed commit is not applied; healing the disk does not unpoison.
+        fs.faults.fail_sync.store(false, Ordering::SeqCst);
+        fs.faults
+            .fail_writes_after
+            .store(u64::MAX, Ordering::SeqCst);
+        let err = append(&h, "a", 3, 3.0).unwrap_err();
+        assert!(err.to_string().contains("restart"), "case {name}: {err}");
+        assert_eq!(dump(&h, "m")["a"], vec![(1, 1f64.to_bits())], "case {name}");
+        assert!(h.flush_wal().is_err(), "case {name}");
+    }
+}
+
+#[test]
+fn concurrent_group_commits_share_fsyncs_and_all_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Arc::new(open(dir.path(), opts_in(dir.path())).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|k| {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                for t in 0..200 {
+                    append(&h, &format!("t{k}"), t, t as f64).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(h);
+    let h = open(dir.path(), opts_in(dir.path())).unwrap();
+    let d = dump(&h, "m");
+    assert_eq!(d.len(), 4);
+    assert!(d.values().all(|v| v.len() == 200));
+}

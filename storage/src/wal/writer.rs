@@ -1,0 +1,382 @@
+//! The WAL writer: appends a commit's records to the current segment, rolls segments, and
+//! makes commits durable per [`FsyncMode`] (group commit by default).
+//!
+//! Locks: `state` (the segment being written) is taken before `sync` (the group-commit
+//! progress), never the other way round; the committer that runs an fsync holds neither.
+//! Any failed write or fsync poisons the writer: the segment may now end in a torn record,
+//! and appending after it would hide later records from replay.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::labels::Labels;
+
+use super::record::Encoder;
+use super::segment::{SEGMENT_HEADER_BYTES, SegmentFile, WalFs, segment_header, segment_path};
+use super::{FsyncMode, WalError, WalOptions};
+
+/// An open WAL writer (owned by the head).
+pub(crate) struct Wal {
+    shared: Arc<Shared>,
+    syncer: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    fs: Arc<dyn WalFs>,
+    segment_bytes: u64,
+    fsync: FsyncMode,
+    compress: bool,
+    state: Mutex<WriteState>,
+    sync: Mutex<SyncState>,
+    /// Signalled when `sync.synced` advances, an fsync finishes or the writer is poisoned.
+    synced: Condvar,
+    poisoned: AtomicBool,
+    /// The first failure, set once, before `poisoned`.
+    poison_cause: Mutex<Option<String>>,
+    /// Asks the interval syncer to stop.
+    stop: Mutex<bool>,
+    stop_cv: Condvar,
+}
+
+/// The segment being written. Guarded by `Shared::state`.
+struct WriteState {
+    file: Arc<dyn SegmentFile>,
+    segment: u64,
+    /// Bytes in the current segment (header included).
+    offset: u64,
+    /// Bytes written since open, over all segments: the log sequence number of the end.
+    written: u64,
+    /// Bit `r` set: series ref `r` has been logged by this process.
+    logged: Vec<u64>,
+    /// Refs above this go to `logged_far` (a corrupt-looking huge ref must not allocate GiBs).
+    logged_far: hashbrown::HashSet<u32>,
+    encoder: Encoder,
+    series_buf: Vec<u8>,
+    new_series: Vec<(u32, Labels)>,
+}
+
+/// Group-commit progress. Guarded by `Shared::sync`.
+struct SyncState {
+    /// Every byte below this LSN is durable.
+    synced: u64,
+    /// A committer is running an fsync.
+    syncing: bool,
+}
+
+/// Refs below this are tracked in the `logged` bitmap (8 MiB at most).
+const DENSE_REFS: u32 = 1 << 26;
+
+thread_local! {
+    /// Per-thread samples encoder: committers encode and compress outside the writer lock.
+    static SAMPLES_ENCODER: RefCell<(Encoder, Vec<u8>)> = RefCell::new((Encoder::new(true), Vec::new()));
+}
+
+impl Wal {
+    /// Creates segment `first_segment` in `opts.dir` and starts the writer.
+    pub(crate) fn create(opts: &WalOptions, first_segment: u64) -> Result<Wal, WalError> {
+        let (file, offset) = new_segment(opts.fs.as_ref(), &opts.dir, first_segment)?;
+        let shared = Arc::new(Shared {
+            dir: opts.dir.clone(),
+            fs: opts.fs.clone(),
+            segment_bytes: opts.segment_bytes,
+            fsync: opts.fsync,
+            compress: opts.compress,
+            state: Mutex::new(WriteState {
+                file,
+                segment: first_segment,
+                offset,
+                written: 0,
+                logged: Vec::new(),
+                logged_far: hashbrown::HashSet::new(),
+                encoder: Encoder::new(opts.compress),
+                series_buf: Vec::new(),
+                new_series: Vec::new(),
+            }),
+            sync: Mutex::new(SyncState {
+                synced: 0,
+                syncing: false,
+            }),
+            synced: Condvar::new(),
+            poisoned: AtomicBool::new(false),
+            poison_cause: Mutex::new(None),
+            stop: Mutex::new(false),
+            stop_cv: Condvar::new(),
+        });
+        let syncer = match opts.fsync {
+            FsyncMode::Interval { interval } => {
+                let s = shared.clone();
+                let h = std::thread::Builder::new()
+                    .name("wal-fsync".to_owned())
+                    .spawn(move || s.interval_syncer(interval))
+                    .map_err(|e| WalError::io(&opts.dir, e))?;
+                Some(h)
+            }
+            _ => None,
+        };
+        Ok(Wal { shared, syncer })
+    }
+
+    /// Logs one commit: a series record for the refs of `samples` not yet logged by this
+    /// process (labels from `labels_of`), then the samples record; returns once they are
+    /// durable per the fsync mode. Empty commits log nothing.
+    pub(crate) fn log_commit(
+        &self,
+        samples: impl ExactSizeIterator<Item = (u32, i64, f64)> + Clone,
+        labels_of: &dyn Fn(u32) -> Option<Labels>,
+    ) -> Result<(), WalError> {
+        if samples.len() == 0 {
+            return Ok(());
+        }
+        let sh = &*self.shared;
+        sh.check_poison()?;
+        SAMPLES_ENCODER.with_borrow_mut(|(enc, buf)| {
+            buf.clear();
+            enc.set_compress(sh.compress);
+            enc.samples_frame(samples.clone(), buf);
+            let lsn = sh.write(samples.map(|s| s.0), labels_of, buf)?;
+            sh.wait_durable(lsn)
+        })
+    }
+
+    /// Fsyncs everything written so far (graceful shutdown). Poisons on failure.
+    pub(crate) fn flush(&self) -> Result<(), WalError> {
+        let sh = &*self.shared;
+        sh.check_poison()?;
+        let (file, lsn) = {
+            let st = sh.state.lock();
+            (st.file.clone(), st.written)
+        };
+        match file.sync() {
+            Ok(()) => {
+                sh.advance_synced(lsn);
+                Ok(())
+            }
+            Err(e) => Err(sh.poison(format!("fsync: {e}"))),
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        *self.shared.stop.lock() = true;
+        self.shared.stop_cv.notify_all();
+        if let Some(h) = self.syncer.take() {
+            let _ = h.join();
+        }
+        if !self.shared.poisoned.load(Ordering::Acquire)
+            && let Err(e) = self.flush()
+        {
+            tracing::error!(error = %e, "WAL: final fsync failed");
+        }
+    }
+}
+
+impl Shared {
+    fn check_poison(&self) -> Result<(), WalError> {
+        if self.poisoned.load(Ordering::Acquire) {
+            let cause = self
+                .poison_cause
+                .lock()
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned());
+            return Err(WalError::Poisoned { cause });
+        }
+        Ok(())
+    }
+
+    /// Records the first failure and refuses all later writes; returns the error to report.
+    fn poison(&self, cause: String) -> WalError {
+        {
+            let mut c = self.poison_cause.lock();
+            if c.is_none() {
+                tracing::error!(%cause, "WAL write failed: refusing further writes until restart");
+                *c = Some(cause);
+            }
+        }
+        self.poisoned.store(true, Ordering::Release);
+        self.synced.notify_all();
+        let cause = self.poison_cause.lock().clone().unwrap_or_default();
+        WalError::Poisoned { cause }
+    }
+
+    /// Appends the series record for unlogged `refs` and the encoded samples frame; returns
+    /// the LSN after them.
+    fn write(
+        &self,
+        refs: impl Iterator<Item = u32>,
+        labels_of: &dyn Fn(u32) -> Option<Labels>,
+        samples_frame: &[u8],
+    ) -> Result<u64, WalError> {
+        let mut guard = self.state.lock();
+        // Checked again under the lock: a writer that failed meanwhile may have left a torn
+        // record, which nothing may follow.
+        self.check_poison()?;
+        let st = &mut *guard;
+        st.new_series.clear();
+        for r in refs {
+            if !st.mark_logged(r) {
+                continue;
+            }
+            if let Some(l) = labels_of(r) {
+                st.new_series.push((r, l));
+            }
+        }
+        st.series_buf.clear();
+        let (enc, new_series, series_buf) = (&mut st.encoder, &st.new_series, &mut st.series_buf);
+        enc.series_frame(new_series, series_buf);
+        let n = (st.series_buf.len() + samples_frame.len()) as u64;
+        if st.offset > SEGMENT_HEADER_BYTES as u64 && st.offset + n > self.segment_bytes {
+            self.roll(st)?;
+        }
+        let res = if st.series_buf.is_empty() {
+            st.file.append(samples_frame)
+        } else {
+            st.file
+                .append(&st.series_buf)
+                .and_then(|()| st.file.append(samples_frame))
+        };
+        if let Err(e) = res {
+            return Err(self.poison(format!(
+                "write to {}: {e}",
+                segment_path(&self.dir, st.segment).display()
+            )));
+        }
+        st.offset += n;
+        st.written += n;
+        let lsn = st.written;
+        if self.fsync == FsyncMode::Always {
+            // Each commit its own fsync, under the lock: `always` trades throughput for the
+            // simplest possible guarantee.
+            if let Err(e) = st.file.sync() {
+                return Err(self.poison(format!("fsync: {e}")));
+            }
+            drop(guard);
+            self.advance_synced(lsn);
+        }
+        Ok(lsn)
+    }
+
+    /// Closes the current segment (fsynced, so everything before it is durable) and starts
+    /// the next.
+    fn roll(&self, st: &mut WriteState) -> Result<(), WalError> {
+        if let Err(e) = st.file.sync() {
+            return Err(self.poison(format!("fsync before segment roll: {e}")));
+        }
+        let n = st.segment + 1;
+        let (file, offset) = match new_segment(self.fs.as_ref(), &self.dir, n) {
+            Ok(f) => f,
+            Err(e) => return Err(self.poison(e.to_string())),
+        };
+        st.file = file;
+        st.segment = n;
+        st.offset = offset;
+        self.advance_synced(st.written);
+        Ok(())
+    }
+
+    fn advance_synced(&self, lsn: u64) {
+        let mut s = self.sync.lock();
+        if lsn > s.synced {
+            s.synced = lsn;
+            self.synced.notify_all();
+        }
+    }
+
+    /// Waits until `lsn` is durable per the fsync mode, running the group's fsync when no
+    /// other committer is.
+    fn wait_durable(&self, lsn: u64) -> Result<(), WalError> {
+        let window = match self.fsync {
+            FsyncMode::Group { window } => window,
+            FsyncMode::Always | FsyncMode::Interval { .. } | FsyncMode::Never => return Ok(()),
+        };
+        let mut s = self.sync.lock();
+        loop {
+            if s.synced >= lsn {
+                return Ok(());
+            }
+            self.check_poison()?;
+            if s.syncing {
+                self.synced.wait(&mut s);
+                continue;
+            }
+            s.syncing = true;
+            drop(s);
+            if !window.is_zero() {
+                std::thread::sleep(window);
+            }
+            // Everything written up to now joins this fsync: commits that wrote while the
+            // previous one ran are covered together.
+            let (file, target) = {
+                let st = self.state.lock();
+                (st.file.clone(), st.written)
+            };
+            let res = file.sync();
+            s = self.sync.lock();
+            s.syncing = false;
+            match res {
+                Ok(()) => s.synced = s.synced.max(target),
+                Err(e) => {
+                    drop(s);
+                    return Err(self.poison(format!("fsync: {e}")));
+                }
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    fn interval_syncer(&self, interval: Duration) {
+        let mut stop = self.stop.lock();
+        while !*stop {
+            self.stop_cv.wait_for(&mut stop, interval);
+            if *stop || self.poisoned.load(Ordering::Acquire) {
+                break;
+            }
+            let (file, lsn) = {
+                let st = self.state.lock();
+                (st.file.clone(), st.written)
+            };
+            if let Err(e) = file.sync() {
+                self.poison(format!("fsync: {e}"));
+                break;
+            }
+            self.advance_synced(lsn);
+        }
+    }
+}
+
+impl WriteState {
+    /// Marks `r` logged; returns whether it was not before.
+    fn mark_logged(&mut self, r: u32) -> bool {
+        if r >= DENSE_REFS {
+            return self.logged_far.insert(r);
+        }
+        let (w, b) = ((r / 64) as usize, r % 64);
+        if w >= self.logged.len() {
+            self.logged.resize((w + 1).next_power_of_two(), 0);
+        }
+        let was = self.logged[w] & (1 << b) != 0;
+        self.logged[w] |= 1 << b;
+        !was
+    }
+}
+
+/// Creates segment `n` with its header and makes its directory entry durable.
+fn new_segment(
+    fs: &dyn WalFs,
+    dir: &std::path::Path,
+    n: u64,
+) -> Result<(Arc<dyn SegmentFile>, u64), WalError> {
+    let path = segment_path(dir, n);
+    let file = fs.create(&path).map_err(|e| WalError::io(&path, e))?;
+    file.append(&segment_header())
+        .map_err(|e| WalError::io(&path, e))?;
+    fs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
+    Ok((file, SEGMENT_HEADER_BYTES as u64))
+}
