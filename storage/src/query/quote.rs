@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn decode_rune_matches_go() {
-        let cases: &[(&[u8], Option<(char, usize)>)] = &[
+        type Case = (&'static [u8], Option<(char, usize)>);
+        let cases: &[Case] = &[
             (b"", None),
             (b"a", Some(('a', 1))),
             ("é".as_bytes(), Some(('é', 2))),

@@ -107,9 +107,7 @@ impl RegexMatcher {
                 v.ends_with(lit.as_str()) && (*dot_nl || !v[..v.len() - lit.len()].contains('\n'))
             }
             Fast::Contains { lit, dot_nl } => {
-                if *dot_nl {
-                    v.contains(lit.as_str())
-                } else if !v.contains('\n') {
+                if *dot_nl || !v.contains('\n') {
                     v.contains(lit.as_str())
                 } else {
                     // Rare: the newline may have to fall inside the literal.
@@ -178,11 +176,10 @@ impl RegexMatcher {
                 [a, lit, b] => {
                     if let (Some(d1), Some(lit), Some(d2)) =
                         (any_star(a, 0), literal(lit), any_star(b, 0))
+                        && d1 == d2
                     {
-                        if d1 == d2 {
-                            self.fast = Fast::Contains { lit, dot_nl: d1 };
-                            return;
-                        }
+                        self.fast = Fast::Contains { lit, dot_nl: d1 };
+                        return;
                     }
                 }
                 _ => {}
@@ -475,13 +472,13 @@ mod tests {
             let m = RegexMatcher::new(p.as_bytes()).expect("valid pattern");
             for v in &values {
                 assert_eq!(m.matches(v), m.re.is_match(v), "pattern {p:?} value {v:?}");
-                if m.matches(v) {
-                    if let Some(prefix) = m.prefix() {
-                        assert!(
-                            v.starts_with(prefix),
-                            "pattern {p:?} prefix {prefix:?} value {v:?}"
-                        );
-                    }
+                if m.matches(v)
+                    && let Some(prefix) = m.prefix()
+                {
+                    assert!(
+                        v.starts_with(prefix),
+                        "pattern {p:?} prefix {prefix:?} value {v:?}"
+                    );
                 }
             }
             if let Some(set) = m.set() {

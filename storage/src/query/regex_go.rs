@@ -9,9 +9,12 @@
 //! emitted non-capturing (captures don't change whether a value matches), every literal escaped.
 //! Not reproduced: Go's size and nesting-depth limits (`expression too large`/`nests too deeply`).
 
+mod tables;
+
 use std::fmt;
 
 use super::quote::{RUNE_ERROR, decode_rune};
+use tables::{GO_CATEGORIES, GO_SCRIPTS, POSIX_CLASSES};
 
 /// Go's `syntax.ErrInvalidCharRange` text.
 const INVALID_CHAR_RANGE: &str = "invalid character class range";
@@ -43,179 +46,6 @@ const MAX_REPEAT: i32 = 1000;
 
 /// The largest Unicode code point (`unicode.MaxRune`).
 const MAX_RUNE: u32 = 0x10_FFFF;
-
-/// Go's Unicode general categories (`unicode.Categories`, go1.19).
-const GO_CATEGORIES: &[&str] = &[
-    "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N",
-    "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So",
-    "Z", "Zl", "Zp", "Zs",
-];
-
-/// Go's Unicode scripts (`unicode.Scripts`, go1.19 = Unicode 13.0.0).
-const GO_SCRIPTS: &[&str] = &[
-    "Adlam",
-    "Ahom",
-    "Anatolian_Hieroglyphs",
-    "Arabic",
-    "Armenian",
-    "Avestan",
-    "Balinese",
-    "Bamum",
-    "Bassa_Vah",
-    "Batak",
-    "Bengali",
-    "Bhaiksuki",
-    "Bopomofo",
-    "Brahmi",
-    "Braille",
-    "Buginese",
-    "Buhid",
-    "Canadian_Aboriginal",
-    "Carian",
-    "Caucasian_Albanian",
-    "Chakma",
-    "Cham",
-    "Cherokee",
-    "Chorasmian",
-    "Common",
-    "Coptic",
-    "Cuneiform",
-    "Cypriot",
-    "Cyrillic",
-    "Deseret",
-    "Devanagari",
-    "Dives_Akuru",
-    "Dogra",
-    "Duployan",
-    "Egyptian_Hieroglyphs",
-    "Elbasan",
-    "Elymaic",
-    "Ethiopic",
-    "Georgian",
-    "Glagolitic",
-    "Gothic",
-    "Grantha",
-    "Greek",
-    "Gujarati",
-    "Gunjala_Gondi",
-    "Gurmukhi",
-    "Han",
-    "Hangul",
-    "Hanifi_Rohingya",
-    "Hanunoo",
-    "Hatran",
-    "Hebrew",
-    "Hiragana",
-    "Imperial_Aramaic",
-    "Inherited",
-    "Inscriptional_Pahlavi",
-    "Inscriptional_Parthian",
-    "Javanese",
-    "Kaithi",
-    "Kannada",
-    "Katakana",
-    "Kayah_Li",
-    "Kharoshthi",
-    "Khitan_Small_Script",
-    "Khmer",
-    "Khojki",
-    "Khudawadi",
-    "Lao",
-    "Latin",
-    "Lepcha",
-    "Limbu",
-    "Linear_A",
-    "Linear_B",
-    "Lisu",
-    "Lycian",
-    "Lydian",
-    "Mahajani",
-    "Makasar",
-    "Malayalam",
-    "Mandaic",
-    "Manichaean",
-    "Marchen",
-    "Masaram_Gondi",
-    "Medefaidrin",
-    "Meetei_Mayek",
-    "Mende_Kikakui",
-    "Meroitic_Cursive",
-    "Meroitic_Hieroglyphs",
-    "Miao",
-    "Modi",
-    "Mongolian",
-    "Mro",
-    "Multani",
-    "Myanmar",
-    "Nabataean",
-    "Nandinagari",
-    "New_Tai_Lue",
-    "Newa",
-    "Nko",
-    "Nushu",
-    "Nyiakeng_Puachue_Hmong",
-    "Ogham",
-    "Ol_Chiki",
-    "Old_Hungarian",
-    "Old_Italic",
-    "Old_North_Arabian",
-    "Old_Permic",
-    "Old_Persian",
-    "Old_Sogdian",
-    "Old_South_Arabian",
-    "Old_Turkic",
-    "Oriya",
-    "Osage",
-    "Osmanya",
-    "Pahawh_Hmong",
-    "Palmyrene",
-    "Pau_Cin_Hau",
-    "Phags_Pa",
-    "Phoenician",
-    "Psalter_Pahlavi",
-    "Rejang",
-    "Runic",
-    "Samaritan",
-    "Saurashtra",
-    "Sharada",
-    "Shavian",
-    "Siddham",
-    "SignWriting",
-    "Sinhala",
-    "Sogdian",
-    "Sora_Sompeng",
-    "Soyombo",
-    "Sundanese",
-    "Syloti_Nagri",
-    "Syriac",
-    "Tagalog",
-    "Tagbanwa",
-    "Tai_Le",
-    "Tai_Tham",
-    "Tai_Viet",
-    "Takri",
-    "Tamil",
-    "Tangut",
-    "Telugu",
-    "Thaana",
-    "Thai",
-    "Tibetan",
-    "Tifinagh",
-    "Tirhuta",
-    "Ugaritic",
-    "Vai",
-    "Wancho",
-    "Warang_Citi",
-    "Yezidi",
-    "Yi",
-    "Zanabazar_Square",
-];
-
-/// Go's POSIX classes (`posixGroup`); Rust accepts the same names with the same ASCII sets.
-const POSIX_CLASSES: &[&str] = &[
-    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
-    "space", "upper", "word", "xdigit",
-];
 
 /// A Go regexp parse error: `error parsing regexp: <code>: `<expr>``.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -488,8 +318,7 @@ impl Translator<'_> {
                         i += 1;
                     }
                     Some((min, max, after)) => {
-                        if min < 0
-                            || min > MAX_REPEAT
+                        if !(0..=MAX_REPEAT).contains(&min)
                             || max > MAX_REPEAT
                             || (max >= 0 && min > max)
                         {
@@ -643,7 +472,7 @@ impl Translator<'_> {
                     saw_flag = false;
                     continue;
                 }
-                ':' | ')' if !(negate && !saw_flag) => {
+                ':' | ')' if !negate || saw_flag => {
                     if c == ':' {
                         self.levels.push(Level {
                             open: format!("(?{}:", flags.rust()),
@@ -837,20 +666,21 @@ impl Translator<'_> {
                 break;
             }
             first = false;
-            if s.len() - t > 2 && s[t] == b'[' && s[t + 1] == b':' {
-                if let Some(k) = s[t + 2..].windows(2).position(|w| w == b":]") {
-                    let name = &s[t..t + 2 + k + 2];
-                    let inner = &name[2..name.len() - 2];
-                    let plain = inner.strip_prefix(b"^").unwrap_or(inner);
-                    let known =
-                        std::str::from_utf8(plain).is_ok_and(|p| POSIX_CLASSES.contains(&p));
-                    if !known {
-                        return Err(err(INVALID_CHAR_RANGE, name));
-                    }
-                    body.push_str(&String::from_utf8_lossy(name));
-                    t += name.len();
-                    continue;
+            if s.len() - t > 2
+                && s[t] == b'['
+                && s[t + 1] == b':'
+                && let Some(k) = s[t + 2..].windows(2).position(|w| w == b":]")
+            {
+                let name = &s[t..t + 2 + k + 2];
+                let inner = &name[2..name.len() - 2];
+                let plain = inner.strip_prefix(b"^").unwrap_or(inner);
+                let known = std::str::from_utf8(plain).is_ok_and(|p| POSIX_CLASSES.contains(&p));
+                if !known {
+                    return Err(err(INVALID_CHAR_RANGE, name));
                 }
+                body.push_str(&String::from_utf8_lossy(name));
+                t += name.len();
+                continue;
             }
             if s[t] == b'\\' && matches!(s.get(t + 1), Some(b'p' | b'P')) {
                 let (inner, neg, next) = self.unicode_class(t)?;
@@ -858,12 +688,12 @@ impl Translator<'_> {
                 t = next;
                 continue;
             }
-            if s[t] == b'\\' {
-                if let Some((inner, neg)) = s.get(t + 1).and_then(|&c| perl_class(c)) {
-                    body.push_str(&nested_class(inner, neg));
-                    t += 2;
-                    continue;
-                }
+            if s[t] == b'\\'
+                && let Some((inner, neg)) = s.get(t + 1).and_then(|&c| perl_class(c))
+            {
+                body.push_str(&nested_class(inner, neg));
+                t += 2;
+                continue;
             }
             let range_start = t;
             let (lo, next) = self.class_char(t, i)?;

@@ -41,18 +41,21 @@ fn matches_table() {
     }
 }
 
+/// (op, value, set_matches, excluded_set, prefix)
+type SetCase = (
+    MatchOp,
+    &'static str,
+    Option<Vec<String>>,
+    Option<Vec<String>>,
+    Option<&'static str>,
+);
+
 #[test]
 fn sets_and_prefixes() {
     use MatchOp::*;
     let s = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     // (op, value, set_matches, excluded_set, prefix)
-    let cases: Vec<(
-        MatchOp,
-        &str,
-        Option<Vec<String>>,
-        Option<Vec<String>>,
-        Option<&str>,
-    )> = vec![
+    let cases: Vec<SetCase> = vec![
         (Equal, "x", s(&["x"]), None, Some("x")),
         (Equal, "", s(&[""]), None, None),
         (NotEqual, "x", None, s(&["x"]), None),
@@ -125,4 +128,31 @@ fn matcher_is_send_sync_clone() {
     let b = a.clone();
     assert_eq!(a, b);
     assert!(b.matches("ab"));
+}
+
+/// Differential helper, run by hand against a live Prometheus: reads `hex(pattern) hex(value)`
+/// lines from `$FEDSTORE_MATCH_CORPUS` and writes `<line><TAB>true|false|ERR` lines to
+/// `$FEDSTORE_MATCH_CORPUS.out` (whether `l=~"pattern"` matches the value).
+#[test]
+#[ignore = "needs a corpus file; see the doc comment"]
+fn differential_matches() {
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect()
+    };
+    let path = std::env::var("FEDSTORE_MATCH_CORPUS").expect("FEDSTORE_MATCH_CORPUS set");
+    let corpus = std::fs::read_to_string(&path).expect("corpus readable");
+    let mut out = String::new();
+    for line in corpus.lines() {
+        let (p, v) = line.split_once(' ').expect("two fields");
+        let pattern = String::from_utf8(hex(p)).expect("utf-8 pattern");
+        let value = String::from_utf8(hex(v)).expect("utf-8 value");
+        let result = match Matcher::new(MatchOp::Regex, "l", pattern) {
+            Ok(m) => m.matches(&value).to_string(),
+            Err(_) => "ERR".to_string(),
+        };
+        out.push_str(&format!("{line}\t{result}\n"));
+    }
+    std::fs::write(format!("{path}.out"), out).expect("output writable");
 }

@@ -661,3 +661,25 @@ fn invalid_utf8_values() {
         "1:2: parse error: error parsing regexp: invalid UTF-8: `\u{FFFD})$`"
     );
 }
+
+/// Differential helper, run by hand against a live Prometheus: reads hex-encoded selectors
+/// (one per line) from `$FEDSTORE_SELECTOR_CORPUS` and writes `hex<TAB>result` lines to
+/// `$FEDSTORE_SELECTOR_CORPUS.out`, result being `OK` or the error text.
+#[test]
+#[ignore = "needs a corpus file; see the doc comment"]
+fn differential_corpus() {
+    let path = std::env::var("FEDSTORE_SELECTOR_CORPUS").expect("FEDSTORE_SELECTOR_CORPUS set");
+    let corpus = std::fs::read_to_string(&path).expect("corpus readable");
+    let mut out = String::new();
+    for line in corpus.lines() {
+        let bytes: Vec<u8> = (0..line.len() / 2)
+            .map(|i| u8::from_str_radix(&line[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect();
+        let result = match parse(&bytes) {
+            Ok(_) => "OK".to_string(),
+            Err(e) => e.to_string().replace('\n', "\\n"),
+        };
+        out.push_str(&format!("{line}\t{result}\n"));
+    }
+    std::fs::write(format!("{path}.out"), out).expect("output writable");
+}
