@@ -7,7 +7,9 @@ pub mod federate;
 pub mod form;
 pub mod health;
 pub mod import;
+pub mod lifecycle;
 pub mod remote_write;
+pub mod targets;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -108,5 +110,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/-/healthy", web::get().to(health::healthy))
         .route("/-/healthy", web::head().to(health::healthy))
         .route("/-/ready", web::get().to(health::ready))
-        .route("/-/ready", web::head().to(health::ready));
+        .route("/-/ready", web::head().to(health::ready))
+        .route("/api/v1/targets", web::get().to(targets::handle))
+        .service(
+            web::resource("/-/reload")
+                .route(web::post().to(lifecycle::reload))
+                .route(web::put().to(lifecycle::reload))
+                .route(web::get().to(lifecycle::get_not_allowed)),
+        );
 }

@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// Number of head shards (each with its own lock); default from the core count.
     #[arg(long = "storage.tsdb.head-shards")]
     pub head_shards: Option<usize>,
+    /// Enable reload via HTTP request (`POST /-/reload`).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
 }
 
 /// Flags of `fedstore import`.
@@ -114,19 +117,34 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen_address
         )
     })?;
-    let mut state = AppState::new(head);
+    let mut state = AppState::new(head.clone());
     state.lookback_ms = args.lookback_delta_ms;
     *state.external_labels.get_mut() = Arc::new(ExternalLabels::new(config.external_labels()));
+    // The built-in configuration scrapes the address actually bound (port 0 resolved).
+    let config = match &args.config_file {
+        Some(_) => config,
+        None => crate::config::Config::default_for(&listener.local_addr()?.to_string()),
+    };
+    let scrape = crate::scrape::ScrapeManager::new(head, 2).context("starting the scrape runtime")?;
+    scrape
+        .apply_config(&config)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    state.scrape = Some(scrape.clone());
+    state.config_file.clone_from(&args.config_file);
+    state.enable_lifecycle = args.enable_lifecycle;
     tracing::info!(
         address = %listener.local_addr()?,
         storage = %args.storage_path.display(),
         "fedstore listening"
     );
-    actix_web::rt::System::new().block_on(server::run(
-        listener,
-        Arc::new(state),
-        shutdown_signal(),
-    ))?;
+    let state = Arc::new(state);
+    let reload_state = state.clone();
+    let served = actix_web::rt::System::new().block_on(async move {
+        actix_web::rt::spawn(crate::api::lifecycle::reload_on_sighup(reload_state));
+        server::run(listener, state, shutdown_signal()).await
+    });
+    scrape.stop();
+    served?;
     tracing::info!("fedstore stopped");
     Ok(())
 }

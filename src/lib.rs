@@ -17,4 +17,5 @@ pub mod exposition;
 pub mod import_cli;
 pub mod pool;
 pub mod remote;
+pub mod scrape;
 pub mod server;

@@ -43,6 +43,12 @@ pub struct AppState {
     pub render_pool: RenderPool,
     /// Concurrent federate answers allowed; more wait in line.
     pub federate_slots: Arc<Semaphore>,
+    /// The scrape manager (`/api/v1/targets`, reload); `None` when not scraping.
+    pub scrape: Option<crate::scrape::ScrapeManager>,
+    /// `--config.file`, re-read on reload; `None`: the built-in configuration.
+    pub config_file: Option<std::path::PathBuf>,
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` is allowed.
+    pub enable_lifecycle: bool,
 }
 
 impl AppState {
@@ -57,6 +63,9 @@ impl AppState {
             clock: system_clock(),
             render_pool: RenderPool::new(cores.max(2)),
             federate_slots: Arc::new(Semaphore::new(cores.max(2) * 2)),
+            scrape: None,
+            config_file: None,
+            enable_lifecycle: false,
         }
     }
 }

@@ -1,0 +1,273 @@
+//! The scrape cache of one target (Prometheus `scrapeCache`): raw series text → series ref and
+//! final labels, so a steady-state scrape appends by ref without building labels; raw texts
+//! that metric relabeling dropped; and the staleness bookkeeping (which series the previous
+//! and current scrape exposed).
+//!
+//! Staleness sets are iteration stamps on the entries instead of Prometheus's two hash maps:
+//! an entry is in the current set when `tracked == iter`, in the previous one when
+//! `tracked == iter - 1`. Entries a set refers to are never evicted (eviction only drops
+//! entries not seen in the current iteration, which are in neither set after the swap).
+
+use fedstore_storage::{Labels, SeriesRef};
+use hashbrown::HashTable;
+
+/// One cached series.
+#[derive(Debug)]
+struct Entry {
+    /// The raw `name{labels}` text from the exposition.
+    raw: Box<str>,
+    /// `None`: metric relabeling dropped this series.
+    series: Option<(SeriesRef, Labels)>,
+    /// Iteration in which this entry was last looked up or added.
+    last_iter: u64,
+    /// Iteration in which it was last tracked for staleness (0: never).
+    tracked: u64,
+}
+
+/// What the cache knows about a raw series text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Not cached: build labels and [`ScrapeCache::add`] it.
+    Miss,
+    /// Metric relabeling dropped it.
+    Dropped,
+    /// Cached: entry id (for [`ScrapeCache::track`]) and ref.
+    Hit(u32, SeriesRef),
+}
+
+/// A target's scrape cache.
+#[derive(Debug)]
+pub struct ScrapeCache {
+    table: HashTable<u32>,
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    /// Current iteration; starts at 1 so that stamp 0 means "never".
+    iter: u64,
+    /// Entry count after the last successful scrape (cache growth heuristic).
+    successful_count: usize,
+}
+
+impl Default for ScrapeCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline]
+fn hash(raw: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(raw.as_bytes())
+}
+
+impl ScrapeCache {
+    /// An empty cache.
+    pub fn new() -> ScrapeCache {
+        ScrapeCache {
+            table: HashTable::new(),
+            entries: Vec::new(),
+            free: Vec::new(),
+            iter: 1,
+            successful_count: 0,
+        }
+    }
+
+    /// Number of cached raw texts (series and dropped ones).
+    pub fn len(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Looks `raw` up, marking it seen in this iteration (Prometheus `get`/`getDropped`).
+    #[inline]
+    pub fn get(&mut self, raw: &str) -> Lookup {
+        let h = hash(raw);
+        let entries = &self.entries;
+        let Some(&id) = self.table.find(h, |&id| &*entries[id as usize].raw == raw) else {
+            return Lookup::Miss;
+        };
+        let e = &mut self.entries[id as usize];
+        e.last_iter = self.iter;
+        match &e.series {
+            Some((r, _)) => Lookup::Hit(id, *r),
+            None => Lookup::Dropped,
+        }
+    }
+
+    /// Caches `raw` as dropped by metric relabeling.
+    pub fn add_dropped(&mut self, raw: &str) {
+        self.insert(raw, None);
+    }
+
+    /// Caches `raw` as series `r` with final labels `labels`; returns the entry id.
+    pub fn add(&mut self, raw: &str, r: SeriesRef, labels: Labels) -> u32 {
+        self.insert(raw, Some((r, labels)))
+    }
+
+    fn insert(&mut self, raw: &str, series: Option<(SeriesRef, Labels)>) -> u32 {
+        let h = hash(raw);
+        let entry = Entry {
+            raw: raw.into(),
+            series,
+            last_iter: self.iter,
+            tracked: 0,
+        };
+        let entries = &self.entries;
+        if let Some(&id) = self.table.find(h, |&id| &*entries[id as usize].raw == raw) {
+            self.entries[id as usize] = entry;
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.entries[id as usize] = entry;
+                id
+            }
+            None => {
+                self.entries.push(entry);
+                (self.entries.len() - 1) as u32
+            }
+        };
+        let entries = &self.entries;
+        self.table
+            .insert_unique(h, id, |&i| hash(&entries[i as usize].raw));
+        id
+    }
+
+    /// Tracks entry `id` as exposed by the current scrape (Prometheus `trackStaleness`).
+    #[inline]
+    pub fn track(&mut self, id: u32) {
+        if let Some(e) = self.entries.get_mut(id as usize) {
+            e.tracked = self.iter;
+        }
+    }
+
+    /// Calls `f(ref, labels)` for every series of the previous scrape that the current one did
+    /// not expose (Prometheus `forEachStale`).
+    pub fn for_each_stale(&self, mut f: impl FnMut(SeriesRef, &Labels)) {
+        let prev = self.iter - 1;
+        if prev == 0 {
+            return;
+        }
+        for e in &self.entries {
+            if e.tracked == prev
+                && let Some((r, l)) = &e.series
+            {
+                f(*r, l);
+            }
+        }
+    }
+
+    /// Ends an iteration (Prometheus `iterDone`): after a non-empty successful scrape
+    /// (`flush`), or when the cache more than doubled since the last one, entries not seen in
+    /// this iteration are evicted; then the current staleness set becomes the previous one.
+    pub fn iter_done(&mut self, mut flush: bool) {
+        let count = self.len();
+        if flush {
+            self.successful_count = count;
+        } else if count > self.successful_count * 2 + 1000 {
+            flush = true;
+        }
+        if flush {
+            let iter = self.iter;
+            for id in 0..self.entries.len() {
+                let e = &self.entries[id];
+                if e.last_iter == iter || e.raw.is_empty() && e.series.is_none() {
+                    continue;
+                }
+                let h = hash(&e.raw);
+                if let Ok(found) = self.table.find_entry(h, |&i| i as usize == id) {
+                    found.remove();
+                }
+                self.entries[id] = Entry {
+                    raw: Box::from(""),
+                    series: None,
+                    last_iter: 0,
+                    tracked: 0,
+                };
+                self.free.push(id as u32);
+            }
+        }
+        self.iter += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(name: &str) -> Labels {
+        Labels::from_pairs([("__name__", name)])
+    }
+
+    /// One scrape exposing `series` (ids are refs); returns the stale refs.
+    fn scrape(c: &mut ScrapeCache, series: &[(&str, u32)], ok: bool) -> Vec<u32> {
+        for &(raw, r) in series {
+            let id = match c.get(raw) {
+                Lookup::Hit(id, got) => {
+                    assert_eq!(got, SeriesRef(r));
+                    id
+                }
+                Lookup::Miss => c.add(raw, SeriesRef(r), l(raw)),
+                Lookup::Dropped => panic!("not dropped"),
+            };
+            c.track(id);
+        }
+        let mut stale = Vec::new();
+        c.for_each_stale(|r, _| stale.push(r.0));
+        stale.sort();
+        c.iter_done(ok && !series.is_empty());
+        stale
+    }
+
+    #[test]
+    fn staleness_bookkeeping() {
+        let mut c = ScrapeCache::new();
+        let cases: &[(&str, &[(&str, u32)], &[u32])] = &[
+            ("first scrape", &[("a", 1), ("b", 2), ("c", 3)], &[]),
+            ("same series", &[("a", 1), ("b", 2), ("c", 3)], &[]),
+            ("b vanishes", &[("a", 1), ("c", 3)], &[2]),
+            ("b stays gone", &[("a", 1), ("c", 3)], &[]),
+            ("b returns, a goes", &[("b", 2), ("c", 3)], &[1]),
+            ("failed scrape: all stale", &[], &[2, 3]),
+            ("after failure", &[("a", 1)], &[]),
+        ];
+        for (name, series, want) in cases {
+            assert_eq!(scrape(&mut c, series, true), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn eviction_keeps_current_entries() {
+        let mut c = ScrapeCache::new();
+        scrape(&mut c, &[("a", 1), ("b", 2)], true);
+        assert_eq!(c.len(), 2);
+        scrape(&mut c, &[("a", 1)], true);
+        assert_eq!(c.len(), 1, "b evicted after a successful scrape without it");
+        assert_eq!(c.get("b"), Lookup::Miss);
+        // A re-added entry reuses the freed slot and is found again.
+        scrape(&mut c, &[("a", 1), ("b", 5)], true);
+        assert!(matches!(c.get("b"), Lookup::Hit(_, SeriesRef(5))));
+        c.add_dropped("d");
+        assert_eq!(c.get("d"), Lookup::Dropped);
+    }
+
+    #[test]
+    fn parse_error_quirk_keeps_series_before_the_error() {
+        // Prometheus: on a failed append iterDone is skipped, so series tracked before the
+        // error stay "current" for the empty append that follows.
+        let mut c = ScrapeCache::new();
+        scrape(&mut c, &[("a", 1), ("b", 2), ("c", 3)], true);
+        // Failed scrape: "a" parsed (tracked) before the error; no iter_done.
+        if let Lookup::Hit(id, _) = c.get("a") {
+            c.track(id);
+        }
+        // The empty append.
+        let mut stale = Vec::new();
+        c.for_each_stale(|r, _| stale.push(r.0));
+        stale.sort();
+        c.iter_done(false);
+        assert_eq!(stale, vec![2, 3]);
+    }
+}

@@ -1,0 +1,476 @@
+//! The scrape HTTP client: a small HTTP/1.1 `GET` over tokio's `TcpStream`, one kept-alive
+//! connection per target, sending Prometheus 2.42's scrape headers and returning the raw
+//! (possibly gzip-compressed) body; decompression and parsing happen off the async workers.
+//!
+//! Only `http://` is supported (no TLS stack is compiled in); the manager rejects `https`.
+//! Error texts follow Go's `net/http` and Prometheus's `targetScraper.scrape`.
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+
+use tokio::net::TcpStream;
+
+/// Prometheus 2.42's `Accept` header for scrapes (`acceptHeader`, native histograms off).
+pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// The `User-Agent` fedstore scrapes with (Prometheus sends `Prometheus/<version>`).
+pub const USER_AGENT: &str = concat!("fedstore/", env!("CARGO_PKG_VERSION"));
+
+/// Largest response head (status line and headers) accepted.
+const MAX_HEAD_BYTES: usize = 64 << 10;
+
+/// Maximum number of response headers parsed.
+const MAX_HEADERS: usize = 64;
+
+/// Why a scrape request failed; `Display` is what `/api/v1/targets` shows as `lastError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScrapeError {
+    /// Connecting, writing or reading failed: Go's `Get "<url>": <cause>`.
+    #[error("Get {url:?}: {cause}")]
+    Transport {
+        /// The scrape URL.
+        url: String,
+        /// Go-style cause, e.g. `dial tcp 127.0.0.1:1: connect: connection refused`.
+        cause: String,
+    },
+    /// The scrape did not finish within `scrape_timeout`.
+    #[error("Get {url:?}: context deadline exceeded")]
+    Timeout {
+        /// The scrape URL.
+        url: String,
+    },
+    /// A status other than 200: `server returned HTTP status 404 Not Found`.
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    /// The (decompressed) body reached `body_size_limit`.
+    #[error("body size limit exceeded")]
+    BodySizeLimit,
+    /// The gzip body could not be decoded.
+    #[error("{0}")]
+    Gzip(String),
+}
+
+/// A prepared scrape request for one target (built once per target, reused every scrape).
+#[derive(Debug, Clone)]
+pub struct ScrapeRequest {
+    /// The full URL, for error messages.
+    pub url: String,
+    /// `host:port` to connect to.
+    pub address: String,
+    /// The request bytes: request line and headers, ending with the blank line.
+    head: Vec<u8>,
+}
+
+impl ScrapeRequest {
+    /// Builds the request: `GET <path_and_query>` to `address` with Prometheus's headers,
+    /// `X-Prometheus-Scrape-Timeout-Seconds: <timeout_s>` and an optional `Authorization`
+    /// header value.
+    pub fn new(
+        url: &str,
+        address: &str,
+        path_and_query: &str,
+        timeout_s: f64,
+        authorization: Option<&str>,
+    ) -> ScrapeRequest {
+        let mut head = String::with_capacity(512);
+        // Writing to a String cannot fail.
+        let _ = write!(
+            head,
+            "GET {path_and_query} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: {USER_AGENT}\r\n\
+             Accept: {ACCEPT_HEADER}\r\nAccept-Encoding: gzip\r\n\
+             X-Prometheus-Scrape-Timeout-Seconds: {timeout_s}\r\n"
+        );
+        if let Some(a) = authorization {
+            let _ = write!(head, "Authorization: {a}\r\n");
+        }
+        head.push_str("\r\n");
+        ScrapeRequest {
+            url: url.to_owned(),
+            address: address.to_owned(),
+            head: head.into_bytes(),
+        }
+    }
+
+    /// The request bytes as sent.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+}
+
+/// A successful response: the raw body (still compressed when `gzip`) and its metadata.
+#[derive(Debug, Default)]
+pub struct RawBody {
+    /// `Content-Type` of the response (empty when absent).
+    pub content_type: String,
+    /// Whether `Content-Encoding: gzip` was set.
+    pub gzip: bool,
+}
+
+/// One target's connection, kept alive between scrapes when the server allows it.
+#[derive(Debug, Default)]
+pub struct Client {
+    conn: Option<TcpStream>,
+}
+
+impl Client {
+    /// A client with no open connection.
+    pub fn new() -> Client {
+        Client::default()
+    }
+
+    /// Sends `req` and reads the response body into `body` (cleared first). Fails on any
+    /// status but 200, and with [`ScrapeError::BodySizeLimit`] when an uncompressed body
+    /// reaches `limit` bytes. The caller bounds the time with `tokio::time::timeout`.
+    pub async fn get(
+        &mut self,
+        req: &ScrapeRequest,
+        limit: Option<u64>,
+        body: &mut Vec<u8>,
+    ) -> Result<RawBody, ScrapeError> {
+        body.clear();
+        // A kept-alive connection may have been closed by the server meanwhile: one retry on
+        // a fresh connection when nothing of the response was read.
+        if let Some(conn) = self.conn.take() {
+            match exchange(conn, req, limit, body).await {
+                Ok((raw, keep)) => {
+                    self.conn = keep;
+                    return Ok(raw);
+                }
+                Err(Attempt::Stale) => body.clear(),
+                Err(Attempt::Failed(e)) => return Err(e),
+            }
+        }
+        let conn = TcpStream::connect(req.address.as_str())
+            .await
+            .map_err(|e| {
+                transport(
+                    req,
+                    format!("dial tcp {}: {}", req.address, go_io(&e, true)),
+                )
+            })?;
+        let _ = conn.set_nodelay(true);
+        match exchange(conn, req, limit, body).await {
+            Ok((raw, keep)) => {
+                self.conn = keep;
+                Ok(raw)
+            }
+            Err(Attempt::Stale) => Err(transport(req, "EOF".to_owned())),
+            Err(Attempt::Failed(e)) => Err(e),
+        }
+    }
+}
+
+enum Attempt {
+    /// The connection closed before any response byte: retry on a new one.
+    Stale,
+    Failed(ScrapeError),
+}
+
+fn transport(req: &ScrapeRequest, cause: String) -> ScrapeError {
+    ScrapeError::Transport {
+        url: req.url.clone(),
+        cause,
+    }
+}
+
+/// Go-like text of an I/O error (`connection refused`, `connection reset by peer`).
+fn go_io(e: &std::io::Error, dial: bool) -> String {
+    use std::io::ErrorKind;
+    let what = match e.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
+        ErrorKind::BrokenPipe => "broken pipe".to_owned(),
+        _ => e.to_string(),
+    };
+    if dial {
+        format!("connect: {what}")
+    } else {
+        what
+    }
+}
+
+async fn write_all(conn: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        conn.writable().await?;
+        match conn.try_write(data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads more bytes into `buf`; `Ok(0)` at end of stream.
+async fn read_more(conn: &TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    const CHUNK: usize = 64 << 10;
+    loop {
+        conn.readable().await?;
+        let len = buf.len();
+        if buf.capacity() - len < CHUNK {
+            buf.reserve(CHUNK);
+        }
+        buf.resize(buf.capacity(), 0);
+        match conn.try_read(&mut buf[len..]) {
+            Ok(n) => {
+                buf.truncate(len + n);
+                return Ok(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => buf.truncate(len),
+            Err(e) => {
+                buf.truncate(len);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// How the body of a response is delimited.
+enum Framing {
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// One request/response on `conn`. On success returns the connection when it may be reused.
+async fn exchange(
+    conn: TcpStream,
+    req: &ScrapeRequest,
+    limit: Option<u64>,
+    body: &mut Vec<u8>,
+) -> Result<(RawBody, Option<TcpStream>), Attempt> {
+    let fail = |cause: String| Attempt::Failed(transport(req, cause));
+    if write_all(&conn, &req.head).await.is_err() {
+        return Err(Attempt::Stale);
+    }
+    // Read the head; bytes after it are the start of the body.
+    let mut buf: Vec<u8> = Vec::with_capacity(8 << 10);
+    let head_len = loop {
+        if let Some(i) = memchr::memmem::find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err(fail("net/http: response headers too long".to_owned()));
+        }
+        match read_more(&conn, &mut buf).await {
+            Ok(0) if buf.is_empty() => return Err(Attempt::Stale),
+            Ok(0) => return Err(fail("unexpected EOF".to_owned())),
+            Ok(_) => {}
+            Err(_) if buf.is_empty() => return Err(Attempt::Stale),
+            Err(e) => return Err(fail(go_io(&e, false))),
+        }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(&buf[..head_len]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) | Err(_) => {
+            return Err(fail("net/http: malformed HTTP response".to_owned()));
+        }
+    }
+    let code = resp.code.unwrap_or(0);
+    let reason = resp.reason.unwrap_or("");
+    let mut raw = RawBody::default();
+    let mut framing = Framing::UntilClose;
+    let mut keep_alive = resp.version == Some(1);
+    for h in resp.headers.iter() {
+        let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+        if h.name.eq_ignore_ascii_case("content-type") {
+            raw.content_type = value.to_owned();
+        } else if h.name.eq_ignore_ascii_case("content-encoding") {
+            raw.gzip = value.eq_ignore_ascii_case("gzip");
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            if !matches!(framing, Framing::Chunked) {
+                let n = value
+                    .parse::<u64>()
+                    .map_err(|_| fail(format!("bad Content-Length {value:?}")))?;
+                framing = Framing::Length(n);
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if value.to_ascii_lowercase().ends_with("chunked") {
+                framing = Framing::Chunked;
+            }
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            if value.eq_ignore_ascii_case("close") {
+                keep_alive = false;
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                keep_alive = true;
+            }
+        }
+    }
+    if code != 200 {
+        // Go closes the body without reading it; so do we (the connection is dropped).
+        return Err(Attempt::Failed(ScrapeError::Status(format!(
+            "{code} {reason}"
+        ))));
+    }
+    // Uncompressed bodies are limited while reading; gzip ones when decompressed.
+    let read_limit = if raw.gzip { None } else { limit };
+    let over = |n: usize| read_limit.is_some_and(|l| n as u64 >= l);
+    buf.drain(..head_len);
+    match framing {
+        Framing::Length(n) => {
+            body.extend_from_slice(&buf[..buf.len().min(n as usize)]);
+            while (body.len() as u64) < n {
+                if over(body.len()) {
+                    return Err(Attempt::Failed(ScrapeError::BodySizeLimit));
+                }
+                match read_more(&conn, body).await {
+                    Ok(0) => return Err(fail("unexpected EOF".to_owned())),
+                    Ok(_) => {}
+                    Err(e) => return Err(fail(go_io(&e, false))),
+                }
+            }
+            body.truncate(n as usize);
+        }
+        Framing::UntilClose => {
+            keep_alive = false;
+            body.extend_from_slice(&buf);
+            loop {
+                if over(body.len()) {
+                    return Err(Attempt::Failed(ScrapeError::BodySizeLimit));
+                }
+                match read_more(&conn, body).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(fail(go_io(&e, false))),
+                }
+            }
+        }
+        Framing::Chunked => {
+            let mut pos = 0usize;
+            loop {
+                // Chunk size line.
+                let line_end = loop {
+                    if let Some(i) = memchr::memmem::find(&buf[pos..], b"\r\n") {
+                        break pos + i;
+                    }
+                    match read_more(&conn, &mut buf).await {
+                        Ok(0) => return Err(fail("unexpected EOF".to_owned())),
+                        Ok(_) => {}
+                        Err(e) => return Err(fail(go_io(&e, false))),
+                    }
+                };
+                let size_text = std::str::from_utf8(&buf[pos..line_end]).unwrap_or("");
+                let size_text = size_text.split(';').next().unwrap_or("").trim();
+                let size = usize::from_str_radix(size_text, 16)
+                    .map_err(|_| fail("malformed chunked encoding".to_owned()))?;
+                pos = line_end + 2;
+                if size == 0 {
+                    // Trailers, then the final CRLF.
+                    loop {
+                        if let Some(i) = memchr::memmem::find(&buf[pos..], b"\r\n") {
+                            if i == 0 {
+                                break;
+                            }
+                            pos += i + 2;
+                            continue;
+                        }
+                        match read_more(&conn, &mut buf).await {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e) => return Err(fail(go_io(&e, false))),
+                        }
+                    }
+                    break;
+                }
+                while buf.len() < pos + size + 2 {
+                    match read_more(&conn, &mut buf).await {
+                        Ok(0) => return Err(fail("unexpected EOF".to_owned())),
+                        Ok(_) => {}
+                        Err(e) => return Err(fail(go_io(&e, false))),
+                    }
+                }
+                body.extend_from_slice(&buf[pos..pos + size]);
+                if over(body.len()) {
+                    return Err(Attempt::Failed(ScrapeError::BodySizeLimit));
+                }
+                pos += size + 2;
+                // Keep the buffer small: drop consumed bytes once they dominate.
+                if pos > (256 << 10) {
+                    buf.drain(..pos);
+                    pos = 0;
+                }
+            }
+        }
+    }
+    if over(body.len()) {
+        return Err(Attempt::Failed(ScrapeError::BodySizeLimit));
+    }
+    Ok((raw, keep_alive.then_some(conn)))
+}
+
+/// Decompresses a gzip body from `compressed` into `out` (cleared first), failing with
+/// [`ScrapeError::BodySizeLimit`] when the output reaches `limit` bytes.
+pub fn gunzip(compressed: &[u8], limit: Option<u64>, out: &mut Vec<u8>) -> Result<(), ScrapeError> {
+    out.clear();
+    let mut dec = flate2::read::MultiGzDecoder::new(compressed);
+    match limit {
+        Some(l) => {
+            let n = (&mut dec)
+                .take(l)
+                .read_to_end(out)
+                .map_err(|e| ScrapeError::Gzip(format!("gzip: {e}")))?;
+            if n as u64 >= l {
+                return Err(ScrapeError::BodySizeLimit);
+            }
+        }
+        None => {
+            dec.read_to_end(out)
+                .map_err(|e| ScrapeError::Gzip(format!("gzip: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_headers_are_prometheus_like() {
+        let r = ScrapeRequest::new(
+            "http://h:1/metrics?a=b",
+            "h:1",
+            "/metrics?a=b",
+            0.5,
+            Some("Bearer x"),
+        );
+        let text = String::from_utf8(r.head().to_vec()).unwrap();
+        assert!(text.starts_with("GET /metrics?a=b HTTP/1.1\r\nHost: h:1\r\n"));
+        for want in [
+            "\r\nAccept: application/openmetrics-text;version=1.0.0,",
+            "\r\nAccept-Encoding: gzip\r\n",
+            "\r\nX-Prometheus-Scrape-Timeout-Seconds: 0.5\r\n",
+            "\r\nAuthorization: Bearer x\r\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing in {text:?}");
+        }
+        assert!(text.ends_with("\r\n\r\n"));
+        let r = ScrapeRequest::new("u", "h:1", "/m", 10.0, None);
+        let text = String::from_utf8(r.head().to_vec()).unwrap();
+        assert!(text.contains("X-Prometheus-Scrape-Timeout-Seconds: 10\r\n"));
+        assert!(!text.contains("Authorization"));
+    }
+
+    #[test]
+    fn gunzip_honours_the_limit() {
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[b'a'; 100]).unwrap();
+        let gz = enc.finish().unwrap();
+        let mut out = Vec::new();
+        gunzip(&gz, None, &mut out).unwrap();
+        assert_eq!(out.len(), 100);
+        gunzip(&gz, Some(101), &mut out).unwrap();
+        assert_eq!(
+            gunzip(&gz, Some(100), &mut out),
+            Err(ScrapeError::BodySizeLimit)
+        );
+        assert!(matches!(
+            gunzip(b"not gzip", None, &mut out),
+            Err(ScrapeError::Gzip(_))
+        ));
+    }
+}
