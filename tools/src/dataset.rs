@@ -177,18 +177,19 @@ impl Dataset {
 
     /// The sample value of series `s` at `t_ms`: counters grow, gauges oscillate.
     pub fn value(&self, s: &Series, t_ms: i64) -> f64 {
-        let h = splitmix64(self.cfg.seed ^ s.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.value_of(s.id, s.kind, is_centi(&s.name), t_ms)
+    }
+
+    /// [`Dataset::value`] from the parts that decide it; `centi` is [`is_centi`] of the name.
+    pub fn value_of(&self, id: u64, kind: Kind, centi: bool, t_ms: i64) -> f64 {
+        let h = splitmix64(self.cfg.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let elapsed_s = (t_ms - ORIGIN_MS) as f64 / 1000.0;
-        match s.kind {
+        match kind {
             Kind::Counter => {
                 let base = (h % 1_000_000) as f64;
                 let rate = ((h >> 20) % 1000 + 1) as f64 / 10.0;
                 let v = (base + rate * elapsed_s).floor();
-                if s.name.ends_with("_seconds_total") {
-                    v / 100.0
-                } else {
-                    v
-                }
+                if centi { v / 100.0 } else { v }
             }
             Kind::Gauge => {
                 let base = (h % 100_000) as f64 / 10.0;
@@ -366,6 +367,11 @@ fn prometheus_series(b: &mut Builder<'_>) {
         }
         k += 1;
     }
+}
+
+/// Whether a counter's value has two decimals (`*_seconds_total`) instead of being integral.
+pub fn is_centi(name: &str) -> bool {
+    name.ends_with("_seconds_total")
 }
 
 /// SplitMix64 finaliser: a fast, well-mixed 64-bit hash.

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use crate::dataset::{Dataset, Series, Unit};
+use crate::dataset::{self, Dataset, Kind, Series, Unit};
 
 /// Appends `v` escaped as a label value (`\` -> `\\`, `"` -> `\"`, newline -> `\n`).
 pub fn write_label_value(out: &mut Vec<u8>, v: &str) {
@@ -83,8 +83,15 @@ pub fn write_unit(
 #[derive(Default)]
 pub struct Prefixes {
     text: Vec<u8>,
-    /// `(end offset in text, series)` per series, in order.
-    ends: Vec<(usize, Series)>,
+    /// Per series in order: end offset in `text` and what its value depends on.
+    ends: Vec<PrefixEnd>,
+}
+
+struct PrefixEnd {
+    end: usize,
+    id: u64,
+    kind: Kind,
+    centi: bool,
 }
 
 impl Prefixes {
@@ -94,7 +101,13 @@ impl Prefixes {
         for &u in units {
             for s in ds.unit_series(u) {
                 write_series_prefix(&mut p.text, &s);
-                p.ends.push((p.text.len(), s));
+                let centi = dataset::is_centi(&s.name);
+                p.ends.push(PrefixEnd {
+                    end: p.text.len(),
+                    id: s.id,
+                    kind: s.kind,
+                    centi,
+                });
             }
         }
         p
@@ -114,10 +127,11 @@ impl Prefixes {
     pub fn render(&self, ds: &Dataset, t_ms: i64, timestamps: bool, out: &mut Vec<u8>) {
         out.reserve(self.text.len() + self.ends.len() * 24);
         let mut start = 0;
-        for (end, s) in &self.ends {
-            out.extend_from_slice(&self.text[start..*end]);
-            write_sample_tail(out, ds.value(s, t_ms), timestamps.then_some(t_ms));
-            start = *end;
+        for e in &self.ends {
+            out.extend_from_slice(&self.text[start..e.end]);
+            let v = ds.value_of(e.id, e.kind, e.centi, t_ms);
+            write_sample_tail(out, v, timestamps.then_some(t_ms));
+            start = e.end;
         }
     }
 }
@@ -125,7 +139,7 @@ impl Prefixes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{DatasetConfig, Kind};
+    use crate::dataset::DatasetConfig;
 
     #[test]
     fn label_values_are_escaped() {
