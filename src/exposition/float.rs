@@ -26,11 +26,13 @@ pub fn write_float(buf: &mut Vec<u8>, v: f64) {
         buf.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
         return;
     }
-    let abs = v.abs();
-    if abs < MAX_EXACT_INT && v.trunc() == v {
-        // `as` is exact here: |v| < 2^53 and integral.
-        write_integral(buf, v as i64);
-        return;
+    if v.abs() < MAX_EXACT_INT {
+        // Truncation by cast (no libm `trunc` call); integral iff it converts back unchanged.
+        let i = v as i64;
+        if i as f64 == v {
+            write_integral(buf, i);
+            return;
+        }
     }
     write_general(buf, v);
 }

@@ -152,6 +152,9 @@ struct LabelSpan {
 #[derive(Debug)]
 pub struct Parser<'a> {
     buf: &'a [u8],
+    /// The longest valid UTF-8 prefix of `buf`, validated once so samples slice their series
+    /// text from it instead of validating each line.
+    text: &'a str,
     pos: usize,
     /// 1-based line number at `pos`.
     line: usize,
@@ -165,8 +168,13 @@ pub struct Parser<'a> {
 impl<'a> Parser<'a> {
     /// A parser over `input` in `format`.
     pub fn new(input: &'a [u8], format: Format) -> Self {
+        let text = match std::str::from_utf8(input) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or_default(),
+        };
         Parser {
             buf: input,
+            text,
             pos: 0,
             line: 1,
             format,
@@ -222,10 +230,15 @@ impl<'a> Parser<'a> {
         timestamp_ms: Option<i64>,
         line: usize,
     ) -> Result<Sample<'a>, ParseError> {
-        let series = std::str::from_utf8(&self.buf[start..series_end]).map_err(|_| ParseError {
-            line,
-            kind: ParseErrorKind::InvalidLabelValueUtf8,
-        })?;
+        let series = match self.text.get(start..series_end) {
+            Some(s) => s,
+            // Past the valid prefix: the line's label values were validated, so this cannot
+            // fail.
+            None => std::str::from_utf8(&self.buf[start..series_end]).map_err(|_| ParseError {
+                line,
+                kind: ParseErrorKind::InvalidLabelValueUtf8,
+            })?,
+        };
         let value = if value.is_nan() {
             f64::from_bits(NORMAL_NAN_BITS)
         } else {

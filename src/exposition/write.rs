@@ -9,7 +9,13 @@ use super::float::{write_float, write_i64};
 /// Appends `v` with label-value escaping: `\` → `\\`, newline → `\n`, `"` → `\"`.
 #[inline]
 pub fn write_label_value(buf: &mut Vec<u8>, v: &str) {
-    let mut rest = v.as_bytes();
+    let bytes = v.as_bytes();
+    if bytes.len() <= 64 && !has_label_escape(bytes) {
+        // Typical label values are short and clean: one scan, one copy, no memchr setup.
+        buf.extend_from_slice(bytes);
+        return;
+    }
+    let mut rest = bytes;
     while let Some(i) = memchr::memchr3(b'\\', b'\n', b'"', rest) {
         buf.extend_from_slice(&rest[..i]);
         buf.extend_from_slice(match rest[i] {
@@ -20,6 +26,30 @@ pub fn write_label_value(buf: &mut Vec<u8>, v: &str) {
         rest = &rest[i + 1..];
     }
     buf.extend_from_slice(rest);
+}
+
+/// Whether `b` holds `\\`, newline or `"`: eight bytes at a time (SWAR zero-byte test).
+#[inline]
+fn has_label_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        if has_zero(x ^ (ONES * u64::from(b'\\')))
+            || has_zero(x ^ (ONES * u64::from(b'\n')))
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c == b'\\' || c == b'\n' || c == b'"')
 }
 
 /// Appends HELP text with HELP escaping: `\` → `\\`, newline → `\n` (a `"` stays as is).
@@ -93,18 +123,34 @@ impl<'b> SampleLine<'b> {
 
     /// Closes the label block, writes ` value`, then ` ts` when given, then the newline.
     #[inline]
-    pub fn finish(self, value: f64, timestamp_ms: Option<i64>) {
+    pub fn finish(mut self, value: f64, timestamp_ms: Option<i64>) {
+        self.finish_series();
+        write_sample_suffix(self.buf, value, timestamp_ms);
+    }
+
+    /// Closes the label block and stops: the buffer then ends with the series text
+    /// `name{...}` (for a per-series cache; finish lines with [`write_sample_suffix`]).
+    #[inline]
+    pub fn finish_series(&mut self) {
         if self.has_labels {
             self.buf.push(b'}');
+            self.has_labels = false;
         }
-        self.buf.push(b' ');
-        write_float(self.buf, value);
-        if let Some(ts) = timestamp_ms {
-            self.buf.push(b' ');
-            write_i64(self.buf, ts);
-        }
-        self.buf.push(b'\n');
     }
+}
+
+/// Appends ` value[ ts]\n`: the end of a sample line whose `name{labels}` part the caller
+/// already wrote, e.g. copied from a per-series cache of the rendered label block (the label
+/// block of a series never changes, so federation can render it once and reuse it).
+#[inline]
+pub fn write_sample_suffix(buf: &mut Vec<u8>, value: f64, timestamp_ms: Option<i64>) {
+    buf.push(b' ');
+    write_float(buf, value);
+    if let Some(ts) = timestamp_ms {
+        buf.push(b' ');
+        write_i64(buf, ts);
+    }
+    buf.push(b'\n');
 }
 
 /// Appends one sample line `name{l1="v1",...} value [ts]\n`, labels in the given order.
@@ -150,6 +196,24 @@ mod tests {
         ];
         for (name, input, want) in cases {
             assert_eq!(s(|b| write_label_value(b, input)), *want, "case {name:?}");
+        }
+    }
+
+    #[test]
+    fn escape_detection_every_position() {
+        for len in 0..40 {
+            for pos in 0..len {
+                for special in [b'\\', b'\n', b'"'] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = special;
+                    assert!(has_label_escape(&v), "len {len} pos {pos} {special}");
+                }
+            }
+            // Bytes near the specials (and high bytes) must not trigger it.
+            let v: Vec<u8> = (0..len)
+                .map(|i| [b'[', b']', b'!', b'#', 0x0b, 0xdc][i % 6])
+                .collect();
+            assert!(!has_label_escape(&v), "len {len}");
         }
     }
 
@@ -233,6 +297,24 @@ mod tests {
             l.finish(-2.5e-7, Some(5));
         });
         assert_eq!(got, "m{a=\"1\",zone=\"ie\"} -2.5e-07 5\n");
+    }
+
+    #[test]
+    fn cached_prefix_plus_suffix_equals_full_line() {
+        let labels = [("a", "x\"y"), ("instance", "")];
+        let full = s(|b| write_sample(b, "m", labels, 1e-5, Some(7)));
+        let prefix = s(|b| {
+            let mut l = SampleLine::new(b, "m");
+            for (n, v) in labels {
+                l.label(n, v);
+            }
+            l.finish_series();
+        });
+        assert_eq!(prefix, "m{a=\"x\\\"y\",instance=\"\"}");
+        let mut b = prefix.into_bytes();
+        write_sample_suffix(&mut b, 1e-5, Some(7));
+        assert_eq!(String::from_utf8(b).unwrap(), full);
+        assert_eq!(s(|b| write_sample_suffix(b, 2.0, None)), " 2\n");
     }
 
     #[test]
