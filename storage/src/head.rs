@@ -15,13 +15,14 @@ mod latest;
 mod shard;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockReadGuard};
 
 use crate::error::Error;
 use crate::labels::Labels;
+use crate::labels::packed::LabelPairs;
 use crate::postings::MemPostings;
 use crate::query::Matcher;
 use crate::series::SeriesRef;
@@ -89,8 +90,20 @@ pub struct Selection {
     pub refs: Vec<SeriesRef>,
 }
 
-/// One shard: its lock, padded to its own cache line so shards do not false-share.
-type Shard = CachePadded<RwLock<ShardData>>;
+/// One shard: its lock and its published series count (read by `append_ref` without the
+/// lock; stored under the write lock after each insert).
+struct Shard {
+    data: RwLock<ShardData>,
+    len: AtomicU32,
+}
+
+impl std::ops::Deref for Shard {
+    type Target = RwLock<ShardData>;
+
+    fn deref(&self) -> &RwLock<ShardData> {
+        &self.data
+    }
+}
 
 /// The head block.
 ///
@@ -99,7 +112,8 @@ type Shard = CachePadded<RwLock<ShardData>>;
 pub struct Head {
     dir: PathBuf,
     shard_bits: u32,
-    shards: Box<[Shard]>,
+    /// Padded to a cache line each, so shards do not false-share.
+    shards: Box<[CachePadded<Shard>]>,
     symbols: RwLock<SymbolTable>,
     postings: RwLock<MemPostings>,
     num_samples: CachePadded<AtomicU64>,
@@ -125,7 +139,14 @@ impl Head {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let n = opts.shards.clamp(1, 1 << 12).next_power_of_two();
         let shards = (0..n)
-            .map(|i| ShardData::create(dir, i).map(|s| CachePadded::new(RwLock::new(s))))
+            .map(|i| {
+                ShardData::create(dir, i).map(|s| {
+                    CachePadded::new(Shard {
+                        data: RwLock::new(s),
+                        len: AtomicU32::new(0),
+                    })
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut head = Head {
             dir: dir.to_owned(),
@@ -208,12 +229,8 @@ impl Head {
         if i >= shard.len() {
             return None;
         }
-        let ids = shard.labels(i);
-        Some(Labels::from_pairs(ids.chunks_exact(2).map(|p| {
-            (
-                symbols.resolve(SymbolId(p[0])),
-                symbols.resolve(SymbolId(p[1])),
-            )
+        Some(Labels::from_pairs(shard.labels(i).pairs().map(|(n, v)| {
+            (symbols.resolve(SymbolId(n)), symbols.resolve(SymbolId(v)))
         })))
     }
 

@@ -4,6 +4,7 @@
 //! label value as an absent label, so builders drop them. Validation (Prometheus's legacy name
 //! rules, unique names) lives in `validate` and runs when `Appender::append` creates a series.
 
+pub mod packed;
 mod validate;
 
 pub use validate::{is_valid_label_name, is_valid_metric_name};

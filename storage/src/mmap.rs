@@ -113,6 +113,19 @@ impl MmapColumn {
         Ok(())
     }
 
+    /// Appends `words`, growing (remapping) the file when full.
+    pub fn extend_from_slice(&mut self, words: &[u64]) -> Result<(), Error> {
+        let need = self.len + words.len();
+        if need > self.cap {
+            self.grow(need.next_power_of_two().max(self.cap * 2))?;
+        }
+        let start = HEADER_WORDS + self.len;
+        self.words_mut()[start..start + words.len()].copy_from_slice(words);
+        self.len = need;
+        self.write_len();
+        Ok(())
+    }
+
     /// Bytes of the mapping (header included).
     pub fn mapped_bytes(&self) -> usize {
         self.map.len()
@@ -186,6 +199,8 @@ mod tests {
                 .enumerate()
                 .all(|(i, &v)| v == i as u64 * 7)
         );
+        c.extend_from_slice(&[1, 2, 3]).unwrap();
+        assert_eq!(&c.as_slice()[n..], &[1, 2, 3]);
         c.as_mut_slice()[3] = u64::MAX;
         assert_eq!(c.as_slice()[3], u64::MAX);
         drop(c);
@@ -195,7 +210,10 @@ mod tests {
             u32::from_le_bytes(raw[4..8].try_into().unwrap()),
             COLUMN_VERSION
         );
-        assert_eq!(u64::from_le_bytes(raw[8..16].try_into().unwrap()), n as u64);
+        assert_eq!(
+            u64::from_le_bytes(raw[8..16].try_into().unwrap()),
+            n as u64 + 3
+        );
         assert_eq!(
             u64::from_le_bytes(raw[16 + 8..16 + 16].try_into().unwrap()),
             7

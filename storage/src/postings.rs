@@ -11,6 +11,7 @@ pub mod order;
 use hashbrown::HashMap;
 use roaring::RoaringBitmap;
 
+use crate::labels::packed::LabelPairs;
 use crate::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
 
 pub use order::SeriesOrder;
@@ -86,15 +87,14 @@ impl MemPostings {
         self.all.contains(r)
     }
 
-    /// Indexes a batch of new series, given as `(ref, label ids)` where label ids are the
-    /// flattened `[name, value, name, value, ...]` pairs in name order. `labels_of` resolves
-    /// the label ids of any indexed ref (for ordering). Refs already indexed are skipped.
+    /// Indexes a batch of new series, given as `(ref, label ids)` (pairs in name order).
+    /// `labels_of` resolves the label ids of any indexed ref (for ordering). Refs already indexed are skipped.
     /// Returns how many series were added.
-    pub fn add_batch<'a>(
+    pub fn add_batch<L: LabelPairs>(
         &mut self,
-        batch: &[(u32, &'a [u32])],
+        batch: &[(u32, L)],
         symbols: &SymbolTable,
-        labels_of: &dyn Fn(u32) -> &'a [u32],
+        labels_of: &dyn Fn(u32) -> L,
     ) -> usize {
         let mut new_values: HashMap<SymbolId, Vec<SymbolId>> = HashMap::new();
         let mut new_names = Vec::new();
@@ -105,8 +105,8 @@ impl MemPostings {
                 continue;
             }
             added += 1;
-            for pair in ids.chunks_exact(2) {
-                let (n, v) = (SymbolId(pair[0]), SymbolId(pair[1]));
+            for (n, v) in ids.pairs() {
+                let (n, v) = (SymbolId(n), SymbolId(v));
                 let np = self.names.entry(n).or_insert_with(|| {
                     new_names.push(n);
                     NamePostings::default()

@@ -8,6 +8,7 @@
 
 use crate::error::{AppendError, Error};
 use crate::labels::Labels;
+use crate::labels::packed::PackedLabels;
 use crate::series::{SeriesRef, hash_labels};
 
 use super::shard::{Applied, NO_SAMPLE};
@@ -57,12 +58,12 @@ impl<'h> Appender<'h> {
     /// Appends a sample to an existing series.
     pub fn append_ref(&mut self, r: SeriesRef, t_ms: i64, v: f64) -> Result<(), AppendError> {
         let (s, i) = self.head.split(r);
-        // One read lock per call keeps refs honest; it is uncontended in the common case.
+        // The published length, not the lock: refs handed out are below it.
         let known = self
             .head
             .shards
             .get(s)
-            .is_some_and(|sh| i < sh.read().len());
+            .is_some_and(|sh| i < sh.len.load(std::sync::atomic::Ordering::Acquire) as usize);
         if !known {
             return Err(AppendError::UnknownRef(r.0));
         }
@@ -105,6 +106,9 @@ impl<'h> Appender<'h> {
             return head.join(s, i).ok_or_else(ref_space);
         }
         let i = shard.insert(hash, &self.ids_buf)?;
+        head.shards[s]
+            .len
+            .store(i + 1, std::sync::atomic::Ordering::Release);
         head.join(s, i).ok_or_else(ref_space)
     }
 
@@ -184,7 +188,7 @@ impl<'h> Appender<'h> {
         let bits = head.shard_bits;
         let mask = (1u32 << bits) - 1;
         let labels_of = |r: u32| shards[(r & mask) as usize].labels((r >> bits) as usize);
-        let batch: Vec<(u32, &[u32])> = self
+        let batch: Vec<(u32, PackedLabels<'_>)> = self
             .unindexed
             .iter()
             .filter(|&&r| {

@@ -4,8 +4,8 @@
 //! are taken once, the batch is pushed into the sink, and the guards are dropped, so appends
 //! wait at most one batch. Nothing is allocated per series.
 
-use crate::chunks::SeriesChunks;
 use crate::is_stale_nan;
+use crate::labels::packed::{LabelPairs, PackedLabels};
 use crate::series::SeriesRef;
 use crate::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
 
@@ -14,28 +14,29 @@ use super::{Head, LabelsRef, LatestSink};
 
 /// Refs rendered per lock acquisition.
 const LATEST_BATCH: usize = 1024;
+/// Refs whose loads are issued together before any is rendered.
+const PIPELINE: usize = 32;
 
 /// A series' label set as symbol ids, resolved on demand: the [`LabelsRef`] the head hands to
 /// sinks.
 #[derive(Debug, Clone, Copy)]
 pub struct SymbolLabels<'a> {
-    ids: &'a [u32],
+    labels: PackedLabels<'a>,
     symbols: &'a SymbolTable,
 }
 
 impl LabelsRef for SymbolLabels<'_> {
     fn metric_name(&self) -> &str {
-        self.ids
-            .chunks_exact(2)
-            .find(|p| p[0] == NAME_SYMBOL.0)
-            .map_or("", |p| self.symbols.resolve(SymbolId(p[1])))
+        self.labels
+            .get(NAME_SYMBOL.0)
+            .map_or("", |v| self.symbols.resolve(SymbolId(v)))
     }
 
     fn for_each(&self, f: &mut dyn FnMut(&str, &str)) {
-        for p in self.ids.chunks_exact(2) {
+        for (n, v) in self.labels.pairs() {
             f(
-                self.symbols.resolve(SymbolId(p[0])),
-                self.symbols.resolve(SymbolId(p[1])),
+                self.symbols.resolve(SymbolId(n)),
+                self.symbols.resolve(SymbolId(v)),
             );
         }
     }
@@ -60,33 +61,48 @@ impl Head {
         for batch in refs.chunks(LATEST_BATCH) {
             let symbols = self.symbols.read();
             let shards = self.read_all_shards();
-            for &SeriesRef(r) in batch {
-                let shard = &shards[(r & mask) as usize];
-                let i = (r >> bits) as usize;
-                let (ts, vs) = shard.columns();
-                let Some(&t) = ts.get(i) else {
-                    continue;
-                };
-                let mut t = t as i64;
-                let mut v = f64::from_bits(vs[i]);
-                if t > maxt_ms {
-                    match shard
-                        .history(i)
-                        .and_then(|h: &SeriesChunks| h.latest_at_or_before(maxt_ms))
-                    {
-                        Some((ht, hv)) => (t, v) = (ht, hv),
-                        None => continue,
+            // Software pipelining: first read every ref's columns (independent loads the CPU
+            // overlaps), then its label ids, then render, instead of one dependent chain of
+            // cache misses per series.
+            for group in batch.chunks(PIPELINE) {
+                let mut hits: [(usize, usize, i64, f64); PIPELINE] = [(0, 0, 0, 0.0); PIPELINE];
+                let mut n = 0;
+                for &SeriesRef(r) in group {
+                    let (s, i) = ((r & mask) as usize, (r >> bits) as usize);
+                    let shard = &shards[s];
+                    let Some((mut t, mut v)) = shard.latest_raw(i) else {
+                        continue;
+                    };
+                    if t > maxt_ms {
+                        match shard
+                            .history(i)
+                            .and_then(|h| h.latest_at_or_before(maxt_ms))
+                        {
+                            Some(s) => (t, v) = s,
+                            None => continue,
+                        }
                     }
+                    if t < mint_ms || t == NO_SAMPLE || is_stale_nan(v) {
+                        continue;
+                    }
+                    hits[n] = (s, i, t, v);
+                    n += 1;
                 }
-                if t < mint_ms || t == NO_SAMPLE || is_stale_nan(v) {
-                    continue;
+                let mut labels = [PackedLabels::new(&[], &[]); PIPELINE];
+                let mut touch = 0u32;
+                for (k, &(s, i, _, _)) in hits[..n].iter().enumerate() {
+                    labels[k] = shards[s].labels(i);
+                    touch ^= labels[k].value_at(0).unwrap_or(0);
                 }
-                let labels = SymbolLabels {
-                    ids: shard.labels(i),
-                    symbols: &symbols,
-                };
-                if !sink.sample(&labels, t, v) {
-                    return false;
+                std::hint::black_box(touch);
+                for (k, &(_, _, t, v)) in hits[..n].iter().enumerate() {
+                    let l = SymbolLabels {
+                        labels: labels[k],
+                        symbols: &symbols,
+                    };
+                    if !sink.sample(&l, t, v) {
+                        return false;
+                    }
                 }
             }
         }

@@ -1,16 +1,17 @@
-//! One shard of the head: its series' label sets, hash lookup table, latest-sample columns
+//! One shard of the head: its series' label sets, hash lookup table, latest-sample records
 //! (memory-mapped) and chunk history. Everything here is guarded by the shard's `RwLock`.
 //!
-//! Columns are indexed by the series' local index; `ts[i] == NO_SAMPLE` means series `i` has
-//! no sample yet (created by an appender that has not committed, or rolled back).
+//! Records are indexed by the series' local index; a latest timestamp of `NO_SAMPLE` means the
+//! series has no sample yet (created by an appender that has not committed, or rolled back).
 
 use std::path::Path;
 
-use hashbrown::HashTable;
+use hashbrown::{HashMap, HashTable};
 
 use crate::chunks::SeriesChunks;
 use crate::error::{AppendError, Error};
 use crate::labels::Labels;
+use crate::labels::packed::{LabelPairs, PackedLabels, push_varint, same_labels};
 use crate::mmap::MmapColumn;
 use crate::symbols::{SymbolId, SymbolTable};
 
@@ -33,31 +34,39 @@ pub(crate) enum Applied {
     Duplicate,
 }
 
+/// Words per series record in the `series` column: `[t, v bits, label span, hash]`.
+const RECORD_WORDS: usize = 4;
+const T: usize = 0;
+const V: usize = 1;
+/// Labels: start of the packed values in `label_data` (low 32 bits) and the name-set id
+/// (high 32 bits).
+const SPAN: usize = 2;
+const HASH: usize = 3;
+
 /// A shard's data.
 ///
-/// Invariants: all per-series vectors/columns have `len()` entries; `label_ends[i]` is the end
-/// of series `i`'s `[name, value, ...]` ids in `label_data` (start: `label_ends[i - 1]` or 0);
-/// `map` holds every local index, hashed by `hashes[i]`.
+/// Invariants: `series` holds `RECORD_WORDS` words per series (one 32-byte, cache-line-aligned
+/// record: latest timestamp, latest value bits, label location, label-set hash), so reading a
+/// series' latest sample and finding its labels costs one cache line; a series' labels are
+/// `name_sets[set]` zipped with the varint value ids at `label_data[start..]`; `history` has
+/// one entry per series; `map` holds every local index, hashed by the record's hash.
 pub(crate) struct ShardData {
-    hashes: MmapColumn,
-    ts: MmapColumn,
-    vs: MmapColumn,
-    label_ends: Vec<u32>,
-    label_data: Vec<u32>,
+    series: MmapColumn,
+    label_data: Vec<u8>,
+    name_sets: Vec<Box<[u32]>>,
+    name_set_ids: HashMap<Box<[u32]>, u32>,
     history: Vec<Option<Box<SeriesChunks>>>,
     map: HashTable<u32>,
 }
 
 impl ShardData {
-    /// Creates the shard's column files `shard-NNN.{hash,ts,val}` under `dir`.
+    /// Creates the shard's series file `shard-NNN.series` under `dir`.
     pub(crate) fn create(dir: &Path, shard: usize) -> Result<ShardData, Error> {
-        let col = |ext: &str| MmapColumn::create(&dir.join(format!("shard-{shard:03}.{ext}")));
         Ok(ShardData {
-            hashes: col("hash")?,
-            ts: col("ts")?,
-            vs: col("val")?,
-            label_ends: Vec::new(),
+            series: MmapColumn::create(&dir.join(format!("shard-{shard:03}.series")))?,
             label_data: Vec::new(),
+            name_sets: Vec::new(),
+            name_set_ids: HashMap::new(),
             history: Vec::new(),
             map: HashTable::new(),
         })
@@ -66,31 +75,40 @@ impl ShardData {
     /// Number of series (including not yet committed ones).
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.label_ends.len()
+        self.history.len()
     }
 
-    /// The `[name, value, ...]` symbol ids of series `i`.
     #[inline]
-    pub(crate) fn labels(&self, i: usize) -> &[u32] {
-        let start = if i == 0 {
-            0
-        } else {
-            self.label_ends[i - 1] as usize
-        };
-        &self.label_data[start..self.label_ends[i] as usize]
+    fn record(&self, i: usize) -> &[u64] {
+        &self.series.as_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS]
+    }
+
+    /// The label set of series `i`.
+    #[inline]
+    pub(crate) fn labels(&self, i: usize) -> PackedLabels<'_> {
+        let span = self.record(i)[SPAN];
+        let start = (span & 0xffff_ffff) as usize;
+        PackedLabels::new(
+            &self.name_sets[(span >> 32) as usize],
+            &self.label_data[start..],
+        )
     }
 
     /// The latest sample of series `i`, if it has one.
     #[inline]
     pub(crate) fn latest(&self, i: usize) -> Option<(i64, f64)> {
-        let t = self.ts.as_slice()[i] as i64;
-        (t != NO_SAMPLE).then(|| (t, f64::from_bits(self.vs.as_slice()[i])))
+        self.latest_raw(i).filter(|&(t, _)| t != NO_SAMPLE)
     }
 
-    /// The raw latest columns (timestamps as `u64`, values as bits).
+    /// The latest-sample record of series `i` (`t == NO_SAMPLE` when it has none), `None`
+    /// when `i` is out of range.
     #[inline]
-    pub(crate) fn columns(&self) -> (&[u64], &[u64]) {
-        (self.ts.as_slice(), self.vs.as_slice())
+    pub(crate) fn latest_raw(&self, i: usize) -> Option<(i64, f64)> {
+        let rec = self
+            .series
+            .as_slice()
+            .get(i * RECORD_WORDS..(i + 1) * RECORD_WORDS)?;
+        Some((rec[T] as i64, f64::from_bits(rec[V])))
     }
 
     /// The chunk history of series `i` (samples before the latest).
@@ -100,20 +118,19 @@ impl ShardData {
 
     /// Finds the series with label set `labels` (hash `hash`).
     pub(crate) fn find(&self, hash: u64, labels: &Labels, symbols: &SymbolTable) -> Option<u32> {
-        let hashes = self.hashes.as_slice();
         self.map
             .find(hash, |&i| {
-                hashes[i as usize] == hash && labels_equal(self.labels(i as usize), labels, symbols)
+                self.record(i as usize)[HASH] == hash
+                    && labels_equal(self.labels(i as usize), labels, symbols)
             })
             .copied()
     }
 
     /// Finds the series whose label ids are exactly `ids`.
     pub(crate) fn find_ids(&self, hash: u64, ids: &[u32]) -> Option<u32> {
-        let hashes = self.hashes.as_slice();
         self.map
             .find(hash, |&i| {
-                hashes[i as usize] == hash && self.labels(i as usize) == ids
+                self.record(i as usize)[HASH] == hash && same_labels(self.labels(i as usize), ids)
             })
             .copied()
     }
@@ -122,25 +139,38 @@ impl ShardData {
     pub(crate) fn insert(&mut self, hash: u64, ids: &[u32]) -> Result<u32, AppendError> {
         let i = u32::try_from(self.len())
             .map_err(|_| AppendError::Storage("too many series in one shard".to_owned()))?;
-        let grow = |e: Error| AppendError::Storage(e.to_string());
-        self.hashes.push(hash).map_err(grow)?;
-        self.ts.push(NO_SAMPLE as u64).map_err(grow)?;
-        self.vs.push(0).map_err(grow)?;
-        self.label_data.extend_from_slice(ids);
-        let end = u32::try_from(self.label_data.len())
-            .map_err(|_| AppendError::Storage("label data of one shard over 16 GiB".to_owned()))?;
-        self.label_ends.push(end);
+        let start = u32::try_from(self.label_data.len())
+            .map_err(|_| AppendError::Storage("label data of one shard over 4 GiB".to_owned()))?;
+        let names: Vec<u32> = ids.iter().step_by(2).copied().collect();
+        let set = match self.name_set_ids.get(names.as_slice()) {
+            Some(&set) => set,
+            None => {
+                let set = self.name_sets.len() as u32;
+                self.name_sets.push(names.clone().into_boxed_slice());
+                self.name_set_ids.insert(names.into_boxed_slice(), set);
+                set
+            }
+        };
+        let span = u64::from(start) | (u64::from(set) << 32);
+        let rec = [NO_SAMPLE as u64, 0, span, hash];
+        self.series
+            .extend_from_slice(&rec)
+            .map_err(|e| AppendError::Storage(e.to_string()))?;
+        for &v in ids.iter().skip(1).step_by(2) {
+            push_varint(&mut self.label_data, v);
+        }
         self.history.push(None);
-        let hashes = self.hashes.as_slice();
-        self.map.insert_unique(hash, i, |&j| hashes[j as usize]);
+        let series = self.series.as_slice();
+        self.map
+            .insert_unique(hash, i, |&j| series[j as usize * RECORD_WORDS + HASH]);
         Ok(i)
     }
 
     /// Applies one sample to series `i` by Prometheus's `memSeries.appendable` rules.
     #[inline]
     pub(crate) fn append(&mut self, i: usize, t: i64, v: f64) -> Applied {
-        let last_t = self.ts.as_slice()[i] as i64;
-        let last_v = self.vs.as_slice()[i];
+        let rec = &self.series.as_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS];
+        let (last_t, last_v) = (rec[T] as i64, rec[V]);
         let mut applied = Applied::First;
         if last_t != NO_SAMPLE {
             if t < last_t {
@@ -158,18 +188,21 @@ impl ShardData {
                 .append(last_t, f64::from_bits(last_v));
             applied = Applied::Appended;
         }
-        self.ts.as_mut_slice()[i] = t as u64;
-        self.vs.as_mut_slice()[i] = v.to_bits();
+        let rec = &mut self.series.as_mut_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS];
+        rec[T] = t as u64;
+        rec[V] = v.to_bits();
         applied
     }
 
     /// Approximate bytes used (heap plus mapped columns).
     pub(crate) fn bytes(&self) -> usize {
-        self.hashes.mapped_bytes()
-            + self.ts.mapped_bytes()
-            + self.vs.mapped_bytes()
-            + self.label_ends.capacity() * 4
-            + self.label_data.capacity() * 4
+        self.series.mapped_bytes()
+            + self.label_data.capacity()
+            + self
+                .name_sets
+                .iter()
+                .map(|s| 2 * (16 + s.len() * 4))
+                .sum::<usize>()
             + self.history.capacity() * 8
             + self
                 .history
@@ -181,10 +214,10 @@ impl ShardData {
     }
 }
 
-/// Whether stored ids spell exactly `labels`.
-fn labels_equal(ids: &[u32], labels: &Labels, symbols: &SymbolTable) -> bool {
-    ids.len() == labels.len() * 2
-        && ids.chunks_exact(2).zip(labels.iter()).all(|(p, l)| {
-            symbols.resolve(SymbolId(p[0])) == l.name && symbols.resolve(SymbolId(p[1])) == l.value
+/// Whether stored labels spell exactly `labels`.
+fn labels_equal(packed: PackedLabels<'_>, labels: &Labels, symbols: &SymbolTable) -> bool {
+    packed.len() == labels.len()
+        && packed.pairs().zip(labels.iter()).all(|((n, v), l)| {
+            symbols.resolve(SymbolId(n)) == l.name && symbols.resolve(SymbolId(v)) == l.value
         })
 }

@@ -10,7 +10,10 @@ use crate::{STALE_NAN_BITS, is_stale_nan};
 
 fn head() -> (tempfile::TempDir, Head) {
     let dir = tempfile::tempdir().unwrap();
-    let opts = HeadOptions { shards: 4, ..HeadOptions::default() };
+    let opts = HeadOptions {
+        shards: 4,
+        ..HeadOptions::default()
+    };
     let h = Head::open(&dir.path().join("head"), opts).unwrap();
     (dir, h)
 }
@@ -23,16 +26,7 @@ fn m(name: &str, op: &str, value: &str) -> Matcher {
         "!~" => MatchOp::NotRegex,
         _ => panic!("bad op {op}"),
     };
-    Matcher {
-        name: name.to_owned(),
-        op,
-        value: value.to_owned(),
-    }
-}
-
-/// Whether the selector module's regex matching is implemented yet.
-fn regex_ready() -> bool {
-    m("a", "=~", "x.*").matches("xy")
+    Matcher::new(op, name, value).unwrap()
 }
 
 /// Renders selection + latest as `labels t v` lines.
@@ -274,22 +268,19 @@ fn select_fixture() -> (tempfile::TempDir, Head) {
 #[test]
 fn select_semantics() {
     let (_d, h) = select_fixture();
-    let ready = regex_ready();
-    // (name, sets, regex needed, expected series in order)
-    type Case = (&'static str, Vec<Vec<Matcher>>, bool, Vec<&'static str>);
+    // (name, sets, expected series in order)
+    type Case = (&'static str, Vec<Vec<Matcher>>, Vec<&'static str>);
     let cases: Vec<Case> = vec![
-        ("no sets", vec![], false, vec![]),
-        ("{} selects nothing", vec![vec![]], false, vec![]),
+        ("no sets", vec![], vec![]),
+        ("{} selects nothing", vec![vec![]], vec![]),
         (
             "{} in a union",
             vec![vec![], vec![m("__name__", "=", "test_metric2")]],
-            false,
             vec!["__name__=test_metric2,foo=boo,instance=i"],
         ),
         (
             "eq",
             vec![vec![m("__name__", "=", "test_metric1")]],
-            false,
             vec![
                 "__name__=test_metric1,foo=bar,instance=i",
                 "__name__=test_metric1,foo=boo,instance=i",
@@ -298,19 +289,12 @@ fn select_semantics() {
         (
             "eq unknown value",
             vec![vec![m("__name__", "=", "nope")]],
-            false,
             vec![],
         ),
-        (
-            "eq unknown name",
-            vec![vec![m("nope", "=", "x")]],
-            false,
-            vec![],
-        ),
+        ("eq unknown name", vec![vec![m("nope", "=", "x")]], vec![]),
         (
             "foo=boo across names",
             vec![vec![m("foo", "=", "boo")]],
-            false,
             vec![
                 "__name__=test_metric1,foo=boo,instance=i",
                 "__name__=test_metric2,foo=boo,instance=i",
@@ -319,7 +303,6 @@ fn select_semantics() {
         (
             "neq matches series lacking the label",
             vec![vec![m("foo", "!=", "boo"), m("instance", "!=", "zzz")]],
-            false,
             vec![
                 "__name__=B_upper,job=x",
                 "Abc=2,__name__=a:b,job=x",
@@ -333,7 +316,6 @@ fn select_semantics() {
         (
             "foo='' = lacking foo",
             vec![vec![m("foo", "=", ""), m("job", "=", "x")]],
-            false,
             vec![
                 "__name__=B_upper,job=x",
                 "Abc=2,__name__=a:b,job=x",
@@ -343,13 +325,11 @@ fn select_semantics() {
         (
             "bar='' on unknown label = everything with job=y",
             vec![vec![m("bar", "=", ""), m("job", "=", "y")]],
-            false,
             vec!["__name__=a:b,job=y"],
         ),
         (
             "foo!='' = has foo",
             vec![vec![m("foo", "!=", ""), m("foo", "!=", "bar")]],
-            false,
             vec![
                 "__name__=test_metric1,foo=boo,instance=i",
                 "__name__=test_metric2,foo=boo,instance=i",
@@ -362,7 +342,6 @@ fn select_semantics() {
                 vec![m("foo", "=", "bar")],
                 vec![m("foo", "=", "bar")],
             ],
-            false,
             vec![
                 "__name__=test_metric1,foo=bar,instance=i",
                 "__name__=test_metric1,foo=boo,instance=i",
@@ -371,13 +350,11 @@ fn select_semantics() {
         (
             "contradiction",
             vec![vec![m("job", "=", "x"), m("job", "=", "y")]],
-            false,
             vec![],
         ),
         (
             "regex all names",
             vec![vec![m("__name__", "=~", ".+")]],
-            true,
             vec![
                 "__name__=B_upper,job=x",
                 "Abc=2,__name__=a:b,job=x",
@@ -393,7 +370,6 @@ fn select_semantics() {
         (
             "regex alternation",
             vec![vec![m("__name__", "=~", "test_metric2|B_upper")]],
-            true,
             vec![
                 "__name__=B_upper,job=x",
                 "__name__=test_metric2,foo=boo,instance=i",
@@ -402,7 +378,6 @@ fn select_semantics() {
         (
             "regex matching empty",
             vec![vec![m("foo", "=~", "bar|"), m("__name__", "=~", "test.*")]],
-            true,
             vec![
                 "__name__=test_metric1,foo=bar,instance=i",
                 "__name__=test_metric_old",
@@ -415,13 +390,11 @@ fn select_semantics() {
                 m("job", "!~", "x|nameless"),
                 m("__name__", "!~", "test.*"),
             ]],
-            true,
             vec!["__name__=a:b,job=y"],
         ),
         (
             "a!~'.*' selects nothing",
             vec![vec![m("job", "!~", ".*")]],
-            true,
             vec![],
         ),
         (
@@ -430,15 +403,10 @@ fn select_semantics() {
                 m("job", "=~", ".*"),
                 m("__name__", "=", "test_metric_old"),
             ]],
-            true,
             vec!["__name__=test_metric_old"],
         ),
     ];
-    for (name, sets, needs_regex, want) in cases {
-        if needs_regex && !ready {
-            eprintln!("skipping select case {name:?}: Matcher regex support not landed yet");
-            continue;
-        }
+    for (name, sets, want) in cases {
         let sel = h.select(&sets);
         assert_eq!(names_of(&h, &sel), want, "case {name}");
     }
@@ -672,7 +640,7 @@ fn model_based_select_and_latest() {
             for _ in 0..1 + rng.below(2) {
                 let mut set = Vec::new();
                 for _ in 0..1 + rng.below(3) {
-                    let op = ops[rng.below(if regex_ready() { 4 } else { 2 })];
+                    let op = ops[rng.below(4)];
                     let val = if op.ends_with('~') {
                         ["1.*", "x|X", ".*", "a|", "1|10", ".+"][rng.below(6)].to_owned()
                     } else {
@@ -729,4 +697,150 @@ fn model_based_select_and_latest() {
             );
         }
     }
+}
+
+/// Resident set size of this process in bytes (Linux), 0 elsewhere.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A sink that only counts.
+struct Count(usize);
+
+impl LatestSink for Count {
+    fn sample(&mut self, labels: &dyn LabelsRef, _t: i64, _v: f64) -> bool {
+        self.0 += labels.metric_name().len().min(1);
+        true
+    }
+}
+
+/// CPU time of the calling thread in ns (Linux `/proc/thread-self/schedstat`), so numbers
+/// stay meaningful on a busy machine.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn time<T>(what: &str, reps: u32, mut f: impl FnMut() -> T) -> T {
+    let mut out = f();
+    let mut wall = u128::MAX;
+    let c0 = thread_cpu_ns();
+    for _ in 0..reps {
+        let t0 = std::time::Instant::now();
+        out = f();
+        wall = wall.min(t0.elapsed().as_nanos());
+    }
+    let cpu = (thread_cpu_ns() - c0) / u64::from(reps);
+    eprintln!(
+        "{what:<44} wall {:>8.3} ms (best of {reps}), cpu {:>8.3} ms (mean)",
+        wall as f64 / 1e6,
+        cpu as f64 / 1e6,
+    );
+    out
+}
+
+/// Engine numbers on the 1M node-exporter-like set. Run in release:
+/// `cargo test -p fedstore-storage --release --lib -- --ignored perf_million --nocapture`
+#[test]
+#[ignore = "slow: measures the engine on 1M series"]
+fn perf_million() {
+    let spec = NodeSetSpec::million();
+    let dir = tempfile::tempdir().unwrap();
+    let h = Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap();
+    let rss0 = rss_bytes();
+    let t0 = std::time::Instant::now();
+    let c0 = thread_cpu_ns();
+    // Streams the labels (no materialized set), so RSS growth is the head's.
+    let (refs, stats) = spec.load(&h, 1_000, 2000);
+    let load = t0.elapsed();
+    let rss_after = rss_bytes();
+    assert_eq!(stats.series_created as usize, spec.total());
+    eprintln!(
+        "loaded {} series in {:.2} s ({:.2} CPU-s); RSS growth {:.0} B/series ({} MB -> {} MB; refs vec {} MB included); memory_bytes {:.0} B/series",
+        h.num_series(),
+        load.as_secs_f64(),
+        (thread_cpu_ns() - c0) as f64 / 1e9,
+        (rss_after.saturating_sub(rss0)) as f64 / h.num_series() as f64,
+        rss0 >> 20,
+        rss_after >> 20,
+        (refs.capacity() * 4) >> 20,
+        h.memory_bytes() as f64 / h.num_series() as f64,
+    );
+    let shapes: Vec<(&str, Vec<Vec<Matcher>>)> = vec![
+        (
+            "all {__name__=~\".+\"}",
+            vec![vec![m("__name__", "=~", ".+")]],
+        ),
+        ("all {__name__!=\"\"}", vec![vec![m("__name__", "!=", "")]]),
+        (
+            "one name (10k)",
+            vec![vec![m("__name__", "=", &NodeSetSpec::metric(42))]],
+        ),
+        (
+            "one instance (1k)",
+            vec![vec![m("instance", "=", &NodeSetSpec::instance(500))]],
+        ),
+        (
+            "{__name__=~\"job:.*\"}",
+            vec![vec![m("__name__", "=~", "job:.*")]],
+        ),
+        (
+            "{job=\"node\"} union 2 names",
+            vec![
+                vec![
+                    m("job", "=", "node"),
+                    m("__name__", "=", &NodeSetSpec::metric(1)),
+                ],
+                vec![m("__name__", "=", &NodeSetSpec::metric(2))],
+            ],
+        ),
+    ];
+    for (name, sets) in &shapes {
+        let sel = time(&format!("select {name}"), 20, || h.select(sets));
+        let n = time(&format!("  latest {} refs", sel.refs.len()), 20, || {
+            let mut c = Count(0);
+            h.latest(&sel.refs, 0, 2_000, &mut c);
+            c.0
+        });
+        assert_eq!(n, sel.refs.len());
+        time(&format!("  select+latest {name}"), 20, || {
+            let sel = h.select(sets);
+            let mut c = Count(0);
+            h.latest(&sel.refs, 0, 2_000, &mut c);
+            c.0
+        });
+    }
+    // The same walk in memory order shows how much of `latest` is cache misses.
+    let mut sorted = h.select(&shapes[0].1).refs;
+    sorted.sort_by_key(|r| (r.0 & 7, r.0));
+    time("latest all, refs in memory order", 10, || {
+        let mut c = Count(0);
+        h.latest(&sorted, 0, 2_000, &mut c);
+        c.0
+    });
+    // append_ref throughput, batches of 2000, into existing series.
+    let mut t = 2_000i64;
+    let batches = 500usize;
+    let c0 = thread_cpu_ns();
+    for b in 0..batches {
+        let mut app = h.appender();
+        let start = (b * 2000) % (refs.len() - 2000);
+        for &r in &refs[start..start + 2000] {
+            app.append_ref(r, t, t as f64).unwrap();
+        }
+        app.commit().unwrap();
+        t += 15_000;
+    }
+    let cpu_s = (thread_cpu_ns() - c0) as f64 / 1e9;
+    eprintln!(
+        "append_ref+commit: {:.2} M samples per CPU-second (1 thread, batch 2000)",
+        (batches * 2000) as f64 / cpu_s / 1e6
+    );
 }

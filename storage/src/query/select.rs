@@ -12,6 +12,7 @@ use roaring::RoaringBitmap;
 
 use crate::head::Selection;
 use crate::postings::ops::{intersect_all, union_all};
+use crate::postings::order::NO_NAME;
 use crate::postings::{MemPostings, NamePostings};
 use crate::query::{MatchOp, Matcher};
 use crate::series::SeriesRef;
@@ -35,7 +36,7 @@ pub fn select(postings: &MemPostings, symbols: &SymbolTable, sets: &[Vec<Matcher
         return Selection::default();
     };
     Selection {
-        refs: order(postings, &union),
+        refs: order(postings, symbols, &union),
     }
 }
 
@@ -52,7 +53,7 @@ pub fn postings_for_matchers<'a>(
     let mut neg: Vec<Cow<'a, RoaringBitmap>> = Vec::new();
     for m in set {
         let np = symbols.get(&m.name).and_then(|n| postings.name(n));
-        if !m.matches("") {
+        if !m.matches_empty() {
             let Some(np) = np else {
                 return Cow::Owned(RoaringBitmap::new());
             };
@@ -83,46 +84,63 @@ pub fn postings_for_matchers<'a>(
 }
 
 /// The union of the postings of the values of `np` for which `m.matches(value) == want`.
+/// Uses the matcher's literal set and prefix fast paths when it has them.
 fn values_postings<'a>(
     np: &'a NamePostings,
     symbols: &SymbolTable,
     m: &Matcher,
     want: bool,
 ) -> Cow<'a, RoaringBitmap> {
-    let empty = || Cow::Owned(RoaringBitmap::new());
-    let lookup = |v: &str| symbols.get(v).and_then(|s| np.get(s));
-    match (m.op, want) {
-        // `a="x"` (x non-empty) and the inverse of `a!="x"`: one bitmap.
-        (MatchOp::Equal, true) | (MatchOp::NotEqual, false) => {
-            lookup(&m.value).map_or_else(empty, Cow::Borrowed)
+    let literal = if want {
+        m.set_matches()
+    } else {
+        m.excluded_set()
+    };
+    if let Some(set) = literal {
+        let lookup = |v: &String| symbols.get(v).and_then(|s| np.get(s));
+        return match set {
+            [one] => lookup(one).map_or_else(|| Cow::Owned(RoaringBitmap::new()), Cow::Borrowed),
+            _ => Cow::Owned(union_all(set.iter().filter_map(lookup))),
+        };
+    }
+    // `a!=""` matches every value; `a=""` (inverted) too.
+    if (m.op == MatchOp::NotEqual) == want && m.value.is_empty() {
+        return Cow::Borrowed(np.any());
+    }
+    let values = np.values();
+    let scan = match m.prefix().filter(|_| want) {
+        Some(p) => {
+            let start = values.partition_point(|&v| symbols.resolve(v) < p);
+            let len = values[start..].partition_point(|&v| symbols.resolve(v).starts_with(p));
+            &values[start..start + len]
         }
-        // Every value differs from "" (`a!=""`), and no value equals "" (inverse of `a=""`).
-        (MatchOp::NotEqual, true) | (MatchOp::Equal, false) => Cow::Borrowed(np.any()),
-        (MatchOp::Regex | MatchOp::NotRegex, _) => {
-            // TODO fast path: Matcher::set_matches() / prefix() once the selector module has them.
-            let values = np.values();
-            let hits: Vec<SymbolId> = values
-                .iter()
-                .copied()
-                .filter(|&v| m.matches(symbols.resolve(v)) == want)
-                .collect();
-            if hits.len() == values.len() {
-                Cow::Borrowed(np.any())
-            } else if hits.len() == 1 {
-                np.get(hits[0]).map_or_else(empty, Cow::Borrowed)
-            } else {
-                Cow::Owned(union_all(hits.iter().filter_map(|&v| np.get(v))))
-            }
-        }
+        None => values,
+    };
+    let hits: Vec<SymbolId> = scan
+        .iter()
+        .copied()
+        .filter(|&v| m.matches(symbols.resolve(v)) == want)
+        .collect();
+    if hits.len() == values.len() {
+        Cow::Borrowed(np.any())
+    } else if let [one] = hits.as_slice() {
+        np.get(*one)
+            .map_or_else(|| Cow::Owned(RoaringBitmap::new()), Cow::Borrowed)
+    } else {
+        Cow::Owned(union_all(hits.iter().filter_map(|&v| np.get(v))))
     }
 }
 
 /// Orders the selected series: names in byte order, within a name the maintained label-set
-/// order; each name's refs are taken whole when the name is a subset of `union`.
-fn order(postings: &MemPostings, union: &RoaringBitmap) -> Vec<SeriesRef> {
+/// order. Big selections walk every name's bitmap; small ones group their refs by name and
+/// sort each partial group by the refs' ranks.
+fn order(postings: &MemPostings, symbols: &SymbolTable, union: &RoaringBitmap) -> Vec<SeriesRef> {
     let Some(names) = postings.name(NAME_SYMBOL) else {
         return Vec::new();
     };
+    if union.len() * SMALL_SELECTION_RATIO < postings.all().len() {
+        return order_small(postings, symbols, union);
+    }
     let mut target = union.intersection_len(names.any());
     let mut out = Vec::with_capacity(target as usize);
     for &name in names.values() {
@@ -147,6 +165,56 @@ fn order(postings: &MemPostings, union: &RoaringBitmap) -> Vec<SeriesRef> {
             );
         }
         target -= (out.len() - before) as u64;
+    }
+    out
+}
+
+/// Selections smaller than `all / SMALL_SELECTION_RATIO` take the grouping path.
+const SMALL_SELECTION_RATIO: u64 = 8;
+
+/// The small-selection path: O(selected) work plus, per touched name, either a rank sort of
+/// its selected refs or (when most of the name is selected) a filtered walk of its order.
+fn order_small(
+    postings: &MemPostings,
+    symbols: &SymbolTable,
+    union: &RoaringBitmap,
+) -> Vec<SeriesRef> {
+    let order = postings.order();
+    let mut slot_of: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
+    let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
+    for r in union {
+        let name = order.name_of(r);
+        if name == NO_NAME {
+            continue;
+        }
+        let slot = *slot_of.entry(name).or_insert_with(|| {
+            groups.push((name, Vec::new()));
+            groups.len() - 1
+        });
+        groups[slot].1.push(r);
+    }
+    groups.sort_unstable_by(|a, b| {
+        symbols
+            .resolve(SymbolId(a.0))
+            .cmp(symbols.resolve(SymbolId(b.0)))
+    });
+    let mut out = Vec::with_capacity(groups.iter().map(|g| g.1.len()).sum());
+    for (name, mut refs) in groups {
+        let name = SymbolId(name);
+        let all = order.refs(name);
+        if refs.len() == all.len() {
+            out.extend(all.iter().map(|&r| SeriesRef(r)));
+        } else if refs.len() * 4 >= all.len() {
+            out.extend(
+                all.iter()
+                    .filter(|&&r| union.contains(r))
+                    .map(|&r| SeriesRef(r)),
+            );
+        } else {
+            order.fresh_ranks(name);
+            refs.sort_unstable_by_key(|&r| order.rank(r));
+            out.extend(refs.iter().map(|&r| SeriesRef(r)));
+        }
     }
     out
 }
