@@ -321,7 +321,7 @@ mod tests {
                     .filter(|&i| g[i] != w[i])
                     .collect();
                 assert!(
-                    g.len() == w.len() && diff.len() == 1 && (g[diff[0]] - b'0') % 2 == 0,
+                    g.len() == w.len() && diff.len() == 1 && (g[diff[0]] - b'0').is_multiple_of(2),
                     "layout of {v:e}: got {got}, want {want}"
                 );
             }

@@ -237,7 +237,15 @@ mod tests {
 
     #[test]
     fn sample_lines() {
-        let cases: &[(&str, &str, &[(&str, &str)], f64, Option<i64>, &str)] = &[
+        type LineCase = (
+            &'static str,
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            f64,
+            Option<i64>,
+            &'static str,
+        );
+        let cases: &[LineCase] = &[
             (
                 "no labels, with ts",
                 "up",

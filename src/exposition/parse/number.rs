@@ -181,7 +181,9 @@ pub(crate) fn parse_timestamp_digits(s: &[u8]) -> Result<i64, ParseErrorKind> {
 /// Go's `int64(seconds * 1000)` on amd64: truncation, and `math.MinInt64` when out of range.
 pub(crate) fn seconds_to_ms(seconds: f64) -> i64 {
     let ms = seconds * 1000.0;
-    if (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&ms) {
+    // 2^63 is exact as an f64; [-2^63, 2^63) converts without overflow.
+    let limit = i64::MAX as f64;
+    if (-limit..limit).contains(&ms) {
         ms as i64
     } else {
         i64::MIN

@@ -158,12 +158,7 @@ impl<'a> Parser<'a> {
                 Entry::Help { name, help }
             }
             _ => {
-                let m = name.as_bytes();
-                if !text.is_empty()
-                    && !(m.len() > text.len()
-                        && m.ends_with(text)
-                        && m[m.len() - text.len() - 1] == b'_')
-                {
+                if !unit_is_suffix(name.as_bytes(), text) {
                     return Err(self.err(ParseErrorKind::UnitNotSuffix {
                         metric: name.to_string(),
                     }));
@@ -465,4 +460,12 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// Prometheus's UNIT check: an empty unit, or a suffix of the name preceded by `_`.
+fn unit_is_suffix(name: &[u8], unit: &[u8]) -> bool {
+    unit.is_empty()
+        || (name.len() > unit.len()
+            && name.ends_with(unit)
+            && name[name.len() - unit.len() - 1] == b'_')
 }

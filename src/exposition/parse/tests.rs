@@ -871,7 +871,12 @@ fn series_is_raw_text() {
 
 #[test]
 fn to_labels_cases() {
-    let cases: &[(&str, &[u8], &[(&str, &str)])] = &[
+    type LabelsCase = (
+        &'static str,
+        &'static [u8],
+        &'static [(&'static str, &'static str)],
+    );
+    let cases: &[LabelsCase] = &[
         ("name only", b"m 1", &[("__name__", "m")]),
         (
             "sorted",
