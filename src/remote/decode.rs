@@ -13,6 +13,9 @@ use crate::remote::proto;
 /// Prost's nesting budget (`prost::RECURSION_LIMIT`); groups and messages consume it alike.
 const RECURSION_LIMIT: u32 = 100;
 
+/// The budget left for the fields of a `Label` (inside `WriteRequest` and `TimeSeries`).
+const LABEL_FIELDS_CTX: u32 = RECURSION_LIMIT - 2;
+
 /// Wire types of the protobuf encoding.
 const WIRE_VARINT: u8 = 0;
 const WIRE_FIXED64: u8 = 1;
@@ -127,6 +130,10 @@ pub struct TimeSeriesView<'a> {
     pub samples_start: u32,
     /// End (exclusive) of this series' samples.
     pub samples_end: u32,
+    /// Whether the labels are decoded into [`WriteRequestView::labels`]; after
+    /// [`WriteRequestView::decode_deferred`] a contiguous label run waits for
+    /// [`WriteRequestView::parse_labels`] (until then its label range is empty).
+    pub labels_parsed: bool,
     /// Number of exemplars sent with the series (validated, not kept).
     pub exemplars: u32,
     /// Number of native histogram samples sent with the series (validated, not kept).
@@ -178,6 +185,32 @@ impl<'a> WriteRequestView<'a> {
 
     /// Decodes `buf` (a whole `WriteRequest`) into this view, replacing its contents.
     pub fn decode(&mut self, buf: &'a [u8]) -> Result<(), DecodeError> {
+        self.decode_with(buf, false)
+    }
+
+    /// Like [`WriteRequestView::decode`], but the labels of a series whose label fields are
+    /// contiguous are only delimited ([`TimeSeriesView::labels_raw`]), not parsed: callers that
+    /// find the series in a cache keyed by those exact bytes (which parsed once already) skip
+    /// the work, and call [`WriteRequestView::parse_labels`] for the others. Parsing every series
+    /// this way accepts and yields exactly what [`WriteRequestView::decode`] does.
+    pub fn decode_deferred(&mut self, buf: &'a [u8]) -> Result<(), DecodeError> {
+        self.decode_with(buf, true)
+    }
+
+    /// Parses the deferred labels of series `i` (no-op when already parsed).
+    pub fn parse_labels(&mut self, i: usize) -> Result<(), DecodeError> {
+        let s = &mut self.series[i];
+        if s.labels_parsed {
+            return Ok(());
+        }
+        s.labels_start = len_u32(self.labels.len());
+        for_each_label(s.labels_raw, |l| self.labels.push(l))?;
+        s.labels_end = len_u32(self.labels.len());
+        s.labels_parsed = true;
+        Ok(())
+    }
+
+    fn decode_with(&mut self, buf: &'a [u8], defer_labels: bool) -> Result<(), DecodeError> {
         self.series.clear();
         self.labels.clear();
         self.samples.clear();
@@ -190,7 +223,7 @@ impl<'a> WriteRequestView<'a> {
                 1 => {
                     check_wire(wire, WIRE_LEN, "Timeseries")?;
                     let body = r.len_delimited()?;
-                    self.decode_series(body, ctx - 1)?;
+                    self.decode_series(body, ctx - 1, defer_labels)?;
                 }
                 3 => {
                     check_wire(wire, WIRE_LEN, "Metadata")?;
@@ -205,7 +238,12 @@ impl<'a> WriteRequestView<'a> {
     }
 
     /// Decodes one `TimeSeries` body; `ctx` is the budget of its fields.
-    fn decode_series(&mut self, buf: &'a [u8], ctx: u32) -> Result<(), DecodeError> {
+    fn decode_series(
+        &mut self,
+        buf: &'a [u8],
+        ctx: u32,
+        defer_labels: bool,
+    ) -> Result<(), DecodeError> {
         let mut ts = TimeSeriesView {
             labels_start: len_u32(self.labels.len()),
             samples_start: len_u32(self.samples.len()),
@@ -220,7 +258,9 @@ impl<'a> WriteRequestView<'a> {
                 1 => {
                     check_wire(wire, WIRE_LEN, "Labels")?;
                     let body = r.len_delimited()?;
-                    self.labels.push(decode_label(body, ctx - 1)?);
+                    if !defer_labels {
+                        self.labels.push(decode_label(body, ctx - 1)?);
+                    }
                     run.label(field_start, r.pos);
                 }
                 2 => {
@@ -247,7 +287,6 @@ impl<'a> WriteRequestView<'a> {
                 }
             }
         }
-        ts.labels_end = len_u32(self.labels.len());
         ts.samples_end = len_u32(self.samples.len());
         ts.labels_raw = match run {
             LabelRun {
@@ -257,9 +296,42 @@ impl<'a> WriteRequestView<'a> {
             } => &buf[s..e],
             _ => &[],
         };
+        if defer_labels && ts.labels_raw.is_empty() {
+            // Interleaved (or no) labels: nothing to defer, parse them now.
+            let mut r = Reader { buf, pos: 0 };
+            while !r.is_empty() {
+                let (tag, wire) = r.key("TimeSeries")?;
+                if tag == 1 {
+                    self.labels.push(decode_label(r.len_delimited()?, ctx - 1)?);
+                } else {
+                    r.skip(tag, wire, ctx)?;
+                }
+            }
+        }
+        ts.labels_end = len_u32(self.labels.len());
+        ts.labels_parsed = !defer_labels || ts.labels_raw.is_empty();
         self.series.push(ts);
         Ok(())
     }
+}
+
+/// Parses a label run ([`TimeSeriesView::labels_raw`]) into its labels.
+pub fn labels_from_raw(raw: &[u8]) -> Result<Vec<LabelView<'_>>, DecodeError> {
+    let mut out = Vec::new();
+    for_each_label(raw, |l| out.push(l))?;
+    Ok(out)
+}
+
+/// Calls `f` with each label of a label run.
+fn for_each_label<'a>(raw: &'a [u8], mut f: impl FnMut(LabelView<'a>)) -> Result<(), DecodeError> {
+    let mut r = Reader { buf: raw, pos: 0 };
+    while !r.is_empty() {
+        // The run holds only `Labels` fields, checked while delimiting it.
+        r.key("TimeSeries")?;
+        let body = r.len_delimited()?;
+        f(decode_label(body, LABEL_FIELDS_CTX)?);
+    }
+    Ok(())
 }
 
 /// Tracks whether a series' label fields form one contiguous run of bytes.
@@ -653,6 +725,24 @@ pub fn must_match_prost(data: &[u8]) -> bool {
     let oracle = proto::WriteRequest::decode(data);
     let mut view = WriteRequestView::default();
     let ours = view.decode(data);
+    // Deferred decoding plus parsing every series must give the same outcome and labels.
+    let mut deferred = WriteRequestView::default();
+    let deferred_ok = deferred.decode_deferred(data).is_ok()
+        && (0..deferred.series.len()).all(|i| deferred.parse_labels(i).is_ok());
+    assert_eq!(
+        deferred_ok,
+        ours.is_ok(),
+        "deferred decoding disagrees: {data:02x?}"
+    );
+    if deferred_ok {
+        for (a, b) in view.series.iter().zip(&deferred.series) {
+            assert_eq!(
+                view.labels_of(a),
+                deferred.labels_of(b),
+                "deferred labels: {data:02x?}"
+            );
+        }
+    }
     match (ours, oracle) {
         (Err(_), Err(_)) => false,
         (Ok(()), Err(e)) => panic!("prost rejects ({e}) what we accept: {data:02x?}"),

@@ -55,21 +55,23 @@ pub fn max_compressed_len(max: usize) -> usize {
     32 + max + max / 6
 }
 
-/// Decompresses `block` into `out` (cleared first; its allocation is reused), refusing
-/// blocks announcing more than `max` bytes before decompressing anything.
-pub fn decompress_into(block: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(), SnappyError> {
+/// Decompresses `block` into the front of `out` and returns the decompressed length, refusing
+/// blocks announcing more than `max` bytes before decompressing anything. `out` only grows
+/// (its allocation and length are reused: no zeroing per request); bytes past the returned
+/// length are stale.
+pub fn decompress_into(block: &[u8], max: usize, out: &mut Vec<u8>) -> Result<usize, SnappyError> {
     let len = decompressed_len(block)?;
     if len > max as u64 {
         return Err(SnappyError::TooLarge { len, max });
     }
-    out.clear();
     // `len <= max`, a usize.
-    out.resize(len as usize, 0);
-    let n = snap::raw::Decoder::new()
-        .decompress(block, out)
-        .map_err(|_| SnappyError::Corrupt)?;
-    out.truncate(n);
-    Ok(())
+    let len = len as usize;
+    if out.len() < len {
+        out.resize(len, 0);
+    }
+    snap::raw::Decoder::new()
+        .decompress(block, &mut out[..len])
+        .map_err(|_| SnappyError::Corrupt)
 }
 
 #[cfg(test)]
@@ -136,7 +138,7 @@ mod tests {
         ];
         let mut out = Vec::new();
         for (case, block, max, want) in cases {
-            let got = decompress_into(&block, max, &mut out).map(|()| out.as_slice());
+            let got = decompress_into(&block, max, &mut out).map(|n| &out[..n]);
             assert_eq!(got, want, "case {case}");
         }
     }

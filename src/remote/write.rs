@@ -16,7 +16,7 @@ use fedstore_storage::{AppendError, AppendStats, Appender, Head, Labels, SeriesR
 
 pub use cache::SeriesCache;
 
-use crate::remote::decode::{DecodeError, LabelView, WriteRequestView};
+use crate::remote::decode::{DecodeError, LabelView, WriteRequestView, labels_from_raw};
 use crate::remote::snappy::{self, SnappyError};
 
 /// Default limit on a request's decompressed size: 32 MiB, the cap Prometheus's remote-write
@@ -161,6 +161,8 @@ struct Scratch {
     view: WriteRequestView<'static>,
     /// Per series: cache key (0 = none) and the cached ref.
     resolved: Vec<(u128, Option<SeriesRef>)>,
+    /// Scratch of [`SeriesCache::get_batch`].
+    order: Vec<u32>,
 }
 
 thread_local! {
@@ -181,11 +183,17 @@ fn ingest_inner(
             Ok(s) => s,
             Err(_) => &mut fresh,
         };
-        snappy::decompress_into(body, max_bytes, &mut scratch.decompressed)?;
+        let n = snappy::decompress_into(body, max_bytes, &mut scratch.decompressed)?;
         // `recycle` re-borrows the empty view for this body's lifetime.
         let mut view = std::mem::take(&mut scratch.view).recycle();
-        let result = match view.decode(&scratch.decompressed) {
-            Ok(()) => append_request(head, &view, cache, &mut scratch.resolved),
+        let result = match view.decode_deferred(&scratch.decompressed[..n]) {
+            Ok(()) => append_request(
+                head,
+                &mut view,
+                cache,
+                &mut scratch.resolved,
+                &mut scratch.order,
+            ),
             Err(e) => Err(RemoteWriteError::Decode(e)),
         };
         scratch.view = view.recycle();
@@ -196,12 +204,13 @@ fn ingest_inner(
     })
 }
 
-/// Validates every series, then appends every sample. `resolved` is scratch space.
+/// Validates every series, then appends every sample. `resolved` and `order` are scratch.
 fn append_request(
     head: &Head,
-    req: &WriteRequestView<'_>,
+    req: &mut WriteRequestView<'_>,
     cache: Option<&SeriesCache>,
     resolved: &mut Vec<(u128, Option<SeriesRef>)>,
+    order: &mut Vec<u32>,
 ) -> Result<AppendStats, RemoteWriteError> {
     // Pass 1: resolve cached series, validate the others. Nothing is appended before every
     // series is known valid.
@@ -213,14 +222,25 @@ fn append_request(
             Some(_) if !s.labels_raw.is_empty() => SeriesCache::key(s.labels_raw),
             _ => 0,
         };
-        let cached = cache.and_then(|c| if key == 0 { None } else { c.get(key) });
+        resolved.push((key, None));
+    }
+    if let Some(c) = cache {
+        c.get_batch(resolved, order);
+    }
+    // Labels of cached series stay unparsed: their exact bytes parsed and validated before.
+    for (i, &(_, cached)) in resolved.iter().enumerate() {
+        if cached.is_none() {
+            req.parse_labels(i).map_err(RemoteWriteError::Decode)?;
+        }
+    }
+    for (s, &(_, cached)) in req.series.iter().zip(resolved.iter()) {
         if cached.is_none() {
             validate_labels(req.labels_of(s))?;
         }
-        resolved.push((key, cached));
     }
 
     // Pass 2: append.
+    let req = &*req;
     let mut app = head.appender();
     let mut rejected = AppendStats::default();
     for (s, &(key, cached)) in req.series.iter().zip(resolved.iter()) {
@@ -230,7 +250,15 @@ fn append_request(
                 Some(r) => match app.append_ref(r, sample.t_ms, sample.v) {
                     // The head dropped the series (GC): look it up again by labels.
                     Err(AppendError::UnknownRef(_)) => {
-                        append_by_labels(&mut app, req.labels_of(s), sample.t_ms, sample.v)
+                        let parsed;
+                        let labels = if s.labels_parsed {
+                            req.labels_of(s)
+                        } else {
+                            parsed =
+                                labels_from_raw(s.labels_raw).map_err(RemoteWriteError::Decode)?;
+                            &parsed
+                        };
+                        append_by_labels(&mut app, labels, sample.t_ms, sample.v)
                     }
                     other => other.map(|()| r),
                 },

@@ -36,6 +36,11 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// High bits pick the shard; the low 64 bits hash inside it.
+fn shard_index(key: u128) -> usize {
+    (key >> 122) as usize % SHARDS
+}
+
 type Shard = HashMap<u128, SeriesRef, BuildHasherDefault<KeyHasher>>;
 
 /// A sharded, concurrently readable map from label-bytes hash to series ref.
@@ -74,13 +79,49 @@ impl SeriesCache {
     }
 
     fn shard(&self, key: u128) -> &RwLock<Shard> {
-        // High bits pick the shard, low bits hash inside it.
-        &self.shards[(key >> 122) as usize % SHARDS]
+        &self.shards[shard_index(key)]
     }
 
     /// The cached ref for `key`.
     pub fn get(&self, key: u128) -> Option<SeriesRef> {
         self.shard(key).read().get(&key).copied()
+    }
+
+    /// Looks up every key of `entries` (key 0 = uncacheable, skipped) and stores the cached ref
+    /// beside it. Lookups are grouped by shard so each shard is locked once per batch: the lock's
+    /// atomic operations would otherwise serialize the cache misses that dominate lookups in a
+    /// large table, where grouped lookups overlap. `order` is scratch space.
+    pub fn get_batch(&self, entries: &mut [(u128, Option<SeriesRef>)], order: &mut Vec<u32>) {
+        let mut starts = [0u32; SHARDS + 1];
+        for &(key, _) in entries.iter() {
+            starts[shard_index(key) + 1] += 1;
+        }
+        for i in 0..SHARDS {
+            starts[i + 1] += starts[i];
+        }
+        order.clear();
+        order.resize(entries.len(), 0);
+        let mut next = starts;
+        for (i, &(key, _)) in entries.iter().enumerate() {
+            let s = shard_index(key);
+            order[next[s] as usize] = i as u32;
+            next[s] += 1;
+        }
+        for s in 0..SHARDS {
+            let group = &order[starts[s] as usize..starts[s + 1] as usize];
+            if group.is_empty() {
+                continue;
+            }
+            let shard = self.shards[s].read();
+            for &i in group {
+                let e = &mut entries[i as usize];
+                e.1 = if e.0 == 0 {
+                    None
+                } else {
+                    shard.get(&e.0).copied()
+                };
+            }
+        }
     }
 
     /// Caches `r` for `key`.
@@ -120,7 +161,7 @@ mod tests {
         c.insert(k1, SeriesRef(8));
         assert_eq!((c.get(k1), c.len()), (Some(SeriesRef(8)), 1));
         // A full shard is cleared rather than grown.
-        let shard_of = |k: u128| (k >> 122) as usize % SHARDS;
+        let shard_of = shard_index;
         let mut n = 0u64;
         let mut inserted = 0;
         while inserted <= 100 {
@@ -133,5 +174,27 @@ mod tests {
         }
         assert!(c.len() <= 100);
         assert_eq!(c.get(k1), None);
+    }
+
+    #[test]
+    fn batch_lookup_matches_single_lookups() {
+        let c = SeriesCache::new();
+        let keys: Vec<u128> = (0..500u32)
+            .map(|i| SeriesCache::key(&i.to_le_bytes()))
+            .collect();
+        for (i, &k) in keys.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+            c.insert(k, SeriesRef(i as u32));
+        }
+        let mut entries: Vec<(u128, Option<SeriesRef>)> = keys.iter().map(|&k| (k, None)).collect();
+        entries.push((0, Some(SeriesRef(9))));
+        let mut order = Vec::new();
+        c.get_batch(&mut entries, &mut order);
+        for (i, &(k, got)) in entries.iter().enumerate() {
+            let want = if k == 0 { None } else { c.get(k) };
+            assert_eq!(got, want, "entry {i}");
+            if i < keys.len() {
+                assert_eq!(got.is_some(), i % 3 != 0, "entry {i}");
+            }
+        }
     }
 }
