@@ -564,6 +564,107 @@ fn concurrent_appenders() {
     assert_eq!(rendered.len(), spec.total());
 }
 
+#[test]
+fn order_matches_brute_force_on_node_set() {
+    let (_d, h) = head();
+    let spec = NodeSetSpec::small();
+    // Several commits in scrape order exercise merging into existing name orders.
+    spec.load(&h, 1_000, 37);
+    let all = spec.labels();
+    let inst = NodeSetSpec::instance(3);
+    let selectors: Vec<Vec<Vec<Matcher>>> = vec![
+        vec![vec![m("__name__", "=~", ".+")]],
+        vec![vec![m("instance", "=", &inst)]],
+        vec![vec![m("mode", "!=", "idle"), m("__name__", "!~", "job:.*")]],
+        vec![
+            vec![m("__name__", "=~", "job:.*")],
+            vec![m("instance", "=", &inst)],
+        ],
+        vec![vec![m("device", "=", "nvme0n1"), m("env", "=", "staging")]],
+        vec![vec![
+            m("__name__", "=", &NodeSetSpec::metric(2)),
+            m("instance", "=~", ".*1:9100"),
+        ]],
+    ];
+    for sets in selectors {
+        let mut want: Vec<&Labels> = all
+            .iter()
+            .filter(|l| {
+                sets.iter()
+                    .any(|set| set.iter().all(|mm| mm.matches(l.get(&mm.name))))
+            })
+            .collect();
+        want.sort_by(|a, b| {
+            a.get("__name__").cmp(b.get("__name__")).then_with(|| {
+                let pa = a.iter().map(|l| (&l.name, &l.value));
+                let pb = b.iter().map(|l| (&l.name, &l.value));
+                pa.cmp(pb)
+            })
+        });
+        let got: Vec<Labels> = h
+            .select(&sets)
+            .refs
+            .iter()
+            .map(|&r| h.series_labels(r).unwrap())
+            .collect();
+        let want: Vec<Labels> = want.into_iter().cloned().collect();
+        assert_eq!(got.len(), want.len(), "{sets:?}");
+        assert!(got == want, "{sets:?}: order differs");
+    }
+}
+
+#[test]
+fn latest_falls_back_across_sealed_chunks_and_runs_in_parallel() {
+    let (_d, h) = head();
+    let mut app = h.appender();
+    let mut refs = Vec::new();
+    for s in 0..50 {
+        let l = must_labels(&[("__name__", "m"), ("s", &format!("{s:02}"))]);
+        for t in 0..300 {
+            refs.push(app.append(&l, t * 10, (s * 1000 + t) as f64).unwrap());
+        }
+    }
+    app.commit().unwrap();
+    let sel = h.select(&[vec![m("__name__", "=", "m")]]);
+    assert_eq!(sel.refs.len(), 50);
+    let cases = [(0, 2990, 299), (0, 1234, 123), (0, 5, 0), (1000, 1005, 100)];
+    for (mint, maxt, want_t) in cases {
+        let got = render(&h, &sel, mint, maxt);
+        assert_eq!(got.len(), 50, "[{mint}, {maxt}]");
+        assert!(
+            got[7].ends_with(&format!(" {} {}", want_t * 10, 7 * 1000 + want_t)),
+            "{}",
+            got[7]
+        );
+        let mut out = Vec::new();
+        h.samples(sel.refs[7], mint, maxt, &mut out);
+        assert_eq!(
+            out.len() as i64,
+            want_t - mint / 10 + 1,
+            "samples [{mint}, {maxt}]"
+        );
+    }
+    // Two threads render halves of one selection while a third appends.
+    let (a, b) = sel.refs.split_at(25);
+    let (ra, rb) = std::thread::scope(|s| {
+        let w = s.spawn(|| {
+            for t in 300..400 {
+                let mut app = h.appender();
+                for &r in &sel.refs {
+                    app.append_ref(r, t * 10, 1.0).unwrap();
+                }
+                app.commit().unwrap();
+            }
+        });
+        let ha = s.spawn(|| render(&h, &Selection { refs: a.to_vec() }, 0, 2990));
+        let hb = s.spawn(|| render(&h, &Selection { refs: b.to_vec() }, 0, 2990));
+        w.join().unwrap();
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    assert_eq!(ra.len() + rb.len(), 50);
+    assert!(ra.iter().chain(&rb).all(|l| l.contains(" 2990 ")));
+}
+
 /// A tiny deterministic PRNG (xorshift64*), so the model test needs no dependency.
 struct Rng(u64);
 
