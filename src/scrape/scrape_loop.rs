@@ -183,11 +183,20 @@ mod base64_like {
     }
 }
 
-/// Waits for `d`, returning the command if the manager changed it meanwhile.
+/// Waits for `d`, returning the command if the manager changed it meanwhile. A dropped
+/// sender (the manager forgot the loop after its last command) just lets the time pass.
 async fn sleep_or_cmd(d: Duration, cmd: &mut watch::Receiver<LoopCmd>) -> Option<LoopCmd> {
+    let sleep = tokio::time::sleep(d);
+    tokio::pin!(sleep);
     tokio::select! {
-        () = tokio::time::sleep(d) => None,
-        r = cmd.changed() => Some(if r.is_ok() { *cmd.borrow() } else { LoopCmd::Shutdown }),
+        () = &mut sleep => None,
+        r = cmd.changed() => match r {
+            Ok(()) => Some(*cmd.borrow()),
+            Err(_) => {
+                sleep.await;
+                None
+            }
+        },
     }
 }
 

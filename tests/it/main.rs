@@ -2,4 +2,5 @@
 
 mod federate;
 mod federate_golden;
+mod scrape;
 mod support;
