@@ -114,7 +114,8 @@ fn capture_case(args: &Args, version: &str, dir: &Path) -> Result<usize> {
     );
     let config = match fs::read_to_string(dir.join("config.yml")) {
         Ok(c) => c,
-        Err(_) => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).context("reading config.yml"),
     };
     ensure!(
         !config.contains("scrape_configs"),

@@ -122,6 +122,8 @@ struct RunResult {
     conc_peak_kib: Option<u64>,
     conc_note: Option<String>,
     hwm_kib: Option<u64>,
+    /// 1-minute load average when the server started and when it was stopped.
+    loadavg: (Option<f64>, Option<f64>),
 }
 
 fn main() -> Result<()> {
@@ -308,6 +310,7 @@ fn run_server(
     dir: &Path,
     r: &mut RunResult,
 ) -> Result<()> {
+    r.loadavg.0 = loadavg();
     let mut child = start_server(args, server, dir)?;
     let pid = child.pid();
     let addr: SocketAddr = format!("127.0.0.1:{}", port_of(args, server)).parse()?;
@@ -405,6 +408,7 @@ fn run_server(
         concurrent_phase(args, addr, pid, &all, r);
     }
     r.hwm_kib = procs::rss_kib(pid).map(|m| m.1);
+    r.loadavg.1 = loadavg();
     child.check_alive()?;
     child.stop(Duration::from_secs(30));
     Ok(())
@@ -565,6 +569,16 @@ fn concurrent_phase(args: &Args, addr: SocketAddr, pid: u32, all: &[String], r: 
     );
 }
 
+/// The 1-minute load average: other work on the machine skews every number.
+fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn median(samples: &[Sample]) -> Option<Sample> {
     let mut v = samples.to_vec();
     v.sort_by_key(|s| s.elapsed);
@@ -601,7 +615,7 @@ fn fmt_count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
