@@ -17,8 +17,18 @@ pub const MAX_SET_MATCHES: usize = 256;
 /// Compiled-program size limit, like Go's 128 MB `maxSize` (Rust's default is 10 MiB).
 const SIZE_LIMIT_BYTES: usize = 128 << 20;
 
-/// Nesting limit: Go allows a tree height of 1000 and we add two levels per repetition.
-const NEST_LIMIT: u32 = 2500;
+/// Go tree height above which compiling moves to a thread with a [`DEEP_STACK_BYTES`] stack:
+/// Rust's regex compiler recurses once per nesting level (a debug build overflows a 2 MiB stack
+/// near 200 nested repetitions, a release build near 2000), and an overflow aborts the process.
+const SHALLOW_HEIGHT: u32 = 32;
+
+/// Stack reserved for compiling a deep pattern (virtual memory; pages are touched on use).
+const DEEP_STACK_BYTES: usize = 64 << 20;
+
+/// Rust's parser nesting limit. Go bounds its tree height at 1000 (checked while translating)
+/// but not the nesting of hoisted non-capturing groups; the parser is heap-based, so a high
+/// limit is safe.
+const NEST_LIMIT: u32 = 10_000;
 
 /// How a value is tested.
 #[derive(Debug, Clone)]
@@ -63,15 +73,32 @@ impl RegexMatcher {
         // 2.42 also parses the bare pattern, which rejects unbalanced parentheses that the
         // wrapping would otherwise pair up (`a)|(b`).
         let body = translate(pattern).map_err(|e| e.to_string())?;
-        let re = regex::RegexBuilder::new(&anchored)
+        let build = || RegexMatcher::build(&anchored.pattern, &body.pattern, &wrapped);
+        if anchored.height <= SHALLOW_HEIGHT {
+            return build();
+        }
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("regex-compile".to_string())
+                .stack_size(DEEP_STACK_BYTES)
+                .spawn_scoped(scope, build)
+                .map_err(|e| format!("error parsing regexp: {e}"))?
+                .join()
+                .unwrap_or_else(|_| Err("error parsing regexp: internal error".to_string()))
+        })
+    }
+
+    /// Compiles the translated pattern and picks the fast path (may recurse deeply).
+    fn build(anchored: &str, body: &str, wrapped: &[u8]) -> Result<RegexMatcher, String> {
+        let re = regex::RegexBuilder::new(anchored)
             .size_limit(SIZE_LIMIT_BYTES)
             .nest_limit(NEST_LIMIT)
             .build()
-            .map_err(|e| rust_error(&e, &wrapped))?;
+            .map_err(|e| rust_error(&e, wrapped))?;
         let hir = regex_syntax::ParserBuilder::new()
             .nest_limit(NEST_LIMIT)
             .build()
-            .parse(&body);
+            .parse(body);
         let mut m = RegexMatcher {
             re,
             fast: Fast::Regex {

@@ -38,8 +38,13 @@ const MISSING_PAREN: &str = "missing closing )";
 const MISSING_REPEAT_ARGUMENT: &str = "missing argument to repetition operator";
 /// Go's `syntax.ErrTrailingBackslash` text.
 const TRAILING_BACKSLASH: &str = "trailing backslash at end of expression";
+/// Go's `syntax.ErrNestingDepth` text.
+const NESTING_DEPTH: &str = "expression nests too deeply";
 /// Go's `syntax.ErrUnexpectedParen` text.
 const UNEXPECTED_PAREN: &str = "unexpected )";
+
+/// Go's `maxHeight`: the tallest parse tree Go accepts.
+const MAX_HEIGHT: u32 = 1000;
 
 /// Go's `maxRepeat`: the largest count in `x{n,m}`, also bounding nested counts' product.
 const MAX_REPEAT: i32 = 1000;
@@ -129,31 +134,116 @@ fn repeat_is_valid(node: &RepeatNode, mut n: i32) -> bool {
     node.subs.iter().all(|s| repeat_is_valid(s, n))
 }
 
+/// What a piece becomes in Go's parse tree, as far as the tree's height goes: Go merges
+/// adjacent literal runes into one node, merges alternations of single characters into a class,
+/// and hoists the items of a non-capturing group into the enclosing concatenation/alternation.
+/// (Go's prefix factoring of alternations is not modelled.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A literal; `single` when it is one rune. Neighbours with the same `fold` merge.
+    Literal { fold: bool, single: bool },
+    /// A one-character class (`[..]`, `.`, `\d`...).
+    CharClass,
+    /// Any other node, with its height.
+    Node(u32),
+    /// A concatenation whose tallest item has the given height (hoisted into a parent concat).
+    Concat(u32),
+    /// An alternation whose tallest branch has the given height (hoisted into a parent one).
+    Alternate(u32),
+}
+
+impl Shape {
+    fn height(self) -> u32 {
+        match self {
+            Shape::Literal { .. } | Shape::CharClass => 1,
+            Shape::Node(h) => h,
+            Shape::Concat(m) | Shape::Alternate(m) => 1 + m,
+        }
+    }
+
+    /// Go's `concat()` of these shapes.
+    fn concat(items: impl Iterator<Item = Shape>) -> Shape {
+        let (mut count, mut max, mut last) = (0, 0, None::<Shape>);
+        for shape in items {
+            if let (Some(Shape::Literal { fold: a, .. }), Shape::Literal { fold: b, .. }) =
+                (last, shape)
+                && a == b
+            {
+                last = Some(Shape::Literal {
+                    fold: a,
+                    single: false,
+                });
+                continue;
+            }
+            let (n, h) = match shape {
+                Shape::Concat(m) => (2, m),
+                other => (1, other.height()),
+            };
+            count += n;
+            max = max.max(h);
+            last = Some(shape);
+        }
+        match (count, last) {
+            (0, _) => Shape::Node(1),
+            (1, Some(only)) => only,
+            _ => Shape::Concat(max),
+        }
+    }
+
+    /// Go's `alternate()` of these branch shapes.
+    fn alternate(branches: &[Shape]) -> Shape {
+        if let [only] = branches {
+            return *only;
+        }
+        let char_like =
+            |s: &Shape| matches!(s, Shape::CharClass | Shape::Literal { single: true, .. });
+        if branches.iter().all(char_like) {
+            return Shape::CharClass;
+        }
+        let max = branches
+            .iter()
+            .map(|s| match s {
+                Shape::Alternate(m) => *m,
+                other => other.height(),
+            })
+            .max()
+            .unwrap_or(0);
+        Shape::Alternate(max)
+    }
+}
+
 /// One element of a concatenation: an atom (repeatable) or a flag change (not).
 #[derive(Debug)]
 struct Piece {
     text: String,
     is_atom: bool,
     repeats: Vec<RepeatNode>,
+    shape: Shape,
 }
 
 /// An open group (or the root): finished alternatives and the current concatenation.
 #[derive(Debug, Default)]
 struct Level {
     open: String,
+    capture: bool,
     saved_flags: Flags,
     alternatives: Vec<String>,
+    shapes: Vec<Shape>,
     repeats: Vec<RepeatNode>,
     items: Vec<Piece>,
 }
 
 impl Level {
-    fn finish_alternative(&mut self) {
+    /// Ends the current alternative; returns its shape.
+    fn finish_alternative(&mut self) -> Shape {
         let text: String = self.items.iter().map(|p| p.text.as_str()).collect();
         self.alternatives.push(text);
+        let shape = Shape::concat(self.items.iter().filter(|p| p.is_atom).map(|p| p.shape));
+        self.shapes.push(shape);
         for p in self.items.drain(..) {
             self.repeats.extend(p.repeats);
         }
+        shape
     }
 }
 
@@ -226,9 +316,19 @@ fn unicode_class_body(name: &[u8]) -> Option<String> {
     }
 }
 
+/// A translated pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Translation {
+    /// The Rust `regex` pattern.
+    pub pattern: String,
+    /// The height of Go's parse tree (at most Go's limit of 1000): bounds how deeply Rust's
+    /// compiler will recurse.
+    pub height: u32,
+}
+
 /// Translates the Go pattern `s` into a Rust `regex` pattern with the same matches, or fails
 /// with Go's error.
-pub(crate) fn translate(s: &[u8]) -> Result<String, GoRegexError> {
+pub(crate) fn translate(s: &[u8]) -> Result<Translation, GoRegexError> {
     Translator {
         s,
         flags: Flags::default(),
@@ -251,11 +351,32 @@ impl Translator<'_> {
     }
 
     fn push_atom(&mut self, text: String) {
+        self.push_shaped(text, Shape::CharClass);
+    }
+
+    fn push_literal(&mut self, r: u32) {
+        let shape = Shape::Literal {
+            fold: self.flags.fold_case,
+            single: true,
+        };
+        self.push_shaped(literal_text(r), shape);
+    }
+
+    fn push_shaped(&mut self, text: String, shape: Shape) {
         self.level().items.push(Piece {
             text,
             is_atom: true,
             repeats: Vec::new(),
+            shape,
         });
+    }
+
+    /// Go's `checkHeight`: a tree taller than `MAX_HEIGHT` fails the whole pattern.
+    fn check_height(&self, shape: Shape) -> Result<(), GoRegexError> {
+        if shape.height() > MAX_HEIGHT {
+            return Err(err(NESTING_DEPTH, self.s));
+        }
+        Ok(())
     }
 
     /// Go's `nextRune`: the rune at `i` and its width; an invalid byte is an error.
@@ -267,7 +388,7 @@ impl Translator<'_> {
         }
     }
 
-    fn run(mut self) -> Result<String, GoRegexError> {
+    fn run(mut self) -> Result<Translation, GoRegexError> {
         let s = self.s;
         let mut i = 0;
         let mut last_repeat: Option<usize> = None;
@@ -278,13 +399,15 @@ impl Translator<'_> {
                 b'(' => {
                     self.levels.push(Level {
                         open: "(?:".to_string(),
+                        capture: true,
                         saved_flags: self.flags,
                         ..Level::default()
                     });
                     i += 1;
                 }
                 b'|' => {
-                    self.level().finish_alternative();
+                    let shape = self.level().finish_alternative();
+                    self.check_height(shape)?;
                     i += 1;
                 }
                 b')' => {
@@ -292,18 +415,38 @@ impl Translator<'_> {
                         return Err(err(UNEXPECTED_PAREN, s));
                     }
                     let mut level = self.levels.pop().expect("checked above");
-                    level.finish_alternative();
+                    let no_flags = level.items.iter().all(|p| p.is_atom);
+                    let last = level.finish_alternative();
+                    self.check_height(last)?;
                     self.flags = level.saved_flags;
-                    let text = format!("{}{})", level.open, level.alternatives.join("|"));
+                    let mut shape = Shape::alternate(&level.shapes);
+                    if level.capture {
+                        shape = Shape::Node(1 + shape.height());
+                    }
+                    self.check_height(shape)?;
+                    // A group without alternatives or flag changes needs no brackets (a
+                    // repetition wraps its operand anyway): keeps Rust's nesting depth near
+                    // Go's tree height, since Go hoists such groups.
+                    let bare = level.alternatives.len() == 1 && level.open == "(?:" && no_flags;
+                    let text = if bare {
+                        level.alternatives.pop().unwrap_or_default()
+                    } else {
+                        format!("{}{})", level.open, level.alternatives.join("|"))
+                    };
                     self.level().items.push(Piece {
                         text,
                         is_atom: true,
                         repeats: level.repeats,
+                        shape,
                     });
                     i += 1;
                 }
-                b'^' | b'$' | b'.' => {
-                    self.push_atom(char::from(s[i]).to_string());
+                b'^' | b'$' => {
+                    self.push_shaped(char::from(s[i]).to_string(), Shape::Node(1));
+                    i += 1;
+                }
+                b'.' => {
+                    self.push_atom(".".to_string());
                     i += 1;
                 }
                 b'[' => i = self.class(i)?,
@@ -314,7 +457,7 @@ impl Translator<'_> {
                 }
                 b'{' => match self.parse_repeat(i) {
                     None => {
-                        self.push_atom(literal_text(u32::from(b'{')));
+                        self.push_literal(u32::from(b'{'));
                         i += 1;
                     }
                     Some((min, max, after)) => {
@@ -336,7 +479,7 @@ impl Translator<'_> {
                 b'\\' => i = self.backslash(i)?,
                 _ => {
                     let (c, w) = self.next_rune(i)?;
-                    self.push_atom(literal_text(u32::from(c)));
+                    self.push_literal(u32::from(c));
                     i += w;
                 }
             }
@@ -347,7 +490,12 @@ impl Translator<'_> {
         }
         let mut root = self.levels.pop().expect("exactly one level");
         root.finish_alternative();
-        Ok(root.alternatives.join("|"))
+        let shape = Shape::alternate(&root.shapes);
+        self.check_height(shape)?;
+        Ok(Translation {
+            pattern: root.alternatives.join("|"),
+            height: shape.height(),
+        })
     }
 
     /// Go's `parser.repeat`: applies `op` to the last atom; returns the index after it.
@@ -372,6 +520,8 @@ impl Translator<'_> {
             return Err(err(MISSING_REPEAT_ARGUMENT, &s[before..after]));
         };
         piece.text = format!("(?:{}){op}{lazy}", piece.text);
+        piece.shape = Shape::Node(1 + piece.shape.height());
+        let shape = piece.shape;
         if let Some((min, max)) = counts {
             let node = RepeatNode {
                 min,
@@ -384,6 +534,7 @@ impl Translator<'_> {
                 return Err(err(INVALID_REPEAT_SIZE, &s[before..after]));
             }
         }
+        self.check_height(shape)?;
         Ok(after)
     }
 
@@ -450,6 +601,7 @@ impl Translator<'_> {
             }
             self.levels.push(Level {
                 open: "(?:".to_string(),
+                capture: true,
                 saved_flags: self.flags,
                 ..Level::default()
             });
@@ -475,7 +627,11 @@ impl Translator<'_> {
                 ':' | ')' if !negate || saw_flag => {
                     if c == ':' {
                         self.levels.push(Level {
-                            open: format!("(?{}:", flags.rust()),
+                            open: if flags == self.flags {
+                                "(?:".to_string()
+                            } else {
+                                format!("(?{}:", flags.rust())
+                            },
                             saved_flags: self.flags,
                             ..Level::default()
                         });
@@ -485,6 +641,7 @@ impl Translator<'_> {
                             text,
                             is_atom: false,
                             repeats: vec![],
+                            shape: Shape::Node(0),
                         });
                     }
                     self.flags = flags;
@@ -510,7 +667,7 @@ impl Translator<'_> {
                 _ => None,
             };
             if let Some(text) = special {
-                self.push_atom(text.to_string());
+                self.push_shaped(text.to_string(), Shape::Node(1));
                 return Ok(i + 2);
             }
             if c == b'C' {
@@ -527,7 +684,7 @@ impl Translator<'_> {
                     match decode_rune(&s[j..lit_end]) {
                         Some((RUNE_ERROR, 1)) => return Err(err(INVALID_UTF8, &s[j..lit_end])),
                         Some((c, w)) => {
-                            self.push_atom(literal_text(u32::from(c)));
+                            self.push_literal(u32::from(c));
                             j += w;
                         }
                         None => break,
@@ -546,7 +703,7 @@ impl Translator<'_> {
             }
         }
         let (r, next) = self.escape(i)?;
-        self.push_atom(literal_text(r));
+        self.push_literal(r);
         Ok(next)
     }
 

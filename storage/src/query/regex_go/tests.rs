@@ -176,9 +176,62 @@ fn translation_text() {
     ];
     for (pattern, want) in cases {
         assert_eq!(
-            translate(pattern.as_bytes()).as_deref(),
+            translate(pattern.as_bytes()).map(|t| t.pattern).as_deref(),
             Ok(*want),
             "case {pattern:?}"
         );
     }
+}
+
+/// Go's tree-height limit (`expression nests too deeply`), at the boundaries observed with
+/// Prometheus 2.42; deep accepted patterns also exercise the big-stack compile path.
+#[test]
+fn go_nesting_limit() {
+    let nested = |open: &str, inner: &str, close: &str, n: usize| {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    // (pattern, accepted by Go)
+    let cases: Vec<(String, bool)> = vec![
+        (nested("(", "a", ")", 998), true),
+        (nested("(", "a", ")", 999), false),
+        (nested("(", "ab", ")", 998), true),
+        (nested("(a|", "b", ")", 499), true),
+        (nested("(a|", "b", ")", 500), false),
+        (nested("(x", "b", ")", 499), true),
+        (nested("(x", "b", ")", 500), false),
+        (nested("(?:a", "b", ")*", 499), true),
+        (nested("(?:a", "b", ")*", 500), false),
+        (nested("(?:", "a*", ")*", 997), true),
+        (nested("(?:", "a*", ")*", 998), false),
+        (nested("(?:", "(a*)", ")*", 996), true),
+        (nested("(?:", "(a*)", ")*", 997), false),
+        (nested("(?:a|", "b", ")", 1000), true),
+        (nested("(?:", "a", ")", 30_000), true),
+    ];
+    for (pattern, ok) in &cases {
+        let got = RegexMatcher::new(pattern.as_bytes());
+        let wrapped = format!("^(?:{pattern})$");
+        match (got, ok) {
+            (Ok(_), true) => {}
+            (Err(e), false) => assert_eq!(
+                e,
+                format!("error parsing regexp: expression nests too deeply: `{wrapped}`")
+            ),
+            (got, _) => panic!(
+                "case {pattern:.40}… (len {}): {:?}",
+                pattern.len(),
+                got.err()
+            ),
+        }
+    }
+}
+
+#[test]
+fn deep_pattern_matches() {
+    let n = 499;
+    let pattern = format!("{}b{}", "(?:a".repeat(n), ")*".repeat(n));
+    let m = RegexMatcher::new(pattern.as_bytes()).expect("Go accepts 499 nested stars");
+    assert!(m.matches(""));
+    assert!(m.matches(&"a".repeat(n)));
+    assert!(!m.matches("b"));
 }
