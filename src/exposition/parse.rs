@@ -275,7 +275,8 @@ pub fn fuzz_parse(data: &[u8]) {
                     assert!(s.series.starts_with(s.name));
                     assert!(!s.value.is_nan() || s.value.to_bits() == NORMAL_NAN_BITS);
                     assert!(s.line >= 1 && s.line <= p.line());
-                    let n = s.labels().count();
+                    let labels: Vec<(&str, Cow<'_, str>)> = s.labels().collect();
+                    let n = labels.len();
                     let set = to_labels(&s);
                     assert!(set.len() <= n + 1);
                     let mut prev: Option<&str> = None;
@@ -284,6 +285,7 @@ pub fn fuzz_parse(data: &[u8]) {
                         assert!(prev.is_none_or(|p| p < l.name.as_str()), "sorted, unique");
                         prev = Some(&l.name);
                     }
+                    check_round_trip(&s, &labels);
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => break,
@@ -295,5 +297,33 @@ pub fn fuzz_parse(data: &[u8]) {
             }
         }
         assert!(matches!(p.next(), Ok(None)), "parser must stay finished");
+    }
+}
+
+/// Writing a parsed sample back as text and parsing that must give the same sample (text
+/// timestamps cannot be negative, so those are left out).
+fn check_round_trip(s: &Sample<'_>, labels: &[(&str, Cow<'_, str>)]) {
+    let mut line = Vec::new();
+    let ts = s.timestamp_ms.filter(|t| *t >= 0);
+    super::write::write_sample(
+        &mut line,
+        s.name,
+        labels.iter().map(|(n, v)| (*n, v.as_ref())),
+        s.value,
+        ts,
+    );
+    let mut p = Parser::new(&line, Format::Text);
+    match p.next() {
+        Ok(Some(Entry::Sample(back))) => {
+            assert_eq!(back.name, s.name);
+            assert_eq!(back.value.to_bits(), s.value.to_bits());
+            assert_eq!(back.timestamp_ms, ts);
+            let back_labels: Vec<(&str, Cow<'_, str>)> = back.labels().collect();
+            assert_eq!(back_labels, labels);
+        }
+        other => panic!(
+            "re-parse of {:?} gave {other:?}",
+            String::from_utf8_lossy(&line)
+        ),
     }
 }
