@@ -84,16 +84,28 @@ impl fmt::Display for Action {
 
 /// A relabel regex, anchored as `^(?:source)$`, remembering its source text.
 ///
-/// Whether a value matches is decided by fedstore-storage's [`Matcher`], which implements Go's
-/// RE2 syntax and semantics (ASCII `\d \w \s \b`, `\Q..\E`, Go's error messages). Group
-/// positions for `$1` expansion come from a `regex::Regex` of the same anchored pattern; for
-/// the rare pattern Go accepts and `regex` rejects (or that matches only under Go's rules),
-/// expansion sees group 0 (the whole value) and no other groups.
+/// Every pattern is checked by fedstore-storage's [`Matcher`], which implements Go's RE2 syntax
+/// (Go's acceptance and error messages). Matching then uses the fastest engine that gives Go's
+/// answer: the default `(.*)` needs no regex; a pattern without `\`, POSIX classes or nested
+/// or set-operation brackets means the same to Rust's `regex` as to Go, so `regex` both matches
+/// and reports groups; anything else (`\d`, `\w`, `\s`, `\b` are ASCII in Go, `\Q..\E`) is
+/// matched by the [`Matcher`] (as are literal alternations, which it answers by binary
+/// search), with group positions from `regex` when it compiles the pattern
+/// and matches too, else group 0 (the whole value) only.
 #[derive(Clone)]
 pub struct Regexp {
     source: String,
-    matcher: Matcher,
-    captures: Option<regex::Regex>,
+    engine: Engine,
+}
+
+#[derive(Clone)]
+enum Engine {
+    /// `(.*)`: any value without a newline; groups 0 and 1 are the value.
+    AnyLine,
+    /// Same meaning in Rust's `regex` as in Go.
+    Rust(regex::Regex),
+    /// Go semantics from the matcher; `regex` (when it compiles) only for group positions.
+    Go(Matcher, Option<regex::Regex>),
 }
 
 impl Regexp {
@@ -101,11 +113,16 @@ impl Regexp {
     /// `error parsing regexp: missing closing ): `^(?:()$``.
     pub fn new(source: &str) -> Result<Regexp, String> {
         let matcher = Matcher::new(MatchOp::Regex, "", source)?;
-        let captures = regex::Regex::new(&format!("^(?:{source})$")).ok();
+        let rust = regex::Regex::new(&format!("^(?:{source})$")).ok();
+        let engine = match rust {
+            _ if source == DEFAULT_REGEX => Engine::AnyLine,
+            // Finite literal sets (`a|b|c`) are a binary search in the matcher, faster still.
+            Some(re) if same_in_rust(source) && matcher.set_matches().is_none() => Engine::Rust(re),
+            rust => Engine::Go(matcher, rust),
+        };
         Ok(Regexp {
             source: source.to_owned(),
-            matcher,
-            captures,
+            engine,
         })
     }
 
@@ -116,17 +133,27 @@ impl Regexp {
 
     /// Whether the whole of `s` matches (Go semantics).
     pub fn is_match(&self, s: &str) -> bool {
-        self.matcher.matches(s)
+        match &self.engine {
+            Engine::AnyLine => !s.contains('\n'),
+            Engine::Rust(re) => re.is_match(s),
+            Engine::Go(m, _) => m.matches(s),
+        }
     }
 
     /// The groups of the match of `s`, or `None` when `s` does not match; for use with
     /// [`Regexp::expand`].
     pub fn captures<'h>(&self, s: &'h str) -> Option<Groups<'h>> {
-        if !self.matcher.matches(s) {
-            return None;
-        }
-        let caps = self.captures.as_ref().and_then(|re| re.captures(s));
-        Some(Groups { whole: s, caps })
+        let inner = match &self.engine {
+            Engine::AnyLine if s.contains('\n') => return None,
+            Engine::AnyLine => GroupsInner::WholeTwice,
+            Engine::Rust(re) => GroupsInner::Caps(re.captures(s)?),
+            Engine::Go(m, _) if !m.matches(s) => return None,
+            Engine::Go(_, re) => match re.as_ref().and_then(|re| re.captures(s)) {
+                Some(caps) => GroupsInner::Caps(caps),
+                None => GroupsInner::Whole,
+            },
+        };
+        Some(Groups { whole: s, inner })
     }
 
     /// Expands `template` with the groups of `caps` exactly as Go's `Regexp.Expand`: `$$` is a
@@ -148,11 +175,13 @@ impl Regexp {
                 continue;
             };
             rest = after;
-            let group = match (&groups.caps, group_number(name)) {
-                (Some(caps), Some(n)) => caps.get(n).map(|m| m.as_str()),
-                (Some(caps), None) => caps.name(name).map(|m| m.as_str()),
-                (None, Some(0)) => Some(groups.whole),
-                (None, _) => None,
+            let group = match (&groups.inner, group_number(name)) {
+                (GroupsInner::Caps(caps), Some(n)) => caps.get(n).map(|m| m.as_str()),
+                (GroupsInner::Caps(caps), None) => caps.name(name).map(|m| m.as_str()),
+                (GroupsInner::Whole, Some(0)) | (GroupsInner::WholeTwice, Some(0 | 1)) => {
+                    Some(groups.whole)
+                }
+                _ => None,
             };
             if let Some(text) = group {
                 out.push_str(text);
@@ -165,7 +194,47 @@ impl Regexp {
 /// The groups of one match of a [`Regexp`].
 pub struct Groups<'h> {
     whole: &'h str,
-    caps: Option<regex::Captures<'h>>,
+    inner: GroupsInner<'h>,
+}
+
+enum GroupsInner<'h> {
+    Caps(regex::Captures<'h>),
+    /// Only group 0 is known.
+    Whole,
+    /// `(.*)`: groups 0 and 1 are the whole value.
+    WholeTwice,
+}
+
+/// Whether `source` (already accepted by Go's syntax) means the same to Rust's `regex`: no
+/// escapes (Go's `\d \w \s \b` are ASCII, `\Q` etc. are Go-only) and no bracket syntax that
+/// Rust reads differently (`[[:alpha:]]`, a `[` inside a class, `&&`/`--`/`~~` set operations).
+fn same_in_rust(source: &str) -> bool {
+    if source.contains('\\') {
+        return false;
+    }
+    let b = source.as_bytes();
+    let mut i = 0;
+    let mut in_class = false;
+    while i < b.len() {
+        match b[i] {
+            b'[' if in_class => return false,
+            b'[' => {
+                in_class = true;
+                // A `]` right after `[` or `[^` is a literal in both.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if in_class => in_class = false,
+            c @ (b'&' | b'-' | b'~') if in_class && b.get(i + 1) == Some(&c) => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Go's `regexp.extract`: the name after a `$` and the rest of the template.

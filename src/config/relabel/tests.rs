@@ -473,3 +473,135 @@ fn go_template_expansion() {
         assert_eq!(out, want, "{template:?}");
     }
 }
+
+/// Throughput of typical `metric_relabel_configs` (run with `--release -- --ignored`).
+#[test]
+#[ignore = "measurement, not a check"]
+fn relabel_throughput() {
+    let cfgs = parse(
+        "- {source_labels: [__name__], regex: 'go_.*|process_.*', action: drop}\n\
+         - {regex: 'pod_template_hash|controller_revision_hash', action: labeldrop}\n\
+         - {source_labels: [namespace, pod], separator: '/', target_label: workload, regex: '(.*)/(.*)-[a-z0-9]+', replacement: '$1/$2'}\n\
+         - {source_labels: [instance], target_label: shard, modulus: 16, action: hashmod}",
+    )
+    .expect("valid");
+    let base = labels(&[
+        ("__name__", "http_requests_total"),
+        ("code", "200"),
+        ("controller_revision_hash", "5d8f9c7b6"),
+        ("instance", "10.1.2.3:8080"),
+        ("job", "kubernetes-pods"),
+        ("method", "GET"),
+        ("namespace", "shop"),
+        ("pod", "frontend-7d9f8c6b5-x2x9z"),
+    ]);
+    let n = 1_000_000;
+    let mut lbls = base.clone();
+    let start = std::time::Instant::now();
+    let mut kept = 0usize;
+    for _ in 0..n {
+        lbls.clone_from(&base);
+        kept += usize::from(process(&cfgs, &mut lbls));
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(kept, n);
+    eprintln!(
+        "relabel_throughput: {n} label sets x 4 steps in {elapsed:?} = {:.0} ns/label set",
+        elapsed.as_nanos() as f64 / n as f64
+    );
+}
+
+#[test]
+fn engine_choice() {
+    let cases = [
+        ("(.*)", "any"),
+        ("go_.*", "rust"),
+        ("(.+):([0-9]+)", "rust"),
+        ("[^:]+", "rust"),
+        ("[]a]+", "rust"),
+        ("[^]a]+", "rust"),
+        ("a-b+|c--d", "rust"),
+        ("pod_template_hash|controller_revision_hash", "go"),
+        (r"(.*):\d+", "go"),
+        ("[[:alpha:]]+", "go"),
+        ("[a&&b]", "go"),
+        ("[+--]", "go"),
+        ("[a~~b]", "go"),
+        ("[[a]]", "go"),
+        (r"\Qa.b\E", "go"),
+    ];
+    for (pattern, want) in cases {
+        let re = Regexp::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        let got = match re.engine {
+            Engine::AnyLine => "any",
+            Engine::Rust(_) => "rust",
+            Engine::Go(..) => "go",
+        };
+        assert_eq!(got, want, "{pattern}");
+    }
+}
+
+#[test]
+fn every_engine_agrees_with_go_semantics() {
+    let patterns = [
+        "(.*)",
+        "go_.*",
+        "(.+):([0-9]+)",
+        "[^:]+",
+        "[]a]+",
+        "a|b|",
+        "(?i)kelvin",
+        "x{2,3}",
+        r"(.*):\d+",
+        r"\w+",
+        r"\s",
+        "[[:alpha:]]+",
+        "[a&&b]",
+        "[[a]]",
+        r"\Qa.b\E",
+        "(a)(b)?",
+        ".",
+        "",
+        "(?s:.)*",
+        "a.*b",
+    ];
+    let values = [
+        "",
+        "a",
+        "b",
+        "ab",
+        "aab",
+        "a.b",
+        "a&b",
+        "[a]",
+        "]]a",
+        "go_x",
+        "host:9100",
+        "host:١٢",
+        "xx",
+        "xxxx",
+        "KELVIN",
+        "\u{212a}elvin",
+        "é",
+        "a\nb",
+        "\n",
+        " ",
+        "\u{a0}",
+        "a[",
+        "&",
+    ];
+    for p in patterns {
+        let re = Regexp::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let go = Matcher::new(MatchOp::Regex, "", p).expect("valid");
+        for v in values {
+            let want = go.matches(v);
+            assert_eq!(re.is_match(v), want, "{p:?} on {v:?}");
+            assert_eq!(re.captures(v).is_some(), want, "{p:?} captures on {v:?}");
+            if let Some(groups) = re.captures(v) {
+                let mut whole = String::new();
+                re.expand("$0", &groups, &mut whole);
+                assert_eq!(whole, v, "{p:?} group 0 on {v:?}");
+            }
+        }
+    }
+}
