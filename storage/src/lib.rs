@@ -1,12 +1,16 @@
 //! fedstore's storage engine.
 //!
 //! # Layout
-//! - [`labels`]: sorted label sets, name validation.
+//! - [`labels`]: sorted label sets, name validation, the packed form the head stores.
 //! - [`symbols`]: string interning for label names and values.
-//! - [`series`]: `SeriesRef` and the label-set hash map of a shard.
-//! - [`head`]: the sharded in-memory (memory-mapped) head block, appenders, latest-sample columns.
-//! - [`postings`]: roaring postings per (label name, value) and the per-name sorted value lists.
-//! - [`query`]: PromQL instant-vector selector parser and label matchers.
+//! - [`series`]: `SeriesRef` and the label-set hash.
+//! - [`head`]: the sharded head block (per shard: hash lookup table, memory-mapped 32-byte
+//!   series records holding the latest sample, packed labels, chunk history), appenders,
+//!   `select` and `latest`. Files: docs/format/head.md.
+//! - [`postings`]: roaring postings per (label name, value), the per-name sorted value lists and
+//!   the per-metric-name label-set order that makes selections come out in federation order.
+//! - [`query`]: PromQL instant-vector selector parser, label matchers, and `query::select`
+//!   (matchers to postings, as Prometheus's `PostingsForMatchers`).
 //! - [`chunks`]: delta-of-delta / XOR chunk encoding of series history.
 //! - [`mmap`]: the only `unsafe` code of the workspace (memmap2).
 //!
