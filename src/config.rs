@@ -69,7 +69,7 @@ const IGNORED_SECTIONS: [&str; 5] = [
     "tracing",
 ];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename = "Config")]
 struct RawConfig {
     #[serde(default)]
@@ -77,7 +77,7 @@ struct RawConfig {
     #[serde(default, deserialize_with = "yaml::strings")]
     rule_files: Vec<String>,
     #[serde(default)]
-    scrape_configs: Vec<ScrapeConfig>,
+    scrape_configs: Vec<Option<ScrapeConfig>>,
     #[serde(default)]
     alerting: Option<serde_yaml_ng::Value>,
     #[serde(default)]
@@ -131,8 +131,12 @@ impl Config {
 
     /// Parses and validates `yaml`; `file_name` only labels errors. Paths are left as written.
     pub fn parse(yaml: &str, file_name: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            serde_yaml_ng::from_str(yaml).map_err(|e| ConfigError::from_yaml(file_name, &e))?;
+        // go-yaml v2 reads the first document of a stream and ignores the rest.
+        let raw = match serde_yaml_ng::Deserializer::from_str(yaml).next() {
+            Some(doc) => RawConfig::deserialize(doc),
+            None => Ok(RawConfig::default()),
+        }
+        .map_err(|e| ConfigError::from_yaml(file_name, &e))?;
         let at = |path: &[PathSeg<'_>], msg: &str| ConfigError::at_path(file_name, yaml, path, msg);
 
         let mut global = raw.global.unwrap_or_default();
@@ -153,7 +157,16 @@ impl Config {
             }
         }
 
-        let mut scrape_configs = raw.scrape_configs;
+        let mut scrape_configs = Vec::with_capacity(raw.scrape_configs.len());
+        for (i, sc) in raw.scrape_configs.into_iter().enumerate() {
+            match sc {
+                Some(sc) => scrape_configs.push(sc),
+                None => {
+                    let path = [PathSeg::Key("scrape_configs"), PathSeg::Index(i)];
+                    return Err(at(&path, "empty or null scrape config section"));
+                }
+            }
+        }
         let mut job_names: HashSet<String> = HashSet::new();
         for (i, sc) in scrape_configs.iter_mut().enumerate() {
             // Interval first, then check the (explicit or inherited) timeout against it.

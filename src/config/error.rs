@@ -140,7 +140,7 @@ const FOUND: &str = "\u{0}found";
 /// serde_yaml_ng has no spans, but it attaches the start of the current node to any error a
 /// visitor raises; walking the document and failing on purpose at the target reads it out.
 pub(crate) fn locate(yaml: &str, path: &[PathSeg<'_>]) -> Option<Location> {
-    let de = serde_yaml_ng::Deserializer::from_str(yaml);
+    let de = serde_yaml_ng::Deserializer::from_str(yaml).next()?;
     let err = Seek { path }.deserialize(de).err()?;
     if !err.to_string().contains(FOUND) {
         return None;

@@ -173,14 +173,23 @@ struct RawScrapeConfig {
     proxy_url: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     proxy_connect_header: Option<serde_yaml_ng::Value>,
+    // Null entries are kept to report them as Prometheus does.
     #[serde(default)]
-    static_configs: Vec<RawTargetGroup>,
+    static_configs: Vec<Option<RawTargetGroup>>,
     #[serde(default)]
-    file_sd_configs: Vec<FileSdConfig>,
+    file_sd_configs: Vec<Option<FileSdConfig>>,
     #[serde(default)]
-    relabel_configs: Vec<RelabelConfig>,
+    relabel_configs: Vec<Option<RelabelConfig>>,
     #[serde(default)]
-    metric_relabel_configs: Vec<RelabelConfig>,
+    metric_relabel_configs: Vec<Option<RelabelConfig>>,
+}
+
+/// The entries of a list, or `msg` if one of them is null.
+fn non_null<T>(entries: Vec<Option<T>>, msg: &str) -> Result<Vec<T>, String> {
+    entries
+        .into_iter()
+        .map(|e| e.ok_or_else(|| msg.to_owned()))
+        .collect()
 }
 
 fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -190,6 +199,14 @@ fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
 impl RawScrapeConfig {
     /// Prometheus's `ScrapeConfig.UnmarshalYAML` checks, in its order.
     fn validate(self) -> Result<ScrapeConfig, String> {
+        let static_groups = non_null(
+            self.static_configs,
+            "empty or null section in static_configs",
+        )?;
+        let file_sd_configs = non_null(
+            self.file_sd_configs,
+            "empty or null section in file_sd_configs",
+        )?;
         if self.job_name.is_empty() {
             return Err("job_name is empty".to_owned());
         }
@@ -214,14 +231,21 @@ impl RawScrapeConfig {
         .validate()?;
         // Prometheus rejects URLs in static targets unless relabeling could rewrite them.
         if self.relabel_configs.is_empty() {
-            for t in self.static_configs.iter().flat_map(|g| &g.targets) {
+            for t in static_groups.iter().flat_map(|g| &g.targets) {
                 if t.contains('/') {
                     return Err(format!("{t:?} is not a valid hostname"));
                 }
             }
         }
-        let static_configs = self
-            .static_configs
+        let relabel_configs = non_null(
+            self.relabel_configs,
+            "empty or null target relabeling rule in scrape config",
+        )?;
+        let metric_relabel_configs = non_null(
+            self.metric_relabel_configs,
+            "empty or null metric relabeling rule in scrape config",
+        )?;
+        let static_configs = static_groups
             .into_iter()
             .enumerate()
             .map(|(i, g)| TargetGroup {
@@ -249,9 +273,9 @@ impl RawScrapeConfig {
             label_value_length_limit: self.label_value_length_limit,
             http_client,
             static_configs,
-            file_sd_configs: self.file_sd_configs,
-            relabel_configs: self.relabel_configs,
-            metric_relabel_configs: self.metric_relabel_configs,
+            file_sd_configs,
+            relabel_configs,
+            metric_relabel_configs,
         })
     }
 }

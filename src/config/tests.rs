@@ -359,6 +359,36 @@ fn validation_errors() {
             Some(1),
             "invalid type: sequence",
         ),
+        (
+            "null scrape config",
+            "scrape_configs:\n  - job_name: a\n  -\n",
+            Some(3),
+            "scrape_configs[1]: empty or null scrape config section",
+        ),
+        (
+            "null static config",
+            "scrape_configs:\n  - job_name: a\n    static_configs:\n      -\n",
+            Some(2),
+            "empty or null section in static_configs",
+        ),
+        (
+            "null file sd config",
+            "scrape_configs:\n  - job_name: a\n    file_sd_configs: [~]\n",
+            Some(2),
+            "empty or null section in file_sd_configs",
+        ),
+        (
+            "null relabel rule",
+            "scrape_configs:\n  - job_name: a\n    relabel_configs: [~]\n",
+            Some(2),
+            "empty or null target relabeling rule in scrape config",
+        ),
+        (
+            "null metric relabel rule",
+            "scrape_configs:\n  - job_name: a\n    metric_relabel_configs:\n      - ~\n",
+            Some(2),
+            "empty or null metric relabeling rule in scrape config",
+        ),
     ];
     for (name, yaml, line, want) in cases {
         let err = Config::parse(yaml, "test.yml").expect_err(name);
@@ -521,6 +551,24 @@ scrape_configs:
         Some(Path::new("/etc/token"))
     );
     assert_eq!(authz("authz").expect("authorization").kind, "Bearer");
+}
+
+#[test]
+fn go_yaml_quirks() {
+    // Only the first document counts; the second is not even checked.
+    let cfg = parse("global:\n  scrape_interval: 7s\n---\nglobal: {bogus: 1}\n");
+    assert_eq!(cfg.global.scrape_interval, ms("7s"));
+    // A float in an integer field is truncated.
+    let cfg = parse("scrape_configs:\n  - job_name: a\n    sample_limit: 1.5\n");
+    assert_eq!(cfg.scrape_configs[0].sample_limit, 1);
+    // Any scalar fills a string field with its text.
+    let cfg = parse("scrape_configs:\n  - job_name: 123\n  - job_name: yes\n  - job_name: 1.10\n");
+    let names: Vec<&str> = cfg
+        .scrape_configs
+        .iter()
+        .map(|s| s.job_name.as_str())
+        .collect();
+    assert_eq!(names, ["123", "yes", "1.10"]);
 }
 
 #[test]
@@ -793,6 +841,11 @@ fn data_files_invalid_with_prometheus_messages() {
             "hashmod-no-modulus.yml",
             "relabel configuration for hashmod requires non-zero modulus",
             4,
+        ),
+        (
+            "null-static-config.yml",
+            "empty or null section in static_configs",
+            2,
         ),
         (
             "job-timeout.yml",

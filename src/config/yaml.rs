@@ -152,6 +152,14 @@ pub fn uint<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
             u64::try_from(v).map_err(|_| E::custom(format_args!("cannot unmarshal {v} into uint")))
         }
+        // go-yaml v2 truncates a non-negative float into an unsigned field.
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            if (0.0..=u64::MAX as f64).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format_args!("cannot unmarshal {v} into uint")))
+            }
+        }
         fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
             Ok(0)
         }
