@@ -1,8 +1,9 @@
 //! Cache from a series' encoded label fields to its [`SeriesRef`] in one head.
 //!
-//! Keys are XXH3-128 of the raw label bytes (equal bytes decode to equal labels); a collision
-//! would need ~2^64 distinct series, so hits are trusted without comparing labels. Entries
-//! are only inserted for label sets that passed validation and were appended.
+//! Keys are XXH3-128 of the raw label bytes (equal bytes decode to equal labels), of which 96
+//! bits are stored: a collision has probability ~n²/2^97 (6e-18 at a million series), so hits
+//! are trusted without comparing labels. Entries are only inserted for label sets that passed
+//! validation and were appended. An entry takes 16 bytes plus hash-table overhead.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,7 +19,14 @@ const SHARDS: usize = 64;
 /// 64 × 256 Ki × ~32 B ≈ 512 MiB at the very worst, ~16 M series).
 const MAX_ENTRIES_PER_SHARD: usize = 256 << 10;
 
-/// The keys are already uniform hashes: use their low bits as the map hash.
+/// The stored part of a key: bits 0..64 and 64..96 of the XXH3-128 hash.
+type StoredKey = (u64, u32);
+
+fn stored(key: u128) -> StoredKey {
+    (key as u64, (key >> 64) as u32)
+}
+
+/// The keys are already uniform hashes: the low 64 bits are the map hash.
 #[derive(Default)]
 struct KeyHasher(u64);
 
@@ -31,8 +39,11 @@ impl Hasher for KeyHasher {
             self.0 = (self.0 << 8) | u64::from(b);
         }
     }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn write_u32(&mut self, _: u32) {
+        // The high key part only disambiguates equal low parts; it need not hash.
     }
 }
 
@@ -41,7 +52,7 @@ fn shard_index(key: u128) -> usize {
     (key >> 122) as usize % SHARDS
 }
 
-type Shard = HashMap<u128, SeriesRef, BuildHasherDefault<KeyHasher>>;
+type Shard = HashMap<StoredKey, SeriesRef, BuildHasherDefault<KeyHasher>>;
 
 /// A sharded, concurrently readable map from label-bytes hash to series ref.
 pub struct SeriesCache {
@@ -84,7 +95,7 @@ impl SeriesCache {
 
     /// The cached ref for `key`.
     pub fn get(&self, key: u128) -> Option<SeriesRef> {
-        self.shard(key).read().get(&key).copied()
+        self.shard(key).read().get(&stored(key)).copied()
     }
 
     /// Looks up every key of `entries` (key 0 = uncacheable, skipped) and stores the cached ref
@@ -118,7 +129,7 @@ impl SeriesCache {
                 e.1 = if e.0 == 0 {
                     None
                 } else {
-                    shard.get(&e.0).copied()
+                    shard.get(&stored(e.0)).copied()
                 };
             }
         }
@@ -130,7 +141,7 @@ impl SeriesCache {
         if shard.len() >= self.max_per_shard {
             shard.clear();
         }
-        shard.insert(key, r);
+        shard.insert(stored(key), r);
     }
 
     /// Number of cached series.
