@@ -1,6 +1,8 @@
 //! Table-driven tests of the exposition parser: every accepted form and every error with its
-//! exact Prometheus 2.42 message and line. Cases marked "[verified 2.42]" were compared against
-//! a running Prometheus 2.42 scrape (`lastError` of `/api/v1/targets`).
+//! exact Prometheus 2.42 message and line. Every table case was served to a live Prometheus
+//! 2.42 scrape and its `lastError` compared (all equal; `InvalidNames` lacks the target labels
+//! Prometheus appends); accepted cases were also compared via `/federate` and target metadata.
+//! See `dump_cases` below and `src/exposition/README.md`.
 
 use super::*;
 use crate::exposition::float::write_float;
