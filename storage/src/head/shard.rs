@@ -221,3 +221,57 @@ fn labels_equal(packed: PackedLabels<'_>, labels: &Labels, symbols: &SymbolTable
             symbols.resolve(SymbolId(n)) == l.name && symbols.resolve(SymbolId(v)) == l.value
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::must_labels;
+
+    #[test]
+    fn hash_collisions_compare_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shard = ShardData::create(dir.path(), 0).unwrap();
+        let mut syms = SymbolTable::new();
+        let sets = [
+            must_labels(&[("__name__", "a"), ("x", "1")]),
+            must_labels(&[("__name__", "a"), ("x", "2")]),
+            must_labels(&[("__name__", "b")]),
+        ];
+        let ids: Vec<Vec<u32>> = sets
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .flat_map(|l| [syms.intern(&l.name).0, syms.intern(&l.value).0])
+                    .collect()
+            })
+            .collect();
+        // Every set gets the same hash: lookups must fall back to comparing labels.
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(shard.insert(42, id).unwrap(), i as u32);
+        }
+        for (i, (l, id)) in sets.iter().zip(&ids).enumerate() {
+            assert_eq!(shard.find(42, l, &syms), Some(i as u32), "{l:?}");
+            assert_eq!(shard.find_ids(42, id), Some(i as u32), "{l:?}");
+            assert_eq!(shard.find(43, l, &syms), None, "wrong hash");
+            assert!(same_labels(shard.labels(i), id.as_slice()));
+            assert_eq!(shard.latest(i), None, "new series have no sample");
+        }
+        assert_eq!(
+            shard.find(42, &must_labels(&[("__name__", "c")]), &syms),
+            None
+        );
+        let cases = [
+            (10, 1.0, Applied::First),
+            (10, 1.0, Applied::Identical),
+            (10, 2.0, Applied::Duplicate),
+            (9, 1.0, Applied::OutOfOrder),
+            (11, 1.0, Applied::Appended),
+        ];
+        for (t, v, want) in cases {
+            assert_eq!(shard.append(1, t, v), want, "({t}, {v})");
+        }
+        assert_eq!(shard.latest(1), Some((11, 1.0)));
+        assert_eq!(shard.history(1).map(|h| h.num_samples()), Some(1));
+        assert!(shard.history(0).is_none());
+    }
+}
