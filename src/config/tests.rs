@@ -975,3 +975,11 @@ fn relabel_matches_prometheus_target_labels() {
         assert_eq!(g, w);
     }
 }
+
+#[test]
+fn config_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Config>();
+    assert_send_sync::<RelabelConfig>();
+    assert_send_sync::<ConfigError>();
+}
