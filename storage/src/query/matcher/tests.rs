@@ -156,3 +156,59 @@ fn differential_matches() {
     }
     std::fs::write(format!("{path}.out"), out).expect("output writable");
 }
+
+/// Rough per-call timings, by hand:
+/// `cargo test --release -p fedstore-storage --lib matcher_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing report, run by hand in release"]
+fn matcher_timing() {
+    use std::hint::black_box;
+    use std::time::Instant;
+    let values: Vec<String> = (0..1000)
+        .map(|i| format!("node-exporter-{i:04}.prod.example.com:9100"))
+        .collect();
+    let cases: &[(MatchOp, &str)] = &[
+        (MatchOp::Equal, "node-exporter-0500.prod.example.com:9100"),
+        (MatchOp::Regex, ".*"),
+        (MatchOp::Regex, ".+"),
+        (
+            MatchOp::Regex,
+            "node-exporter-0500.prod.example.com:9100|other",
+        ),
+        (MatchOp::Regex, "node-exporter-05.*"),
+        (MatchOp::Regex, ".*:9100"),
+        (MatchOp::Regex, ".*prod.*"),
+        (MatchOp::Regex, "node-exporter-0[0-4][0-9]{2}\\..*"),
+        (MatchOp::Regex, "(?i)NODE-exporter-05.*"),
+    ];
+    for (op, value) in cases {
+        let m = m(*op, "instance", value);
+        let rounds = 2000;
+        let t0 = Instant::now();
+        let mut hits = 0usize;
+        for _ in 0..rounds {
+            for v in &values {
+                hits += usize::from(m.matches(black_box(v)));
+            }
+        }
+        let ns = t0.elapsed().as_nanos() as f64 / (rounds * values.len()) as f64;
+        eprintln!(
+            "matches {:<55} {ns:>7.1} ns/value  ({hits} hits)",
+            m.to_string()
+        );
+    }
+    let selectors = [
+        "up",
+        "{job=\"node\",instance=~\"node-exporter-05.*\",mode!=\"idle\"}",
+        "node_cpu_seconds_total{cpu=~\"0|1|2|3\",mode!~\"idle|iowait\"}",
+    ];
+    for s in selectors {
+        let rounds = 20_000;
+        let t0 = Instant::now();
+        for _ in 0..rounds {
+            black_box(crate::query::parse_selector(black_box(s)).expect("valid"));
+        }
+        let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        eprintln!("parse_selector {s:<60} {us:>7.2} µs");
+    }
+}
