@@ -173,7 +173,7 @@ fn matcher_timing() {
         (MatchOp::Regex, ".+"),
         (
             MatchOp::Regex,
-            "node-exporter-0500.prod.example.com:9100|other",
+            "node-exporter-0500\\.prod\\.example\\.com:9100|other",
         ),
         (MatchOp::Regex, "node-exporter-05.*"),
         (MatchOp::Regex, ".*:9100"),
