@@ -108,6 +108,17 @@ pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     ))
 }
 
+/// CPU time (user + system, all threads) a process has used, from `/proc/<pid>/stat`,
+/// assuming the usual 100 clock ticks per second.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name start at field 3 (state).
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// `MemAvailable` of the machine in KiB.
 pub fn mem_available_kib() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -130,6 +141,20 @@ mod tests {
         let (rss, hwm) = rss_kib(std::process::id()).expect("own /proc status");
         assert!(rss > 0 && hwm >= rss, "rss {rss} hwm {hwm}");
         assert!(mem_available_kib().expect("meminfo") > 0);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let me = std::process::id();
+        let before = cpu_time(me).expect("own /proc stat");
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let after = cpu_time(me).expect("own /proc stat");
+        assert!(after > before, "before {before:?} after {after:?}");
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl BodySource for StaticBody {
 /// Running targets; they stop accepting when this is dropped.
 pub struct Targets {
     stop: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
     threads: Vec<thread::JoinHandle<()>>,
     /// Bodies served so far (all targets).
     pub scrapes: Arc<AtomicU64>,
@@ -91,6 +92,7 @@ impl Targets {
         // Built first so that a failed bind below stops the listeners already started.
         let mut targets = Targets {
             stop,
+            frozen: Arc::new(AtomicBool::new(false)),
             threads: Vec::with_capacity(n),
             scrapes,
             port_base,
@@ -101,16 +103,24 @@ impl Targets {
             let listener = TcpListener::bind(("127.0.0.1", port))
                 .with_context(|| format!("binding 127.0.0.1:{port}"))?;
             listener.set_nonblocking(true)?;
-            let (stop, scrapes, source) = (
-                targets.stop.clone(),
-                targets.scrapes.clone(),
-                source.clone(),
-            );
-            targets.threads.push(thread::spawn(move || {
-                accept_loop(listener, t, source, stop, scrapes)
-            }));
+            let ctx = Ctx {
+                target: t,
+                source: source.clone(),
+                stop: targets.stop.clone(),
+                frozen: targets.frozen.clone(),
+                scrapes: targets.scrapes.clone(),
+            };
+            targets
+                .threads
+                .push(thread::spawn(move || accept_loop(listener, ctx)));
         }
         Ok(targets)
+    }
+
+    /// While frozen, every request gets an empty `503` (a failed scrape): scrapers stop
+    /// ingesting, and samples with explicit timestamps get no stale markers.
+    pub fn set_frozen(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
     }
 
     /// `127.0.0.1:port` of every target.
@@ -131,20 +141,25 @@ impl Drop for Targets {
     }
 }
 
-fn accept_loop(
-    listener: TcpListener,
+/// What a listener thread needs.
+struct Ctx {
     target: usize,
     source: Arc<dyn BodySource>,
     stop: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
     scrapes: Arc<AtomicU64>,
-) {
-    while !stop.load(Ordering::SeqCst) {
+}
+
+fn accept_loop(listener: TcpListener, ctx: Ctx) {
+    let ctx = Arc::new(ctx);
+    while !ctx.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
-                let (source, scrapes) = (source.clone(), scrapes.clone());
+                let ctx = ctx.clone();
                 thread::spawn(move || {
-                    if handle(stream, target, source.as_ref()).is_ok() {
-                        scrapes.fetch_add(1, Ordering::Relaxed);
+                    let frozen = ctx.frozen.load(Ordering::SeqCst);
+                    if handle(stream, ctx.target, ctx.source.as_ref(), frozen).is_ok() && !frozen {
+                        ctx.scrapes.fetch_add(1, Ordering::Relaxed);
                     }
                 });
             }
@@ -153,7 +168,12 @@ fn accept_loop(
     }
 }
 
-fn handle(stream: TcpStream, target: usize, source: &dyn BodySource) -> std::io::Result<()> {
+fn handle(
+    stream: TcpStream,
+    target: usize,
+    source: &dyn BodySource,
+    frozen: bool,
+) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut r = BufReader::new(&stream);
@@ -164,6 +184,13 @@ fn handle(stream: TcpStream, target: usize, source: &dyn BodySource) -> std::io:
         if r.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
             break;
         }
+    }
+    if frozen {
+        let mut w = &stream;
+        w.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
+        return w.flush();
     }
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -217,5 +244,12 @@ mod tests {
             seen += c.samples;
         }
         assert_eq!(seen, total);
+        targets.set_frozen(true);
+        let addr = targets.addresses()[0].parse().unwrap();
+        let resp = http::get(addr, "/metrics", &[], Duration::from_secs(5), &mut |_| {}).unwrap();
+        assert_eq!((resp.status, resp.body_bytes), (503, 0));
+        targets.set_frozen(false);
+        let resp = http::get(addr, "/metrics", &[], Duration::from_secs(5), &mut |_| {}).unwrap();
+        assert_eq!(resp.status, 200);
     }
 }

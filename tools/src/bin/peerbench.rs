@@ -49,9 +49,13 @@ struct Args {
     /// Scrape targets serving the dataset (at most 50).
     #[arg(long, default_value_t = 30)]
     targets: usize,
-    /// Scrape interval of the peers, seconds (the lookback of every server is 5m).
+    /// Scrape interval of the peers, seconds.
     #[arg(long, default_value_t = 30)]
     scrape_interval_s: u64,
+    /// Lookback delta of every server (Prometheus duration). Targets stop answering once a
+    /// peer is loaded, so all measurements must end within it.
+    #[arg(long, default_value = "15m")]
+    lookback: String,
     /// Give up loading a server after this many seconds.
     #[arg(long, default_value_t = 900)]
     load_timeout_s: u64,
@@ -100,6 +104,8 @@ struct Args {
 #[derive(Clone, Debug, Default)]
 struct Sample {
     elapsed: Duration,
+    /// Server CPU time (user + system) used during the request.
+    cpu: Duration,
     bytes: u64,
     series: u64,
 }
@@ -118,6 +124,7 @@ struct RunResult {
     rss_after_load_kib: Option<u64>,
     shapes: Vec<(Shape, ShapeResult)>,
     conc_wall: Option<Duration>,
+    conc_cpu: Option<Duration>,
     conc_median: Option<Duration>,
     conc_peak_kib: Option<u64>,
     conc_note: Option<String>,
@@ -152,9 +159,10 @@ fn main() -> Result<()> {
     );
 
     // Targets only when a scraping peer runs.
-    let _targets = if args.only.iter().any(|s| *s != Server::Fedstore) {
+    let targets = if args.only.iter().any(|s| *s != Server::Fedstore) {
         let started = Instant::now();
-        let src = Arc::new(DatasetTargets::new(ds.clone(), args.targets, false));
+        // Explicit timestamps: when the targets freeze, scrapers write no stale markers.
+        let src = Arc::new(DatasetTargets::new(ds.clone(), args.targets, true));
         let t = Targets::start(src, args.port_base + 10, args.targets)?;
         eprintln!("targets ready in {:.1}s", started.elapsed().as_secs_f64());
         Some(t)
@@ -171,7 +179,10 @@ fn main() -> Result<()> {
             ..RunResult::default()
         };
         eprintln!("=== {}", r.label);
-        if let Err(e) = run_server(&args, &ds, server, &dir, &mut r) {
+        if let Some(t) = &targets {
+            t.set_frozen(false);
+        }
+        if let Err(e) = run_server(&args, &ds, server, &dir, targets.as_ref(), &mut r) {
             eprintln!("{}: {e:#}", r.label);
             r.error = Some(format!("{e:#}"));
         }
@@ -240,7 +251,7 @@ fn scrape_config(args: &Args) -> String {
         .collect();
     let timeout = args.scrape_interval_s.min(25);
     format!(
-        "global:\n  scrape_interval: {i}s\n  scrape_timeout: {timeout}s\nscrape_configs:\n  - job_name: fedgen\n    honor_labels: true\n    static_configs:\n      - targets: [{}]\n",
+        "global:\n  scrape_interval: {i}s\n  scrape_timeout: {timeout}s\nscrape_configs:\n  - job_name: fedgen\n    honor_labels: true\n    honor_timestamps: true\n    static_configs:\n      - targets: [{}]\n",
         targets.join(", "),
         i = args.scrape_interval_s
     )
@@ -261,7 +272,7 @@ fn start_server(args: &Args, server: Server, dir: &Path) -> Result<ChildGuard> {
             ))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address={listen}"))
-            .arg("--query.lookback-delta=5m");
+            .arg(format!("--query.lookback-delta={}", args.lookback));
             c
         }
         Server::Victoriametrics => {
@@ -273,8 +284,14 @@ fn start_server(args: &Args, server: Server, dir: &Path) -> Result<ChildGuard> {
             ))
             .arg(format!("-storageDataPath={}", data.display()))
             .arg(format!("-httpListenAddr={listen}"))
-            .arg("-search.maxLookback=5m")
+            .arg(format!("-search.maxLookback={}", args.lookback))
+            .arg("-promscrape.noStaleMarkers")
             .arg("-search.maxFederateSeries=10000000")
+            // Defaults (30s per query, 4 concurrent, 10s queue) would turn slow or
+            // concurrent full federates into errors; the others have no such limits.
+            .arg("-search.maxQueryDuration=10m")
+            .arg("-search.maxConcurrentRequests=16")
+            .arg("-search.maxQueueDuration=10m")
             .arg("-promscrape.suppressScrapeErrors");
             c
         }
@@ -295,7 +312,7 @@ fn start_server(args: &Args, server: Server, dir: &Path) -> Result<ChildGuard> {
                 .arg("--storage.tsdb.path")
                 .arg(&data);
             if help.contains("query.lookback-delta") {
-                c.arg("--query.lookback-delta=5m");
+                c.arg(format!("--query.lookback-delta={}", args.lookback));
             }
             c
         }
@@ -308,6 +325,7 @@ fn run_server(
     ds: &Dataset,
     server: Server,
     dir: &Path,
+    targets: Option<&Targets>,
     r: &mut RunResult,
 ) -> Result<()> {
     r.loadavg.0 = loadavg();
@@ -363,7 +381,7 @@ fn run_server(
     // samples searchable with a delay).
     let all = vec![r#"{__name__=~".+"}"#.to_string()];
     wait_until(&mut child, &log, timeout, "all series federated", || {
-        let s = timed_federate(addr, &all, false)?;
+        let s = timed_federate(addr, pid, &all, false)?;
         eprintln!(
             "  federated {} series in {:.2}s",
             s.series,
@@ -372,6 +390,10 @@ fn run_server(
         Ok(s.series >= total)
     })?;
     r.load = Some(started.elapsed());
+    // Measure an idle server: the peers stop ingesting (fedstore was loaded by import).
+    if let Some(t) = targets {
+        t.set_frozen(true);
+    }
     eprintln!(
         "  loaded in {:.1}s, RSS {:?} KiB",
         started.elapsed().as_secs_f64(),
@@ -381,7 +403,7 @@ fn run_server(
     for shape in ds.shapes() {
         let mut res = ShapeResult::default();
         for i in 0..=args.reps {
-            match timed_federate(addr, &shape.selectors, shape.gzip) {
+            match timed_federate(addr, pid, &shape.selectors, shape.gzip) {
                 // The first request warms caches and is not counted.
                 Ok(s) if i > 0 => res.samples.push(s),
                 Ok(_) => {}
@@ -393,9 +415,10 @@ fn run_server(
         }
         if let Some(m) = median(&res.samples) {
             eprintln!(
-                "  {:<13} median {:.3}s  {} series  {} bytes",
+                "  {:<13} median {:.3}s  cpu {:.3}s  {} series  {} bytes",
                 shape.key,
                 m.elapsed.as_secs_f64(),
+                m.cpu.as_secs_f64(),
                 m.series,
                 m.bytes
             );
@@ -461,16 +484,25 @@ fn wait_until(
 }
 
 /// One `/federate` request: time to the last byte, bytes as sent, sample lines.
-fn timed_federate(addr: SocketAddr, selectors: &[String], gzip: bool) -> Result<Sample> {
+fn timed_federate(addr: SocketAddr, pid: u32, selectors: &[String], gzip: bool) -> Result<Sample> {
     let path = http::federate_path(selectors);
+    let cpu0 = procs::cpu_time(pid).unwrap_or_default();
     let timeout = Duration::from_secs(300);
     if gzip {
         let (resp, body) = http::get_body(addr, &path, &[("Accept-Encoding", "gzip")], timeout)?;
-        ensure!(resp.status == 200, "status {}", resp.status);
+        ensure!(
+            resp.status == 200,
+            "status {}: {}",
+            resp.status,
+            String::from_utf8_lossy(&body[..body.len().min(300)]).trim()
+        );
         ensure!(
             resp.header("content-encoding") == Some("gzip"),
             "response not gzip-encoded"
         );
+        let cpu = procs::cpu_time(pid)
+            .unwrap_or_default()
+            .saturating_sub(cpu0);
         let mut c = LineCounter::default();
         let mut dec = flate2::read::GzDecoder::new(&body[..]);
         let mut buf = vec![0u8; 1 << 20];
@@ -483,15 +515,31 @@ fn timed_federate(addr: SocketAddr, selectors: &[String], gzip: bool) -> Result<
         }
         Ok(Sample {
             elapsed: resp.elapsed,
+            cpu,
             bytes: resp.body_bytes,
             series: c.samples,
         })
     } else {
         let mut c = LineCounter::default();
-        let resp = http::get(addr, &path, &[], timeout, &mut |b| c.feed(b))?;
-        ensure!(resp.status == 200, "status {}", resp.status);
+        let mut head = Vec::new();
+        let resp = http::get(addr, &path, &[], timeout, &mut |b| {
+            if head.len() < 300 {
+                head.extend_from_slice(&b[..b.len().min(300 - head.len())]);
+            }
+            c.feed(b)
+        })?;
+        ensure!(
+            resp.status == 200,
+            "status {}: {}",
+            resp.status,
+            String::from_utf8_lossy(&head).trim()
+        );
+        let cpu = procs::cpu_time(pid)
+            .unwrap_or_default()
+            .saturating_sub(cpu0);
         Ok(Sample {
             elapsed: resp.elapsed,
+            cpu,
             bytes: resp.body_bytes,
             series: c.samples,
         })
@@ -524,10 +572,11 @@ fn concurrent_phase(args: &Args, addr: SocketAddr, pid: u32, all: &[String], r: 
         })
     };
     let started = Instant::now();
+    let cpu0 = procs::cpu_time(pid);
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
             let sel = all.to_vec();
-            thread::spawn(move || timed_federate(addr, &sel, false))
+            thread::spawn(move || timed_federate(addr, pid, &sel, false))
         })
         .collect();
     let mut times = Vec::new();
@@ -540,6 +589,9 @@ fn concurrent_phase(args: &Args, addr: SocketAddr, pid: u32, all: &[String], r: 
         }
     }
     r.conc_wall = Some(started.elapsed());
+    r.conc_cpu = procs::cpu_time(pid)
+        .zip(cpu0)
+        .map(|(b, a)| b.saturating_sub(a));
     done.store(true, Ordering::SeqCst);
     let _ = sampler.join();
     r.conc_peak_kib = Some(peak.load(Ordering::SeqCst));
@@ -577,6 +629,13 @@ fn loadavg() -> Option<f64> {
         .next()?
         .parse()
         .ok()
+}
+
+/// Median of the server CPU times (independent of the elapsed-time median).
+fn median_cpu(samples: &[Sample]) -> Duration {
+    let mut v: Vec<Duration> = samples.iter().map(|s| s.cpu).collect();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 fn median(samples: &[Sample]) -> Option<Sample> {
@@ -644,7 +703,7 @@ fn render_table(args: &Args, ds: &Dataset, results: &[RunResult]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "dataset: {} series ({} node instances x {} + {} job: aggregates, {} prometheus instances x {}), seed {}; {} targets, scrape interval {}s, lookback 5m; {} timed requests per shape after 1 warm-up; {} concurrent full federates",
+        "dataset: {} series ({} node instances x {} + {} job: aggregates, {} prometheus instances x {}), seed {}; {} targets, scrape interval {}s, lookback {}; {} timed requests per shape after 1 warm-up; {} concurrent full federates",
         fmt_count(ds.total_series()),
         args.instances,
         args.series_per_instance,
@@ -654,6 +713,7 @@ fn render_table(args: &Args, ds: &Dataset, results: &[RunResult]) -> String {
         args.seed,
         args.targets,
         args.scrape_interval_s,
+        args.lookback,
         args.reps,
         args.concurrency,
     );
@@ -714,10 +774,11 @@ fn render_table(args: &Args, ds: &Dataset, results: &[RunResult]) -> String {
                 .max()
                 .unwrap_or_default();
             format!(
-                "**{}** ({}–{}) · {} series · {}",
+                "**{}** ({}–{}) · cpu {} · {} series · {}",
                 fmt_dur(m.elapsed),
                 fmt_dur(min),
                 fmt_dur(max),
+                fmt_dur(median_cpu(&res.samples)),
                 fmt_count(m.series),
                 fmt_bytes(m.bytes)
             )
@@ -726,11 +787,16 @@ fn render_table(args: &Args, ds: &Dataset, results: &[RunResult]) -> String {
     row(
         &mut t,
         &format!(
-            "{}x concurrent all: wall · median request",
+            "{}x concurrent all: wall · median request · server cpu",
             args.concurrency
         ),
         &|r| match (r.conc_wall, r.conc_median) {
-            (Some(w), Some(m)) => format!("{} · {}", fmt_dur(w), fmt_dur(m)),
+            (Some(w), Some(m)) => format!(
+                "{} · {} · cpu {}",
+                fmt_dur(w),
+                fmt_dur(m),
+                r.conc_cpu.map(fmt_dur).unwrap_or_default()
+            ),
             (Some(w), None) => fmt_dur(w),
             _ => String::new(),
         },
@@ -749,5 +815,14 @@ fn render_table(args: &Args, ds: &Dataset, results: &[RunResult]) -> String {
     row(&mut t, "VmHWM at the end", &|r| {
         r.hwm_kib.map(fmt_kib).unwrap_or_default()
     });
+    row(
+        &mut t,
+        "machine load average (1 min) at start → end",
+        &|r| match r.loadavg {
+            (Some(a), Some(b)) => format!("{a:.1} → {b:.1}"),
+            (Some(a), None) => format!("{a:.1} → ?"),
+            _ => String::new(),
+        },
+    );
     t
 }
