@@ -166,6 +166,8 @@ pub struct Renderer<'a, S: FnMut(Piece) -> bool> {
     text: Vec<u8>,
     out: Compressor,
     ext_used: Vec<bool>,
+    /// `ext_first[b]`: some external label name starts with byte `b`.
+    ext_first: [bool; 256],
     last_name: String,
     started: bool,
     send: S,
@@ -181,6 +183,15 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
             text: Vec::with_capacity(FLUSH_BYTES + 4096),
             out: Compressor::new(enc),
             ext_used: vec![false; ext.pairs.len()],
+            ext_first: {
+                let mut first = [false; 256];
+                for (n, _) in &ext.pairs {
+                    if let Some(&b) = n.as_bytes().first() {
+                        first[usize::from(b)] = true;
+                    }
+                }
+                first
+            },
             last_name: String::new(),
             started: false,
             send,
@@ -256,9 +267,7 @@ impl<S: FnMut(Piece) -> bool> LatestSink for Renderer<'_, S> {
         used.fill(false);
         text.extend_from_slice(name.as_bytes());
         let mut sep = b'{';
-        // Series labels and external labels are both sorted: one merge walk marks which
-        // external labels the series already has.
-        let mut j = 0;
+        let ext_first = &self.ext_first;
         labels.for_each(&mut |n, val| {
             if n == "__name__" || val.is_empty() {
                 return;
@@ -269,11 +278,14 @@ impl<S: FnMut(Piece) -> bool> LatestSink for Renderer<'_, S> {
             text.extend_from_slice(b"=\"");
             write_label_value(text, val);
             text.push(b'"');
-            while j < ext.len() && ext[j].0.as_str() < n {
-                j += 1;
-            }
-            if j < ext.len() && ext[j].0 == n {
-                used[j] = true;
+            // Most label names cannot be external ones: a first-byte test skips the compare.
+            if n.as_bytes()
+                .first()
+                .is_some_and(|&b| ext_first[usize::from(b)])
+            {
+                if let Some(i) = ext.iter().position(|(en, _)| en == n) {
+                    used[i] = true;
+                }
             }
         });
         for (i, (n, val)) in ext.iter().enumerate() {
