@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::head::Head;
+use crate::labels::Labels;
 use crate::series::SeriesRef;
 
 use super::record::{
@@ -57,9 +58,10 @@ pub struct RepairReport {
 /// before the damage. Everything after it is lost. Run it only on a stopped server.
 pub fn repair(dir: &Path) -> Result<RepairReport, WalError> {
     let mut dec = Decoder::default();
-    let mut scratch = Vec::new();
     let end = walk(dir, &mut |frame| {
-        check_frame(&mut dec, &frame, &mut scratch).map_err(Stop::Corrupt)
+        decode_frame(&mut dec, &frame)
+            .map(drop)
+            .map_err(Stop::Corrupt)
     })
     .map_err(|e| match e {
         Stop::Fatal(Error::Wal(w)) => w,
@@ -126,14 +128,43 @@ pub(crate) fn open(head: &Head, opts: &WalOptions) -> Result<Wal, Error> {
 }
 
 /// Replays every record into `head`; see [`open`].
+///
+/// Two threads: a reader walks the segments, checks, decompresses and decodes records, and
+/// hands them over a bounded channel to this thread, which applies them to the head.
 pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Error> {
     let started = Instant::now();
-    let mut ap = Applier::new(head);
-    let end = walk(&opts.dir, &mut |frame| ap.apply(&frame)).map_err(|e| match e {
-        Stop::Fatal(e) => e,
-        Stop::Corrupt(_) => Error::Wal(unreachable_corrupt(&opts.dir)),
-    })?;
-    let mut stats = ap.stats;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(REPLAY_QUEUE);
+    let dir = opts.dir.as_path();
+    let (walked, mut stats, fatal) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut dec = Decoder::default();
+            walk(dir, &mut |frame| {
+                let d = decode_frame(&mut dec, &frame).map_err(Stop::Corrupt)?;
+                // A closed channel means the applier stopped on an error it reports itself.
+                tx.send(d)
+                    .map_err(|_| Stop::Fatal(Error::Wal(applier_gone(dir))))
+            })
+        });
+        let mut ap = Applier::new(head);
+        let mut fatal = None;
+        for d in rx {
+            if let Err(e) = ap.apply(d) {
+                fatal = Some(e);
+                break;
+            }
+        }
+        let walked = reader.join();
+        (walked, ap.stats, fatal)
+    });
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    let end = match walked {
+        Ok(Ok(end)) => end,
+        Ok(Err(Stop::Fatal(e))) => return Err(e),
+        Ok(Err(Stop::Corrupt(_))) => return Err(unreachable_corrupt(dir).into()),
+        Err(_) => return Err(applier_gone(dir).into()),
+    };
     stats.segments = end.segments.len() as u64;
     if let Some(bad) = end.bad {
         let is_last = end.segments.last() == Some(&bad.segment);
@@ -154,10 +185,21 @@ pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Erro
             reason = %bad.reason,
             "WAL: torn or corrupt tail (crash during a write?): truncated at the last good record"
         );
-        cut(&opts.dir, bad.segment, bad.offset)?;
+        cut(dir, bad.segment, bad.offset)?;
     }
     stats.elapsed = started.elapsed();
     Ok(stats)
+}
+
+/// Decoded records the reader may run ahead of the applier.
+const REPLAY_QUEUE: usize = 64;
+
+/// The reader thread failed or its peer went away.
+fn applier_gone(dir: &Path) -> WalError {
+    WalError::Io {
+        path: dir.to_owned(),
+        source: std::io::Error::other("WAL replay: reader and applier lost each other"),
+    }
 }
 
 /// Truncates segment `n` at `offset`; a segment left without a whole header is removed (the
@@ -235,19 +277,33 @@ fn walk(dir: &Path, f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>) -> Result<
     })
 }
 
-/// Decodes a frame without applying it (repair's check).
-fn check_frame(
-    dec: &mut Decoder,
-    frame: &Frame<'_>,
-    scratch: &mut Vec<RefSample>,
-) -> Result<(), CorruptionReason> {
+/// A record, decoded and checked, ready to apply.
+enum Decoded {
+    /// Writer refs and valid label sets.
+    Series(Vec<(u32, Labels)>),
+    /// Samples in log order.
+    Samples(Vec<RefSample>),
+}
+
+/// Decompresses and decodes a frame; invalid label sets count as corruption.
+fn decode_frame(dec: &mut Decoder, frame: &Frame<'_>) -> Result<Decoded, CorruptionReason> {
     let payload = dec.payload(frame)?;
     match frame.ty {
-        TYPE_SERIES => decode_series(payload, |_, l| {
-            l.validate()
-                .map_err(|_| CorruptionReason::Decode("invalid label set"))
-        }),
-        TYPE_SAMPLES => decode_samples(payload, scratch),
+        TYPE_SERIES => {
+            let mut v = Vec::new();
+            decode_series(payload, |r, l| {
+                l.validate()
+                    .map_err(|_| CorruptionReason::Decode("invalid label set"))?;
+                v.push((r, l));
+                Ok(())
+            })?;
+            Ok(Decoded::Series(v))
+        }
+        TYPE_SAMPLES => {
+            let mut v = Vec::new();
+            decode_samples(payload, &mut v)?;
+            Ok(Decoded::Samples(v))
+        }
         t => Err(CorruptionReason::UnknownType(t)),
     }
 }
@@ -259,8 +315,6 @@ struct Applier<'h> {
     /// Writer ref -> head ref + 1 (0: unknown), for refs below `DENSE_REFS`.
     map: Vec<u32>,
     map_far: hashbrown::HashMap<u32, u32>,
-    dec: Decoder,
-    samples: Vec<RefSample>,
     stats: ReplayStats,
 }
 
@@ -273,52 +327,32 @@ impl<'h> Applier<'h> {
             head,
             map: Vec::new(),
             map_far: hashbrown::HashMap::new(),
-            dec: Decoder::default(),
-            samples: Vec::new(),
             stats: ReplayStats::default(),
         }
     }
 
-    fn apply(&mut self, frame: &Frame<'_>) -> Result<(), Stop> {
-        let payload = self.dec.payload(frame).map_err(Stop::Corrupt)?;
-        match frame.ty {
-            TYPE_SERIES => {
+    fn apply(&mut self, d: Decoded) -> Result<(), Error> {
+        match d {
+            Decoded::Series(series) => {
                 let mut app = self.head.appender();
-                let (map, far, stats) = (&mut self.map, &mut self.map_far, &mut self.stats);
-                let mut fatal = None;
-                decode_series(payload, |r, labels| {
-                    labels
-                        .validate()
-                        .map_err(|_| CorruptionReason::Decode("invalid label set"))?;
-                    let new = match app.series_ref(&labels) {
-                        Ok(new) => new,
-                        Err(e) => {
-                            fatal.get_or_insert(e);
-                            return Ok(());
+                for (r, labels) in &series {
+                    let new = app.series_ref(labels)?;
+                    self.stats.series += 1;
+                    if *r < DENSE_REFS {
+                        let i = *r as usize;
+                        if i >= self.map.len() {
+                            self.map.resize((i + 1).next_power_of_two(), 0);
                         }
-                    };
-                    stats.series += 1;
-                    if r < DENSE_REFS {
-                        let i = r as usize;
-                        if i >= map.len() {
-                            map.resize((i + 1).next_power_of_two(), 0);
-                        }
-                        map[i] = new.0 + 1;
+                        self.map[i] = new.0 + 1;
                     } else {
-                        far.insert(r, new.0);
+                        self.map_far.insert(*r, new.0);
                     }
-                    Ok(())
-                })
-                .map_err(Stop::Corrupt)?;
-                app.rollback();
-                if let Some(e) = fatal {
-                    return Err(Stop::Fatal(e.into()));
                 }
+                app.rollback();
             }
-            TYPE_SAMPLES => {
-                decode_samples(payload, &mut self.samples).map_err(Stop::Corrupt)?;
+            Decoded::Samples(samples) => {
                 let mut app = self.head.appender();
-                for s in &self.samples {
+                for s in &samples {
                     let new = if s.r < DENSE_REFS {
                         self.map.get(s.r as usize).and_then(|&m| m.checked_sub(1))
                     } else {
@@ -332,10 +366,9 @@ impl<'h> Applier<'h> {
                         self.stats.unknown_ref_samples += 1;
                     }
                 }
-                self.stats.samples += self.samples.len() as u64;
-                app.commit().map_err(Stop::Fatal)?;
+                self.stats.samples += samples.len() as u64;
+                app.commit()?;
             }
-            t => return Err(Stop::Corrupt(CorruptionReason::UnknownType(t))),
         }
         self.stats.records += 1;
         Ok(())

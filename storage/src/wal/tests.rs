@@ -581,3 +581,158 @@ fn concurrent_group_commits_share_fsyncs_and_all_survive() {
     assert_eq!(d.len(), 4);
     assert!(d.values().all(|v| v.len() == 200));
 }
+
+// ---- benchmarks (ignored; run in release) ----
+
+/// A value for series `i` in scrape `round`: counters (integer steps) for most series, gauges
+/// with fractions for every third, as node exporter exposes them.
+fn bench_value(i: usize, round: usize) -> f64 {
+    if i % 3 == 0 {
+        ((i * 31 + round * 7) % 1000) as f64 / 8.0
+    } else {
+        (round * (i % 97 + 1) * 1000) as f64
+    }
+}
+
+/// Writes a WAL as 1000-series scrapes: `rounds` scrapes of every instance of `spec`.
+fn bench_write_wal(opts: &WalOptions, labels: &[crate::Labels], rounds: usize) -> u64 {
+    std::fs::create_dir_all(&opts.dir).unwrap();
+    let wal = Wal::create(opts, 0).unwrap();
+    for round in 0..rounds {
+        let t = 1_700_000_000_000 + round as i64 * 15_000;
+        for start in (0..labels.len()).step_by(1000) {
+            let end = (start + 1000).min(labels.len());
+            let samples = (start..end).map(|i| (i as u32, t, bench_value(i, round)));
+            wal.log_commit(samples, &|r| Some(labels[r as usize].clone()))
+                .unwrap();
+        }
+    }
+    drop(wal);
+    super::segment::list_segments(&opts.dir)
+        .unwrap()
+        .iter()
+        .map(|&n| {
+            std::fs::metadata(super::segment::segment_path(&opts.dir, n))
+                .unwrap()
+                .len()
+        })
+        .sum()
+}
+
+/// Replay speed target: 1M series x 120 samples in at most 15 s.
+/// `FEDSTORE_BENCH_SERIES` (default 1000000) and `FEDSTORE_BENCH_ROUNDS` (default 120) scale it.
+#[test]
+#[ignore = "benchmark: cargo test --release -p fedstore-storage --lib wal::tests::bench_replay -- --ignored --nocapture"]
+fn bench_replay() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let n = env("FEDSTORE_BENCH_SERIES", 1_000_000);
+    let rounds = env("FEDSTORE_BENCH_ROUNDS", 120);
+    let spec = crate::testutil::NodeSetSpec {
+        instances: n.div_ceil(1000),
+        metrics: 100,
+        series_per_metric: 10,
+        aggregated: 0,
+    };
+    let labels = spec.labels();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(dir.path()).with_fsync(FsyncMode::Never);
+    let t0 = std::time::Instant::now();
+    let bytes = bench_write_wal(&opts, &labels, rounds);
+    let write = t0.elapsed();
+    drop(labels);
+    let t0 = std::time::Instant::now();
+    let h = Head::open(
+        &dir.path().join("head"),
+        HeadOptions {
+            wal: Some(opts),
+            ..HeadOptions::default()
+        },
+    )
+    .unwrap();
+    let replay = t0.elapsed();
+    println!(
+        "wal bench: {} series x {rounds} samples: wrote {:.1} MiB of WAL in {:.2?} ({:.2} B/sample); replay {:.2?} ({:.1} M samples/s)",
+        spec.total(),
+        bytes as f64 / (1 << 20) as f64,
+        write,
+        bytes as f64 / (spec.total() * rounds) as f64,
+        replay,
+        (spec.total() * rounds) as f64 / replay.as_secs_f64() / 1e6,
+    );
+    assert_eq!(h.num_series(), spec.total());
+    assert_eq!(h.num_samples(), (spec.total() * rounds) as u64);
+}
+
+/// zstd (levels 1 and 3) against snappy on the WAL's own payloads (uncompressed frames of a
+/// 100k-series, 10-scrape log): ratio and single-core speed.
+#[test]
+#[ignore = "benchmark: cargo test --release -p fedstore-storage --lib wal::tests::bench_compression -- --ignored --nocapture"]
+fn bench_compression() {
+    let spec = crate::testutil::NodeSetSpec {
+        instances: 100,
+        metrics: 100,
+        series_per_metric: 10,
+        aggregated: 0,
+    };
+    let labels = spec.labels();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(dir.path())
+        .with_fsync(FsyncMode::Never)
+        .with_compression(false);
+    bench_write_wal(&opts, &labels, 10);
+    let seg = std::fs::read(super::segment::segment_path(&opts.dir, 0)).unwrap();
+    let mut payloads: Vec<(u8, &[u8])> = Vec::new();
+    let mut off = super::segment::SEGMENT_HEADER_BYTES;
+    while off < seg.len() {
+        let (f, size) = super::record::read_frame(&seg[off..]).unwrap();
+        payloads.push((f.ty, &seg[off + 13..off + size]));
+        off += size;
+    }
+    for kind in [super::record::TYPE_SERIES, super::record::TYPE_SAMPLES] {
+        let ps: Vec<&[u8]> = payloads
+            .iter()
+            .filter(|p| p.0 == kind)
+            .map(|p| p.1)
+            .collect();
+        let raw: usize = ps.iter().map(|p| p.len()).sum();
+        let mut zc1 = zstd::bulk::Compressor::new(1).unwrap();
+        let mut zc3 = zstd::bulk::Compressor::new(3).unwrap();
+        let mut sn = snap::raw::Encoder::new();
+        let mut zd = zstd::bulk::Decompressor::new().unwrap();
+        let mut sd = snap::raw::Decoder::new();
+        type Codec<'a> = (&'a str, Box<dyn FnMut(&[u8]) -> Vec<u8> + 'a>);
+        let codecs: Vec<Codec> = vec![
+            ("zstd-1", Box::new(|p: &[u8]| zc1.compress(p).unwrap())),
+            ("zstd-3", Box::new(|p: &[u8]| zc3.compress(p).unwrap())),
+            ("snappy", Box::new(|p: &[u8]| sn.compress_vec(p).unwrap())),
+        ];
+        for (name, mut c) in codecs {
+            let t0 = std::time::Instant::now();
+            let out: Vec<Vec<u8>> = ps.iter().map(|p| c(p)).collect();
+            let ct = t0.elapsed();
+            let size: usize = out.iter().map(Vec::len).sum();
+            let t0 = std::time::Instant::now();
+            for (o, p) in out.iter().zip(&ps) {
+                let d = if name == "snappy" {
+                    sd.decompress_vec(o).unwrap()
+                } else {
+                    zd.decompress(o, p.len()).unwrap()
+                };
+                assert_eq!(d.len(), p.len());
+            }
+            let dt = t0.elapsed();
+            println!(
+                "{} {name}: ratio {:.2}, compress {:.0} MB/s, decompress {:.0} MB/s",
+                if kind == 1 { "series " } else { "samples" },
+                raw as f64 / size as f64,
+                raw as f64 / ct.as_secs_f64() / 1e6,
+                raw as f64 / dt.as_secs_f64() / 1e6,
+            );
+        }
+    }
+}

@@ -322,10 +322,10 @@ impl Shared {
             s.syncing = false;
             match res {
                 Ok(()) => s.synced = s.synced.max(target),
-                Err(e) => {
-                    drop(s);
-                    return Err(self.poison(format!("fsync: {e}")));
-                }
+                // Poisoned before the lock is released: after a failed fsync the kernel may
+                // have dropped the dirty pages, so a later "successful" fsync proves nothing
+                // and no waiter may become the next syncer and report success.
+                Err(e) => return Err(self.poison(format!("fsync: {e}"))),
             }
             self.synced.notify_all();
         }
