@@ -9,6 +9,7 @@ pub mod health;
 pub mod import;
 pub mod lifecycle;
 pub mod remote_write;
+pub mod self_metrics;
 pub mod targets;
 
 use actix_web::http::StatusCode;
@@ -107,6 +108,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(import::MAX_IMPORT_BYTES))
                 .route(web::post().to(import::handle)),
         )
+        .route("/api/v1/write", web::post().to(remote_write::handle))
+        .route("/metrics", web::get().to(self_metrics::handle))
         .route("/-/healthy", web::get().to(health::healthy))
         .route("/-/healthy", web::head().to(health::healthy))
         .route("/-/ready", web::get().to(health::ready))

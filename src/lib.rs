@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod exposition;
 pub mod import_cli;
+pub mod metrics;
 pub mod pool;
 pub mod remote;
 pub mod scrape;

@@ -12,7 +12,9 @@ use tokio::sync::Semaphore;
 
 use crate::api;
 use crate::api::federate::render::ExternalLabels;
+use crate::metrics::Metrics;
 use crate::pool::RenderPool;
+use crate::remote::{DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteReceiver};
 
 /// Milliseconds since the Unix epoch; injected so tests control "now".
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -49,6 +51,10 @@ pub struct AppState {
     pub config_file: Option<std::path::PathBuf>,
     /// `--web.enable-lifecycle`: whether `POST /-/reload` is allowed.
     pub enable_lifecycle: bool,
+    /// The remote-write receiver (`POST /api/v1/write`).
+    pub remote_write: Arc<RemoteWriteReceiver>,
+    /// fedstore's own metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -57,7 +63,7 @@ impl AppState {
     pub fn new(head: Arc<Head>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         AppState {
-            head,
+            head: head.clone(),
             external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
             lookback_ms: DEFAULT_LOOKBACK_MS,
             clock: system_clock(),
@@ -66,6 +72,11 @@ impl AppState {
             scrape: None,
             config_file: None,
             enable_lifecycle: false,
+            remote_write: Arc::new(RemoteWriteReceiver::new(
+                head.clone(),
+                DEFAULT_MAX_DECOMPRESSED_BYTES,
+            )),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 }
@@ -76,11 +87,17 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let remote_write = web::Data::from(state.remote_write.clone());
     let data = web::Data::from(state);
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(api::routes))
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(remote_write.clone())
+            .configure(api::routes)
+    })
+    .disable_signals()
+    .listen(listener)?
+    .run();
     let handle = server.handle();
     tokio::select! {
         res = server => res,

@@ -31,8 +31,14 @@ pub async fn handle(
             .and_then(|v| v.to_str().ok()),
     );
     match prepare(&req, &body, &state, enc) {
-        Ok(job) => respond(job, &state, enc).await,
-        Err(e) => error_response(&e, enc),
+        Ok(job) => {
+            state.metrics.record_federate(true);
+            respond(job, &state, enc).await
+        }
+        Err(e) => {
+            state.metrics.record_federate(false);
+            error_response(&e, enc)
+        }
     }
 }
 
@@ -93,7 +99,7 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
             enc,
         );
     };
-    let body = stream::start(&state.render_pool, job, permit);
+    let body = stream::start(&state.render_pool, job, permit, state.metrics.clone());
     let mut resp = HttpResponse::Ok();
     resp.insert_header((
         header::CONTENT_TYPE,

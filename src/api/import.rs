@@ -10,6 +10,7 @@ use fedstore_storage::{AppendStats, Head};
 
 use super::ApiError;
 use crate::exposition::parse::{Entry, Format, Parser, to_labels};
+use crate::metrics::Source;
 use crate::server::AppState;
 
 /// Largest accepted body (after gzip decoding); `fedstore import` sends files in pieces.
@@ -27,13 +28,14 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let now = (state.clock)();
-    let state = state.into_inner();
+    let head = state.head.clone();
     let stats = web::block(move || {
         let text = if gzip { gunzip(&body)? } else { body.to_vec() };
-        import_text(&state.head, &text, now)
+        import_text(&head, &text, now)
     })
     .await
     .map_err(|e| ApiError::InternalText(format!("import worker failed: {e}")))??;
+    state.metrics.record_append(Source::Import, &stats);
     tracing::debug!(?stats, "import done");
     if stats.out_of_order > 0 || stats.duplicate > 0 {
         return Err(ApiError::BadRequestText(rejected_message(&stats)));

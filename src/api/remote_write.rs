@@ -9,8 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::BytesMut;
 use futures_util::StreamExt as _;
 
+use crate::metrics::Source;
 use crate::remote::snappy;
 use crate::remote::{RemoteWriteError, RemoteWriteReceiver};
+use crate::server::AppState;
 
 /// Bodies up to this size are decoded on the async worker: moving them to the blocking pool
 /// costs more than decoding them.
@@ -67,6 +69,15 @@ pub async fn handle(
             .await
             .map_err(|e| RemoteWriteError::Storage(format!("remote write worker: {e}")))?
     };
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        let counted = match &stats {
+            Ok(s) => Some(*s),
+            Err(e) => e.stored(),
+        };
+        if let Some(s) = counted {
+            state.metrics.record_append(Source::RemoteWrite, &s);
+        }
+    }
     stats.map(|_| HttpResponse::NoContent().finish())
 }
 

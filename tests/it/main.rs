@@ -1,6 +1,8 @@
 //! Integration tests: one binary, topic modules; each starts the real server on loopback.
 
+mod durability;
 mod federate;
 mod federate_golden;
+mod remote_write;
 mod scrape;
 mod support;

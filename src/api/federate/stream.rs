@@ -8,6 +8,8 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::Bytes;
 use fedstore_storage::{Head, Matcher, SeriesRef};
@@ -15,6 +17,7 @@ use futures_util::Stream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::render::{Encoding, ExternalLabels, Piece, Renderer};
+use crate::metrics::Metrics;
 use crate::pool::RenderPool;
 
 /// Series per segment: big enough that per-segment costs vanish, small enough to spread a
@@ -45,11 +48,21 @@ pub fn start(
     pool: &RenderPool,
     job: FederateJob,
     permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + use<> {
+    let started = Instant::now();
     let (seg_tx, seg_rx) = mpsc::unbounded_channel::<mpsc::Receiver<Piece>>();
     let pool2 = pool.clone();
     pool.spawn(move || plan(&pool2, job, seg_tx));
-    body(seg_rx, permit)
+    body(
+        seg_rx,
+        permit,
+        Done {
+            metrics,
+            started,
+            complete: false,
+        },
+    )
 }
 
 /// Selects, cuts into segments, queues segments 1.. and renders segment 0 on this thread.
@@ -97,26 +110,56 @@ struct BodyState {
     /// `# TYPE` line is needed).
     last_name: Option<String>,
     _permit: OwnedSemaphorePermit,
+    done: Done,
+}
+
+/// Records the answer's duration, or an abort, when the body is finished or dropped.
+struct Done {
+    metrics: Arc<Metrics>,
+    started: Instant,
+    complete: bool,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self.complete {
+            self.metrics
+                .federate_duration
+                .observe(self.started.elapsed().as_secs_f64());
+        } else {
+            self.metrics
+                .federate_aborted
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 fn body(
     segments: mpsc::UnboundedReceiver<mpsc::Receiver<Piece>>,
     permit: OwnedSemaphorePermit,
+    done: Done,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let state = BodyState {
         segments,
         current: None,
         last_name: None,
         _permit: permit,
+        done,
     };
     futures_util::stream::unfold(state, |mut st| async move {
         loop {
             let cur = match st.current.as_mut() {
                 Some(cur) => cur,
-                None => {
-                    st.current = Some(st.segments.recv().await?);
-                    continue;
-                }
+                None => match st.segments.recv().await {
+                    Some(next) => {
+                        st.current = Some(next);
+                        continue;
+                    }
+                    None => {
+                        st.done.complete = true;
+                        return None;
+                    }
+                },
             };
             match cur.recv().await {
                 Some(Piece::First { name, bytes }) => {

@@ -1,0 +1,379 @@
+//! fedstore's own metrics, served at `GET /metrics` in the text format and named as Prometheus
+//! names its own (`prometheus_tsdb_head_series` -> `fedstore_head_series`).
+//!
+//! Counters are plain atomics bumped on the request paths; gauges are read from the head and
+//! `/proc` when scraped. Rendering uses the same exposition writer as `/federate`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fedstore_storage::{AppendStats, Head};
+
+use crate::exposition::float::write_float;
+use crate::exposition::write::{write_help_line, write_label_value, write_type_line};
+
+/// Where appended samples came from (the `source` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `POST /api/v1/import/prometheus`.
+    Import = 0,
+    /// `POST /api/v1/write`.
+    RemoteWrite = 1,
+    /// Scrape loops.
+    Scrape = 2,
+}
+
+const SOURCES: [&str; 3] = ["import", "remote_write", "scrape"];
+
+/// Upper bounds (seconds) of request-duration histograms: Prometheus's default buckets.
+const DURATION_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A histogram with fixed buckets, updated lock-free.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; DURATION_BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum as f64 bits, updated with a CAS loop.
+    sum_bits: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation in seconds.
+    pub fn observe(&self, secs: f64) {
+        if let Some(i) = DURATION_BUCKETS.iter().position(|&b| secs <= b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let _ = self
+            .sum_bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some((f64::from_bits(b) + secs).to_bits())
+            });
+    }
+
+    fn write(&self, buf: &mut Vec<u8>, name: &str, labels: &[(&str, &str)]) {
+        let mut cumulative = 0u64;
+        let mut le = Vec::with_capacity(24);
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            le.clear();
+            write_float(&mut le, *bound);
+            let le = std::str::from_utf8(&le).unwrap_or("+Inf");
+            write_sample(
+                buf,
+                &format!("{name}_bucket"),
+                labels,
+                Some(("le", le)),
+                cumulative as f64,
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed) as f64;
+        write_sample(
+            buf,
+            &format!("{name}_bucket"),
+            labels,
+            Some(("le", "+Inf")),
+            count,
+        );
+        let sum = f64::from_bits(self.sum_bits.load(Ordering::Relaxed));
+        write_sample(buf, &format!("{name}_sum"), labels, None, sum);
+        write_sample(buf, &format!("{name}_count"), labels, None, count);
+    }
+}
+
+/// Counters of the server.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    appended: [AtomicU64; 3],
+    out_of_order: [AtomicU64; 3],
+    duplicate: [AtomicU64; 3],
+    /// `/federate` answers by status class.
+    federate_ok: AtomicU64,
+    federate_bad_request: AtomicU64,
+    /// Federate bodies whose client hung up before the end.
+    pub federate_aborted: AtomicU64,
+    /// Time from request to the last byte of a `/federate` answer.
+    pub federate_duration: Histogram,
+}
+
+impl Metrics {
+    /// Counts what a commit from `source` did.
+    pub fn record_append(&self, source: Source, stats: &AppendStats) {
+        let i = source as usize;
+        self.appended[i].fetch_add(stats.appended, Ordering::Relaxed);
+        self.out_of_order[i].fetch_add(stats.out_of_order, Ordering::Relaxed);
+        self.duplicate[i].fetch_add(stats.duplicate, Ordering::Relaxed);
+    }
+
+    /// Counts one `/federate` request by its status.
+    pub fn record_federate(&self, ok: bool) {
+        if ok {
+            self.federate_ok.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.federate_bad_request.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Renders every metric in text format 0.0.4.
+    pub fn render(&self, head: &Head, buf: &mut Vec<u8>) {
+        family(
+            buf,
+            "fedstore_build_info",
+            "gauge",
+            "A metric with a constant '1' value labeled by the fedstore version.",
+        );
+        write_sample(
+            buf,
+            "fedstore_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))],
+            None,
+            1.0,
+        );
+
+        family(
+            buf,
+            "fedstore_head_series",
+            "gauge",
+            "Total number of series in the head block.",
+        );
+        write_sample(
+            buf,
+            "fedstore_head_series",
+            &[],
+            None,
+            head.num_series() as f64,
+        );
+        family(
+            buf,
+            "fedstore_head_samples_appended_total",
+            "counter",
+            "Total number of appended samples, by source.",
+        );
+        self.per_source(buf, "fedstore_head_samples_appended_total", &self.appended);
+        family(
+            buf,
+            "fedstore_head_out_of_order_samples_total",
+            "counter",
+            "Samples refused as older than their series' latest sample, by source.",
+        );
+        self.per_source(
+            buf,
+            "fedstore_head_out_of_order_samples_total",
+            &self.out_of_order,
+        );
+        family(
+            buf,
+            "fedstore_head_duplicate_samples_total",
+            "counter",
+            "Samples refused as a different value at an existing timestamp, by source.",
+        );
+        self.per_source(
+            buf,
+            "fedstore_head_duplicate_samples_total",
+            &self.duplicate,
+        );
+
+        family(
+            buf,
+            "fedstore_federate_requests_total",
+            "counter",
+            "Federation requests, by HTTP status code.",
+        );
+        let ok = self.federate_ok.load(Ordering::Relaxed) as f64;
+        let bad = self.federate_bad_request.load(Ordering::Relaxed) as f64;
+        write_sample(
+            buf,
+            "fedstore_federate_requests_total",
+            &[("code", "200")],
+            None,
+            ok,
+        );
+        write_sample(
+            buf,
+            "fedstore_federate_requests_total",
+            &[("code", "400")],
+            None,
+            bad,
+        );
+        family(
+            buf,
+            "fedstore_federate_aborted_total",
+            "counter",
+            "Federation answers cut short because the client went away.",
+        );
+        let aborted = self.federate_aborted.load(Ordering::Relaxed) as f64;
+        write_sample(buf, "fedstore_federate_aborted_total", &[], None, aborted);
+        family(
+            buf,
+            "fedstore_federate_request_duration_seconds",
+            "histogram",
+            "Time from a federation request to the last byte of its answer.",
+        );
+        self.federate_duration
+            .write(buf, "fedstore_federate_request_duration_seconds", &[]);
+
+        process_metrics(buf);
+    }
+
+    fn per_source(&self, buf: &mut Vec<u8>, name: &str, values: &[AtomicU64; 3]) {
+        for (i, source) in SOURCES.iter().enumerate() {
+            let v = values[i].load(Ordering::Relaxed) as f64;
+            write_sample(buf, name, &[("source", source)], None, v);
+        }
+    }
+}
+
+fn family(buf: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
+    write_help_line(buf, name, help);
+    write_type_line(buf, name, kind);
+}
+
+fn write_sample(
+    buf: &mut Vec<u8>,
+    name: &str,
+    labels: &[(&str, &str)],
+    extra: Option<(&str, &str)>,
+    v: f64,
+) {
+    buf.extend_from_slice(name.as_bytes());
+    let mut sep = b'{';
+    for (n, val) in labels.iter().copied().chain(extra) {
+        buf.push(sep);
+        sep = b',';
+        buf.extend_from_slice(n.as_bytes());
+        buf.extend_from_slice(b"=\"");
+        write_label_value(buf, val);
+        buf.push(b'"');
+    }
+    if sep == b',' {
+        buf.push(b'}');
+    }
+    buf.push(b' ');
+    write_float(buf, v);
+    buf.push(b'\n');
+}
+
+/// `process_*` metrics from `/proc/self`, as client_golang's process collector names them.
+fn process_metrics(buf: &mut Vec<u8>) {
+    let page = 4096.0;
+    let ticks = 100.0; // USER_HZ on Linux
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the parenthesised command name (which may contain spaces).
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, r)| r.split_whitespace().collect());
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        if let (Some(utime), Some(stime)) = (field(11), field(12)) {
+            family(
+                buf,
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+            );
+            write_sample(
+                buf,
+                "process_cpu_seconds_total",
+                &[],
+                None,
+                (utime + stime) / ticks,
+            );
+        }
+        if let Some(vsize) = field(20) {
+            family(
+                buf,
+                "process_virtual_memory_bytes",
+                "gauge",
+                "Virtual memory size in bytes.",
+            );
+            write_sample(buf, "process_virtual_memory_bytes", &[], None, vsize);
+        }
+        if let Some(rss) = field(21) {
+            family(
+                buf,
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+            );
+            write_sample(buf, "process_resident_memory_bytes", &[], None, rss * page);
+        }
+        if let (Some(start), Some(boot)) = (field(19), boot_time()) {
+            family(
+                buf,
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+            );
+            write_sample(
+                buf,
+                "process_start_time_seconds",
+                &[],
+                None,
+                boot + start / ticks,
+            );
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        family(
+            buf,
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+        );
+        write_sample(buf, "process_open_fds", &[], None, fds.count() as f64);
+    }
+}
+
+fn boot_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::parse::{Entry, Format, Parser};
+
+    #[test]
+    fn renders_parseable_text_with_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = Head::open(&dir.path().join("head"), Default::default()).unwrap();
+        let m = Metrics::default();
+        m.record_append(
+            Source::RemoteWrite,
+            &AppendStats {
+                appended: 7,
+                out_of_order: 2,
+                ..Default::default()
+            },
+        );
+        m.record_federate(true);
+        m.federate_duration.observe(0.03);
+        let mut buf = Vec::new();
+        m.render(&head, &mut buf);
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(
+            text.contains("fedstore_head_samples_appended_total{source=\"remote_write\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fedstore_head_out_of_order_samples_total{source=\"remote_write\"} 2\n")
+        );
+        assert!(
+            text.contains("fedstore_federate_request_duration_seconds_bucket{le=\"0.05\"} 1\n")
+        );
+        assert!(
+            text.contains("fedstore_federate_request_duration_seconds_bucket{le=\"0.025\"} 0\n")
+        );
+        assert!(text.contains("process_resident_memory_bytes "));
+        // Our own parser (Prometheus's rules) must accept every line.
+        let mut p = Parser::new(&buf, Format::Text);
+        let mut samples = 0;
+        while let Some(e) = p.next().unwrap() {
+            samples += usize::from(matches!(e, Entry::Sample(_)));
+        }
+        assert!(samples > 20, "{samples} samples");
+    }
+}
