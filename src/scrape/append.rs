@@ -233,7 +233,7 @@ pub fn append_body(
                         break;
                     }
                 };
-                let id = cache.add(sample.series, r, labels);
+                let id = cache.add(sample.series, r);
                 if explicit.is_none() {
                     cache.track(id);
                 }
@@ -253,7 +253,7 @@ pub fn append_body(
         return (counts, Err(e));
     }
     let stale = f64::from_bits(STALE_NAN_BITS);
-    cache.for_each_stale(|r, _| {
+    cache.for_each_stale(|r| {
         // Out-of-order or duplicate markers are expected (a recreated target) and ignored
         // by the head's commit counting.
         let _ = app.append_ref(r, t_ms, stale);

@@ -1,23 +1,26 @@
-//! The scrape cache of one target (Prometheus `scrapeCache`): raw series text → series ref and
-//! final labels, so a steady-state scrape appends by ref without building labels; raw texts
+//! The scrape cache of one target (Prometheus `scrapeCache`): raw series text → series ref, so a steady-state scrape appends by ref without building labels; raw texts
 //! that metric relabeling dropped; and the staleness bookkeeping (which series the previous
 //! and current scrape exposed).
+//!
+//! Raw texts are keyed by their XXH3-128 hash and hits are trusted without comparing text (as
+//! the remote-write series cache does): a collision needs ~2^64 distinct series, and skipping
+//! the comparison saves a cold-memory `memcmp` per sample.
 //!
 //! Staleness sets are iteration stamps on the entries instead of Prometheus's two hash maps:
 //! an entry is in the current set when `tracked == iter`, in the previous one when
 //! `tracked == iter - 1`. Entries a set refers to are never evicted (eviction only drops
 //! entries not seen in the current iteration, which are in neither set after the swap).
 
-use fedstore_storage::{Labels, SeriesRef};
+use fedstore_storage::SeriesRef;
 use hashbrown::HashTable;
 
 /// One cached series.
 #[derive(Debug)]
 struct Entry {
-    /// The raw `name{labels}` text from the exposition.
-    raw: Box<str>,
+    /// XXH3-128 of the raw `name{labels}` text; 0 marks a free slot.
+    key: u128,
     /// `None`: metric relabeling dropped this series.
-    series: Option<(SeriesRef, Labels)>,
+    series: Option<SeriesRef>,
     /// Iteration in which this entry was last looked up or added.
     last_iter: u64,
     /// Iteration in which it was last tracked for staleness (0: never).
@@ -53,9 +56,16 @@ impl Default for ScrapeCache {
     }
 }
 
+/// The key of a raw series text (never 0 in practice; 0 is mapped to 1).
 #[inline]
-fn hash(raw: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(raw.as_bytes())
+fn key(raw: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(raw.as_bytes()).max(1)
+}
+
+/// The table hash of a key: its low 64 bits (already uniform).
+#[inline]
+fn hash(key: u128) -> u64 {
+    key as u64
 }
 
 impl ScrapeCache {
@@ -83,15 +93,15 @@ impl ScrapeCache {
     /// Looks `raw` up, marking it seen in this iteration (Prometheus `get`/`getDropped`).
     #[inline]
     pub fn get(&mut self, raw: &str) -> Lookup {
-        let h = hash(raw);
+        let k = key(raw);
         let entries = &self.entries;
-        let Some(&id) = self.table.find(h, |&id| &*entries[id as usize].raw == raw) else {
+        let Some(&id) = self.table.find(hash(k), |&id| entries[id as usize].key == k) else {
             return Lookup::Miss;
         };
         let e = &mut self.entries[id as usize];
         e.last_iter = self.iter;
-        match &e.series {
-            Some((r, _)) => Lookup::Hit(id, *r),
+        match e.series {
+            Some(r) => Lookup::Hit(id, r),
             None => Lookup::Dropped,
         }
     }
@@ -101,21 +111,22 @@ impl ScrapeCache {
         self.insert(raw, None);
     }
 
-    /// Caches `raw` as series `r` with final labels `labels`; returns the entry id.
-    pub fn add(&mut self, raw: &str, r: SeriesRef, labels: Labels) -> u32 {
-        self.insert(raw, Some((r, labels)))
+    /// Caches `raw` as series `r`; returns the entry id.
+    pub fn add(&mut self, raw: &str, r: SeriesRef) -> u32 {
+        self.insert(raw, Some(r))
     }
 
-    fn insert(&mut self, raw: &str, series: Option<(SeriesRef, Labels)>) -> u32 {
-        let h = hash(raw);
+    fn insert(&mut self, raw: &str, series: Option<SeriesRef>) -> u32 {
+        let k = key(raw);
+        let h = hash(k);
         let entry = Entry {
-            raw: raw.into(),
+            key: k,
             series,
             last_iter: self.iter,
             tracked: 0,
         };
         let entries = &self.entries;
-        if let Some(&id) = self.table.find(h, |&id| &*entries[id as usize].raw == raw) {
+        if let Some(&id) = self.table.find(h, |&id| entries[id as usize].key == k) {
             self.entries[id as usize] = entry;
             return id;
         }
@@ -131,7 +142,7 @@ impl ScrapeCache {
         };
         let entries = &self.entries;
         self.table
-            .insert_unique(h, id, |&i| hash(&entries[i as usize].raw));
+            .insert_unique(h, id, |&i| hash(entries[i as usize].key));
         id
     }
 
@@ -143,18 +154,18 @@ impl ScrapeCache {
         }
     }
 
-    /// Calls `f(ref, labels)` for every series of the previous scrape that the current one did
+    /// Calls `f(ref)` for every series of the previous scrape that the current one did
     /// not expose (Prometheus `forEachStale`).
-    pub fn for_each_stale(&self, mut f: impl FnMut(SeriesRef, &Labels)) {
+    pub fn for_each_stale(&self, mut f: impl FnMut(SeriesRef)) {
         let prev = self.iter - 1;
         if prev == 0 {
             return;
         }
         for e in &self.entries {
             if e.tracked == prev
-                && let Some((r, l)) = &e.series
+                && let Some(r) = e.series
             {
-                f(*r, l);
+                f(r);
             }
         }
     }
@@ -173,15 +184,15 @@ impl ScrapeCache {
             let iter = self.iter;
             for id in 0..self.entries.len() {
                 let e = &self.entries[id];
-                if e.last_iter == iter || e.raw.is_empty() && e.series.is_none() {
+                if e.last_iter == iter || e.key == 0 {
                     continue;
                 }
-                let h = hash(&e.raw);
+                let h = hash(e.key);
                 if let Ok(found) = self.table.find_entry(h, |&i| i as usize == id) {
                     found.remove();
                 }
                 self.entries[id] = Entry {
-                    raw: Box::from(""),
+                    key: 0,
                     series: None,
                     last_iter: 0,
                     tracked: 0,
@@ -197,10 +208,6 @@ impl ScrapeCache {
 mod tests {
     use super::*;
 
-    fn l(name: &str) -> Labels {
-        Labels::from_pairs([("__name__", name)])
-    }
-
     /// One scrape exposing `series` (ids are refs); returns the stale refs.
     fn scrape(c: &mut ScrapeCache, series: &[(&str, u32)], ok: bool) -> Vec<u32> {
         for &(raw, r) in series {
@@ -209,13 +216,13 @@ mod tests {
                     assert_eq!(got, SeriesRef(r));
                     id
                 }
-                Lookup::Miss => c.add(raw, SeriesRef(r), l(raw)),
+                Lookup::Miss => c.add(raw, SeriesRef(r)),
                 Lookup::Dropped => panic!("not dropped"),
             };
             c.track(id);
         }
         let mut stale = Vec::new();
-        c.for_each_stale(|r, _| stale.push(r.0));
+        c.for_each_stale(|r| stale.push(r.0));
         stale.sort();
         c.iter_done(ok && !series.is_empty());
         stale
@@ -265,7 +272,7 @@ mod tests {
         }
         // The empty append.
         let mut stale = Vec::new();
-        c.for_each_stale(|r, _| stale.push(r.0));
+        c.for_each_stale(|r| stale.push(r.0));
         stale.sort();
         c.iter_done(false);
         assert_eq!(stale, vec![2, 3]);
