@@ -97,7 +97,8 @@ mod tests {
 
     #[test]
     fn decodes_like_go() {
-        let cases: &[(&str, &[(&str, &str)], Result<(), &str>)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Result<(), &'a str>);
+        let cases: &[Case] = &[
             ("match[]=up", &[("match[]", "up")], Ok(())),
             (
                 "match%5B%5D=%7Bjob%3D%22a%22%7D",

@@ -282,10 +282,9 @@ impl<S: FnMut(Piece) -> bool> LatestSink for Renderer<'_, S> {
             if n.as_bytes()
                 .first()
                 .is_some_and(|&b| ext_first[usize::from(b)])
+                && let Some(i) = ext.iter().position(|(en, _)| en == n)
             {
-                if let Some(i) = ext.iter().position(|(en, _)| en == n) {
-                    used[i] = true;
-                }
+                used[i] = true;
             }
         });
         for (i, (n, val)) in ext.iter().enumerate() {
@@ -334,10 +333,10 @@ mod tests {
         }
     }
 
-    fn render(
-        ext: &[(&str, &str)],
-        series: &[(Vec<(&'static str, &'static str)>, i64, f64)],
-    ) -> String {
+    /// A series as (labels, timestamp, value).
+    type Series = (Vec<(&'static str, &'static str)>, i64, f64);
+
+    fn render(ext: &[(&str, &str)], series: &[Series]) -> String {
         let ext: Vec<(String, String)> = ext
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -379,12 +378,13 @@ mod tests {
             ("instance", "h:1"),
             ("job", "t"),
         ];
-        let cases: Vec<(
-            &str,
-            Vec<(&str, &str)>,
-            Vec<(Vec<(&'static str, &'static str)>, i64, f64)>,
-            &str,
-        )> = vec![
+        type Case = (
+            &'static str,
+            Vec<(&'static str, &'static str)>,
+            Vec<Series>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "no external labels",
                 vec![],

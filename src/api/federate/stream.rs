@@ -157,6 +157,7 @@ fn body(
                     }
                     None => {
                         st.done.complete = true;
+                        drop(st); // records the duration now, not when the body is dropped
                         return None;
                     }
                 },
