@@ -270,12 +270,11 @@ fn report(
     t_ms: i64,
     values: [f64; 5],
 ) {
-    for i in 0..5 {
-        let r = match state.report_refs[i] {
-            Some(r) if app.append_ref(r, t_ms, values[i]).is_ok() => Some(r),
-            _ => app.append(&ctx.report[i], t_ms, values[i]).ok(),
+    for ((slot, labels), v) in state.report_refs.iter_mut().zip(&ctx.report).zip(values) {
+        *slot = match *slot {
+            Some(r) if app.append_ref(r, t_ms, v).is_ok() => Some(r),
+            _ => app.append(labels, t_ms, v).ok(),
         };
-        state.report_refs[i] = r;
     }
 }
 

@@ -95,7 +95,10 @@ impl ScrapeCache {
     pub fn get(&mut self, raw: &str) -> Lookup {
         let k = key(raw);
         let entries = &self.entries;
-        let Some(&id) = self.table.find(hash(k), |&id| entries[id as usize].key == k) else {
+        let Some(&id) = self
+            .table
+            .find(hash(k), |&id| entries[id as usize].key == k)
+        else {
             return Lookup::Miss;
         };
         let e = &mut self.entries[id as usize];
@@ -231,7 +234,8 @@ mod tests {
     #[test]
     fn staleness_bookkeeping() {
         let mut c = ScrapeCache::new();
-        let cases: &[(&str, &[(&str, u32)], &[u32])] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, u32)], &'a [u32]);
+        let cases: &[Case<'_>] = &[
             ("first scrape", &[("a", 1), ("b", 2), ("c", 3)], &[]),
             ("same series", &[("a", 1), ("b", 2), ("c", 3)], &[]),
             ("b vanishes", &[("a", 1), ("c", 3)], &[2]),

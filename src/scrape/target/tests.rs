@@ -22,7 +22,13 @@ fn job(yaml: &str) -> ScrapeConfig {
 #[test]
 fn exported_label_conflicts() {
     let target = labels(&[("instance", "t:1"), ("job", "j")]);
-    let cases: &[(&str, &[(&str, &str)], bool, &[(&str, &str)])] = &[
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        bool,
+        &'a [(&'a str, &'a str)],
+    );
+    let cases: &[Case<'_>] = &[
         (
             "no conflict",
             &[("__name__", "m"), ("a", "1")],
@@ -160,7 +166,8 @@ fn populate_labels_relabeling() {
 #[test]
 fn populate_labels_errors() {
     let cfg = job("scrape_configs:\n- job_name: j\n  static_configs:\n  - targets: ['a:1']\n");
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
         ("no address", &[], "no address"),
         (
             "timeout above interval",
