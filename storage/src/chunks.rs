@@ -87,6 +87,21 @@ impl SeriesChunks {
         c.iter().take_while(|&(t, _)| t <= maxt).last()
     }
 
+    /// The first timestamp held, if any. (Added for compaction: the head's min time.)
+    pub fn min_time(&self) -> Option<i64> {
+        match self.sealed.first() {
+            Some(c) => Some(c.min_t),
+            None => (self.open.num_samples() > 0).then(|| self.open.min_t()),
+        }
+    }
+
+    /// Drops the sealed chunks whose samples are all before `t` (compaction persisted them
+    /// in a block); returns the samples dropped. The open chunk is kept.
+    pub fn truncate_before(&mut self, t: i64) -> usize {
+        let n = self.sealed.iter().take_while(|c| c.max_t < t).count();
+        self.sealed.drain(..n).map(|c| c.num as usize).sum()
+    }
+
     /// Approximate heap bytes used.
     pub fn heap_bytes(&self) -> usize {
         self.sealed.capacity() * std::mem::size_of::<XorChunk>()

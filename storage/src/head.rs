@@ -256,6 +256,33 @@ impl Head {
         }
     }
 
+    /// The oldest and newest timestamps held, `None` without samples. Scans every series;
+    /// compaction (storage/src/db.rs) calls it about once a minute to find ranges to persist.
+    pub fn time_bounds(&self) -> Option<(i64, i64)> {
+        let mut bounds: Option<(i64, i64)> = None;
+        for shard in self.shards.iter() {
+            let shard = shard.read();
+            for i in 0..shard.len() {
+                let Some((t, _)) = shard.latest(i) else {
+                    continue;
+                };
+                let first = shard.history(i).and_then(|h| h.min_time()).unwrap_or(t);
+                bounds = Some(bounds.map_or((first, t), |(lo, hi)| (lo.min(first), hi.max(t))));
+            }
+        }
+        bounds
+    }
+
+    /// Drops sealed chunks that end before `t_ms` from every series (compaction has written
+    /// them to a block, which answers for that range now); returns the samples dropped.
+    /// Latest samples and open chunks stay, so `/federate` is unaffected.
+    pub fn truncate_before(&self, t_ms: i64) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.write().truncate_history_before(t_ms) as u64)
+            .sum()
+    }
+
     /// Approximate memory held by the head in bytes (heap plus mapped columns).
     pub fn memory_bytes(&self) -> usize {
         let postings = self.postings.read().heap_bytes();

@@ -17,6 +17,7 @@
 //! Nothing here knows about HTTP; the server crate drives the engine through the facade below.
 #![deny(clippy::unwrap_used)]
 
+pub mod block;
 pub mod chunks;
 pub mod error;
 pub mod head;

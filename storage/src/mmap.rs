@@ -178,6 +178,36 @@ fn map_file(file: &File, path: &Path) -> Result<MmapMut, Error> {
     Ok(map)
 }
 
+/// A read-only mapping of a whole immutable file (block index and chunk files, see
+/// docs/format/block.md). Added for `block/`: blocks are never written after their rename.
+pub struct MmapRead {
+    map: memmap2::Mmap,
+}
+
+impl std::fmt::Debug for MmapRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmapRead").field("len", &self.map.len()).finish()
+    }
+}
+
+impl MmapRead {
+    /// Maps `path` read-only.
+    pub fn open(path: &Path) -> std::io::Result<MmapRead> {
+        let file = File::open(path)?;
+        // SAFETY: block files are immutable once their directory is renamed into place: this
+        // process never writes, truncates or renames them while mapped (deletion unlinks the
+        // directory, which keeps existing mappings valid on Unix).
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        Ok(MmapRead { map })
+    }
+
+    /// The file's bytes.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

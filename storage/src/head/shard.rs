@@ -194,6 +194,16 @@ impl ShardData {
         applied
     }
 
+    /// Drops every series' sealed chunks that end before `t` (persisted in a block by
+    /// compaction); returns the samples dropped.
+    pub(crate) fn truncate_history_before(&mut self, t: i64) -> usize {
+        self.history
+            .iter_mut()
+            .flatten()
+            .map(|h| h.truncate_before(t))
+            .sum()
+    }
+
     /// Approximate bytes used (heap plus mapped columns).
     pub(crate) fn bytes(&self) -> usize {
         self.series.mapped_bytes()

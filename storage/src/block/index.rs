@@ -1,0 +1,351 @@
+//! The block index: sorted symbols, series (label ids and chunk metas) in federation order,
+//! and roaring postings per label pair; each section CRC-checked (docs/format/block.md).
+//!
+//! [`Index`] maps the file, checks every checksum once at open, and keeps only offsets in
+//! memory: symbols, series entries and postings are decoded from the mapping on demand.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hashbrown::HashMap;
+use roaring::RoaringBitmap;
+
+use super::BlockError;
+use super::chunks::{ChunkMeta, ChunkRef};
+use super::encoding::{Decbuf, put_uvarint, put_varint};
+use crate::labels::Labels;
+use crate::mmap::MmapRead;
+use crate::query::{MatchOp, Matcher};
+
+/// File name of the index.
+pub const INDEX_FILE: &str = "index";
+/// Magic at the start and end of the index.
+pub const INDEX_MAGIC: [u8; 4] = *b"FSBI";
+/// Index format version.
+pub const INDEX_VERSION: u8 = 1;
+const HEADER_BYTES: usize = 8;
+/// TOC: three u64 offsets, CRC u32, magic.
+const TOC_BYTES: usize = 32;
+
+/// Appends one series entry (label ids, chunk metas) to a series section being built.
+pub fn encode_series(labels: &[(u32, u32)], chunks: &[ChunkMeta], out: &mut Vec<u8>) {
+    put_uvarint(out, labels.len() as u64);
+    for &(n, v) in labels {
+        put_uvarint(out, u64::from(n));
+        put_uvarint(out, u64::from(v));
+    }
+    put_uvarint(out, chunks.len() as u64);
+    let mut prev = 0i64;
+    for (i, c) in chunks.iter().enumerate() {
+        put_varint(out, if i == 0 { c.mint } else { c.mint.wrapping_sub(prev) });
+        put_uvarint(out, c.maxt.wrapping_sub(c.mint) as u64);
+        put_uvarint(out, u64::from(c.r.file));
+        put_uvarint(out, c.r.page);
+        put_uvarint(out, u64::from(c.r.offset));
+        put_uvarint(out, u64::from(c.r.len));
+        prev = c.maxt;
+    }
+}
+
+/// Decodes one series entry; `None` on bad bytes.
+pub fn decode_series(
+    d: &mut Decbuf<'_>,
+    labels: &mut Vec<(u32, u32)>,
+    chunks: &mut Vec<ChunkMeta>,
+) -> Option<()> {
+    labels.clear();
+    chunks.clear();
+    let n = d.len()?;
+    for _ in 0..n {
+        let name = u32::try_from(d.uvarint()?).ok()?;
+        let value = u32::try_from(d.uvarint()?).ok()?;
+        labels.push((name, value));
+    }
+    let n = d.len()?;
+    let mut prev = 0i64;
+    for i in 0..n {
+        let x = d.varint()?;
+        let mint = if i == 0 { x } else { prev.wrapping_add(x) };
+        let maxt = mint.wrapping_add(d.uvarint()? as i64);
+        let r = ChunkRef {
+            file: u32::try_from(d.uvarint()?).ok()?,
+            page: d.uvarint()?,
+            offset: u32::try_from(d.uvarint()?).ok()?,
+            len: u32::try_from(d.uvarint()?).ok()?,
+        };
+        chunks.push(ChunkMeta { mint, maxt, r });
+        prev = maxt;
+    }
+    Some(())
+}
+
+/// Writes an index file: `symbols` sorted and unique, `series` the concatenated entries of
+/// `count` series (ids into `symbols`), `postings` keyed by (name id, value id).
+pub fn write_index(
+    path: &Path,
+    symbols: &[String],
+    series: &[u8],
+    count: usize,
+    postings: &std::collections::BTreeMap<(u32, u32), RoaringBitmap>,
+) -> Result<u64, BlockError> {
+    let io = |e| BlockError::io(path, e);
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut hdr = [0u8; HEADER_BYTES];
+    hdr[..4].copy_from_slice(&INDEX_MAGIC);
+    hdr[4] = INDEX_VERSION;
+    w.write_all(&hdr).map_err(io)?;
+    let mut off = HEADER_BYTES as u64;
+    let mut toc = [0u64; 3];
+    let mut buf = Vec::new();
+    // Symbols.
+    put_uvarint(&mut buf, symbols.len() as u64);
+    for s in symbols {
+        put_uvarint(&mut buf, s.len() as u64);
+        buf.extend_from_slice(s.as_bytes());
+    }
+    toc[0] = off;
+    off += write_section(&mut w, &buf).map_err(io)?;
+    // Series.
+    buf.clear();
+    put_uvarint(&mut buf, count as u64);
+    buf.extend_from_slice(series);
+    toc[1] = off;
+    off += write_section(&mut w, &buf).map_err(io)?;
+    // Postings.
+    buf.clear();
+    put_uvarint(&mut buf, postings.len() as u64);
+    let mut bm = Vec::new();
+    for (&(n, v), p) in postings {
+        bm.clear();
+        p.serialize_into(&mut bm).map_err(io)?;
+        put_uvarint(&mut buf, u64::from(n));
+        put_uvarint(&mut buf, u64::from(v));
+        put_uvarint(&mut buf, bm.len() as u64);
+        buf.extend_from_slice(&bm);
+    }
+    toc[2] = off;
+    off += write_section(&mut w, &buf).map_err(io)?;
+    let mut t = Vec::with_capacity(TOC_BYTES);
+    for o in toc {
+        t.extend_from_slice(&o.to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&t);
+    t.extend_from_slice(&crc.to_le_bytes());
+    t.extend_from_slice(&INDEX_MAGIC);
+    w.write_all(&t).map_err(io)?;
+    off += TOC_BYTES as u64;
+    let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+    f.sync_all().map_err(io)?;
+    Ok(off)
+}
+
+fn write_section(w: &mut impl Write, data: &[u8]) -> std::io::Result<u64> {
+    w.write_all(&(data.len() as u64).to_le_bytes())?;
+    w.write_all(data)?;
+    w.write_all(&crc32c::crc32c(data).to_le_bytes())?;
+    Ok(data.len() as u64 + 12)
+}
+
+/// A mapped, checked index.
+///
+/// Invariants (established by [`Index::open`]): every section's checksum matched; symbol
+/// spans lie inside the mapping and are UTF-8; every series offset starts an entry.
+#[derive(Debug)]
+pub struct Index {
+    path: PathBuf,
+    map: MmapRead,
+    /// (start, len) of each symbol in `map`, in symbol order (sorted bytewise).
+    symbols: Vec<(usize, usize)>,
+    /// Start of each series entry in `map`.
+    series: Vec<usize>,
+    /// Per label name id: (value id, start, len) of each value's serialised bitmap, by value.
+    postings: HashMap<u32, Vec<(u32, usize, usize)>>,
+}
+
+impl Index {
+    /// Maps `path` and checks it.
+    pub fn open(path: &Path) -> Result<Index, BlockError> {
+        let map = MmapRead::open(path).map_err(|e| BlockError::io(path, e))?;
+        let b = map.as_bytes();
+        let bad = |off: usize, what: &str| BlockError::corruption(path, off as u64, what);
+        if b.len() < HEADER_BYTES + TOC_BYTES || b[..4] != INDEX_MAGIC {
+            return Err(bad(0, "bad index header"));
+        }
+        if b[4] != INDEX_VERSION {
+            return Err(bad(4, "unsupported index version"));
+        }
+        let toc_at = b.len() - TOC_BYTES;
+        let toc = &b[toc_at..];
+        if toc[28..] != INDEX_MAGIC || crc32c::crc32c(&toc[..24]).to_le_bytes()[..] != toc[24..28]
+        {
+            return Err(bad(toc_at, "index TOC checksum mismatch"));
+        }
+        let mut offs = [0usize; 3];
+        for (i, o) in offs.iter_mut().enumerate() {
+            let v = u64::from_le_bytes(toc[i * 8..i * 8 + 8].try_into().map_err(|_| bad(toc_at, "TOC"))?);
+            *o = usize::try_from(v).map_err(|_| bad(toc_at, "TOC offset out of range"))?;
+        }
+        let section = |off: usize| -> Result<(usize, &[u8]), BlockError> {
+            let mut d = Decbuf::new(b.get(off..toc_at).ok_or_else(|| bad(off, "section offset past the end"))?);
+            let len = d.u64().and_then(|l| usize::try_from(l).ok()).ok_or_else(|| bad(off, "section length cut short"))?;
+            let data = d.bytes(len).ok_or_else(|| bad(off, "section cut short"))?;
+            let crc = d.bytes(4).ok_or_else(|| bad(off, "section checksum cut short"))?;
+            if crc32c::crc32c(data).to_le_bytes()[..] != *crc {
+                return Err(bad(off, "section checksum mismatch"));
+            }
+            Ok((off + 8, data))
+        };
+        // Symbols.
+        let (base, data) = section(offs[0])?;
+        let mut d = Decbuf::new(data);
+        let undecodable = |what: &str| bad(offs[0], what);
+        let n = d.len().ok_or_else(|| undecodable("symbols count"))?;
+        let mut symbols = Vec::with_capacity(n.min(data.len()));
+        for _ in 0..n {
+            let len = d.len().ok_or_else(|| undecodable("symbol length"))?;
+            let start = d.pos();
+            let s = d.bytes(len).ok_or_else(|| undecodable("symbol cut short"))?;
+            std::str::from_utf8(s).map_err(|_| undecodable("symbol is not UTF-8"))?;
+            symbols.push((base + start, len));
+        }
+        // Series: record where each entry starts (decoding checks them once).
+        let (base, data) = section(offs[1])?;
+        let mut d = Decbuf::new(data);
+        let undecodable = |what: &str| bad(offs[1], what);
+        let n = d.len().ok_or_else(|| undecodable("series count"))?;
+        let mut series = Vec::with_capacity(n.min(data.len()));
+        let (mut l, mut c) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            series.push(base + d.pos());
+            decode_series(&mut d, &mut l, &mut c).ok_or_else(|| undecodable("series entry"))?;
+            if l.iter().any(|&(n, v)| n as usize >= symbols.len() || v as usize >= symbols.len()) {
+                return Err(undecodable("series label refers to a missing symbol"));
+            }
+        }
+        // Postings.
+        let (base, data) = section(offs[2])?;
+        let mut d = Decbuf::new(data);
+        let undecodable = |what: &str| bad(offs[2], what);
+        let n = d.len().ok_or_else(|| undecodable("postings count"))?;
+        let mut postings: HashMap<u32, Vec<(u32, usize, usize)>> = HashMap::new();
+        for _ in 0..n {
+            let name = d.uvarint().and_then(|x| u32::try_from(x).ok());
+            let value = d.uvarint().and_then(|x| u32::try_from(x).ok());
+            let (Some(name), Some(value), Some(len)) = (name, value, d.len()) else {
+                return Err(undecodable("postings entry"));
+            };
+            let start = d.pos();
+            d.bytes(len).ok_or_else(|| undecodable("postings cut short"))?;
+            postings.entry(name).or_default().push((value, base + start, len));
+        }
+        Ok(Index {
+            path: path.to_owned(),
+            map,
+            symbols,
+            series,
+            postings,
+        })
+    }
+
+    /// Number of series.
+    pub fn num_series(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Symbol `id` (checked UTF-8 at open).
+    pub fn symbol(&self, id: u32) -> &str {
+        let (s, l) = self.symbols[id as usize];
+        std::str::from_utf8(&self.map.as_bytes()[s..s + l]).unwrap_or("")
+    }
+
+    /// The id of symbol `s`, by binary search.
+    pub fn symbol_id(&self, s: &str) -> Option<u32> {
+        let i = self
+            .symbols
+            .binary_search_by(|&(o, l)| self.map.as_bytes()[o..o + l].cmp(s.as_bytes()))
+            .ok()?;
+        Some(i as u32)
+    }
+
+    /// Decodes series `id` into label ids and chunk metas (checked at open).
+    pub fn series(&self, id: u32, labels: &mut Vec<(u32, u32)>, chunks: &mut Vec<ChunkMeta>) {
+        let start = self.series[id as usize];
+        let mut d = Decbuf::new(&self.map.as_bytes()[start..]);
+        // Checked at open, so this cannot fail; an empty entry would be the safe outcome.
+        if decode_series(&mut d, labels, chunks).is_none() {
+            labels.clear();
+            chunks.clear();
+        }
+    }
+
+    /// The label set of series `id`.
+    pub fn labels(&self, id: u32) -> Labels {
+        let (mut l, mut c) = (Vec::new(), Vec::new());
+        self.series(id, &mut l, &mut c);
+        Labels::from_pairs(l.iter().map(|&(n, v)| (self.symbol(n), self.symbol(v))))
+    }
+
+    fn bitmap(&self, start: usize, len: usize) -> Result<RoaringBitmap, BlockError> {
+        RoaringBitmap::deserialize_from(&self.map.as_bytes()[start..start + len])
+            .map_err(|_| BlockError::corruption(&self.path, start as u64, "postings do not decode"))
+    }
+
+    /// Series ids matching every matcher of `set` (Prometheus `PostingsForMatchers`
+    /// semantics, as `query::select`: a missing label has the empty value; `{}` selects
+    /// nothing).
+    pub fn postings_for_matchers(&self, set: &[Matcher]) -> Result<RoaringBitmap, BlockError> {
+        if set.is_empty() {
+            return Ok(RoaringBitmap::new());
+        }
+        let mut acc: Option<RoaringBitmap> = None;
+        let mut neg = Vec::new();
+        for m in set {
+            let values = self.symbol_id(&m.name).and_then(|n| self.postings.get(&n));
+            if !m.matches_empty() {
+                let Some(values) = values else {
+                    return Ok(RoaringBitmap::new());
+                };
+                let bm = self.values_postings(values, m, true)?;
+                acc = Some(match acc {
+                    None => bm,
+                    Some(a) => a & bm,
+                });
+                if acc.as_ref().is_some_and(RoaringBitmap::is_empty) {
+                    return Ok(RoaringBitmap::new());
+                }
+            } else if let Some(values) = values {
+                neg.push(self.values_postings(values, m, false)?);
+            }
+        }
+        let mut acc = match acc {
+            Some(a) => a,
+            None => {
+                let mut all = RoaringBitmap::new();
+                all.insert_range(0..self.series.len() as u32);
+                all
+            }
+        };
+        for n in neg {
+            acc -= n;
+        }
+        Ok(acc)
+    }
+
+    fn values_postings(
+        &self,
+        values: &[(u32, usize, usize)],
+        m: &Matcher,
+        want: bool,
+    ) -> Result<RoaringBitmap, BlockError> {
+        let mut out = RoaringBitmap::new();
+        // `a!=""` (or `a=""` inverted) is every series that has the label.
+        let every = (m.op == MatchOp::NotEqual) == want && m.value.is_empty();
+        for &(v, s, l) in values {
+            if every || m.matches(self.symbol(v)) == want {
+                out |= self.bitmap(s, l)?;
+            }
+        }
+        Ok(out)
+    }
+}
