@@ -988,6 +988,8 @@ fn fuzz_body_survives_odd_inputs() {
         b"# EOF\0",
         b"# E\0OF",
         b"m{a= \0\"b\"} 1",
+        // Found by cargo fuzz: -0 is written as `0`, which the round trip must allow.
+        b"Q -0.",
     ];
     for input in inputs {
         fuzz_parse(input);
