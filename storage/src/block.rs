@@ -84,3 +84,6 @@ pub fn sync_dir(dir: &Path) -> Result<(), BlockError> {
         .and_then(|f| f.sync_all())
         .map_err(|e| BlockError::io(dir, e))
 }
+
+#[cfg(test)]
+mod tests;

@@ -47,6 +47,9 @@ pub enum Error {
     /// The write-ahead log failed (corruption at open, or a failed write: see `WalError`).
     #[error(transparent)]
     Wal(#[from] crate::wal::WalError),
+    /// A persistent block could not be written or read (see `BlockError`).
+    #[error(transparent)]
+    Block(#[from] crate::block::BlockError),
 }
 
 impl Error {

@@ -19,18 +19,22 @@
 
 pub mod block;
 pub mod chunks;
+pub mod compact;
+pub mod db;
 pub mod error;
 pub mod head;
 pub mod labels;
 pub mod mmap;
 pub mod postings;
 pub mod query;
+pub mod retention;
 pub mod series;
 pub mod symbols;
 pub mod wal;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 
+pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};
 pub use head::{AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection};
 pub use labels::{Label, Labels};

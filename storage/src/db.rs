@@ -1,0 +1,316 @@
+//! The database: the head plus the persistent blocks under `<storage.tsdb.path>`, the
+//! background compaction that moves head ranges into blocks and merges them, retention, and
+//! range selects across blocks and head.
+//!
+//! Locks: `compacting` serializes compaction rounds; `blocks` is held only to clone or swap
+//! the list, so queries keep reading the blocks they cloned while a round replaces them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::block::chunks::PageCache;
+use crate::block::{
+    Block, BlockError, BlockMeta, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX, is_block_dir_name,
+};
+use crate::compact::{
+    DEFAULT_MIN_BLOCK_DURATION_MS, MAX_BLOCK_DURATION_MS, block_ranges, compact_head,
+    merge_blocks, plan_merge,
+};
+use crate::error::Error;
+use crate::head::{Head, HeadOptions};
+use crate::labels::Labels;
+use crate::query::Matcher;
+use crate::retention::{Retention, beyond_retention};
+
+/// Options of the database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `--storage.tsdb.min-block-duration`: the head range persisted as one block (2h).
+    pub min_block_duration_ms: i64,
+    /// `--storage.tsdb.max-block-duration`: the longest block merges make. `None`: 10% of
+    /// the time retention, at most 31 days (Prometheus's default).
+    pub max_block_duration_ms: Option<i64>,
+    /// Retention limits.
+    pub retention: Retention,
+    /// Time between background compaction rounds.
+    pub compaction_interval: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            min_block_duration_ms: DEFAULT_MIN_BLOCK_DURATION_MS,
+            max_block_duration_ms: None,
+            retention: Retention::default(),
+            compaction_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl DbOptions {
+    fn max_block_ms(&self) -> i64 {
+        self.max_block_duration_ms.unwrap_or_else(|| {
+            let tenth = self.retention.time_ms / 10;
+            if tenth > 0 { tenth.min(MAX_BLOCK_DURATION_MS) } else { MAX_BLOCK_DURATION_MS }
+        })
+        .max(self.min_block_duration_ms)
+    }
+}
+
+/// One series of a range select: labels and samples in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSamples {
+    /// The label set.
+    pub labels: Labels,
+    /// `(t_ms, value)`, strictly increasing in time.
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// What one compaction round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Blocks cut from the head.
+    pub head_blocks: Vec<String>,
+    /// Blocks made by merging.
+    pub merged_blocks: Vec<String>,
+    /// Blocks deleted (merged away or past retention).
+    pub deleted_blocks: Vec<String>,
+    /// Samples dropped from the head's memory after persisting.
+    pub head_samples_truncated: u64,
+}
+
+/// The head and the blocks of one data directory.
+pub struct Db {
+    dir: PathBuf,
+    head: Arc<Head>,
+    blocks: RwLock<Vec<Arc<Block>>>,
+    opts: DbOptions,
+    compacting: Mutex<()>,
+    /// Dropping the sender stops the background thread.
+    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.dir)
+            .field("blocks", &self.blocks.read().len())
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens `dir` (`--storage.tsdb.path`): removes leftover temp block directories, opens
+    /// every block, and opens the head in `dir/head` with `head_opts` (WAL replay included).
+    pub fn open(dir: &Path, head_opts: HeadOptions, opts: DbOptions) -> Result<Db, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut blocks = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name.ends_with(TMP_CREATION_SUFFIX) || name.ends_with(TMP_DELETION_SUFFIX) {
+                // A crash mid-write or mid-delete: the block was never (or is no longer) live.
+                tracing::info!(dir = %path.display(), "removing leftover temporary block directory");
+                std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+            } else if is_block_dir_name(&name) && path.is_dir() {
+                blocks.push(Arc::new(Block::open(&path)?));
+            }
+        }
+        blocks.sort_by_key(|b| b.meta().min_time);
+        let head = Arc::new(Head::open(&dir.join("head"), head_opts)?);
+        Ok(Db {
+            dir: dir.to_owned(),
+            head,
+            blocks: RwLock::new(blocks),
+            opts,
+            compacting: Mutex::new(()),
+            stop: Mutex::new(None),
+        })
+    }
+
+    /// The head (what `/federate`, scraping and remote write use).
+    pub fn head(&self) -> &Arc<Head> {
+        &self.head
+    }
+
+    /// The open blocks, oldest first.
+    pub fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks.read().clone()
+    }
+
+    /// Starts the background compaction thread (one round every
+    /// [`DbOptions::compaction_interval`]); it stops when the `Db` is dropped.
+    pub fn start_compaction(self: &Arc<Self>) -> Result<(), Error> {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let weak: Weak<Db> = Arc::downgrade(self);
+        let every = self.opts.compaction_interval;
+        std::thread::Builder::new()
+            .name("compaction".to_owned())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                    let Some(db) = weak.upgrade() else {
+                        return;
+                    };
+                    if let Err(e) = db.compact() {
+                        tracing::error!(error = %e, "compaction failed; retrying next round");
+                    }
+                }
+            })
+            .map_err(|e| Error::io(&self.dir, e))?;
+        *self.stop.lock() = Some(tx);
+        Ok(())
+    }
+
+    /// One compaction round: persists every complete head range (Prometheus: once the head
+    /// spans 1.5 block ranges), merges small blocks, applies retention.
+    pub fn compact(&self) -> Result<CompactReport, Error> {
+        let _round = self.compacting.lock();
+        let mut report = CompactReport::default();
+        let range = self.opts.min_block_duration_ms;
+        // Ranges already looked at this round: an empty range (a gap in the data) moves it on.
+        let mut cursor = i64::MIN;
+        loop {
+            let Some((head_min, head_max)) = self.head.time_bounds() else {
+                break;
+            };
+            let persisted = self.blocks.read().iter().map(|b| b.meta().max_time).max();
+            let start = (head_min.div_euclid(range) * range)
+                .max(persisted.unwrap_or(i64::MIN))
+                .max(cursor);
+            if head_max < start + range + range / 2 {
+                break;
+            }
+            let end = start + range;
+            let t0 = Instant::now();
+            if let Some(meta) = compact_head(&self.head, &self.dir, start, end)? {
+                let block = Arc::new(Block::open(&self.dir.join(&meta.ulid))?);
+                self.add_block(block);
+                tracing::info!(
+                    ulid = %meta.ulid, mint = start, maxt = end, series = meta.stats.num_series,
+                    samples = meta.stats.num_samples, elapsed_ms = t0.elapsed().as_millis() as u64,
+                    "head range persisted"
+                );
+                report.head_blocks.push(meta.ulid);
+            }
+            report.head_samples_truncated += self.head.truncate_before(end);
+            cursor = end;
+        }
+        let ranges = block_ranges(range, self.opts.max_block_ms());
+        loop {
+            let blocks = self.blocks();
+            let metas: Vec<BlockMeta> = blocks.iter().map(|b| b.meta().clone()).collect();
+            let Some(pick) = plan_merge(&metas, &ranges) else {
+                break;
+            };
+            let inputs: Vec<Arc<Block>> = pick.iter().map(|&i| blocks[i].clone()).collect();
+            let Some(meta) = merge_blocks(&inputs, &self.dir)? else {
+                break;
+            };
+            let merged = Arc::new(Block::open(&self.dir.join(&meta.ulid))?);
+            report.merged_blocks.push(meta.ulid.clone());
+            self.replace_blocks(&inputs, Some(merged));
+            for b in &inputs {
+                delete_block_dir(b.dir())?;
+                report.deleted_blocks.push(b.meta().ulid.clone());
+            }
+        }
+        let blocks = self.blocks();
+        let sized: Vec<(&BlockMeta, u64)> = blocks.iter().map(|b| (b.meta(), b.size_bytes())).collect();
+        let wal_bytes = dir_bytes(&self.dir.join("wal"));
+        let doomed: Vec<Arc<Block>> = beyond_retention(&sized, self.opts.retention, wal_bytes)
+            .into_iter()
+            .map(|i| blocks[i].clone())
+            .collect();
+        if !doomed.is_empty() {
+            self.replace_blocks(&doomed, None);
+            for b in &doomed {
+                tracing::info!(ulid = %b.meta().ulid, "deleting block past retention");
+                delete_block_dir(b.dir())?;
+                report.deleted_blocks.push(b.meta().ulid.clone());
+            }
+        }
+        Ok(report)
+    }
+
+    fn add_block(&self, block: Arc<Block>) {
+        let mut blocks = self.blocks.write();
+        blocks.push(block);
+        blocks.sort_by_key(|b| b.meta().min_time);
+    }
+
+    /// Swaps `old` out of the list and `new` in, in one step for readers.
+    fn replace_blocks(&self, old: &[Arc<Block>], new: Option<Arc<Block>>) {
+        let mut blocks = self.blocks.write();
+        blocks.retain(|b| !old.iter().any(|o| Arc::ptr_eq(o, b)));
+        blocks.extend(new);
+        blocks.sort_by_key(|b| b.meta().min_time);
+    }
+
+    /// The series matching any of `sets` with their samples in `[mint_ms, maxt_ms]`
+    /// (inclusive), merged from blocks and head, sorted by label set; series without samples
+    /// in the range are left out. Where a block and the head both hold a timestamp, the
+    /// block's sample wins (they are the same sample).
+    pub fn select_range(
+        &self,
+        sets: &[Vec<Matcher>],
+        mint_ms: i64,
+        maxt_ms: i64,
+    ) -> Result<Vec<SeriesSamples>, Error> {
+        let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut buf = Vec::new();
+        let mut cache = PageCache::new()?;
+        for b in self.blocks().iter().filter(|b| b.overlaps(mint_ms, maxt_ms)) {
+            for id in b.select(sets)? {
+                buf.clear();
+                b.samples(id, mint_ms, maxt_ms, &mut cache, &mut buf)?;
+                if !buf.is_empty() {
+                    out.entry(b.labels(id)).or_default().extend_from_slice(&buf);
+                }
+            }
+        }
+        for r in self.head.select(sets).refs {
+            buf.clear();
+            self.head.samples(r, mint_ms, maxt_ms, &mut buf);
+            if buf.is_empty() {
+                continue;
+            }
+            if let Some(labels) = self.head.series_labels(r) {
+                out.entry(labels).or_default().extend_from_slice(&buf);
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|(labels, mut samples)| {
+                samples.sort_by_key(|s| s.0);
+                samples.dedup_by_key(|s| s.0);
+                SeriesSamples { labels, samples }
+            })
+            .collect())
+    }
+}
+
+/// Deletes a block directory: rename to `*.tmp-for-deletion` first, so a crash in the middle
+/// leaves a directory `Db::open` removes rather than a half block.
+fn delete_block_dir(dir: &Path) -> Result<(), BlockError> {
+    let mut tmp = dir.as_os_str().to_owned();
+    tmp.push(TMP_DELETION_SUFFIX);
+    let tmp = PathBuf::from(tmp);
+    std::fs::rename(dir, &tmp).map_err(|e| BlockError::io(dir, e))?;
+    std::fs::remove_dir_all(&tmp).map_err(|e| BlockError::io(&tmp, e))
+}
+
+/// Bytes of the files directly in `dir` (0 when it does not exist).
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |rd| {
+        rd.flatten()
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
+    })
+}
