@@ -264,6 +264,17 @@ impl ScrapeManager {
         for o in old.into_iter().flatten() {
             let _ = o.cmd.send(LoopCmd::Stop);
         }
+        // Prometheus `checkTargetLimit`: over the limit every target of the pool fails.
+        let forced = (cfg.target_limit > 0 && active.len() as u64 > cfg.target_limit).then(|| {
+            format!(
+                "target_limit exceeded (number of targets: {}, limit: {})",
+                active.len(),
+                cfg.target_limit
+            )
+        });
+        for a in &active {
+            a.shared.forced_error.lock().clone_from(&forced);
+        }
         pool.active = active;
     }
 
@@ -282,6 +293,7 @@ impl ScrapeManager {
             http: cfg.http_client.clone(),
             body_limit: cfg.body_size_limit.limit(),
             status: Mutex::new(TargetStatus::default()),
+            forced_error: Mutex::new(None),
         });
         let (tx, rx) = watch::channel(LoopCmd::Run);
         self.inner.handle.spawn(scrape_loop::run(

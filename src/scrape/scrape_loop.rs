@@ -94,6 +94,9 @@ pub struct LoopShared {
     pub body_limit: Option<u64>,
     /// Status of the last scrape.
     pub status: Mutex<TargetStatus>,
+    /// An error every scrape reports instead of scraping (Prometheus `setForcedError`, set
+    /// while the pool exceeds `target_limit`).
+    pub forced_error: Mutex<Option<String>>,
 }
 
 /// Milliseconds since the Unix epoch of `t`.
@@ -243,7 +246,13 @@ pub async fn run(
                 scrape_time = aligned;
             }
         }
-        let fetched = fetch(&shared, &mut client, &mut raw).await;
+        let forced = shared.forced_error.lock().clone();
+        let fetched = match forced {
+            Some(e) => Err(FetchError::Forced(e)),
+            None => fetch(&shared, &mut client, &mut raw)
+                .await
+                .map_err(FetchError::Scrape),
+        };
         let (ok_state, r, p, outcome) = {
             let head = head.clone();
             let shared = shared.clone();
@@ -344,6 +353,24 @@ pub async fn run(
         mark_all_stale(&head, &mut state, &ctx, stale_time);
     })
     .await;
+}
+
+/// Why a scrape produced no body.
+#[derive(Debug)]
+enum FetchError {
+    /// The request failed.
+    Scrape(ScrapeError),
+    /// The manager forced an error (target limit).
+    Forced(String),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Scrape(e) => e.fmt(f),
+            FetchError::Forced(e) => f.write_str(e),
+        }
+    }
 }
 
 /// The HTTP part of a scrape, bounded by the target's timeout.

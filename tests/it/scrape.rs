@@ -462,6 +462,36 @@ fn failures_mark_up_zero_with_last_error() {
 }
 
 #[test]
+fn target_limit_fails_every_target_of_the_pool() {
+    let fx = Fixture::start();
+    fx.set_body("/metrics", "x 1\n");
+    let a = &fx.addr;
+    let other = a.replace("127.0.0.1", "localhost");
+    let srv = ScrapeServer::start(&config(&[job(
+        "many",
+        &[a, &other],
+        "    target_limit: 1\n",
+    )]));
+    let t = wait_for(10, "targets scraped", || {
+        let t = srv.targets();
+        let all = t["data"]["activeTargets"].as_array().unwrap().clone();
+        all.iter().all(|x| x["health"] == "down").then_some(all)
+    });
+    for x in &t {
+        assert_eq!(
+            x["lastError"], "target_limit exceeded (number of targets: 2, limit: 1)",
+            "{x}"
+        );
+    }
+    assert!(srv.series(&["x"]).is_empty());
+    assert_eq!(
+        fx.requests.lock().len(),
+        0,
+        "no request is sent over the limit"
+    );
+}
+
+#[test]
 fn target_relabeling_keep_drop_hashmod() {
     let fx = Fixture::start();
     fx.set_body("/metrics", "x 1\n");
