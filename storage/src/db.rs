@@ -314,3 +314,176 @@ fn dir_bytes(dir: &Path) -> u64 {
             .sum()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse_selector;
+    use crate::testutil::must_labels;
+
+    const H: i64 = 3_600_000;
+    const STEP: i64 = 15_000;
+
+    fn opts(retention: Retention) -> DbOptions {
+        DbOptions {
+            min_block_duration_ms: H,
+            max_block_duration_ms: None,
+            retention,
+            compaction_interval: Duration::from_secs(3600),
+        }
+    }
+
+    fn head_opts() -> HeadOptions {
+        HeadOptions {
+            shards: 4,
+            wal: None,
+        }
+    }
+
+    type Model = BTreeMap<Labels, Vec<(i64, f64)>>;
+
+    /// Appends samples for `series` at every step in `[from, to)`, into the db and the model.
+    fn load(db: &Db, model: &mut Model, series: &[Labels], from: i64, to: i64) {
+        let mut t = from;
+        while t < to {
+            let mut app = db.head().appender();
+            for (i, l) in series.iter().enumerate() {
+                let v = (t / STEP * (i as i64 + 1)) as f64;
+                app.append(l, t, v).unwrap();
+                model.entry(l.clone()).or_default().push((t, v));
+            }
+            app.commit().unwrap();
+            t += STEP;
+        }
+    }
+
+    fn series() -> Vec<Labels> {
+        let mut v = Vec::new();
+        for job in ["api", "db"] {
+            for i in 0..5 {
+                v.push(must_labels(&[("__name__", "up"), ("job", job), ("i", &i.to_string())]));
+                v.push(must_labels(&[("__name__", "req_total"), ("job", job), ("i", &i.to_string())]));
+            }
+        }
+        v
+    }
+
+    /// The model's answer to `select_range`.
+    fn expect(model: &Model, sets: &[Vec<Matcher>], mint: i64, maxt: i64) -> Vec<SeriesSamples> {
+        model
+            .iter()
+            .filter(|(l, _)| sets.iter().any(|s| !s.is_empty() && s.iter().all(|m| m.matches(l.get(&m.name)))))
+            .map(|(l, s)| SeriesSamples {
+                labels: l.clone(),
+                samples: s.iter().copied().filter(|&(t, _)| t >= mint && t <= maxt).collect(),
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect()
+    }
+
+    fn check_selects(db: &Db, model: &Model, what: &str) {
+        let sels: [&[&str]; 4] = [&["up"], &["{job=\"db\"}", "req_total"], &["{i=~\"[13]\"}"], &["{job!=\"api\", __name__!~\"u.*\"}"]];
+        let ranges = [(i64::MIN, i64::MAX), (0, H), (H / 2, 3 * H + 7), (4 * H, 4 * H), (-5, -1)];
+        for sel in sels {
+            let sets: Vec<Vec<Matcher>> = sel.iter().map(|s| parse_selector(s).unwrap()).collect();
+            for (mint, maxt) in ranges {
+                let got = db.select_range(&sets, mint, maxt).unwrap();
+                assert_eq!(got, expect(model, &sets, mint, maxt), "{what}: {sel:?} [{mint}, {maxt}]");
+            }
+        }
+    }
+
+    #[test]
+    fn compaction_merge_and_select_range_match_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        // A leftover temp block from a crash is removed at open.
+        let junk = dir.path().join(format!("01HZZZZZZZZZZZZZZZZZZZZZZZ{TMP_CREATION_SUFFIX}"));
+        std::fs::create_dir_all(junk.join("chunks")).unwrap();
+        std::fs::write(junk.join("index"), b"half written").unwrap();
+        let db = Db::open(dir.path(), head_opts(), opts(Retention::default())).unwrap();
+        assert!(!junk.exists());
+        assert!(db.blocks().is_empty());
+        let mut model = Model::new();
+        let series = series();
+        load(&db, &mut model, &series, 0, 5 * H);
+        check_selects(&db, &model, "head only");
+        let report = db.compact().unwrap();
+        // Head spans [0, 5h): ranges up to [3h, 4h) are persisted (1.5 ranges kept back),
+        // then the complete 3h window [0, 3h) is merged.
+        assert_eq!(report.head_blocks.len(), 4, "{report:?}");
+        assert_eq!(report.merged_blocks.len(), 1, "{report:?}");
+        assert_eq!(report.deleted_blocks.len(), 3, "{report:?}");
+        assert!(report.head_samples_truncated > 0);
+        let spans: Vec<(i64, i64, u32)> = db.blocks().iter().map(|b| (b.meta().min_time, b.meta().max_time, b.meta().compaction.level)).collect();
+        assert_eq!(spans, vec![(0, 3 * H, 2), (3 * H, 4 * H, 1)]);
+        assert_eq!(db.blocks()[0].meta().compaction.sources.len(), 3);
+        let live: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| is_block_dir_name(n)).collect();
+        assert_eq!(live.len(), 2, "merged inputs deleted: {live:?}");
+        // The head no longer holds most of the persisted range.
+        let r = db.head().select(&[parse_selector("up").unwrap()]).refs[0];
+        let mut old = Vec::new();
+        db.head().samples(r, 0, 3 * H - 1, &mut old);
+        assert!(old.len() < 3 * H as usize / STEP as usize / 2, "head kept {} old samples", old.len());
+        check_selects(&db, &model, "blocks + head");
+        // Nothing more to do until the head grows.
+        assert_eq!(db.compact().unwrap(), CompactReport::default());
+        // Reopen: blocks are found again and answer without the (WAL-less) head.
+        drop(db);
+        let db = Db::open(dir.path(), head_opts(), opts(Retention::default())).unwrap();
+        assert_eq!(db.blocks().len(), 2);
+        let persisted: Model = model
+            .iter()
+            .map(|(l, s)| (l.clone(), s.iter().copied().filter(|&(t, _)| t < 4 * H).collect()))
+            .collect();
+        check_selects(&db, &persisted, "reopened");
+    }
+
+    #[test]
+    fn retention_by_time_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let ret = Retention {
+            time_ms: 2 * H,
+            size_bytes: 0,
+        };
+        let mut o = opts(ret);
+        // No merges: max block duration = min block duration.
+        o.max_block_duration_ms = Some(H);
+        let db = Db::open(dir.path(), head_opts(), o.clone()).unwrap();
+        let mut model = Model::new();
+        load(&db, &mut model, &series(), 0, 7 * H);
+        let report = db.compact().unwrap();
+        assert_eq!(report.head_blocks.len(), 6, "{report:?}");
+        // Newest block ends at 6h: blocks ending before 4h are past the 2h retention.
+        let spans: Vec<i64> = db.blocks().iter().map(|b| b.meta().min_time / H).collect();
+        assert_eq!(spans, vec![3, 4, 5]);
+        assert_eq!(report.deleted_blocks.len(), 3);
+        drop(db);
+        // By size: room for two blocks.
+        let size = Db::open(dir.path(), head_opts(), o.clone()).unwrap().blocks()[0].size_bytes();
+        o.retention = Retention {
+            time_ms: 0,
+            size_bytes: 2 * size + size / 2,
+        };
+        let db = Db::open(dir.path(), head_opts(), o).unwrap();
+        db.compact().unwrap();
+        let spans: Vec<i64> = db.blocks().iter().map(|b| b.meta().min_time / H).collect();
+        assert_eq!(spans, vec![4, 5]);
+    }
+
+    #[test]
+    fn background_compaction_runs_and_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = opts(Retention::default());
+        o.compaction_interval = Duration::from_millis(20);
+        let db = Arc::new(Db::open(dir.path(), head_opts(), o).unwrap());
+        db.start_compaction().unwrap();
+        let mut model = Model::new();
+        load(&db, &mut model, &series()[..2], 0, 3 * H);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while db.blocks().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(db.blocks().len(), 1);
+        check_selects(&db, &model, "background");
+    }
+}

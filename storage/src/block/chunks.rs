@@ -301,8 +301,13 @@ impl ChunkWriter {
 /// The mapped chunk files of one block.
 #[derive(Debug)]
 pub struct ChunkFiles {
+    /// Unique per opened block, so one [`PageCache`] can serve several blocks.
+    id: u64,
     files: Vec<(PathBuf, MmapRead)>,
 }
+
+/// Source of [`ChunkFiles`] ids.
+static NEXT_FILES_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl ChunkFiles {
     /// Maps `dir/chunks/000001..` and checks each header.
@@ -323,13 +328,14 @@ impl ChunkFiles {
             }
             files.push((path, map));
         }
-        Ok(ChunkFiles { files })
+        let id = NEXT_FILES_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(ChunkFiles { id, files })
     }
 
     /// Decompresses the page at `page` of file `file` into `cache` (a no-op when the cache
     /// already holds it) after checking its CRC.
     fn load_page(&self, file: u32, page: u64, cache: &mut PageCache) -> Result<(), BlockError> {
-        if cache.key == Some((file, page)) {
+        if cache.key == Some((self.id, file, page)) {
             return Ok(());
         }
         cache.key = None;
@@ -362,7 +368,7 @@ impl ChunkFiles {
         if n != rlen {
             return Err(bad("page decompressed to the wrong length"));
         }
-        cache.key = Some((file, page));
+        cache.key = Some((self.id, file, page));
         Ok(())
     }
 
@@ -395,7 +401,8 @@ impl ChunkFiles {
 
 /// The last decompressed page, reused across reads of consecutive series.
 pub struct PageCache {
-    key: Option<(u32, u64)>,
+    /// (chunk files id, file, page offset) of the page in `buf`.
+    key: Option<(u64, u32, u64)>,
     buf: Vec<u8>,
     decompressor: zstd::bulk::Decompressor<'static>,
 }
