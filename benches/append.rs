@@ -12,7 +12,12 @@ use fedstore_storage::{Head, HeadOptions};
 const BATCH: usize = 2_000;
 
 fn bench_append(c: &mut Criterion) {
-    let spec = NodeSetSpec { instances: 100, metrics: 100, series_per_metric: 10, aggregated: 0 };
+    let spec = NodeSetSpec {
+        instances: 100,
+        metrics: 100,
+        series_per_metric: 10,
+        aggregated: 0,
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let head = Head::open(&dir.path().join("head"), HeadOptions::default()).expect("open head");
     let (refs, _) = spec.load(&head, 0, BATCH);

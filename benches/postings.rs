@@ -20,7 +20,10 @@ impl LatestSink for CountSink {
 }
 
 fn sets(selectors: &[&str]) -> Vec<Vec<Matcher>> {
-    selectors.iter().map(|s| parse_selector(s).expect("valid selector")).collect()
+    selectors
+        .iter()
+        .map(|s| parse_selector(s).expect("valid selector"))
+        .collect()
 }
 
 fn bench_select(c: &mut Criterion) {
