@@ -3,7 +3,7 @@
 //! A [`SeriesRef`] is `local_index * shards + shard` (shards a power of two), so the shard and
 //! the series' row in that shard's columns are a mask and a shift away.
 
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::labels::Labels;
 
@@ -11,17 +11,15 @@ use crate::labels::Labels;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesRef(pub u32);
 
-/// The xxh3 hash of a label set: `name 0xff value 0xff` for each label, in name order.
-/// `buf` is scratch space reused across calls.
-pub fn hash_labels(labels: &Labels, buf: &mut Vec<u8>) -> u64 {
-    buf.clear();
-    for l in labels.iter() {
-        buf.extend_from_slice(l.name.as_bytes());
-        buf.push(0xff);
-        buf.extend_from_slice(l.value.as_bytes());
-        buf.push(0xff);
-    }
-    xxh3_64(buf)
+/// The hash of a label set: each name and value, in name order, hashed with xxh3-64 seeded by
+/// the hash so far (`h = xxh3(name, h); h = xxh3(value, h)`, starting from 0). xxh3 covers
+/// each string's length, so `a="bc"` and `ab="c"` differ; strings are hashed in place (no
+/// concatenation buffer, whose many small copies dominated the lookup path).
+pub fn hash_labels(labels: &Labels) -> u64 {
+    labels.iter().fold(0, |h, l| {
+        let h = xxh3_64_with_seed(l.name.as_bytes(), h);
+        xxh3_64_with_seed(l.value.as_bytes(), h)
+    })
 }
 
 #[cfg(test)]
@@ -30,7 +28,6 @@ mod tests {
 
     #[test]
     fn hash_separates_names_and_values() {
-        let mut buf = Vec::new();
         type Pairs = &'static [(&'static str, &'static str)];
         let cases: [(Pairs, Pairs); 3] = [
             (&[("a", "bc")], &[("ab", "c")]),
@@ -38,12 +35,12 @@ mod tests {
             (&[("a", "1")], &[("a", "2")]),
         ];
         for (x, y) in cases {
-            let hx = hash_labels(&Labels::from_pairs(x.iter().copied()), &mut buf);
-            let hy = hash_labels(&Labels::from_pairs(y.iter().copied()), &mut buf);
+            let hx = hash_labels(&Labels::from_pairs(x.iter().copied()));
+            let hy = hash_labels(&Labels::from_pairs(y.iter().copied()));
             assert_ne!(hx, hy, "{x:?} vs {y:?}");
         }
         let a = Labels::from_pairs([("b", "1"), ("a", "2")]);
         let b = Labels::from_pairs([("a", "2"), ("b", "1")]);
-        assert_eq!(hash_labels(&a, &mut buf), hash_labels(&b, &mut buf));
+        assert_eq!(hash_labels(&a), hash_labels(&b));
     }
 }

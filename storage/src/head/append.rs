@@ -31,7 +31,6 @@ pub struct Appender<'h> {
     /// Refs whose first sample this commit stored: indexed unless already indexed.
     unindexed: Vec<u32>,
     out_of_bounds: u64,
-    hash_buf: Vec<u8>,
     ids_buf: Vec<u32>,
 }
 
@@ -42,7 +41,6 @@ impl<'h> Appender<'h> {
             samples: Vec::new(),
             unindexed: Vec::new(),
             out_of_bounds: 0,
-            hash_buf: Vec::new(),
             ids_buf: Vec::new(),
         }
     }
@@ -83,7 +81,7 @@ impl<'h> Appender<'h> {
     /// Finds the series of `labels` or creates it (without samples).
     fn get_or_create(&mut self, labels: &Labels) -> Result<SeriesRef, AppendError> {
         let head = self.head;
-        let hash = hash_labels(labels, &mut self.hash_buf);
+        let hash = hash_labels(labels);
         let s = ((hash >> 40) as usize) & (head.shards.len() - 1);
         {
             let symbols = head.symbols.read();
