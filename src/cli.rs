@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// Enable reload via HTTP request (`POST /-/reload`).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+    /// Largest remote-write body accepted, decompressed (Prometheus size units, e.g. 32MiB).
+    #[arg(long = "web.remote-write.max-bytes", default_value = "32MiB", value_parser = parse_bytes)]
+    pub remote_write_max_bytes: u64,
 }
 
 /// Flags of `fedstore import`.
@@ -64,6 +67,12 @@ pub struct ImportArgs {
     /// Base URL of the fedstore server to load into.
     #[arg(long = "url", default_value = "http://127.0.0.1:9090")]
     pub url: String,
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let size = crate::config::size::ByteSize::parse(s)?;
+    size.limit()
+        .ok_or_else(|| format!("{s:?} is not a positive size"))
 }
 
 fn parse_duration_ms(s: &str) -> Result<i64, String> {
@@ -119,13 +128,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     let mut state = AppState::new(head.clone());
     state.lookback_ms = args.lookback_delta_ms;
+    state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
+        head.clone(),
+        usize::try_from(args.remote_write_max_bytes).unwrap_or(usize::MAX),
+    ));
     *state.external_labels.get_mut() = Arc::new(ExternalLabels::new(config.external_labels()));
     // The built-in configuration scrapes the address actually bound (port 0 resolved).
     let config = match &args.config_file {
         Some(_) => config,
         None => crate::config::Config::default_for(&listener.local_addr()?.to_string()),
     };
-    let scrape = crate::scrape::ScrapeManager::new(head, 2).context("starting the scrape runtime")?;
+    let scrape =
+        crate::scrape::ScrapeManager::new(head, 2).context("starting the scrape runtime")?;
     scrape
         .apply_config(&config)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
