@@ -135,6 +135,42 @@ pub fn drop_synthetic(body: &str) -> (String, usize) {
     (out, dropped)
 }
 
+/// The Prometheus configuration of a capture: `global` (a case's `config.yml`, possibly empty)
+/// followed by one 1 s scrape job `job` of `target` (`host:port`) with `honor_labels: true` and
+/// metric relabeling that removes the target's `job`/`instance` labels again where they were
+/// added by the scrape, so the stored series are exactly the label sets of `input.prom`.
+pub fn capture_config(global: &str, job: &str, target: &str) -> String {
+    format!(
+        "{global}\nscrape_configs:\n  - job_name: {job}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    honor_labels: true\n    static_configs:\n      - targets: ['{target}']\n    metric_relabel_configs:\n      - source_labels: [job]\n        regex: '{job}'\n        target_label: job\n        replacement: ''\n      - source_labels: [instance]\n        regex: '{}'\n        target_label: instance\n        replacement: ''\n",
+        target.replace('.', "\\.")
+    )
+}
+
+/// Checks a case input: every sample line has a timestamp and no sample uses a name from
+/// [`SYNTHETIC_FAMILIES`]; the error names the 1-based line.
+pub fn validate_input(input: &str) -> Result<(), String> {
+    for (n, line) in input.lines().enumerate() {
+        if let Some((series, _, ts)) = split_sample_line(line) {
+            if ts.is_none() {
+                return Err(format!(
+                    "input.prom line {}: sample without timestamp",
+                    n + 1
+                ));
+            }
+            let name = series.split('{').next().unwrap_or(series);
+            if SYNTHETIC_FAMILIES.contains(&name) {
+                return Err(format!("input.prom line {}: {name} is reserved", n + 1));
+            }
+        } else if !line.is_empty() && !line.starts_with('#') {
+            return Err(format!(
+                "input.prom line {}: does not scan: {line:?}",
+                n + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +237,42 @@ mod tests {
             "# TYPE a untyped\na 1 2\n# TYPE upx untyped\nupx 1 2\n"
         );
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn validates_inputs() {
+        let cases = [
+            ("m 1 2\n# c\n\nn{a=\"b\"} 3 4\n", Ok(())),
+            (
+                "m 1 2\nn 3\n",
+                Err("input.prom line 2: sample without timestamp"),
+            ),
+            (
+                "up{a=\"b\"} 1 2\n",
+                Err("input.prom line 1: up is reserved"),
+            ),
+            (
+                "m{a=\"x 1 2\n",
+                Err("input.prom line 1: does not scan: \"m{a=\\\"x 1 2\""),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                validate_input(input),
+                want.map_err(str::to_string),
+                "case {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn capture_config_relabels_target_labels_away() {
+        let y = capture_config("global:\n  external_labels: {a: b}\n", "cap", "127.0.0.1:1");
+        assert!(y.starts_with("global:\n  external_labels: {a: b}\n\nscrape_configs:\n"));
+        assert!(y.contains("  - job_name: cap\n    scrape_interval: 1s\n"));
+        assert!(y.contains("honor_labels: true"));
+        assert!(y.contains("- targets: ['127.0.0.1:1']"));
+        assert!(y.contains("regex: '127\\.0\\.0\\.1:1'"));
+        assert!(y.contains("regex: 'cap'"));
     }
 }

@@ -108,7 +108,7 @@ fn now_ms() -> i64 {
 /// Captures one case; returns the number of requests.
 fn capture_case(args: &Args, version: &str, dir: &Path) -> Result<usize> {
     let input = fs::read_to_string(dir.join("input.prom")).context("reading input.prom")?;
-    validate_input(&input)?;
+    golden::validate_input(&input).map_err(anyhow::Error::msg)?;
     let requests = golden::parse_selectors(
         &fs::read_to_string(dir.join("selectors.txt")).context("reading selectors.txt")?,
     );
@@ -136,10 +136,7 @@ fn capture_case(args: &Args, version: &str, dir: &Path) -> Result<usize> {
         1,
     )?;
     let target = format!("127.0.0.1:{}", args.target_port);
-    let yml = format!(
-        "{config}\nscrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    honor_labels: true\n    static_configs:\n      - targets: ['{target}']\n    metric_relabel_configs:\n      - source_labels: [job]\n        regex: '{JOB}'\n        target_label: job\n        replacement: ''\n      - source_labels: [instance]\n        regex: '{}'\n        target_label: instance\n        replacement: ''\n",
-        target.replace('.', "\\.")
-    );
+    let yml = golden::capture_config(&config, JOB, &target);
     fs::write(tmp.join("prometheus.yml"), &yml)?;
     let mut cmd = Command::new(&args.prometheus);
     cmd.arg(format!(
@@ -212,28 +209,6 @@ fn capture_case(args: &Args, version: &str, dir: &Path) -> Result<usize> {
         eprintln!("  (kept {} for inspection)", tmp.display());
     }
     result
-}
-
-/// Every sample line needs a timestamp and must not use a synthetic family name.
-fn validate_input(input: &str) -> Result<()> {
-    for (n, line) in input.lines().enumerate() {
-        if let Some((series, _, ts)) = golden::split_sample_line(line) {
-            ensure!(
-                ts.is_some(),
-                "input.prom line {}: sample without timestamp",
-                n + 1
-            );
-            let name = series.split('{').next().unwrap_or(series);
-            ensure!(
-                !SYNTHETIC_FAMILIES.contains(&name),
-                "input.prom line {}: {name} is reserved",
-                n + 1
-            );
-        } else if !line.is_empty() && !line.starts_with('#') {
-            bail!("input.prom line {}: does not scan: {line:?}", n + 1);
-        }
-    }
-    Ok(())
 }
 
 /// Waits until Prometheus is ready and a successful scrape (`up` = 1) is followed by two more.
