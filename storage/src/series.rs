@@ -37,10 +37,13 @@ fn mix_str(mut h: u64, s: &[u8]) -> u64 {
             u64::from_le_bytes(w.try_into().expect("chunks_exact(8)")),
         );
     }
-    let tail = words.remainder();
-    let mut last = [0u8; 8];
-    last[..tail.len()].copy_from_slice(tail);
-    h = mix_word(h, u64::from_le_bytes(last));
+    // Tail bytes assembled by hand: a `copy_from_slice` here becomes a libc memcpy call.
+    let last = words
+        .remainder()
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    h = mix_word(h, last);
     mix_word(h, s.len() as u64)
 }
 
