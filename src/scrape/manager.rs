@@ -2,9 +2,10 @@
 //! one loop per target on a dedicated tokio runtime, reload by diffing configurations, file
 //! service discovery by polling, and the snapshot `/api/v1/targets` renders.
 //!
-//! Reload rules: a job whose configuration is unchanged keeps its loops; within a job a
-//! target whose labels are unchanged keeps its loop; everything else stops (its series get
-//! end-of-run stale markers) and new loops start. Locks: `state` is held only to diff and
+//! Reload rules: a job whose scrape settings are unchanged (target discovery aside) keeps
+//! the loops of its targets whose labels are unchanged; everything else stops (its series get
+//! end-of-run stale markers) and new loops start. (Prometheus restarts every loop of a job
+//! whose configuration changed in any way, reusing their caches.) Locks: `state` is held only to diff and
 //! spawn, never across an await.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -187,6 +188,19 @@ impl ScrapeManager {
         for sc in &cfg.scrape_configs {
             match old.remove(&sc.job_name) {
                 Some(p) if *p.cfg == *sc => pools.push(p),
+                Some(mut p) if same_scrape_settings(&p.cfg, sc) => {
+                    // Only the discovery changed: re-sync, keeping the loops of unchanged
+                    // targets.
+                    if let Some(t) = p.sd_task.take() {
+                        t.abort();
+                    }
+                    p.cfg = Arc::new(sc.clone());
+                    p.generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+                    p.file_groups.clear();
+                    self.start_file_sd(&mut p);
+                    self.sync_pool(&mut p, state.jitter_seed);
+                    pools.push(p);
+                }
                 prev => {
                     if let Some(p) = prev {
                         stop_pool(p, LoopCmd::Stop);
@@ -213,14 +227,24 @@ impl ScrapeManager {
             dropped: Vec::new(),
             sd_task: None,
         };
-        if !pool.cfg.file_sd_configs.is_empty() {
-            refresh_files(&mut pool);
-            let weak = Arc::downgrade(&self.inner);
-            let job = pool.cfg.job_name.clone();
-            pool.sd_task = Some(self.inner.handle.spawn(file_sd_task(weak, job, generation)));
-        }
+        self.start_file_sd(&mut pool);
         self.sync_pool(&mut pool, jitter_seed);
         pool
+    }
+
+    /// Reads the pool's file-SD files and starts polling them.
+    fn start_file_sd(&self, pool: &mut Pool) {
+        if pool.cfg.file_sd_configs.is_empty() {
+            return;
+        }
+        refresh_files(pool);
+        let weak = Arc::downgrade(&self.inner);
+        let job = pool.cfg.job_name.clone();
+        pool.sd_task = Some(
+            self.inner
+                .handle
+                .spawn(file_sd_task(weak, job, pool.generation)),
+        );
     }
 
     /// Brings the pool's loops in line with its current groups.
@@ -236,6 +260,12 @@ impl ScrapeManager {
         for g in groups {
             for r in targets_from_group(g, &cfg) {
                 match r {
+                    Ok(Populated::Active(t)) if !t.url.starts_with("http://") => {
+                        tracing::warn!(
+                            job = %cfg.job_name, url = %t.url,
+                            "target skipped: only the http scheme is supported by fedstore"
+                        );
+                    }
                     Ok(Populated::Active(t)) => {
                         if seen.insert(t.hash()) {
                             targets.push(t);
@@ -385,6 +415,18 @@ impl Drop for Inner {
     }
 }
 
+/// Whether two jobs scrape alike, ignoring their target discovery (`static_configs`,
+/// `file_sd_configs`): then the loops of unchanged targets can keep running.
+fn same_scrape_settings(a: &ScrapeConfig, b: &ScrapeConfig) -> bool {
+    let strip = |c: &ScrapeConfig| {
+        let mut c = c.clone();
+        c.static_configs.clear();
+        c.file_sd_configs.clear();
+        c
+    };
+    strip(a) == strip(b)
+}
+
 fn stop_pool(mut p: Pool, cmd: LoopCmd) {
     if let Some(t) = p.sd_task.take() {
         t.abort();
@@ -469,5 +511,97 @@ async fn file_sd_task(inner: std::sync::Weak<Inner>, job: String, generation: u6
         }
         // Drop our strong handle before sleeping, so the manager can go away.
         drop(mgr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manager() -> (tempfile::TempDir, ScrapeManager) {
+        let dir = tempfile::tempdir().unwrap();
+        let head = Arc::new(Head::open(&dir.path().join("head"), Default::default()).unwrap());
+        (dir, ScrapeManager::new(head, 1).unwrap())
+    }
+
+    fn cfg(jobs: &str) -> Config {
+        Config::parse(&format!("scrape_configs:\n{jobs}"), "t.yml").unwrap()
+    }
+
+    /// The loop state of every target, by (job, instance).
+    fn loops(m: &ScrapeManager) -> Vec<(String, String, Arc<LoopShared>)> {
+        let st = m.inner.state.lock();
+        st.pools
+            .iter()
+            .flat_map(|p| {
+                p.active.iter().map(|a| {
+                    (
+                        p.cfg.job_name.clone(),
+                        a.shared.target.public.get("instance").to_owned(),
+                        a.shared.clone(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn https_is_rejected_and_nothing_changes() {
+        let (_d, m) = manager();
+        m.apply_config(&cfg(
+            "- job_name: a\n  static_configs: [{targets: ['127.0.0.1:1']}]\n",
+        ))
+        .unwrap();
+        let err = m
+            .apply_config(&cfg(
+                "- job_name: b\n  scheme: https\n  static_configs: [{targets: ['h:1']}]\n",
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scrape config with job name \"b\": scheme \"https\" is not supported by fedstore (only http)"
+        );
+        assert_eq!(m.targets().active.len(), 1);
+        assert_eq!(m.targets().active[0].scrape_pool, "a");
+        m.stop();
+        assert_eq!(m.apply_config(&cfg("")), Err(ApplyError::Stopped));
+    }
+
+    #[test]
+    fn reload_keeps_unchanged_loops_and_restarts_changed_ones() {
+        let (_d, m) = manager();
+        let a = "- job_name: a\n  static_configs: [{targets: ['127.0.0.1:1', '127.0.0.1:2']}]\n";
+        let b = "- job_name: b\n  static_configs: [{targets: ['127.0.0.1:3']}]\n";
+        m.apply_config(&cfg(&format!("{a}{b}"))).unwrap();
+        let before = loops(&m);
+        assert_eq!(before.len(), 3);
+        // a: one target kept, one removed, one added; b: config changed; c: new.
+        let a2 = "- job_name: a\n  static_configs: [{targets: ['127.0.0.1:1', '127.0.0.1:4']}]\n";
+        let b2 = "- job_name: b\n  scrape_interval: 5s\n  static_configs: [{targets: ['127.0.0.1:3']}]\n";
+        let c = "- job_name: c\n  static_configs: [{targets: ['127.0.0.1:5']}]\n";
+        m.apply_config(&cfg(&format!("{a2}{b2}{c}"))).unwrap();
+        let after = loops(&m);
+        let find = |v: &[(String, String, Arc<LoopShared>)], job: &str, inst: &str| {
+            v.iter()
+                .find(|(j, i, _)| j == job && i == inst)
+                .map(|(_, _, s)| s.clone())
+        };
+        let cases = [
+            ("a", "127.0.0.1:1", "kept"),
+            ("a", "127.0.0.1:2", "removed"),
+            ("a", "127.0.0.1:4", "added"),
+            ("b", "127.0.0.1:3", "restarted"),
+            ("c", "127.0.0.1:5", "added"),
+        ];
+        for (job, inst, what) in cases {
+            let (old, new) = (find(&before, job, inst), find(&after, job, inst));
+            match what {
+                "kept" => assert!(Arc::ptr_eq(&old.unwrap(), &new.unwrap()), "{job} {inst}"),
+                "removed" => assert!(old.is_some() && new.is_none(), "{job} {inst}"),
+                "added" => assert!(old.is_none() && new.is_some(), "{job} {inst}"),
+                _ => assert!(!Arc::ptr_eq(&old.unwrap(), &new.unwrap()), "{job} {inst}"),
+            }
+        }
+        m.stop();
     }
 }
