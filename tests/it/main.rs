@@ -3,6 +3,8 @@
 mod durability;
 mod federate;
 mod federate_golden;
+mod federate_live;
+mod prometheus;
 mod remote_write;
 mod scrape;
 mod support;

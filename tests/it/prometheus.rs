@@ -1,0 +1,151 @@
+//! A real Prometheus 2.42 (`/usr/bin/prometheus`) as a child process of a live differential
+//! test: own temp data dir, loopback port chosen by the test, killed on drop (also on panic).
+//! Tests call [`installed`] first and return after its loud SKIP line when it is missing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fedstore_tools::procs::ChildGuard;
+
+use crate::support::{Answer, enc, get};
+
+/// The Debian Prometheus 2.42 binary the live tests run against.
+pub const PROMETHEUS: &str = "/usr/bin/prometheus";
+
+/// Whether Prometheus is installed; prints `SKIP <test>: ... not installed` when it is not.
+pub fn installed(test: &str) -> bool {
+    if Path::new(PROMETHEUS).exists() {
+        return true;
+    }
+    eprintln!("SKIP {test}: {PROMETHEUS} not installed");
+    false
+}
+
+/// A running Prometheus on `127.0.0.1:<port>`.
+pub struct Prometheus {
+    guard: ChildGuard,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Spawns Prometheus with `yaml` as its config file, a lookback of 5 m and `extra` flags;
+    /// does not wait (see [`Prometheus::wait_ready`]).
+    pub fn spawn(port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("prometheus.yml");
+        std::fs::write(&cfg, yaml).unwrap();
+        let mut cmd = std::process::Command::new(PROMETHEUS);
+        cmd.arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--query.lookback-delta=5m")
+            .args(extra);
+        let guard = ChildGuard::spawn("prometheus", cmd, &dir.path().join("log")).unwrap();
+        Prometheus {
+            guard,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:19800`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The last `lines` lines of its log (for failure messages).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Fails (with the log) if the process has exited.
+    #[track_caller]
+    pub fn assert_alive(&mut self) {
+        if let Err(e) = self.guard.check_alive() {
+            panic!("{e}\n--- prometheus log\n{}", self.log_tail(30));
+        }
+    }
+
+    /// Waits until `/-/ready` answers 200.
+    #[track_caller]
+    pub fn wait_ready(&mut self, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.assert_alive();
+            if ureq::get(&format!("{}/-/ready", self.url)).call().is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus not ready after {secs}s\n{}",
+                self.log_tail(30)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `GET /federate` with these `match[]` values, no `Accept`/`Accept-Encoding` header.
+    pub fn federate(&self, matches: &[String]) -> Answer {
+        get(&federate_url(&self.url, matches), &[])
+    }
+
+    /// Waits until the target of `job` has been scraped successfully (`up` is 1) and then
+    /// once more (its `up` timestamp moved), so that the samples of a complete scrape are in.
+    /// Fails at once when `up` is 0 (the exposition did not parse), with the target's error.
+    #[track_caller]
+    pub fn wait_scraped(&mut self, job: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let sel = [format!("up{{job=\"{job}\"}}")];
+        let mut first_ts: Option<String> = None;
+        loop {
+            self.assert_alive();
+            let a = self.federate(&sel);
+            let body = String::from_utf8_lossy(&a.body).into_owned();
+            if let Some(line) = body.lines().find(|l| l.starts_with("up{")) {
+                let mut parts = line.rsplitn(3, ' ');
+                let (ts, value) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                if value == "0" {
+                    let targets = get(&format!("{}/api/v1/targets", self.url), &[]).text();
+                    panic!("Prometheus scrape of job {job} failed (up 0): {targets}");
+                }
+                match &first_ts {
+                    None => first_ts = Some(ts.to_owned()),
+                    Some(t) if t != ts => return,
+                    Some(_) => {}
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {job} not scraped twice within {secs}s\n{}",
+                self.log_tail(30)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        // SIGTERM then SIGKILL; a short grace keeps failing tests quick.
+        self.guard.stop(Duration::from_secs(3));
+    }
+}
+
+/// `<base>/federate?match[]=..` (no `match[]` at all for an empty list).
+pub fn federate_url(base: &str, matches: &[String]) -> String {
+    let q: Vec<String> = matches
+        .iter()
+        .map(|m| format!("match[]={}", enc(m)))
+        .collect();
+    if q.is_empty() {
+        format!("{base}/federate")
+    } else {
+        format!("{base}/federate?{}", q.join("&"))
+    }
+}
