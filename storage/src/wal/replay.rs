@@ -153,6 +153,9 @@ pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Erro
                 break;
             }
         }
+        if fatal.is_none() {
+            fatal = ap.finish().err();
+        }
         let walked = reader.join();
         (walked, ap.stats, fatal)
     });
@@ -308,18 +311,35 @@ fn decode_frame(dec: &mut Decoder, frame: &Frame<'_>) -> Result<Decoded, Corrupt
     }
 }
 
-/// Applies records to the head: series records map the writer's refs to this head's refs,
-/// samples records become one commit each (so refusals repeat the original commit's).
+/// Applies records to the head: series records map the writer's refs to this head's refs;
+/// samples are gathered into windows of up to [`REPLAY_WINDOW`] and each window is one commit.
+///
+/// Merging and reordering commits is safe because a sample's fate (stored, out of order,
+/// duplicate) depends only on the earlier samples of its own series, and per-series order is
+/// kept. Windows are reordered by ref block so that a block's few thousand series stay in
+/// cache while their samples are applied; in log (time-major) order, every sample of a
+/// million-series log would touch cold memory.
 struct Applier<'h> {
     head: &'h Head,
     /// Writer ref -> head ref + 1 (0: unknown), for refs below `DENSE_REFS`.
     map: Vec<u32>,
     map_far: hashbrown::HashMap<u32, u32>,
+    /// Samples (head refs) waiting for the next window commit, in log order.
+    window: Vec<RefSample>,
+    /// `window` grouped by ref block (reused).
+    sorted: Vec<RefSample>,
+    /// Per ref block: sample count, then start offset (reused).
+    blocks: Vec<usize>,
     stats: ReplayStats,
 }
 
 /// Writer refs below this are mapped through a vector.
 const DENSE_REFS: u32 = 1 << 26;
+/// Samples per replay commit (24 bytes each).
+const REPLAY_WINDOW: usize = 4 << 20;
+/// Refs per block of the window reordering: `2^12` series' latest columns and chunk tails fit
+/// in a core's L2 cache.
+const REF_BLOCK_BITS: u32 = 12;
 
 impl<'h> Applier<'h> {
     fn new(head: &'h Head) -> Self {
@@ -327,10 +347,14 @@ impl<'h> Applier<'h> {
             head,
             map: Vec::new(),
             map_far: hashbrown::HashMap::new(),
+            window: Vec::new(),
+            sorted: Vec::new(),
+            blocks: Vec::new(),
             stats: ReplayStats::default(),
         }
     }
 
+    /// Applies a record; its samples may wait for the window commit (see [`Applier::finish`]).
     fn apply(&mut self, d: Decoded) -> Result<(), Error> {
         match d {
             Decoded::Series(series) => {
@@ -351,26 +375,71 @@ impl<'h> Applier<'h> {
                 app.rollback();
             }
             Decoded::Samples(samples) => {
-                let mut app = self.head.appender();
                 for s in &samples {
                     let new = if s.r < DENSE_REFS {
                         self.map.get(s.r as usize).and_then(|&m| m.checked_sub(1))
                     } else {
                         self.map_far.get(&s.r).copied()
                     };
-                    let Some(new) = new else {
-                        self.stats.unknown_ref_samples += 1;
-                        continue;
-                    };
-                    if app.append_ref(SeriesRef(new), s.t, s.v).is_err() {
-                        self.stats.unknown_ref_samples += 1;
+                    match new {
+                        Some(r) => self.window.push(RefSample { r, ..*s }),
+                        None => self.stats.unknown_ref_samples += 1,
                     }
                 }
                 self.stats.samples += samples.len() as u64;
-                app.commit()?;
+                if self.window.len() >= REPLAY_WINDOW {
+                    self.commit_window()?;
+                }
             }
         }
         self.stats.records += 1;
+        Ok(())
+    }
+
+    /// Commits the samples still waiting.
+    fn finish(&mut self) -> Result<(), Error> {
+        self.commit_window()
+    }
+
+    fn commit_window(&mut self) -> Result<(), Error> {
+        if self.window.is_empty() {
+            return Ok(());
+        }
+        // Stable counting sort by ref block.
+        let nblocks = self
+            .window
+            .iter()
+            .map(|s| s.r >> REF_BLOCK_BITS)
+            .max()
+            .unwrap_or(0) as usize
+            + 1;
+        self.blocks.clear();
+        self.blocks.resize(nblocks, 0);
+        for s in &self.window {
+            self.blocks[(s.r >> REF_BLOCK_BITS) as usize] += 1;
+        }
+        let mut start = 0;
+        for b in &mut self.blocks {
+            let n = *b;
+            *b = start;
+            start += n;
+        }
+        self.sorted.clear();
+        self.sorted
+            .resize(self.window.len(), RefSample { r: 0, t: 0, v: 0.0 });
+        for s in &self.window {
+            let slot = &mut self.blocks[(s.r >> REF_BLOCK_BITS) as usize];
+            self.sorted[*slot] = *s;
+            *slot += 1;
+        }
+        self.window.clear();
+        let mut app = self.head.appender();
+        for s in &self.sorted {
+            if app.append_ref(SeriesRef(s.r), s.t, s.v).is_err() {
+                self.stats.unknown_ref_samples += 1;
+            }
+        }
+        app.commit()?;
         Ok(())
     }
 }

@@ -645,6 +645,7 @@ fn bench_replay() {
     let bytes = bench_write_wal(&opts, &labels, rounds);
     let write = t0.elapsed();
     drop(labels);
+    let cpu0 = process_cpu_seconds();
     let t0 = std::time::Instant::now();
     let h = Head::open(
         &dir.path().join("head"),
@@ -655,6 +656,11 @@ fn bench_replay() {
     )
     .unwrap();
     let replay = t0.elapsed();
+    let cpu = process_cpu_seconds() - cpu0;
+    println!(
+        "wal bench: replay used {cpu:.2} s of CPU (user + system, both threads; wall time is \
+         only meaningful on an idle machine)"
+    );
     println!(
         "wal bench: {} series x {rounds} samples: wrote {:.1} MiB of WAL in {:.2?} ({:.2} B/sample); replay {:.2?} ({:.1} M samples/s)",
         spec.total(),
@@ -666,6 +672,20 @@ fn bench_replay() {
     );
     assert_eq!(h.num_series(), spec.total());
     assert_eq!(h.num_samples(), (spec.total() * rounds) as u64);
+}
+
+/// User plus system CPU time of this process so far, from `/proc/self/stat` (0 elsewhere).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    f.iter().sum::<u64>() as f64 / 100.0
 }
 
 /// zstd (levels 1 and 3) against snappy on the WAL's own payloads (uncompressed frames of a
