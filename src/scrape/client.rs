@@ -211,7 +211,8 @@ async fn read_more(conn: &TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize
         if buf.capacity() - len < CHUNK {
             buf.reserve(CHUNK);
         }
-        buf.resize(buf.capacity(), 0);
+        // Zero only the chunk about to be read, not the whole spare capacity.
+        buf.resize(len + CHUNK, 0);
         match conn.try_read(&mut buf[len..]) {
             Ok(n) => {
                 buf.truncate(len + n);
@@ -452,6 +453,85 @@ mod tests {
         let text = String::from_utf8(r.head().to_vec()).unwrap();
         assert!(text.contains("X-Prometheus-Scrape-Timeout-Seconds: 10\r\n"));
         assert!(!text.contains("Authorization"));
+    }
+
+    /// Serves `responses` in order on connections accepted from one listener; returns the
+    /// address and a counter of accepted connections.
+    fn serve(
+        responses: Vec<&'static str>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::Write as _;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let acc = accepted.clone();
+        std::thread::spawn(move || {
+            let mut queue = responses.into_iter();
+            while let Ok((mut c, _)) = l.accept() {
+                acc.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                loop {
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match c.read(&mut buf[..1]) {
+                            Ok(1) => head.push(buf[0]),
+                            _ => break,
+                        }
+                    }
+                    if head.is_empty() {
+                        break;
+                    }
+                    let Some(r) = queue.next() else { return };
+                    c.write_all(r.as_bytes()).unwrap();
+                    if r.contains("Connection: close") {
+                        break;
+                    }
+                }
+            }
+        });
+        (addr, accepted)
+    }
+
+    #[tokio::test]
+    async fn framing_keep_alive_and_errors() {
+        let (addr, accepted) = serve(vec![
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na 1\r\n4;x=y\r\n\nb 2\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text\r\nContent-Length: 4\r\n\r\nc 3\n",
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789",
+        ]);
+        let req = ScrapeRequest::new("http://x/metrics", &addr, "/metrics", 1.0, None);
+        let mut c = Client::new();
+        let mut body = Vec::new();
+        let r = c.get(&req, None, &mut body).await.unwrap();
+        assert_eq!(body, b"a 1\nb 2");
+        assert_eq!(r.content_type, "text/plain");
+        let r = c.get(&req, None, &mut body).await.unwrap();
+        assert_eq!(body, b"c 3\n");
+        assert_eq!(r.content_type, "application/openmetrics-text");
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "kept alive"
+        );
+        assert_eq!(
+            c.get(&req, None, &mut body).await.unwrap_err().to_string(),
+            "server returned HTTP status 404 Not Found"
+        );
+        assert_eq!(
+            c.get(&req, Some(10), &mut body).await.unwrap_err(),
+            ScrapeError::BodySizeLimit,
+            "a body of exactly the limit fails"
+        );
+        let refused = ScrapeRequest::new("http://127.0.0.1:1/m", "127.0.0.1:1", "/m", 1.0, None);
+        assert_eq!(
+            Client::new()
+                .get(&refused, None, &mut body)
+                .await
+                .unwrap_err()
+                .to_string(),
+            "Get \"http://127.0.0.1:1/m\": dial tcp 127.0.0.1:1: connect: connection refused"
+        );
     }
 
     #[test]
