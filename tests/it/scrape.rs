@@ -498,6 +498,58 @@ fn target_limit_fails_every_target_of_the_pool() {
 }
 
 #[test]
+fn authentication_headers() {
+    let fx = Fixture::start();
+    fx.set_body("/basic", "x 1\n");
+    fx.set_body("/bearer", "x 1\n");
+    fx.set_body("/file", "x 1\n");
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "from-file\n").unwrap();
+    let a = &fx.addr;
+    let srv = ScrapeServer::start(&config(&[
+        job(
+            "basic",
+            &[a],
+            "    metrics_path: /basic\n    basic_auth: {username: u, password: p}\n",
+        ),
+        job(
+            "bearer",
+            &[a],
+            "    metrics_path: /bearer\n    bearer_token: tok\n",
+        ),
+        job(
+            "file",
+            &[a],
+            &format!(
+                "    metrics_path: /file\n    authorization: {{type: Custom, credentials_file: '{}'}}\n",
+                token.display()
+            ),
+        ),
+    ]));
+    let reqs = wait_for(10, "three authenticated scrapes", || {
+        let r = fx.requests.lock().clone();
+        let paths = ["/basic", "/bearer", "/file"];
+        paths
+            .iter()
+            .all(|p| r.iter().any(|q| q.starts_with(&format!("GET {p} "))))
+            .then_some(r)
+    });
+    for (path, header) in [
+        ("/basic", "Authorization: Basic dTpw\r\n"),
+        ("/bearer", "Authorization: Bearer tok\r\n"),
+        ("/file", "Authorization: Custom from-file\r\n"),
+    ] {
+        let q = reqs
+            .iter()
+            .find(|q| q.starts_with(&format!("GET {path} ")))
+            .unwrap();
+        assert!(q.contains(header), "{header:?} missing in {q}");
+    }
+    drop(srv);
+}
+
+#[test]
 fn target_relabeling_keep_drop_hashmod() {
     let fx = Fixture::start();
     fx.set_body("/metrics", "x 1\n");
