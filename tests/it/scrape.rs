@@ -550,6 +550,65 @@ fn authentication_headers() {
 }
 
 #[test]
+fn parser_follows_the_content_type() {
+    let fx = Fixture::start();
+    let om = "application/openmetrics-text; version=1.0.0; charset=utf-8".to_owned();
+    fx.set(
+        "/om",
+        Reply {
+            content_type: om.clone(),
+            ..Reply::ok("# TYPE c counter\nc_total 5 1.5\n# EOF\n")
+        },
+    );
+    fx.set(
+        "/om-no-eof",
+        Reply {
+            content_type: om,
+            ..Reply::ok("c_total 5\n")
+        },
+    );
+    // Text format: tabs between tokens are fine, which OpenMetrics would reject.
+    fx.set_body("/text", "t\t7\n");
+    let a = &fx.addr;
+    let srv = ScrapeServer::start(&config(&[
+        job(
+            "om",
+            &[a],
+            "    metrics_path: /om\n    honor_timestamps: false\n",
+        ),
+        job("omfail", &[a], "    metrics_path: /om-no-eof\n"),
+        job("text", &[a], "    metrics_path: /text\n"),
+    ]));
+    let t = wait_for(10, "three scrapes", || {
+        let t = srv.targets();
+        let all = t["data"]["activeTargets"].as_array().unwrap().clone();
+        all.iter().all(|x| x["health"] != "unknown").then_some(all)
+    });
+    let err: HashMap<&str, &str> = t
+        .iter()
+        .map(|x| {
+            (
+                x["scrapePool"].as_str().unwrap(),
+                x["lastError"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(err["om"], "");
+    assert_eq!(err["omfail"], "data does not end with # EOF");
+    assert_eq!(err["text"], "");
+    let body = srv.federate(&["{__name__=~\"c_total|t\"}"]);
+    let inst = format!("instance=\"{a}\"");
+    assert_eq!(
+        value_of(&body, &format!("c_total{{{inst},job=\"om\"}}")).as_deref(),
+        Some("5")
+    );
+    assert_eq!(
+        value_of(&body, &format!("t{{{inst},job=\"text\"}}")).as_deref(),
+        Some("7")
+    );
+}
+
+#[test]
 fn target_relabeling_keep_drop_hashmod() {
     let fx = Fixture::start();
     fx.set_body("/metrics", "x 1\n");
