@@ -7,6 +7,10 @@
 //! - [`api`]: one module per HTTP endpoint family (`/federate`, import, remote write, health).
 //! - [`exposition`]: the text exposition format: Go-exact float formatting, writer, parser.
 //! - [`remote`]: remote-write protobuf and snappy decoding.
+//! - [`scrape`]: the scrape manager: targets, per-target loops, staleness, reload.
+//! - [`metrics`]: fedstore's own `/metrics`.
+//! - [`pool`]: the render threads that keep CPU-heavy work off the HTTP workers.
+//! - [`import_cli`]: `fedstore import FILE...`.
 //!
 //! The storage engine lives in the `fedstore-storage` crate.
 
