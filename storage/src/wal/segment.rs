@@ -164,7 +164,8 @@ mod tests {
     #[test]
     fn listing_sorts_ignores_strangers_and_refuses_gaps() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&[&str], Result<Vec<u64>, ()>); 4] = [
+        type Case<'a> = (&'a [&'a str], Result<Vec<u64>, ()>);
+        let cases: [Case; 4] = [
             (&[], Ok(vec![])),
             (
                 &["00000002", "00000001", "notes.txt", "0001"],

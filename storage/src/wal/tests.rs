@@ -290,6 +290,12 @@ fn fsync_mode_parses() {
 
 // ---- fault injection ----
 
+/// A callback run before every append (and segment creation).
+type AppendHook = Box<dyn FnMut(&FaultFs) + Send>;
+
+/// Acknowledged commits, each a list of `(job, t)`.
+type Commits = Arc<Mutex<Vec<Vec<(String, i64)>>>>;
+
 /// Faults shared by a [`FaultFs`] and its files.
 #[derive(Default)]
 struct Faults {
@@ -300,7 +306,7 @@ struct Faults {
     /// Bytes appended so far.
     appended: AtomicU64,
     /// Called before every append: may take a crash image.
-    on_append: Mutex<Option<Box<dyn FnMut(&FaultFs) + Send>>>,
+    on_append: Mutex<Option<AppendHook>>,
 }
 
 /// An in-memory file: everything appended, and how much of it an fsync made durable.
@@ -449,10 +455,10 @@ fn crash_keeps_every_acknowledged_commit_and_no_half_commit() {
         let live = tempfile::tempdir().unwrap();
         let crashed = tempfile::tempdir().unwrap();
         let fs = FaultFs::new();
-        let acked: Arc<Mutex<Vec<Vec<(String, i64)>>>> = Arc::default();
+        let acked: Commits = Arc::default();
         let crash_at = 1 + rng.below(120);
         let taken = Arc::new(AtomicBool::new(false));
-        let snapshot_acked: Arc<Mutex<Vec<Vec<(String, i64)>>>> = Arc::default();
+        let snapshot_acked: Commits = Arc::default();
         {
             let (acked, taken, snap, wal) = (
                 acked.clone(),
@@ -587,7 +593,7 @@ fn concurrent_group_commits_share_fsyncs_and_all_survive() {
 /// A value for series `i` in scrape `round`: counters (integer steps) for most series, gauges
 /// with fractions for every third, as node exporter exposes them.
 fn bench_value(i: usize, round: usize) -> f64 {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         ((i * 31 + round * 7) % 1000) as f64 / 8.0
     } else {
         (round * (i % 97 + 1) * 1000) as f64
