@@ -219,13 +219,25 @@ fn server_label(args: &Args, server: Server) -> String {
             format!("VictoriaMetrics {}", if v.is_empty() { "?" } else { &v })
         }
         Server::Fedstore => {
-            let rev = Command::new("git")
-                .args(["rev-parse", "--short", "HEAD"])
-                .output();
-            let rev = rev
+            // The binary may be older than HEAD: name it by its own version and build time.
+            let ver = Command::new(&args.fedstore_bin).arg("--version").output();
+            let ver = ver
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
                 .unwrap_or_default();
-            format!("fedstore {rev}")
+            let built = Command::new("date")
+                .arg("-u")
+                .arg("-r")
+                .arg(&args.fedstore_bin)
+                .arg("+%Y-%m-%dT%H:%MZ")
+                .output();
+            let built = built
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_default();
+            if ver.is_empty() {
+                "fedstore (not built)".to_string()
+            } else {
+                format!("{ver} (built {built})")
+            }
         }
     }
 }
@@ -504,7 +516,7 @@ fn timed_federate(addr: SocketAddr, pid: u32, selectors: &[String], gzip: bool) 
             .unwrap_or_default()
             .saturating_sub(cpu0);
         let mut c = LineCounter::default();
-        let mut dec = flate2::read::GzDecoder::new(&body[..]);
+        let mut dec = flate2::read::MultiGzDecoder::new(&body[..]);
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = dec.read(&mut buf)?;
