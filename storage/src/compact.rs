@@ -77,8 +77,17 @@ pub fn merge_blocks(blocks: &[Arc<Block>], dir: &Path) -> Result<Option<BlockMet
         return Ok(None);
     };
     let mint = first.meta().min_time;
-    let maxt = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(last.meta().max_time);
-    let level = blocks.iter().map(|b| b.meta().compaction.level).max().unwrap_or(1) + 1;
+    let maxt = blocks
+        .iter()
+        .map(|b| b.meta().max_time)
+        .max()
+        .unwrap_or(last.meta().max_time);
+    let level = blocks
+        .iter()
+        .map(|b| b.meta().compaction.level)
+        .max()
+        .unwrap_or(1)
+        + 1;
     let sources = blocks
         .iter()
         .flat_map(|b| b.meta().compaction.sources.iter().cloned())
@@ -87,8 +96,8 @@ pub fn merge_blocks(blocks: &[Arc<Block>], dir: &Path) -> Result<Option<BlockMet
     // A k-way merge over the blocks' series, which each block stores in federation order.
     let mut cursors: Vec<(u32, Option<Labels>)> = blocks
         .iter()
-        .map(|b| (0, (b.num_series() > 0).then(|| b.labels(0))))
-        .collect();
+        .map(|b| Ok((0, (b.num_series() > 0).then(|| b.labels(0)).transpose()?)))
+        .collect::<Result<_, BlockError>>()?;
     let mut caches = blocks
         .iter()
         .map(|_| PageCache::new())
@@ -111,7 +120,7 @@ pub fn merge_blocks(blocks: &[Arc<Block>], dir: &Path) -> Result<Option<BlockMet
             }
             b.samples(*id, i64::MIN, i64::MAX, &mut caches[i], &mut samples)?;
             *id += 1;
-            *cur = (*id < b.num_series()).then(|| b.labels(*id));
+            *cur = (*id < b.num_series()).then(|| b.labels(*id)).transpose()?;
         }
         // Inputs are in time order and do not overlap; a stable sort keeps this cheap and
         // tolerates overlap, keeping the first sample of a timestamp.
@@ -176,10 +185,26 @@ mod tests {
             ("nothing", vec![], None),
             ("one block", vec![(0, 2)], None),
             ("window still filling", vec![(0, 2), (2, 4)], None),
-            ("full window", vec![(0, 2), (2, 4), (4, 6)], Some(vec![0, 1, 2])),
-            ("newer block closes it", vec![(0, 2), (2, 4), (6, 8)], Some(vec![0, 1])),
-            ("gap in window, closed", vec![(0, 2), (4, 6), (6, 8)], Some(vec![0, 1])),
-            ("merged blocks merge at the next range", vec![(0, 6), (6, 12), (12, 18), (18, 20)], Some(vec![0, 1, 2])),
+            (
+                "full window",
+                vec![(0, 2), (2, 4), (4, 6)],
+                Some(vec![0, 1, 2]),
+            ),
+            (
+                "newer block closes it",
+                vec![(0, 2), (2, 4), (6, 8)],
+                Some(vec![0, 1]),
+            ),
+            (
+                "gap in window, closed",
+                vec![(0, 2), (4, 6), (6, 8)],
+                Some(vec![0, 1]),
+            ),
+            (
+                "merged blocks merge at the next range",
+                vec![(0, 6), (6, 12), (12, 18), (18, 20)],
+                Some(vec![0, 1, 2]),
+            ),
             ("too big to merge", vec![(0, 54), (54, 108)], None),
         ];
         for (name, blocks, want) in cases {

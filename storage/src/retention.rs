@@ -27,7 +27,11 @@ impl Default for Retention {
 
 /// The indices of `blocks` (meta and size in bytes) to delete. `other_bytes` is what else
 /// counts against the size limit (the WAL, as Prometheus counts it).
-pub fn beyond_retention(blocks: &[(&BlockMeta, u64)], r: Retention, other_bytes: u64) -> Vec<usize> {
+pub fn beyond_retention(
+    blocks: &[(&BlockMeta, u64)],
+    r: Retention,
+    other_bytes: u64,
+) -> Vec<usize> {
     // Newest first, as Prometheus walks them.
     let mut order: Vec<usize> = (0..blocks.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(blocks[i].0.min_time));
@@ -94,7 +98,10 @@ mod tests {
             ("both: the stricter wins", 25, 250, 0, vec![0, 1]),
         ];
         for (name, time_ms, size_bytes, other, want) in cases {
-            let r = Retention { time_ms, size_bytes };
+            let r = Retention {
+                time_ms,
+                size_bytes,
+            };
             assert_eq!(beyond_retention(&blocks, r, other), want, "case {name}");
         }
     }

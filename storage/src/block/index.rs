@@ -37,7 +37,14 @@ pub fn encode_series(labels: &[(u32, u32)], chunks: &[ChunkMeta], out: &mut Vec<
     put_uvarint(out, chunks.len() as u64);
     let mut prev = 0i64;
     for (i, c) in chunks.iter().enumerate() {
-        put_varint(out, if i == 0 { c.mint } else { c.mint.wrapping_sub(prev) });
+        put_varint(
+            out,
+            if i == 0 {
+                c.mint
+            } else {
+                c.mint.wrapping_sub(prev)
+            },
+        );
         put_uvarint(out, c.maxt.wrapping_sub(c.mint) as u64);
         put_uvarint(out, u64::from(c.r.file));
         put_uvarint(out, c.r.page);
@@ -79,8 +86,28 @@ pub fn decode_series(
     Some(())
 }
 
-/// Writes an index file: `symbols` sorted and unique, `series` the concatenated entries of
-/// `count` series (ids into `symbols`), `postings` keyed by (name id, value id).
+/// Series entries per compressed page of the series section: a lookup decodes at most this
+/// many entries, and a page is big enough for zstd to find the repetition between
+/// neighbouring label sets.
+pub const SERIES_PER_PAGE: usize = 256;
+
+/// Appends one series page (the concatenated entries of up to [`SERIES_PER_PAGE`] series)
+/// to `out`: `raw len uvarint │ compressed len uvarint │ zstd frame`.
+pub fn encode_series_page(
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    c: &mut zstd::bulk::Compressor<'static>,
+) -> std::io::Result<()> {
+    let frame = c.compress(raw)?;
+    put_uvarint(out, raw.len() as u64);
+    put_uvarint(out, frame.len() as u64);
+    out.extend_from_slice(&frame);
+    Ok(())
+}
+
+/// Writes an index file: `symbols` sorted and unique, `series` the pages (see
+/// [`encode_series_page`]) of `count` series' entries (ids into `symbols`), `postings` keyed
+/// by (name id, value id).
 pub fn write_index(
     path: &Path,
     symbols: &[String],
@@ -150,15 +177,20 @@ fn write_section(w: &mut impl Write, data: &[u8]) -> std::io::Result<u64> {
 /// A mapped, checked index.
 ///
 /// Invariants (established by [`Index::open`]): every section's checksum matched; symbol
-/// spans lie inside the mapping and are UTF-8; every series offset starts an entry.
+/// spans lie inside the mapping and are UTF-8; series pages lie inside the mapping (their
+/// entries are checked when a page is first decoded).
 #[derive(Debug)]
 pub struct Index {
     path: PathBuf,
     map: MmapRead,
     /// (start, len) of each symbol in `map`, in symbol order (sorted bytewise).
     symbols: Vec<(usize, usize)>,
-    /// Start of each series entry in `map`.
-    series: Vec<usize>,
+    /// Number of series.
+    num_series: usize,
+    /// (frame start in `map`, frame length, raw length) of each series page.
+    series_pages: Vec<(usize, usize, usize)>,
+    /// The last decoded series page: (page number, raw bytes, entry starts in them).
+    series_cache: parking_lot::Mutex<(usize, Vec<u8>, Vec<usize>)>,
     /// Per label name id: (value id, start, len) of each value's serialised bitmap, by value.
     postings: HashMap<u32, Vec<(u32, usize, usize)>>,
 }
@@ -177,20 +209,31 @@ impl Index {
         }
         let toc_at = b.len() - TOC_BYTES;
         let toc = &b[toc_at..];
-        if toc[28..] != INDEX_MAGIC || crc32c::crc32c(&toc[..24]).to_le_bytes()[..] != toc[24..28]
-        {
+        if toc[28..] != INDEX_MAGIC || crc32c::crc32c(&toc[..24]).to_le_bytes()[..] != toc[24..28] {
             return Err(bad(toc_at, "index TOC checksum mismatch"));
         }
         let mut offs = [0usize; 3];
         for (i, o) in offs.iter_mut().enumerate() {
-            let v = u64::from_le_bytes(toc[i * 8..i * 8 + 8].try_into().map_err(|_| bad(toc_at, "TOC"))?);
+            let v = u64::from_le_bytes(
+                toc[i * 8..i * 8 + 8]
+                    .try_into()
+                    .map_err(|_| bad(toc_at, "TOC"))?,
+            );
             *o = usize::try_from(v).map_err(|_| bad(toc_at, "TOC offset out of range"))?;
         }
         let section = |off: usize| -> Result<(usize, &[u8]), BlockError> {
-            let mut d = Decbuf::new(b.get(off..toc_at).ok_or_else(|| bad(off, "section offset past the end"))?);
-            let len = d.u64().and_then(|l| usize::try_from(l).ok()).ok_or_else(|| bad(off, "section length cut short"))?;
+            let mut d = Decbuf::new(
+                b.get(off..toc_at)
+                    .ok_or_else(|| bad(off, "section offset past the end"))?,
+            );
+            let len = d
+                .u64()
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or_else(|| bad(off, "section length cut short"))?;
             let data = d.bytes(len).ok_or_else(|| bad(off, "section cut short"))?;
-            let crc = d.bytes(4).ok_or_else(|| bad(off, "section checksum cut short"))?;
+            let crc = d
+                .bytes(4)
+                .ok_or_else(|| bad(off, "section checksum cut short"))?;
             if crc32c::crc32c(data).to_le_bytes()[..] != *crc {
                 return Err(bad(off, "section checksum mismatch"));
             }
@@ -205,23 +248,27 @@ impl Index {
         for _ in 0..n {
             let len = d.len().ok_or_else(|| undecodable("symbol length"))?;
             let start = d.pos();
-            let s = d.bytes(len).ok_or_else(|| undecodable("symbol cut short"))?;
+            let s = d
+                .bytes(len)
+                .ok_or_else(|| undecodable("symbol cut short"))?;
             std::str::from_utf8(s).map_err(|_| undecodable("symbol is not UTF-8"))?;
             symbols.push((base + start, len));
         }
-        // Series: record where each entry starts (decoding checks them once).
+        // Series: record where each page is.
         let (base, data) = section(offs[1])?;
         let mut d = Decbuf::new(data);
         let undecodable = |what: &str| bad(offs[1], what);
-        let n = d.len().ok_or_else(|| undecodable("series count"))?;
-        let mut series = Vec::with_capacity(n.min(data.len()));
-        let (mut l, mut c) = (Vec::new(), Vec::new());
-        for _ in 0..n {
-            series.push(base + d.pos());
-            decode_series(&mut d, &mut l, &mut c).ok_or_else(|| undecodable("series entry"))?;
-            if l.iter().any(|&(n, v)| n as usize >= symbols.len() || v as usize >= symbols.len()) {
-                return Err(undecodable("series label refers to a missing symbol"));
-            }
+        let num_series = d.len().ok_or_else(|| undecodable("series count"))?;
+        let pages = num_series.div_ceil(SERIES_PER_PAGE);
+        let mut series_pages = Vec::with_capacity(pages.min(data.len()));
+        for _ in 0..pages {
+            let (Some(raw), Some(len)) = (d.len(), d.len()) else {
+                return Err(undecodable("series page header"));
+            };
+            let start = d.pos();
+            d.bytes(len)
+                .ok_or_else(|| undecodable("series page cut short"))?;
+            series_pages.push((base + start, len, raw));
         }
         // Postings.
         let (base, data) = section(offs[2])?;
@@ -236,21 +283,27 @@ impl Index {
                 return Err(undecodable("postings entry"));
             };
             let start = d.pos();
-            d.bytes(len).ok_or_else(|| undecodable("postings cut short"))?;
-            postings.entry(name).or_default().push((value, base + start, len));
+            d.bytes(len)
+                .ok_or_else(|| undecodable("postings cut short"))?;
+            postings
+                .entry(name)
+                .or_default()
+                .push((value, base + start, len));
         }
         Ok(Index {
             path: path.to_owned(),
             map,
             symbols,
-            series,
+            num_series,
+            series_pages,
+            series_cache: parking_lot::Mutex::new((usize::MAX, Vec::new(), Vec::new())),
             postings,
         })
     }
 
     /// Number of series.
     pub fn num_series(&self) -> usize {
-        self.series.len()
+        self.num_series
     }
 
     /// Symbol `id` (checked UTF-8 at open).
@@ -268,22 +321,53 @@ impl Index {
         Some(i as u32)
     }
 
-    /// Decodes series `id` into label ids and chunk metas (checked at open).
-    pub fn series(&self, id: u32, labels: &mut Vec<(u32, u32)>, chunks: &mut Vec<ChunkMeta>) {
-        let start = self.series[id as usize];
-        let mut d = Decbuf::new(&self.map.as_bytes()[start..]);
-        // Checked at open, so this cannot fail; an empty entry would be the safe outcome.
-        if decode_series(&mut d, labels, chunks).is_none() {
-            labels.clear();
-            chunks.clear();
+    /// Decodes series `id` (`< num_series()`) into label ids and chunk metas.
+    pub fn series(
+        &self,
+        id: u32,
+        labels: &mut Vec<(u32, u32)>,
+        chunks: &mut Vec<ChunkMeta>,
+    ) -> Result<(), BlockError> {
+        let page = id as usize / SERIES_PER_PAGE;
+        let &(start, len, raw) = self
+            .series_pages
+            .get(page)
+            .ok_or_else(|| BlockError::corruption(&self.path, 0, "series id out of range"))?;
+        let bad =
+            || BlockError::corruption(&self.path, start as u64, "series page does not decode");
+        let mut cache = self.series_cache.lock();
+        let (cached, buf, starts) = &mut *cache;
+        if *cached != page {
+            *cached = usize::MAX;
+            *buf = zstd::bulk::decompress(&self.map.as_bytes()[start..start + len], raw)
+                .map_err(|_| bad())?;
+            starts.clear();
+            let mut d = Decbuf::new(buf);
+            let n = SERIES_PER_PAGE.min(self.num_series - page * SERIES_PER_PAGE);
+            for _ in 0..n {
+                starts.push(d.pos());
+                decode_series(&mut d, labels, chunks).ok_or_else(bad)?;
+                let nsym = self.symbols.len();
+                if labels
+                    .iter()
+                    .any(|&(n, v)| n as usize >= nsym || v as usize >= nsym)
+                {
+                    return Err(bad());
+                }
+            }
+            *cached = page;
         }
+        let mut d = Decbuf::new(&buf[starts[id as usize % SERIES_PER_PAGE]..]);
+        decode_series(&mut d, labels, chunks).ok_or_else(bad)
     }
 
     /// The label set of series `id`.
-    pub fn labels(&self, id: u32) -> Labels {
+    pub fn labels(&self, id: u32) -> Result<Labels, BlockError> {
         let (mut l, mut c) = (Vec::new(), Vec::new());
-        self.series(id, &mut l, &mut c);
-        Labels::from_pairs(l.iter().map(|&(n, v)| (self.symbol(n), self.symbol(v))))
+        self.series(id, &mut l, &mut c)?;
+        Ok(Labels::from_pairs(
+            l.iter().map(|&(n, v)| (self.symbol(n), self.symbol(v))),
+        ))
     }
 
     fn bitmap(&self, start: usize, len: usize) -> Result<RoaringBitmap, BlockError> {
@@ -322,7 +406,7 @@ impl Index {
             Some(a) => a,
             None => {
                 let mut all = RoaringBitmap::new();
-                all.insert_range(0..self.series.len() as u32);
+                all.insert_range(0..self.num_series as u32);
                 all
             }
         };

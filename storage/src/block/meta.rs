@@ -65,7 +65,11 @@ impl BlockMeta {
                 source,
             })?;
         if meta.version != META_VERSION {
-            return Err(BlockError::corruption(&path, 0, "unsupported meta.json version"));
+            return Err(BlockError::corruption(
+                &path,
+                0,
+                "unsupported meta.json version",
+            ));
         }
         Ok(meta)
     }

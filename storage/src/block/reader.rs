@@ -75,7 +75,7 @@ impl Block {
     }
 
     /// The label set of series `id` (`id < num_series()`).
-    pub fn labels(&self, id: u32) -> Labels {
+    pub fn labels(&self, id: u32) -> Result<Labels, BlockError> {
         self.index.labels(id)
     }
 
@@ -89,7 +89,7 @@ impl Block {
         out: &mut Vec<(i64, f64)>,
     ) -> Result<(), BlockError> {
         let (mut l, mut chunks): (Vec<(u32, u32)>, Vec<ChunkMeta>) = (Vec::new(), Vec::new());
-        self.index.series(id, &mut l, &mut chunks);
+        self.index.series(id, &mut l, &mut chunks)?;
         for c in &chunks {
             if c.maxt < mint || c.mint > maxt {
                 continue;

@@ -20,14 +20,34 @@ fn sample_series() -> Series {
             let counter: Vec<(i64, f64)> = (0..300)
                 .map(|k| (1_000 + k * 15_000, (k * (i as i64 + 1) * 7) as f64))
                 .collect();
-            v.push((must_labels(&[("__name__", "http_requests_total"), ("job", job), ("instance", &inst)]), counter));
-            let gauge: Vec<(i64, f64)> = (0..50).map(|k| (k * 15_000 + k % 3, (k as f64).sin())).collect();
-            v.push((must_labels(&[("__name__", "temperature"), ("job", job), ("instance", &inst), ("zone", "a")]), gauge));
+            v.push((
+                must_labels(&[
+                    ("__name__", "http_requests_total"),
+                    ("job", job),
+                    ("instance", &inst),
+                ]),
+                counter,
+            ));
+            let gauge: Vec<(i64, f64)> = (0..50)
+                .map(|k| (k * 15_000 + k % 3, (k as f64).sin()))
+                .collect();
+            v.push((
+                must_labels(&[
+                    ("__name__", "temperature"),
+                    ("job", job),
+                    ("instance", &inst),
+                    ("zone", "a"),
+                ]),
+                gauge,
+            ));
         }
     }
     let long: Vec<(i64, f64)> = (0..10_000).map(|k| (k * 1_000, k as f64 * 0.5)).collect();
     v.push((must_labels(&[("__name__", "long_series")]), long));
-    v.push((must_labels(&[("__name__", "stale"), ("x", "y")]), vec![(5, 1.0), (6, stale)]));
+    v.push((
+        must_labels(&[("__name__", "stale"), ("x", "y")]),
+        vec![(5, 1.0), (6, stale)],
+    ));
     v.sort_by(|a, b| (a.0.get("__name__"), &a.0).cmp(&(b.0.get("__name__"), &b.0)));
     v
 }
@@ -50,14 +70,31 @@ fn round_trip_labels_postings_samples() {
     let series = sample_series();
     let meta = write_block(dir.path(), &series);
     assert_eq!(meta.stats.num_series, series.len() as u64);
-    assert_eq!(meta.stats.num_samples, series.iter().map(|s| s.1.len() as u64).sum::<u64>());
+    assert_eq!(
+        meta.stats.num_samples,
+        series.iter().map(|s| s.1.len() as u64).sum::<u64>()
+    );
     assert_eq!(meta.compaction.level, 1);
     assert_eq!(meta.compaction.sources, vec![meta.ulid.clone()]);
     let bdir = dir.path().join(&meta.ulid);
     assert!(is_block_dir_name(&meta.ulid));
-    assert!(!dir.path().join(format!("{}{TMP_CREATION_SUFFIX}", meta.ulid)).exists());
+    assert!(
+        !dir.path()
+            .join(format!("{}{TMP_CREATION_SUFFIX}", meta.ulid))
+            .exists()
+    );
     let json = std::fs::read_to_string(bdir.join("meta.json")).unwrap();
-    for field in ["\"ulid\"", "\"minTime\"", "\"maxTime\"", "\"numSamples\"", "\"numSeries\"", "\"numChunks\"", "\"level\"", "\"sources\"", "\"version\""] {
+    for field in [
+        "\"ulid\"",
+        "\"minTime\"",
+        "\"maxTime\"",
+        "\"numSamples\"",
+        "\"numSeries\"",
+        "\"numChunks\"",
+        "\"level\"",
+        "\"sources\"",
+        "\"version\"",
+    ] {
         assert!(json.contains(field), "meta.json lacks {field}: {json}");
     }
     // Pages are zstd frames (magic 28 b5 2f fd after the 8-byte page header).
@@ -69,13 +106,19 @@ fn round_trip_labels_postings_samples() {
     assert_eq!(b.meta(), &meta);
     let mut cache = PageCache::new().unwrap();
     for (id, (l, s)) in series.iter().enumerate() {
-        assert_eq!(&b.labels(id as u32), l, "series {id}");
+        assert_eq!(&b.labels(id as u32).unwrap(), l, "series {id}");
         let mut got = Vec::new();
-        b.samples(id as u32, i64::MIN, i64::MAX, &mut cache, &mut got).unwrap();
+        b.samples(id as u32, i64::MIN, i64::MAX, &mut cache, &mut got)
+            .unwrap();
         assert_eq!(bits(&got), bits(s), "series {l:?}");
         let mut part = Vec::new();
-        b.samples(id as u32, 30_000, 100_000, &mut cache, &mut part).unwrap();
-        let want: Vec<(i64, f64)> = s.iter().copied().filter(|&(t, _)| (30_000..=100_000).contains(&t)).collect();
+        b.samples(id as u32, 30_000, 100_000, &mut cache, &mut part)
+            .unwrap();
+        let want: Vec<(i64, f64)> = s
+            .iter()
+            .copied()
+            .filter(|&(t, _)| (30_000..=100_000).contains(&t))
+            .collect();
         assert_eq!(bits(&part), bits(&want), "range of {l:?}");
     }
     let selectors = [
@@ -125,24 +168,117 @@ fn corruption_is_detected_with_file_and_offset() {
     flip(&chunks, 30);
     let b = Block::open(&bdir).unwrap();
     let mut out = Vec::new();
-    let err = b.samples(0, i64::MIN, i64::MAX, &mut PageCache::new().unwrap(), &mut out).unwrap_err();
+    let err = b
+        .samples(
+            0,
+            i64::MIN,
+            i64::MAX,
+            &mut PageCache::new().unwrap(),
+            &mut out,
+        )
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, BlockError::Corruption { offset: 8, .. }), "{msg}");
-    assert!(msg.contains("chunks/000001") && msg.contains("offset 8") && msg.contains("checksum"), "{msg}");
+    assert!(
+        matches!(err, BlockError::Corruption { offset: 8, .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("chunks/000001") && msg.contains("offset 8") && msg.contains("checksum"),
+        "{msg}"
+    );
     flip(&chunks, 30);
     // A byte in each index section (the symbols section starts at 8, its data at 16).
     let index = bdir.join("index");
     let len = std::fs::metadata(&index).unwrap().len() as usize;
-    let cases = [("symbols", 20usize, Some(8u64)), ("toc", len - 20, None), ("header", 1, Some(0))];
+    let cases = [
+        ("symbols", 20usize, Some(8u64)),
+        ("toc", len - 20, None),
+        ("header", 1, Some(0)),
+    ];
     for (name, at, offset) in cases {
         flip(&index, at);
         let err = Block::open(&bdir).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("index") && msg.contains("corruption"), "case {name}: {msg}");
+        assert!(
+            msg.contains("index") && msg.contains("corruption"),
+            "case {name}: {msg}"
+        );
         if let Some(o) = offset {
-            assert!(matches!(err, BlockError::Corruption { offset, .. } if offset == o), "case {name}: {msg}");
+            assert!(
+                matches!(err, BlockError::Corruption { offset, .. } if offset == o),
+                "case {name}: {msg}"
+            );
         }
         flip(&index, at);
     }
     assert!(Block::open(&bdir).is_ok(), "restored");
+}
+
+/// A cheap deterministic hash of (series, step).
+fn mix(i: u64, k: u64) -> u64 {
+    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^ (x >> 29)
+}
+
+/// Size breakdown on node-exporter-like data (the bench `benches/block.rs` has the same
+/// generator and the 1M-series report). Run:
+/// `cargo test --release -p fedstore-storage --lib -- --ignored block_size_report --nocapture`.
+#[test]
+#[ignore = "size report, run by hand in release"]
+fn block_size_report() {
+    use crate::testutil::NodeSetSpec;
+    let spec = NodeSetSpec {
+        instances: 100,
+        metrics: 100,
+        series_per_metric: 10,
+        aggregated: 100,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let head = crate::Head::open(&dir.path().join("head"), crate::HeadOptions::default()).unwrap();
+    let (refs, _) = spec.load(&head, 0, 10_000);
+    let mut acc = vec![0u64; refs.len()];
+    for k in 1..120u64 {
+        let mut app = head.appender();
+        for (i, &r) in refs.iter().enumerate() {
+            let h = mix(i as u64, k);
+            let a = &mut acc[i];
+            *a += match i % 4 {
+                0 => u64::from(h % 20 == 0),
+                1 => h % 100,
+                2 => h % 10_000,
+                _ => h % 1_500,
+            };
+            let v = if i % 4 == 3 {
+                *a as f64 / 100.0
+            } else {
+                *a as f64
+            };
+            app.append_ref(r, k as i64 * 15_000, v).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    let out = dir.path().join("blocks");
+    std::fs::create_dir_all(&out).unwrap();
+    let t0 = std::time::Instant::now();
+    let meta = crate::compact::compact_head(&head, &out, 0, 120 * 15_000)
+        .unwrap()
+        .unwrap();
+    let took = t0.elapsed();
+    let b = Block::open(&out.join(&meta.ulid)).unwrap();
+    let index = std::fs::read(out.join(&meta.ulid).join("index")).unwrap();
+    let toc = &index[index.len() - 32..];
+    let off = |i: usize| u64::from_le_bytes(toc[i * 8..i * 8 + 8].try_into().unwrap());
+    let n = meta.stats.num_samples as f64;
+    println!(
+        "{} series {} samples in {took:.2?}: total {:.3} B/sample; chunks {:.3}; symbols {} B, series {} B, postings {} B",
+        meta.stats.num_series,
+        meta.stats.num_samples,
+        b.size_bytes() as f64 / n,
+        (b.size_bytes() - index.len() as u64) as f64 / n,
+        off(1) - off(0),
+        off(2) - off(1),
+        index.len() as u64 - 32 - off(2),
+    );
 }

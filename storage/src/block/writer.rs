@@ -10,7 +10,9 @@ use roaring::RoaringBitmap;
 
 use super::chunks::{ChunkMeta, ChunkWriter, MAX_SAMPLES_PER_CHUNK};
 use super::encoding::Decbuf;
-use super::index::{INDEX_FILE, decode_series, encode_series, write_index};
+use super::index::{
+    INDEX_FILE, SERIES_PER_PAGE, decode_series, encode_series, encode_series_page, write_index,
+};
 use super::meta::{BlockMeta, BlockStats, Compaction, META_VERSION};
 use super::{BlockError, TMP_CREATION_SUFFIX, sync_dir};
 use crate::labels::Labels;
@@ -38,7 +40,9 @@ pub struct BlockWriter {
 
 impl std::fmt::Debug for BlockWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockWriter").field("tmp", &self.tmp).finish()
+        f.debug_struct("BlockWriter")
+            .field("tmp", &self.tmp)
+            .finish()
     }
 }
 
@@ -95,7 +99,11 @@ impl BlockWriter {
     /// Adds a series. Calls must come in federation order (metric name, then label set);
     /// `samples` must have strictly increasing timestamps inside the block's range. A series
     /// without samples is skipped.
-    pub fn add_series(&mut self, labels: &Labels, samples: &[(i64, f64)]) -> Result<(), BlockError> {
+    pub fn add_series(
+        &mut self,
+        labels: &Labels,
+        samples: &[(i64, f64)],
+    ) -> Result<(), BlockError> {
         if samples.is_empty() {
             return Ok(());
         }
@@ -162,23 +170,41 @@ impl BlockWriter {
         }
         let sorted: Vec<String> = order.iter().map(|&o| symbols[o as usize].clone()).collect();
         drop(symbols);
-        let mut out = Vec::with_capacity(series.len());
+        let mut out = Vec::with_capacity(series.len() / 4);
+        let mut page = Vec::new();
+        let mut compressor = zstd::bulk::Compressor::new(super::chunks::ZSTD_LEVEL)
+            .map_err(|e| BlockError::io(&tmp, e))?;
         let mut d = Decbuf::new(&series);
         let (mut l, mut c) = (Vec::new(), Vec::new());
-        for _ in 0..count {
+        for i in 0..count as usize {
             decode_series(&mut d, &mut l, &mut c)
                 .ok_or_else(|| BlockError::corruption(&tmp, 0, "series buffer"))?;
             for p in l.iter_mut() {
                 *p = (remap[p.0 as usize], remap[p.1 as usize]);
             }
-            encode_series(&l, &c, &mut out);
+            encode_series(&l, &c, &mut page);
+            if (i + 1) % SERIES_PER_PAGE == 0 || i + 1 == count as usize {
+                encode_series_page(&page, &mut out, &mut compressor)
+                    .map_err(|e| BlockError::io(&tmp, e))?;
+                page.clear();
+            }
         }
         drop(series);
         let postings: BTreeMap<(u32, u32), RoaringBitmap> = postings
             .into_iter()
-            .map(|((n, v), p)| ((remap[n as usize], remap[v as usize]), p))
+            .map(|((n, v), mut p)| {
+                // Series of one name are contiguous: run containers shrink most postings.
+                p.optimize();
+                ((remap[n as usize], remap[v as usize]), p)
+            })
             .collect();
-        write_index(&tmp.join(INDEX_FILE), &sorted, &out, count as usize, &postings)?;
+        write_index(
+            &tmp.join(INDEX_FILE),
+            &sorted,
+            &out,
+            count as usize,
+            &postings,
+        )?;
         let meta = BlockMeta {
             ulid: ulid.to_string(),
             min_time,
