@@ -62,6 +62,10 @@ struct Args {
     /// Abort a server's concurrent phase if MemAvailable drops below this (MiB).
     #[arg(long, default_value_t = 3072)]
     min_mem_available_mib: u64,
+    /// Load fedstore by scraping the targets (`--config.file`, like the peers) instead of
+    /// `POST /api/v1/import/prometheus`.
+    #[arg(long)]
+    fedstore_scrape: bool,
     /// fedstore binary.
     #[arg(long, default_value = "target/release/fedstore")]
     fedstore_bin: PathBuf,
@@ -159,7 +163,7 @@ fn main() -> Result<()> {
     );
 
     // Targets only when a scraping peer runs.
-    let targets = if args.only.iter().any(|s| *s != Server::Fedstore) {
+    let targets = if args.fedstore_scrape || args.only.iter().any(|s| *s != Server::Fedstore) {
         let started = Instant::now();
         // Explicit timestamps: when the targets freeze, scrapers write no stale markers.
         let src = Arc::new(DatasetTargets::new(ds.clone(), args.targets, true));
@@ -323,6 +327,13 @@ fn start_server(args: &Args, server: Server, dir: &Path) -> Result<ChildGuard> {
                 .arg(&listen)
                 .arg("--storage.tsdb.path")
                 .arg(&data);
+            if args.fedstore_scrape {
+                std::fs::write(dir.join("fedstore.yml"), scrape_config(args))?;
+                c.arg(format!(
+                    "--config.file={}",
+                    dir.join("fedstore.yml").display()
+                ));
+            }
             if help.contains("query.lookback-delta") {
                 c.arg(format!("--query.lookback-delta={}", args.lookback));
             }
@@ -386,6 +397,13 @@ fn run_server(
             eprintln!("  /api/v1/series/count {n}");
             Ok(n >= total)
         })?,
+        // Scraping: /federate is the only "loaded" signal fedstore surely has.
+        Server::Fedstore if args.fedstore_scrape => {
+            let all = vec![r#"{__name__=~".+"}"#.to_string()];
+            wait_until(&mut child, &log, timeout, "scraped series", || {
+                Ok(timed_federate(addr, pid, &all, false)?.series >= total)
+            })?
+        }
         Server::Fedstore => import_fedstore(ds, addr)?,
     }
     r.rss_after_load_kib = procs::rss_kib(pid).map(|m| m.0);
