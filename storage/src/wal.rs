@@ -108,6 +108,9 @@ pub struct WalOptions {
     pub segment_bytes: u64,
     /// Whether record payloads are zstd-compressed.
     pub compress: bool,
+    /// Replay skips samples older than this (ms): the persisted blocks already hold them
+    /// (Prometheus's `minValidTime`: the end of the newest block). Default: `i64::MIN`.
+    pub replay_min_time_ms: i64,
     /// The file layer; tests inject faults through it.
     pub(crate) fs: Arc<dyn segment::WalFs>,
 }
@@ -120,6 +123,7 @@ impl std::fmt::Debug for WalOptions {
             .field("recovery", &self.recovery)
             .field("segment_bytes", &self.segment_bytes)
             .field("compress", &self.compress)
+            .field("replay_min_time_ms", &self.replay_min_time_ms)
             .finish()
     }
 }
@@ -134,6 +138,7 @@ impl WalOptions {
             recovery: RecoveryPolicy::default(),
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             compress: true,
+            replay_min_time_ms: i64::MIN,
             fs: Arc::new(segment::StdFs),
         }
     }
@@ -153,6 +158,13 @@ impl WalOptions {
     /// Sets the segment size (at least 64 KiB).
     pub fn with_segment_bytes(mut self, segment_bytes: u64) -> Self {
         self.segment_bytes = segment_bytes.max(64 << 10);
+        self
+    }
+
+    /// Sets the time below which replay skips samples (the end of the newest persisted
+    /// block, exclusive).
+    pub fn with_replay_min_time(mut self, t_ms: i64) -> Self {
+        self.replay_min_time_ms = t_ms;
         self
     }
 

@@ -30,6 +30,8 @@ pub struct ReplayStats {
     pub series: u64,
     /// Samples read (stored or refused as the original commit refused them).
     pub samples: u64,
+    /// Samples skipped as older than `WalOptions::replay_min_time_ms` (already in blocks).
+    pub skipped_old_samples: u64,
     /// Samples whose series record was missing (should be zero).
     pub unknown_ref_samples: u64,
     /// Where a torn tail was cut: `(segment, offset)`.
@@ -113,6 +115,7 @@ pub(crate) fn open(head: &Head, opts: &WalOptions) -> Result<Wal, Error> {
             segments = stats.segments,
             series = stats.series,
             samples = stats.samples,
+            skipped_old_samples = stats.skipped_old_samples,
             elapsed_ms = stats.elapsed.as_millis() as u64,
             "WAL replayed"
         );
@@ -145,7 +148,7 @@ pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Erro
                     .map_err(|_| Stop::Fatal(Error::Wal(applier_gone(dir))))
             })
         });
-        let mut ap = Applier::new(head);
+        let mut ap = Applier::new(head, opts.replay_min_time_ms);
         let mut fatal = None;
         for d in rx {
             if let Err(e) = ap.apply(d) {
@@ -330,6 +333,8 @@ struct Applier<'h> {
     sorted: Vec<RefSample>,
     /// Per ref block: sample count, then start offset (reused).
     blocks: Vec<usize>,
+    /// Samples older than this are skipped.
+    min_t: i64,
     stats: ReplayStats,
 }
 
@@ -342,8 +347,9 @@ const REPLAY_WINDOW: usize = 4 << 20;
 const REF_BLOCK_BITS: u32 = 12;
 
 impl<'h> Applier<'h> {
-    fn new(head: &'h Head) -> Self {
+    fn new(head: &'h Head, min_t: i64) -> Self {
         Applier {
+            min_t,
             head,
             map: Vec::new(),
             map_far: hashbrown::HashMap::new(),
@@ -376,6 +382,10 @@ impl<'h> Applier<'h> {
             }
             Decoded::Samples(samples) => {
                 for s in &samples {
+                    if s.t < self.min_t {
+                        self.stats.skipped_old_samples += 1;
+                        continue;
+                    }
                     let new = if s.r < DENSE_REFS {
                         self.map.get(s.r as usize).and_then(|&m| m.checked_sub(1))
                     } else {

@@ -94,6 +94,26 @@ fn replay_rebuilds_series_samples_and_stale_markers() {
 }
 
 #[test]
+fn replay_skips_samples_before_the_min_time() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let h = open(dir.path(), opts_in(dir.path())).unwrap();
+        for t in [10, 20, 30, 40] {
+            append(&h, "a", t, t as f64).unwrap();
+        }
+        append(&h, "old", 5, 1.0).unwrap();
+    }
+    let h = open(dir.path(), opts_in(dir.path()).with_replay_min_time(30)).unwrap();
+    let d = dump(&h, "m");
+    let got: Vec<i64> = d["a"].iter().map(|s| s.0).collect();
+    assert_eq!(got, [30, 40]);
+    assert!(
+        !d.contains_key("old"),
+        "a series with only old samples stays invisible"
+    );
+}
+
+#[test]
 fn segments_roll_and_replay_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let opts = opts_in(dir.path())
