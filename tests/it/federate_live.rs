@@ -135,8 +135,13 @@ fn start_case(i: usize, case: Case, delta: i64) -> Running {
     }
 }
 
+/// The body as text; bodies that are not UTF-8 (error messages quoting raw bytes of a
+/// selector) are shown with their bytes escaped, so that two of them compare exactly.
 fn text(a: &Answer) -> String {
-    String::from_utf8_lossy(&a.body).into_owned()
+    match std::str::from_utf8(&a.body) {
+        Ok(s) => s.to_owned(),
+        Err(_) => format!("(not UTF-8) {}", a.body.escape_ascii()),
+    }
 }
 
 /// Label names of a federate sample line (`name{a="..",b=".."} v t`), in written order.

@@ -6,5 +6,6 @@ mod federate_golden;
 mod federate_live;
 mod prometheus;
 mod remote_write;
+mod remote_write_live;
 mod scrape;
 mod support;
