@@ -174,6 +174,20 @@ impl Head {
         }
     }
 
+    /// Folds the WAL segments before the current one into a checkpoint that keeps only
+    /// samples at or after `min_t_ms`, and deletes them. Call it after the head dropped the
+    /// older samples (they are in blocks); `None` without a WAL. Commits go on meanwhile.
+    pub fn checkpoint_wal(
+        &self,
+        min_t_ms: i64,
+    ) -> Result<Option<crate::wal::CheckpointStats>, Error> {
+        // WAL hook: the head's WAL is private to it; this is the one way to truncate it.
+        match &self.wal {
+            Some(w) => Ok(Some(crate::wal::checkpoint(w, min_t_ms)?)),
+            None => Ok(None),
+        }
+    }
+
     /// A new appender. Appenders are cheap; use one per request or scrape.
     pub fn appender(&self) -> Appender<'_> {
         Appender::new(self)

@@ -4,6 +4,7 @@
 //! Format: docs/format/wal.md. Durability promise and recovery: docs/storage.md. Writes go
 //! through [`segment::WalFs`] so tests can drop unsynced data or fail a write or an fsync.
 
+mod checkpoint;
 mod record;
 mod replay;
 mod segment;
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use checkpoint::CheckpointStats;
+pub(crate) use checkpoint::checkpoint;
 pub(crate) use replay::open;
 pub use replay::{RepairReport, ReplayStats, repair};
 pub(crate) use writer::Wal;
@@ -216,6 +219,17 @@ pub enum WalError {
         /// Segment number.
         segment: u64,
         /// Byte offset of the bad record in the segment.
+        offset: u64,
+        /// What is wrong.
+        source: CorruptionReason,
+    },
+    /// A bad record in a checkpoint (which was complete and fsynced when written): start-up
+    /// stops; the samples it held cannot be recovered from the WAL.
+    #[error("WAL checkpoint {checkpoint:08} is corrupt at offset {offset}: {source}")]
+    CheckpointCorruption {
+        /// Checkpoint number.
+        checkpoint: u64,
+        /// Byte offset of the bad record.
         offset: u64,
         /// What is wrong.
         source: CorruptionReason,

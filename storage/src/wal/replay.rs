@@ -10,6 +10,7 @@ use crate::head::Head;
 use crate::labels::Labels;
 use crate::series::SeriesRef;
 
+use super::checkpoint::{checkpoint_path, list_checkpoints};
 use super::record::{
     Decoder, Frame, RefSample, TYPE_SAMPLES, TYPE_SERIES, decode_samples, decode_series, read_frame,
 };
@@ -243,44 +244,74 @@ struct WalkEnd {
     bad: Option<Bad>,
 }
 
-/// Calls `f` on every frame of the WAL in `dir`, in order, until the first bad one.
+/// Calls `f` on every frame of the WAL in `dir`, in order, until the first bad one: the
+/// newest checkpoint first (damage there is always fatal: it was complete when renamed into
+/// place), then the segments from the checkpoint's number on.
 fn walk(dir: &Path, f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>) -> Result<WalkEnd, Stop> {
-    let segments = list_segments(dir).map_err(|e| Stop::Fatal(e.into()))?;
+    let fatal = |e: WalError| Stop::Fatal(e.into());
+    let checkpoint = list_checkpoints(dir).map_err(fatal)?.last().copied();
+    if let Some(c) = checkpoint {
+        let path = checkpoint_path(dir, c);
+        let buf = std::fs::read(&path).map_err(|e| fatal(WalError::io(&path, e)))?;
+        if let Some((offset, source)) = walk_file(&buf, c, f)? {
+            return Err(fatal(WalError::CheckpointCorruption {
+                checkpoint: c,
+                offset,
+                source,
+            }));
+        }
+    }
+    let first = checkpoint.unwrap_or(0);
+    let segments: Vec<u64> = list_segments(dir)
+        .map_err(fatal)?
+        .into_iter()
+        .filter(|&n| n >= first)
+        .collect();
     for &n in &segments {
         let path = segment_path(dir, n);
-        let buf = std::fs::read(&path).map_err(|e| Stop::Fatal(WalError::io(&path, e).into()))?;
-        let bad = |offset: usize, reason| {
-            Ok(WalkEnd {
-                segments: segments.clone(),
+        let buf = std::fs::read(&path).map_err(|e| fatal(WalError::io(&path, e)))?;
+        if let Some((offset, reason)) = walk_file(&buf, n, f)? {
+            return Ok(WalkEnd {
                 bad: Some(Bad {
                     segment: n,
-                    offset: offset as u64,
+                    offset,
                     file_len: buf.len() as u64,
                     reason,
                 }),
-            })
-        };
-        match check_header(&buf, n) {
-            Ok(()) => {}
-            Err(HeaderProblem::Version(e)) => return Err(Stop::Fatal(e.into())),
-            Err(HeaderProblem::Corrupt(reason)) => return bad(0, reason),
-        }
-        let mut off = SEGMENT_HEADER_BYTES;
-        while off < buf.len() {
-            match read_frame(&buf[off..]) {
-                Ok((frame, size)) => match f(frame) {
-                    Ok(()) => off += size,
-                    Err(Stop::Corrupt(reason)) => return bad(off, reason),
-                    Err(fatal) => return Err(fatal),
-                },
-                Err(reason) => return bad(off, reason),
-            }
+                segments,
+            });
         }
     }
     Ok(WalkEnd {
         segments,
         bad: None,
     })
+}
+
+/// Calls `f` on every frame of one file (segment or checkpoint `n`); returns the offset of
+/// the first bad frame and what is wrong with it.
+fn walk_file(
+    buf: &[u8],
+    n: u64,
+    f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>,
+) -> Result<Option<(u64, CorruptionReason)>, Stop> {
+    match check_header(buf, n) {
+        Ok(()) => {}
+        Err(HeaderProblem::Version(e)) => return Err(Stop::Fatal(e.into())),
+        Err(HeaderProblem::Corrupt(reason)) => return Ok(Some((0, reason))),
+    }
+    let mut off = SEGMENT_HEADER_BYTES;
+    while off < buf.len() {
+        match read_frame(&buf[off..]) {
+            Ok((frame, size)) => match f(frame) {
+                Ok(()) => off += size,
+                Err(Stop::Corrupt(reason)) => return Ok(Some((off as u64, reason))),
+                Err(fatal) => return Err(fatal),
+            },
+            Err(reason) => return Ok(Some((off as u64, reason))),
+        }
+    }
+    Ok(None)
 }
 
 /// A record, decoded and checked, ready to apply.

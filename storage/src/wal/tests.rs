@@ -114,6 +114,71 @@ fn replay_skips_samples_before_the_min_time() {
 }
 
 #[test]
+fn checkpoint_drops_old_samples_keeps_series_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(dir.path())
+        .with_segment_bytes(64 << 10)
+        .with_compression(false);
+    let wal = opts.dir.clone();
+    {
+        let h = open(dir.path(), opts.clone()).unwrap();
+        for t in 0..3000 {
+            append(&h, &format!("j{}", t % 50), t, t as f64).unwrap();
+        }
+        let segs_before = super::segment::list_segments(&wal).unwrap();
+        assert!(segs_before.len() > 1, "{segs_before:?}");
+        let st = h.checkpoint_wal(2000).unwrap().unwrap();
+        assert_eq!(st.samples_kept, 1000);
+        assert_eq!(st.samples_dropped, 2000);
+        // The current segment held records, so it was closed too: all of them are folded in.
+        assert_eq!(st.segments_removed, segs_before.len() as u64);
+        assert_eq!(
+            super::segment::list_segments(&wal).unwrap(),
+            [*segs_before.last().unwrap() + 1]
+        );
+        // Series logged before the checkpoint are not logged again: their records must be in it.
+        for t in 3000..3100 {
+            append(&h, &format!("j{}", t % 50), t, t as f64).unwrap();
+        }
+        // A second checkpoint folds the first one in.
+        let st2 = h.checkpoint_wal(2500).unwrap().unwrap();
+        assert!(st2.number > st.number);
+        assert_eq!(st2.samples_kept, 600);
+        assert_eq!(
+            super::checkpoint::list_checkpoints(&wal).unwrap(),
+            [st2.number]
+        );
+        for t in 3100..3200 {
+            append(&h, &format!("j{}", t % 50), t, t as f64).unwrap();
+        }
+    }
+    // A leftover temporary checkpoint (crash while writing one) is ignored.
+    std::fs::write(wal.join("checkpoint.00000099.tmp"), b"junk").unwrap();
+    let h = open(dir.path(), opts.clone()).unwrap();
+    let d = dump(&h, "m");
+    let mut ts: Vec<i64> = d.values().flatten().map(|s| s.0).collect();
+    ts.sort_unstable();
+    assert_eq!(ts, (2500..3200).collect::<Vec<_>>());
+    drop(h);
+
+    // A damaged checkpoint stops start-up: it was complete when written.
+    let c = super::checkpoint::list_checkpoints(&wal).unwrap()[0];
+    let path = super::checkpoint::checkpoint_path(&wal, c);
+    let mut b = std::fs::read(&path).unwrap();
+    let n = b.len();
+    b[n - 3] ^= 1;
+    std::fs::write(&path, &b).unwrap();
+    let err = open(dir.path(), opts).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::Error::Wal(WalError::CheckpointCorruption { .. })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn segments_roll_and_replay_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let opts = opts_in(dir.path())

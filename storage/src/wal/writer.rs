@@ -40,6 +40,8 @@ struct Shared {
     poisoned: AtomicBool,
     /// The first failure, set once, before `poisoned`.
     poison_cause: Mutex<Option<String>>,
+    /// Held while a checkpoint runs.
+    checkpointing: Mutex<()>,
     /// Asks the interval syncer to stop.
     stop: Mutex<bool>,
     stop_cv: Condvar,
@@ -106,6 +108,7 @@ impl Wal {
             synced: Condvar::new(),
             poisoned: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
+            checkpointing: Mutex::new(()),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
         });
@@ -143,6 +146,28 @@ impl Wal {
             let lsn = sh.write(samples.map(|s| s.0), labels_of, buf)?;
             sh.wait_durable(lsn)
         })
+    }
+
+    /// Starts a new segment unless the current one holds no record yet; returns the current
+    /// segment's number. Every lower segment is then complete and fsynced.
+    pub(crate) fn roll_now(&self) -> Result<u64, WalError> {
+        let sh = &*self.shared;
+        sh.check_poison()?;
+        let mut st = sh.state.lock();
+        if st.offset > SEGMENT_HEADER_BYTES as u64 {
+            sh.roll(&mut st)?;
+        }
+        Ok(st.segment)
+    }
+
+    /// The WAL directory.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.shared.dir
+    }
+
+    /// Serializes checkpoints.
+    pub(crate) fn checkpoint_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.shared.checkpointing.lock()
     }
 
     /// Fsyncs everything written so far (graceful shutdown). Poisons on failure.
