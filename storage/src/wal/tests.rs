@@ -847,3 +847,56 @@ fn bench_compression() {
         }
     }
 }
+
+#[test]
+fn interval_and_never_modes_do_not_wait_for_fsync() {
+    let synced_and_len = |fs: &FaultFs| {
+        let files = fs.files.lock();
+        let (f, _) = files.values().last().unwrap();
+        (f.synced.load(Ordering::SeqCst), f.data.lock().len() as u64)
+    };
+    // `never`: commits return with nothing fsynced.
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let h = open(dir.path(), fault_opts(dir.path(), &fs, FsyncMode::Never)).unwrap();
+    append(&h, "a", 1, 1.0).unwrap();
+    let (synced, len) = synced_and_len(&fs);
+    assert!(synced < len, "never: {synced} of {len} synced");
+    drop(h);
+
+    // An interval: commits return at once, the background thread syncs soon after.
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let mode = FsyncMode::Interval {
+        interval: std::time::Duration::from_millis(5),
+    };
+    let h = open(dir.path(), fault_opts(dir.path(), &fs, mode)).unwrap();
+    append(&h, "a", 1, 1.0).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (synced, len) = synced_and_len(&fs);
+        if synced == len {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "interval: never synced"
+        );
+        std::thread::yield_now();
+    }
+    // A failed background fsync poisons like a committer's.
+    fs.faults.fail_sync.store(true, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while append(&h, "a", 2, 2.0).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "interval: never poisoned"
+        );
+        std::thread::yield_now();
+    }
+    let err = append(&h, "a", 3, 3.0).unwrap_err();
+    assert!(
+        matches!(err, crate::Error::Wal(WalError::Poisoned { .. })),
+        "{err}"
+    );
+}
