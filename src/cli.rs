@@ -56,6 +56,23 @@ pub struct ServeArgs {
     /// Largest remote-write body accepted, decompressed (Prometheus size units, e.g. 32MiB).
     #[arg(long = "web.remote-write.max-bytes", default_value = "32MiB", value_parser = parse_bytes)]
     pub remote_write_max_bytes: u64,
+    /// How long to keep samples: blocks ending this long before the newest block's end are
+    /// deleted (Prometheus duration).
+    #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = parse_duration_ms)]
+    pub retention_time_ms: i64,
+    /// Most bytes of blocks plus WAL to keep, oldest blocks deleted first (Prometheus size
+    /// units, e.g. 512MB); unset: no size limit.
+    #[arg(long = "storage.tsdb.retention.size", value_parser = parse_bytes)]
+    pub retention_size_bytes: Option<u64>,
+    /// Time range of the head persisted as one block.
+    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", value_parser = parse_duration_ms)]
+    pub min_block_duration_ms: i64,
+    /// Longest block compaction merges into; default 10% of the retention time, at most 31d.
+    #[arg(long = "storage.tsdb.max-block-duration", value_parser = parse_duration_ms)]
+    pub max_block_duration_ms: Option<i64>,
+    /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
+    #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
+    pub compaction_interval_ms: i64,
 }
 
 /// Flags of `fedstore import`.
@@ -116,10 +133,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.head_shards {
         opts.shards = n.max(1);
     }
-    let head_dir = args.storage_path.join("head");
-    let head = Arc::new(
-        Head::open(&head_dir, opts).with_context(|| format!("opening {}", head_dir.display()))?,
+    // The Db owns the head (in <path>/head) and the blocks; it must live as long as the
+    // server, since dropping it stops the background compaction.
+    let db_opts = fedstore_storage::DbOptions {
+        min_block_duration_ms: args.min_block_duration_ms.max(1),
+        max_block_duration_ms: args.max_block_duration_ms,
+        retention: fedstore_storage::retention::Retention {
+            time_ms: args.retention_time_ms,
+            size_bytes: args.retention_size_bytes.unwrap_or(0),
+        },
+        compaction_interval: std::time::Duration::from_millis(
+            args.compaction_interval_ms.max(1) as u64
+        ),
+    };
+    let db = Arc::new(
+        fedstore_storage::Db::open(&args.storage_path, opts, db_opts)
+            .with_context(|| format!("opening {}", args.storage_path.display()))?,
     );
+    db.start_compaction().context("starting compaction")?;
+    let head: Arc<Head> = db.head().clone();
     let listener = TcpListener::bind(&args.listen_address).with_context(|| {
         format!(
             "--web.listen-address: cannot listen on {}",

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, topic modules; each starts the real server on loopback.
 
+mod blocks;
 mod durability;
 mod federate;
 mod federate_golden;

@@ -107,12 +107,15 @@ pub fn encode_chunk(samples: &[(i64, f64)], out: &mut Vec<u8>) {
                 .map(|&(_, v)| (v * scale).round() as i64)
                 .collect();
             // Counters grow at a steady rate: store each delta's residual from the chunk's
-            // mean delta, which is smaller than the delta itself.
-            // Irregular increments gain nothing from it, so it is used only where the
-            // residuals' varints are shorter than the deltas'.
-            let mean = match ints.len() {
-                0 | 1 => 0,
-                n => ints[n - 1].wrapping_sub(ints[0]) / (n as i64 - 1),
+            // median delta (robust to a counter reset), which is smaller than the delta
+            // itself. Irregular increments gain nothing from it, so it is used only where
+            // the residuals' varints are shorter than the deltas'.
+            let mut deltas: Vec<i64> = ints.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+            let mean = if deltas.is_empty() {
+                0
+            } else {
+                let mid = deltas.len() / 2;
+                *deltas.select_nth_unstable(mid).1
             };
             let cost = |base: i64| -> usize {
                 ints.windows(2)

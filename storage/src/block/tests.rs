@@ -222,18 +222,51 @@ fn mix(i: u64, k: u64) -> u64 {
     x ^ (x >> 29)
 }
 
+/// One counter increment of series `i` at scrape `k`, by series kind (`i % 4`): 0 error
+/// counters (+1 on 5% of scrapes); 1 request counters at a rate of 10..10 000 per scrape
+/// (log-spread over series), ± its square root (a Poisson-like spread); 2 byte counters at
+/// 1e3..1e6 per scrape ± 1%; 3 CPU seconds in hundredths, 0..1 500 per scrape ± 5. With
+/// `uniform` (a worst case with no steady rate): increments uniform in [0, 100), [0, 10 000)
+/// and [0, 1 500). Kind 3's values are hundredths (`acc / 100.0`, as parsed from text).
+fn counter_step(i: u64, k: u64, uniform: bool) -> u64 {
+    let h = mix(i, k);
+    let rate = |lo: f64| 10f64.powf(lo + (mix(i, 0) % 300) as f64 / 100.0);
+    let around = |mean: u64, spread: u64| (mean + h % (2 * spread + 1)).saturating_sub(spread);
+    match (i % 4, uniform) {
+        (0, _) => u64::from(h % 20 == 0),
+        (1, true) => h % 100,
+        (2, true) => h % 10_000,
+        (_, true) => h % 1_500,
+        (1, false) => {
+            let r = rate(1.0);
+            around(r as u64, r.sqrt() as u64)
+        }
+        (2, false) => {
+            let r = rate(3.0);
+            around(r as u64, (r / 100.0) as u64)
+        }
+        _ => around(mix(i, 0) % 1_500, 5),
+    }
+}
+
 /// Size breakdown on node-exporter-like data (the bench `benches/block.rs` has the same
 /// generator and the 1M-series report). Run:
-/// `cargo test --release -p fedstore-storage --lib -- --ignored block_size_report --nocapture`.
+/// `cargo test --release -p fedstore-storage --lib -- --ignored block_size_report --nocapture`
+/// (`FEDSTORE_BLOCK_UNIFORM=1`: the uniform-increment worst case; `FEDSTORE_BLOCK_SERIES=1m`:
+/// 1M series).
 #[test]
 #[ignore = "size report, run by hand in release"]
 fn block_size_report() {
     use crate::testutil::NodeSetSpec;
-    let spec = NodeSetSpec {
-        instances: 100,
-        metrics: 100,
-        series_per_metric: 10,
-        aggregated: 100,
+    let uniform = std::env::var("FEDSTORE_BLOCK_UNIFORM").is_ok();
+    let spec = match std::env::var("FEDSTORE_BLOCK_SERIES").as_deref() {
+        Ok("1m") => NodeSetSpec::million(),
+        _ => NodeSetSpec {
+            instances: 100,
+            metrics: 100,
+            series_per_metric: 10,
+            aggregated: 100,
+        },
     };
     let dir = tempfile::tempdir().unwrap();
     let head = crate::Head::open(&dir.path().join("head"), crate::HeadOptions::default()).unwrap();
@@ -242,14 +275,8 @@ fn block_size_report() {
     for k in 1..120u64 {
         let mut app = head.appender();
         for (i, &r) in refs.iter().enumerate() {
-            let h = mix(i as u64, k);
             let a = &mut acc[i];
-            *a += match i % 4 {
-                0 => u64::from(h % 20 == 0),
-                1 => h % 100,
-                2 => h % 10_000,
-                _ => h % 1_500,
-            };
+            *a += counter_step(i as u64, k, uniform);
             let v = if i % 4 == 3 {
                 *a as f64 / 100.0
             } else {

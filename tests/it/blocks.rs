@@ -1,0 +1,202 @@
+//! Blocks: the real binary persists imported history into blocks (short block range, fast
+//! compaction interval), is restarted over them with a leftover temp block directory, keeps
+//! them, and the blocks then answer range selects equal to what was imported.
+//!
+//! Ports come from 19700-19799.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use fedstore_storage::{Db, DbOptions, HeadOptions, Labels, parse_selector};
+
+use crate::support::{enc, get, post};
+
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+fn free_port() -> u16 {
+    for _ in 0..100 {
+        let p =
+            19700 + (NEXT_PORT.fetch_add(1, Ordering::SeqCst) + std::process::id() as u16) % 100;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port in 19700-19799");
+}
+
+const HOUR: i64 = 3_600_000;
+const STEP: i64 = 15_000;
+
+/// `fedstore serve` on `data` with 1h blocks and a 100 ms compaction interval.
+struct Server {
+    child: Child,
+    url: String,
+    stderr: PathBuf,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let port = free_port();
+        let stderr = data.with_extension(format!("stderr.{port}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_fedstore"))
+            .args(["serve", "--web.listen-address"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--storage.tsdb.path")
+            .arg(data)
+            .args(["--storage.tsdb.min-block-duration", "1h"])
+            .args(["--storage.tsdb.compaction-interval", "100ms"])
+            .args(["--storage.tsdb.retention.time", "1y"])
+            .args(["--query.lookback-delta", "2h"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut srv = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            stderr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = srv.child.try_wait().unwrap() {
+                panic!("server exited with {status}: {}", srv.log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && get(&format!("{}/-/ready", srv.url), &[]).status == 200
+            {
+                return srv;
+            }
+            assert!(Instant::now() < deadline, "not ready: {}", srv.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait for the exit.
+    fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Names of the block directories (ULIDs) in `data`.
+fn block_dirs(data: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| fedstore_storage::block::is_block_dir_name(n))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn restarted_server_keeps_and_answers_from_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Server::start(&data);
+    // 4h of history for 10 series, 15 s apart, ending 1 h ago: the head spans 4 block ranges,
+    // so the background compaction persists at least [base, base + 2h).
+    let base = (crate::support::wall_ms() - 5 * HOUR).div_euclid(HOUR) * HOUR;
+    let mut model: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut body = String::new();
+    let mut t = base;
+    while t < base + 4 * HOUR {
+        for i in 0..10 {
+            let v = ((t - base) / STEP * (i + 1)) as f64;
+            body.push_str(&format!("blk_test{{i=\"{i}\"}} {v} {t}\n"));
+            let l = Labels::from_pairs([("__name__", "blk_test".to_owned()), ("i", i.to_string())]);
+            model.entry(l).or_default().push((t, v));
+        }
+        t += STEP;
+    }
+    let a = post(
+        &format!("{}/api/v1/import/prometheus", srv.url),
+        "text/plain",
+        body.as_bytes(),
+    );
+    assert!(a.status < 300, "import: {} {}", a.status, a.text());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while block_dirs(&data).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = block_dirs(&data);
+    assert!(before.len() >= 2, "no blocks persisted: {}", srv.log());
+    for b in &before {
+        let meta = std::fs::read_to_string(data.join(b).join("meta.json")).unwrap();
+        assert!(meta.contains(&format!("\"ulid\": \"{b}\"")), "{meta}");
+    }
+    // The head still answers /federate with the latest samples.
+    let fed = get(
+        &format!("{}/federate?match[]={}", srv.url, enc("blk_test")),
+        &[],
+    );
+    assert_eq!(fed.status, 200);
+    assert_eq!(
+        fed.text()
+            .lines()
+            .filter(|l| l.starts_with("blk_test{"))
+            .count(),
+        10,
+        "{}",
+        fed.text()
+    );
+    srv.stop();
+
+    // A crash mid-write left a temp block: the restarted server removes it and keeps the rest.
+    let junk = data.join("01J0000000000000000000000Z.tmp-for-creation");
+    std::fs::create_dir_all(junk.join("chunks")).unwrap();
+    std::fs::write(junk.join("index"), b"torn").unwrap();
+    let srv = Server::start(&data);
+    assert!(!junk.exists(), "leftover temp block not removed");
+    std::thread::sleep(Duration::from_millis(300));
+    let after = block_dirs(&data);
+    assert!(!after.is_empty(), "blocks lost on restart: {}", srv.log());
+    srv.stop();
+
+    // The blocks answer range selects exactly as imported, for the range they cover.
+    let db = Db::open(&data, HeadOptions::default(), DbOptions::default()).unwrap();
+    let blocks = db.blocks();
+    let covered = blocks.iter().map(|b| b.meta().max_time).max().unwrap();
+    assert!(covered >= base + 2 * HOUR, "blocks end at {covered}");
+    let sets = vec![parse_selector("{__name__=\"blk_test\", i=~\"[0-4]\"}").unwrap()];
+    let got = db.select_range(&sets, base, covered - 1).unwrap();
+    let want: Vec<(Labels, Vec<(i64, f64)>)> = model
+        .iter()
+        .filter(|(l, _)| l.get("i") < "5")
+        .map(|(l, s)| {
+            (
+                l.clone(),
+                s.iter().copied().filter(|&(t, _)| t < covered).collect(),
+            )
+        })
+        .collect();
+    let got: Vec<(Labels, Vec<(i64, f64)>)> =
+        got.into_iter().map(|s| (s.labels, s.samples)).collect();
+    assert_eq!(got.len(), 5);
+    assert_eq!(got, want);
+}
