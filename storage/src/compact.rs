@@ -103,15 +103,12 @@ pub fn merge_blocks(blocks: &[Arc<Block>], dir: &Path) -> Result<Option<BlockMet
         .map(|_| PageCache::new())
         .collect::<Result<Vec<_>, _>>()?;
     let mut samples = Vec::new();
-    loop {
-        let Some(next) = cursors
-            .iter()
-            .filter_map(|(_, l)| l.as_ref())
-            .min_by(|a, b| order_key(a).cmp(&order_key(b)))
-            .cloned()
-        else {
-            break;
-        };
+    while let Some(next) = cursors
+        .iter()
+        .filter_map(|(_, l)| l.as_ref())
+        .min_by(|a, b| order_key(a).cmp(&order_key(b)))
+        .cloned()
+    {
         samples.clear();
         for (i, b) in blocks.iter().enumerate() {
             let (id, cur) = &mut cursors[i];
@@ -181,7 +178,8 @@ mod tests {
     fn plans_merges_of_complete_windows() {
         let ranges = block_ranges(2, 100);
         assert_eq!(ranges, vec![2, 6, 18, 54]);
-        let cases: Vec<(&str, Vec<(i64, i64)>, Option<Vec<usize>>)> = vec![
+        type Case = (&'static str, Vec<(i64, i64)>, Option<Vec<usize>>);
+        let cases: Vec<Case> = vec![
             ("nothing", vec![], None),
             ("one block", vec![(0, 2)], None),
             ("window still filling", vec![(0, 2), (2, 4)], None),

@@ -183,10 +183,7 @@ impl Db {
         let range = self.opts.min_block_duration_ms;
         // Ranges already looked at this round: an empty range (a gap in the data) moves it on.
         let mut cursor = i64::MIN;
-        loop {
-            let Some((head_min, head_max)) = self.head.time_bounds() else {
-                break;
-            };
+        while let Some((head_min, head_max)) = self.head.time_bounds() {
             let persisted = self.blocks.read().iter().map(|b| b.meta().max_time).max();
             let start = (head_min.div_euclid(range) * range)
                 .max(persisted.unwrap_or(i64::MIN))

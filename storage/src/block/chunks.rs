@@ -67,7 +67,10 @@ fn decimal_mode(samples: &[(i64, f64)]) -> Option<u8> {
         for &(_, v) in samples {
             let x = (v * scale).round();
             // Checked by decoding, so -0.0, NaN and inexact products all fall through.
-            if !(x.abs() < MAX_EXACT) || ((x as i64) as f64 / scale).to_bits() != v.to_bits() {
+            if x.is_nan()
+                || x.abs() >= MAX_EXACT
+                || ((x as i64) as f64 / scale).to_bits() != v.to_bits()
+            {
                 continue 'scale;
             }
         }
@@ -487,7 +490,8 @@ mod tests {
         let cents: Vec<(i64, f64)> = (0..50)
             .map(|i| (i * 15_000 + i % 3, i as f64 * 0.37 + 1.01))
             .collect();
-        let cases: Vec<(&str, Vec<(i64, f64)>, Option<u8>)> = vec![
+        type Case = (&'static str, Vec<(i64, f64)>, Option<u8>);
+        let cases: Vec<Case> = vec![
             ("one", vec![(5, 1.5)], Some(1)),
             ("integers", counter, Some(0)),
             ("cents", cents, None),

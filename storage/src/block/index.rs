@@ -309,7 +309,8 @@ impl Index {
     /// Symbol `id` (checked UTF-8 at open).
     pub fn symbol(&self, id: u32) -> &str {
         let (s, l) = self.symbols[id as usize];
-        std::str::from_utf8(&self.map.as_bytes()[s..s + l]).unwrap_or("")
+        let bytes: &[u8] = self.map.as_bytes();
+        std::str::from_utf8(&bytes[s..s + l]).unwrap_or("")
     }
 
     /// The id of symbol `s`, by binary search.

@@ -133,7 +133,11 @@ fn round_trip_labels_postings_samples() {
     ];
     for sel in selectors {
         let set = parse_selector(sel).unwrap();
-        let got: Vec<u32> = b.select(&[set.clone()]).unwrap().iter().collect();
+        let got: Vec<u32> = b
+            .select(std::slice::from_ref(&set))
+            .unwrap()
+            .iter()
+            .collect();
         let want: Vec<u32> = series
             .iter()
             .enumerate()
@@ -233,7 +237,7 @@ fn counter_step(i: u64, k: u64, uniform: bool) -> u64 {
     let rate = |lo: f64| 10f64.powf(lo + (mix(i, 0) % 300) as f64 / 100.0);
     let around = |mean: u64, spread: u64| (mean + h % (2 * spread + 1)).saturating_sub(spread);
     match (i % 4, uniform) {
-        (0, _) => u64::from(h % 20 == 0),
+        (0, _) => u64::from(h.is_multiple_of(20)),
         (1, true) => h % 100,
         (2, true) => h % 10_000,
         (_, true) => h % 1_500,
