@@ -131,6 +131,11 @@ impl Db {
         }
         blocks.sort_by_key(|b| b.meta().min_time);
         let head = Arc::new(Head::open(&dir.join("head"), head_opts)?);
+        // A WAL replay brings back history the blocks already hold: drop it from memory now
+        // rather than at the next compaction.
+        if let Some(persisted) = blocks.iter().map(|b| b.meta().max_time).max() {
+            head.truncate_before(persisted);
+        }
         Ok(Db {
             dir: dir.to_owned(),
             head,
