@@ -8,7 +8,8 @@ pub mod stream;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use fedstore_storage::{Matcher, parse_selector};
+use fedstore_storage::Matcher;
+use fedstore_storage::query::parse_selector_bytes;
 
 use self::render::Encoding;
 use self::stream::FederateJob;
@@ -72,8 +73,8 @@ fn prepare(
         if k != b"match[]" {
             continue;
         }
-        let sel = String::from_utf8_lossy(v);
-        sets.push(parse_selector(&sel).map_err(|e| ApiError::BadRequestText(e.to_string()))?);
+        // Bytes, not lossy text: Go reports invalid UTF-8 at its exact column.
+        sets.push(parse_selector_bytes(v).map_err(|e| ApiError::BadRequestText(e.to_string()))?);
     }
     if sets.is_empty() {
         // Deliberate deviation: Prometheus answers an empty 200, hiding broken federation jobs.
