@@ -30,6 +30,16 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load text-format files into a running server (`POST /api/v1/import/prometheus`).
     Import(ImportArgs),
+    /// Cut a corrupt WAL at its first bad record so `serve` can start (the rest is lost).
+    Repair(RepairArgs),
+}
+
+/// Flags of `fedstore repair`.
+#[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    /// Base path for metrics storage (the WAL is `<path>/wal`).
+    #[arg(long = "storage.tsdb.path", default_value = "data")]
+    pub storage_path: PathBuf,
 }
 
 /// Flags of `fedstore serve`.
@@ -53,6 +63,10 @@ pub struct ServeArgs {
     /// Enable reload via HTTP request (`POST /-/reload`).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+    /// When WAL writes are fsynced before a write is acknowledged: always, group (default: one
+    /// fsync covers the commits of a few ms), never, or an interval like 100ms.
+    #[arg(long = "storage.wal.fsync", default_value = "group")]
+    pub wal_fsync: fedstore_storage::wal::FsyncMode,
     /// Largest remote-write body accepted, decompressed (Prometheus size units, e.g. 32MiB).
     #[arg(long = "web.remote-write.max-bytes", default_value = "32MiB", value_parser = parse_bytes)]
     pub remote_write_max_bytes: u64,
@@ -105,6 +119,7 @@ pub fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Import(args) => crate::import_cli::run(&args.files, &args.url),
+        Command::Repair(args) => repair(&args),
     }
 }
 
@@ -115,6 +130,24 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    Ok(())
+}
+
+fn repair(args: &RepairArgs) -> anyhow::Result<()> {
+    let dir = args.storage_path.join("wal");
+    let report = fedstore_storage::wal::repair(&dir)
+        .map_err(|e| anyhow::anyhow!("repairing {}: {e}", dir.display()))?;
+    match (report.cut_at, &report.reason) {
+        (Some((segment, offset)), reason) => tracing::warn!(
+            segment,
+            offset,
+            reason = ?reason,
+            bytes_dropped = report.bytes_dropped,
+            segments_removed = report.segments_removed,
+            "WAL cut at its first bad record"
+        ),
+        (None, _) => tracing::info!(wal = %dir.display(), "WAL is intact; nothing to repair"),
+    }
     Ok(())
 }
 
@@ -133,6 +166,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.head_shards {
         opts.shards = n.max(1);
     }
+    // The WAL is the source of truth: the head is rebuilt from it at start-up.
+    opts.wal = Some(
+        fedstore_storage::wal::WalOptions::new(args.storage_path.join("wal"))
+            .with_fsync(args.wal_fsync),
+    );
     // The Db owns the head (in <path>/head) and the blocks; it must live as long as the
     // server, since dropping it stops the background compaction.
     let db_opts = fedstore_storage::DbOptions {
@@ -191,6 +229,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     scrape.stop();
     served?;
+    // Acknowledged writes are already durable; this syncs what `never`/interval modes buffered.
+    db.head()
+        .flush_wal()
+        .context("flushing the WAL at shutdown")?;
     tracing::info!("fedstore stopped");
     Ok(())
 }
