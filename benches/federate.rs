@@ -2,6 +2,9 @@
 //! through the `/federate` renderer (text and gzip), on one thread. The HTTP-level numbers
 //! against Prometheus come from `tools/` (`peerbench`); this isolates the CPU work per series.
 //!
+//! `*/text_generic` feeds the renderer label strings only (no symbol ids), which disables its
+//! prefix-reuse fast path: the difference is what that path buys.
+//!
 //! Run: `cargo bench --bench federate`.
 
 use std::hint::black_box;
@@ -9,9 +12,35 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fedstore::api::federate::render::{Encoding, ExternalLabels, Piece, Renderer};
 use fedstore_storage::testutil::NodeSetSpec;
-use fedstore_storage::{Head, HeadOptions, Matcher, parse_selector};
+use fedstore_storage::{Head, HeadOptions, LabelsRef, LatestSink, Matcher, parse_selector};
 
-fn render(head: &Head, sets: &[Vec<Matcher>], ext: &ExternalLabels, enc: Encoding) -> usize {
+/// Hides the symbol ids of a label set (see the module docs).
+struct Generic<'a>(&'a dyn LabelsRef);
+
+impl LabelsRef for Generic<'_> {
+    fn metric_name(&self) -> &str {
+        self.0.metric_name()
+    }
+    fn for_each(&self, f: &mut dyn FnMut(&str, &str)) {
+        self.0.for_each(f)
+    }
+}
+
+struct GenericSink<'s>(&'s mut dyn LatestSink);
+
+impl LatestSink for GenericSink<'_> {
+    fn sample(&mut self, labels: &dyn LabelsRef, t_ms: i64, v: f64) -> bool {
+        self.0.sample(&Generic(labels), t_ms, v)
+    }
+}
+
+fn render(
+    head: &Head,
+    sets: &[Vec<Matcher>],
+    ext: &ExternalLabels,
+    enc: Encoding,
+    generic: bool,
+) -> usize {
     let sel = head.select(sets);
     let mut bytes = 0usize;
     let mut r = Renderer::new(ext, enc, |p| {
@@ -20,7 +49,11 @@ fn render(head: &Head, sets: &[Vec<Matcher>], ext: &ExternalLabels, enc: Encodin
         }
         true
     });
-    head.latest(&sel.refs, 0, 2_000, &mut r);
+    if generic {
+        head.latest(&sel.refs, 0, 2_000, &mut GenericSink(&mut r));
+    } else {
+        head.latest(&sel.refs, 0, 2_000, &mut r);
+    }
     r.finish();
     bytes
 }
@@ -42,14 +75,19 @@ fn bench_federate(c: &mut Criterion) {
             vec![parse_selector(&one_name).expect("valid")],
         ),
     ];
+    let variants = [
+        ("text", Encoding::Identity, false),
+        ("text_generic", Encoding::Identity, true),
+        ("gzip", Encoding::Gzip, false),
+    ];
     let mut g = c.benchmark_group("federate_render");
     g.sample_size(10);
     for (name, sets) in &shapes {
         let n = head.select(sets).refs.len();
         g.throughput(Throughput::Elements(n as u64));
-        for (enc_name, enc) in [("text", Encoding::Identity), ("gzip", Encoding::Gzip)] {
-            g.bench_function(format!("{name}/{enc_name}"), |b| {
-                b.iter(|| black_box(render(&head, sets, &ext, enc)))
+        for (variant, enc, generic) in variants {
+            g.bench_function(format!("{name}/{variant}"), |b| {
+                b.iter(|| black_box(render(&head, sets, &ext, enc, generic)))
             });
         }
     }

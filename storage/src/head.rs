@@ -74,6 +74,12 @@ pub trait LabelsRef {
     fn metric_name(&self) -> &str;
     /// Calls `f(name, value)` for every label in name order.
     fn for_each(&self, f: &mut dyn FnMut(&str, &str));
+    /// The same label set as symbol ids, when it is backed by the head's symbol table: sinks
+    /// can then compare series by id and re-render only what changed. `None` (the default)
+    /// leaves them with [`LabelsRef::for_each`].
+    fn as_symbols(&self) -> Option<SymbolLabels<'_>> {
+        None
+    }
 }
 
 /// Receives the latest sample of each selected series, in selection order.
@@ -117,6 +123,9 @@ pub struct Head {
     symbols: RwLock<SymbolTable>,
     postings: RwLock<MemPostings>,
     num_samples: CachePadded<AtomicU64>,
+    /// Samples older than this (ms) are refused as out of bounds: their range is already
+    /// persisted in a block (Prometheus's `minValidTime`). `i64::MIN` until a block exists.
+    min_valid_ms: CachePadded<std::sync::atomic::AtomicI64>,
     /// The WAL writer; `None` without a WAL and while `open` replays.
     wal: Option<crate::wal::Wal>,
 }
@@ -155,6 +164,7 @@ impl Head {
             symbols: RwLock::new(SymbolTable::new()),
             postings: RwLock::new(MemPostings::new()),
             num_samples: CachePadded::new(AtomicU64::new(0)),
+            min_valid_ms: CachePadded::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             wal: None,
         };
         // WAL hook: rebuild the head from the log before anyone can append, then attach the
@@ -186,6 +196,18 @@ impl Head {
             Some(w) => Ok(Some(crate::wal::checkpoint(w, min_t_ms)?)),
             None => Ok(None),
         }
+    }
+
+    /// Refuses samples older than `t_ms` from now on (never moves backwards). The block
+    /// layer calls it once a range is persisted, so late samples are reported as out of
+    /// bounds instead of landing in head history that is no longer compacted.
+    pub fn set_min_valid_time(&self, t_ms: i64) {
+        self.min_valid_ms.fetch_max(t_ms, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The oldest sample time appends accept (see [`Head::set_min_valid_time`]).
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_ms.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A new appender. Appenders are cheap; use one per request or scrape.

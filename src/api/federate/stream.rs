@@ -1,12 +1,16 @@
 //! Streams a federate answer: selection, segments rendered in parallel on the render pool, and
 //! an ordered, back-pressured body.
 //!
-//! The selection is cut into segments of [`SEGMENT_SERIES`] series. Each segment renders (and
-//! compresses, as its own gzip member) into a small bounded channel; the body drains the
-//! channels in order, so memory stays flat whatever the answer's size, and a client that hangs up
-//! stops the rendering at the next chunk.
+//! The selection is cut into segments of [`SEGMENT_SERIES`] series, each rendered (and
+//! compressed, as its own gzip member) into its own bounded channel. At most
+//! [`SEGMENT_WINDOW`] segments are queued or buffered ahead of the one the body is sending: the
+//! body queues the next segment each time it finishes one. So memory stays flat whatever the
+//! answer's size, every render thread can work without waiting on the client, and a client
+//! that hangs up stops the rendering at the next chunk.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -14,16 +18,21 @@ use std::time::Instant;
 use bytes::Bytes;
 use fedstore_storage::{Head, Matcher, SeriesRef};
 use futures_util::Stream;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::render::{Encoding, ExternalLabels, Piece, Renderer};
 use crate::metrics::Metrics;
 use crate::pool::RenderPool;
 
-/// Series per segment: big enough that per-segment costs vanish, small enough to spread a
-/// million-series answer over both cores.
-pub const SEGMENT_SERIES: usize = 32 * 1024;
-/// Pieces buffered per segment ahead of the client (each up to ~64 KiB).
+/// Series per segment: small enough that a whole segment's text (~150 bytes a series, about
+/// 600 KiB) fits in its channel, so a render thread finishes a segment without waiting for
+/// the client and both cores render at once; large enough that per-segment costs (a job, a
+/// channel, a gzip member) stay below 1%. Measured choice: see docs/benchmarks.md.
+pub const SEGMENT_SERIES: usize = 4096;
+/// Segments queued, rendering or buffered ahead of the body: enough to keep every render
+/// thread busy, few enough to bound a request's buffered output to a few MiB.
+pub const SEGMENT_WINDOW: usize = 4;
+/// Pieces buffered per segment (each up to ~64 KiB of text, less once compressed).
 const SEGMENT_CHANNEL: usize = 16;
 
 /// One federate request, ready to render.
@@ -42,6 +51,45 @@ pub struct FederateJob {
     pub enc: Encoding,
 }
 
+/// A request after selection: what segment jobs share.
+struct Plan {
+    job: FederateJob,
+    refs: Vec<SeriesRef>,
+    segments: usize,
+}
+
+impl Plan {
+    fn range(&self, i: usize) -> Range<usize> {
+        i * SEGMENT_SERIES..((i + 1) * SEGMENT_SERIES).min(self.refs.len())
+    }
+
+    /// Creates segment `i`'s channel and queues its rendering.
+    fn spawn(self: &Arc<Self>, pool: &RenderPool, i: usize) -> mpsc::Receiver<Piece> {
+        let (tx, rx) = mpsc::channel(SEGMENT_CHANNEL);
+        let plan = self.clone();
+        pool.spawn(move || plan.render(i, tx));
+        rx
+    }
+
+    fn render(&self, i: usize, tx: mpsc::Sender<Piece>) {
+        if tx.is_closed() {
+            return;
+        }
+        let job = &self.job;
+        let mut r = Renderer::new(&job.ext, job.enc, |p| tx.blocking_send(p).is_ok());
+        job.head
+            .latest(&self.refs[self.range(i)], job.mint_ms, job.maxt_ms, &mut r);
+        if r.is_alive() {
+            r.finish();
+        } else {
+            tracing::debug!("federate client went away; rendering stopped");
+        }
+    }
+}
+
+/// What the planning job hands the body: the plan and the channels of the first segments.
+type Planned = (Arc<Plan>, VecDeque<mpsc::Receiver<Piece>>);
+
 /// Starts rendering `job` on `pool` and returns the response body. `permit` (a federate
 /// concurrency slot) is held until the body is done or dropped.
 pub fn start(
@@ -51,11 +99,12 @@ pub fn start(
     metrics: Arc<Metrics>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + use<> {
     let started = Instant::now();
-    let (seg_tx, seg_rx) = mpsc::unbounded_channel::<mpsc::Receiver<Piece>>();
+    let (plan_tx, plan_rx) = oneshot::channel::<Planned>();
     let pool2 = pool.clone();
-    pool.spawn(move || plan(&pool2, job, seg_tx));
+    pool.spawn(move || plan(&pool2, job, plan_tx));
     body(
-        seg_rx,
+        plan_rx,
+        pool.clone(),
         permit,
         Done {
             metrics,
@@ -65,47 +114,36 @@ pub fn start(
     )
 }
 
-/// Selects, cuts into segments, queues segments 1.. and renders segment 0 on this thread.
-fn plan(pool: &RenderPool, job: FederateJob, seg_tx: mpsc::UnboundedSender<mpsc::Receiver<Piece>>) {
-    let refs: Arc<Vec<SeriesRef>> = Arc::new(job.head.select(&job.sets).refs);
-    let job = Arc::new(job);
+/// Selects, queues segments 1.. of the first window and renders segment 0 on this thread
+/// (a small answer thus costs one hop to the pool and back).
+fn plan(pool: &RenderPool, job: FederateJob, plan_tx: oneshot::Sender<Planned>) {
+    let refs = job.head.select(&job.sets).refs;
     let segments = refs.len().div_ceil(SEGMENT_SERIES).max(1);
-    let mut first = None;
-    for i in 0..segments {
-        let (tx, rx) = mpsc::channel(SEGMENT_CHANNEL);
-        if seg_tx.send(rx).is_err() {
-            return; // client already gone
-        }
-        let range = i * SEGMENT_SERIES..((i + 1) * SEGMENT_SERIES).min(refs.len());
-        if i == 0 {
-            first = Some((range, tx));
-        } else {
-            let (job, refs) = (job.clone(), refs.clone());
-            pool.spawn(move || render_segment(&job, &refs[range], tx));
-        }
+    let plan = Arc::new(Plan {
+        job,
+        refs,
+        segments,
+    });
+    let (tx0, rx0) = mpsc::channel(SEGMENT_CHANNEL);
+    let mut first = VecDeque::with_capacity(SEGMENT_WINDOW);
+    first.push_back(rx0);
+    for i in 1..segments.min(SEGMENT_WINDOW) {
+        first.push_back(plan.spawn(pool, i));
     }
-    drop(seg_tx);
-    if let Some((range, tx)) = first {
-        render_segment(&job, &refs[range], tx);
+    if plan_tx.send((plan.clone(), first)).is_err() {
+        return; // client already gone
     }
-}
-
-fn render_segment(job: &FederateJob, refs: &[SeriesRef], tx: mpsc::Sender<Piece>) {
-    if tx.is_closed() {
-        return;
-    }
-    let mut r = Renderer::new(&job.ext, job.enc, |p| tx.blocking_send(p).is_ok());
-    job.head.latest(refs, job.mint_ms, job.maxt_ms, &mut r);
-    if r.is_alive() {
-        r.finish();
-    } else {
-        tracing::debug!("federate client went away; rendering stopped");
-    }
+    plan.render(0, tx0);
 }
 
 struct BodyState {
-    segments: mpsc::UnboundedReceiver<mpsc::Receiver<Piece>>,
-    current: Option<mpsc::Receiver<Piece>>,
+    plan_rx: Option<oneshot::Receiver<Planned>>,
+    plan: Option<Arc<Plan>>,
+    pool: RenderPool,
+    /// Channels of the queued segments, in order; the front one is being sent.
+    segments: VecDeque<mpsc::Receiver<Piece>>,
+    /// Index of the next segment to queue.
+    next: usize,
     /// Metric name of the last series written so far (decides whether a segment's first
     /// `# TYPE` line is needed).
     last_name: Option<String>,
@@ -135,32 +173,36 @@ impl Drop for Done {
 }
 
 fn body(
-    segments: mpsc::UnboundedReceiver<mpsc::Receiver<Piece>>,
+    plan_rx: oneshot::Receiver<Planned>,
+    pool: RenderPool,
     permit: OwnedSemaphorePermit,
     done: Done,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let state = BodyState {
-        segments,
-        current: None,
+        plan_rx: Some(plan_rx),
+        plan: None,
+        pool,
+        segments: VecDeque::new(),
+        next: 0,
         last_name: None,
         _permit: permit,
         done,
     };
     futures_util::stream::unfold(state, |mut st| async move {
+        if let Some(rx) = st.plan_rx.take() {
+            let Ok((plan, first)) = rx.await else {
+                tracing::error!("federate planning failed; empty response");
+                return None;
+            };
+            st.next = first.len();
+            st.segments = first;
+            st.plan = Some(plan);
+        }
         loop {
-            let cur = match st.current.as_mut() {
-                Some(cur) => cur,
-                None => match st.segments.recv().await {
-                    Some(next) => {
-                        st.current = Some(next);
-                        continue;
-                    }
-                    None => {
-                        st.done.complete = true;
-                        drop(st); // records the duration now, not when the body is dropped
-                        return None;
-                    }
-                },
+            let Some(cur) = st.segments.front_mut() else {
+                st.done.complete = true;
+                drop(st); // records the duration now, not when the body is dropped
+                return None;
             };
             match cur.recv().await {
                 Some(Piece::First { name, bytes }) => {
@@ -173,7 +215,13 @@ fn body(
                     if last_name.is_some() {
                         st.last_name = last_name;
                     }
-                    st.current = None;
+                    st.segments.pop_front();
+                    if let Some(plan) = &st.plan
+                        && st.next < plan.segments
+                    {
+                        st.segments.push_back(plan.spawn(&st.pool, st.next));
+                        st.next += 1;
+                    }
                 }
                 None => {
                     // The renderer stopped without `End` (it panicked): the body is truncated,

@@ -25,6 +25,28 @@ pub struct SymbolLabels<'a> {
     symbols: &'a SymbolTable,
 }
 
+impl<'a> SymbolLabels<'a> {
+    /// The `(name, value)` symbol ids in name order. Ids are stable for the head's lifetime
+    /// (the symbol table only grows), so equal ids mean equal strings.
+    #[inline]
+    pub fn id_pairs(&self) -> impl Iterator<Item = (SymbolId, SymbolId)> + 'a {
+        self.labels.pairs().map(|(n, v)| (SymbolId(n), SymbolId(v)))
+    }
+
+    /// The string of a symbol id taken from this label set.
+    #[inline]
+    pub fn resolve(&self, id: SymbolId) -> &'a str {
+        self.symbols.resolve(id)
+    }
+
+    /// The symbol table the ids refer to (one per head): ids from label sets with different
+    /// tables are not comparable.
+    #[inline]
+    pub fn symbol_table(&self) -> &'a SymbolTable {
+        self.symbols
+    }
+}
+
 impl LabelsRef for SymbolLabels<'_> {
     fn metric_name(&self) -> &str {
         self.labels
@@ -39,6 +61,10 @@ impl LabelsRef for SymbolLabels<'_> {
                 self.symbols.resolve(SymbolId(v)),
             );
         }
+    }
+
+    fn as_symbols(&self) -> Option<SymbolLabels<'_>> {
+        Some(*self)
     }
 }
 
