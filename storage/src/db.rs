@@ -135,6 +135,7 @@ impl Db {
         // rather than at the next compaction.
         if let Some(persisted) = blocks.iter().map(|b| b.meta().max_time).max() {
             head.truncate_before(persisted);
+            head.set_min_valid_time(persisted);
         }
         Ok(Db {
             dir: dir.to_owned(),
@@ -210,7 +211,11 @@ impl Db {
                 );
                 report.head_blocks.push(meta.ulid);
             }
+            // Order matters: refuse late samples for the range first, then drop it from the
+            // head, then from the WAL (a checkpoint keeps only samples at or after `end`).
+            self.head.set_min_valid_time(end);
             report.head_samples_truncated += self.head.truncate_before(end);
+            self.head.checkpoint_wal(end)?;
             cursor = end;
         }
         let ranges = block_ranges(range, self.opts.max_block_ms());

@@ -71,7 +71,7 @@ impl<'h> Appender<'h> {
 
     #[inline]
     fn push(&mut self, r: u32, t: i64, v: f64) {
-        if t == NO_SAMPLE {
+        if t == NO_SAMPLE || t < self.head.min_valid_time() {
             self.out_of_bounds += 1;
             return;
         }

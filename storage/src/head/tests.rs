@@ -945,3 +945,20 @@ fn perf_million() {
         (batches * 2000) as f64 / cpu_s / 1e6
     );
 }
+
+#[test]
+fn samples_before_min_valid_time_are_out_of_bounds() {
+    let (_d, h) = head();
+    let l = must_labels(&[("__name__", "m")]);
+    let mut app = h.appender();
+    app.append(&l, 1_000, 1.0).unwrap();
+    assert_eq!(app.commit().unwrap().appended, 1);
+    h.set_min_valid_time(5_000);
+    h.set_min_valid_time(2_000); // never moves backwards
+    assert_eq!(h.min_valid_time(), 5_000);
+    let mut app = h.appender();
+    app.append(&l, 4_999, 2.0).unwrap();
+    app.append(&l, 5_000, 3.0).unwrap();
+    let stats = app.commit().unwrap();
+    assert_eq!((stats.appended, stats.out_of_bounds), (1, 1));
+}
