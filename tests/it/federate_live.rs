@@ -109,10 +109,13 @@ fn start_case(i: usize, case: Case, delta: i64) -> Running {
     golden::validate_input(&case.input).unwrap_or_else(|e| panic!("case {}: {e}", case.name));
     let shifted = golden::shift_timestamps(&case.input, delta).unwrap();
     let port = TARGET_PORT_BASE + u16::try_from(i).unwrap();
+    let prom_port = PROM_PORT_BASE + u16::try_from(i).unwrap();
+    prometheus::wait_port_free(port, 90);
+    prometheus::wait_port_free(prom_port, 90);
     let target = Targets::start(Arc::new(StaticBody(shifted.clone().into_bytes())), port, 1)
         .unwrap_or_else(|e| panic!("case {}: fixture target: {e:#}", case.name));
     let yaml = golden::capture_config(&case.config, JOB, &format!("127.0.0.1:{port}"));
-    let prom = Prometheus::spawn(PROM_PORT_BASE + u16::try_from(i).unwrap(), &yaml, &[]);
+    let prom = Prometheus::spawn(prom_port, &yaml, &[]);
     let srv = TestServer::start_with(Options {
         external_labels: external_labels(&case.config),
         now_ms: Some(wall_ms()),
@@ -564,7 +567,14 @@ fn federate_matches_live_prometheus() {
     eprintln!("{TEST}: randomized case seed {seed} (set FEDSTORE_LIVEDIFF_SEED to change)");
     let mut cases = golden_cases();
     assert!(cases.len() >= 5, "golden cases missing");
-    cases.push(random::case(seed));
+    cases.push(random::case(
+        seed,
+        "global:\n  external_labels:\n    zone: ie\n    a: \"ext\\\"q\"\n",
+    ));
+    cases.push(random::case(
+        seed.wrapping_add(1),
+        "global:\n  external_labels:\n    instance: \"ext ü\"\n    _x: \"\\\\\"\n",
+    ));
     let tally = run_live(TEST, cases);
     assert!(
         tally.identical > 200,
@@ -1160,8 +1170,8 @@ mod random {
         out
     }
 
-    /// The randomized case for `seed`.
-    pub(super) fn case(seed: u64) -> Case {
+    /// The randomized case for `seed`, with `config` (a `global:` section).
+    pub(super) fn case(seed: u64, config: &str) -> Case {
         let mut rng = Rng::new(seed);
         let series = generate_series(&mut rng, 300);
         let input = input(&mut rng, &series);
@@ -1169,7 +1179,7 @@ mod random {
         Case {
             name: format!("random(seed={seed})"),
             input,
-            config: "global:\n  external_labels:\n    zone: ie\n    a: \"ext\\\"q\"\n".to_owned(),
+            config: config.to_owned(),
             requests,
         }
     }

@@ -21,6 +21,20 @@ pub fn installed(test: &str) -> bool {
     false
 }
 
+/// Waits until `127.0.0.1:<port>` can be bound (another run of the same test, e.g. a
+/// teammate's full `cargo test`, may hold this file's fixed ports for a while).
+#[track_caller]
+pub fn wait_port_free(port: u16, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "127.0.0.1:{port} still busy after {secs}s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// A running Prometheus on `127.0.0.1:<port>`.
 pub struct Prometheus {
     guard: ChildGuard,
