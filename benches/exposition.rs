@@ -28,7 +28,7 @@ fn value_mix(n: usize) -> Vec<f64> {
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     (0..n)
         .map(|i| match i % 10 {
-            0 | 1 | 2 => (r.next() % 1_000_000_000) as f64,
+            0..=2 => (r.next() % 1_000_000_000) as f64,
             3 => (r.next() % 1_000) as f64,
             4 => (r.next() % 100_000) as f64 / 100.0,
             5 => (r.next() % 10_000_000) as f64 * 1024.0,

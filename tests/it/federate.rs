@@ -18,7 +18,9 @@ fn prometheus_fixture(opts: Options) -> TestServer {
         ..opts
     });
     let mut app = srv.head.appender();
-    let series: Vec<(Labels, Box<dyn Fn(i64) -> f64>, i64)> = vec![
+    // (labels, value of the i-th sample, index of the last sample)
+    type Fixture = Vec<(Labels, Box<dyn Fn(i64) -> f64>, i64)>;
+    let series: Fixture = vec![
         (
             labels(&[
                 ("__name__", "test_metric1"),
