@@ -182,7 +182,7 @@ fn label_names(line: &str) -> Vec<String> {
 fn has_label_before_name(body: &str) -> bool {
     body.lines()
         .filter(|l| !l.starts_with('#'))
-        .flat_map(|l| label_names(l))
+        .flat_map(label_names)
         .any(|n| n.as_str() < "__name__")
 }
 
@@ -1067,7 +1067,7 @@ mod random {
                     format!("{{__name__=~{}}}", promql_str(rng, &re))
                 }
                 2 => format!("{{__name__=~\"(?i){}\"}}", s.name.to_uppercase()),
-                3 => format!("{{__name__!~\"live_.*\",__name__=~\".+\"}}"),
+                3 => "{__name__!~\"live_.*\",__name__=~\".+\"}".to_owned(),
                 4 => "no_such_metric".to_owned(),
                 _ => format!("{}{{}}", s.name),
             };
