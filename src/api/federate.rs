@@ -3,6 +3,7 @@
 //! Glue only: parse the form and selectors (errors first, as Prometheus does), pick the
 //! encoding, take a concurrency slot, and hand the work to [`stream`] on the render pool.
 
+pub mod encode;
 pub mod render;
 pub mod stream;
 

@@ -5,27 +5,26 @@
 //! of equal metric names, the series' own labels in name order (`__name__` and empty values
 //! skipped), then the external labels the series lacks, sorted by name, then value and timestamp.
 
-use std::io::Write;
-
 use bytes::Bytes;
 use fedstore_storage::head::SymbolLabels;
 use fedstore_storage::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
 use fedstore_storage::{LabelsRef, LatestSink};
-use flate2::Compression;
-use flate2::write::{GzEncoder, ZlibEncoder};
+
+use super::encode::{Checksum, SegmentEncoder, encode_fragment};
+pub use super::encode::{Encoding, GZIP_LEVEL};
 
 use crate::exposition::float::{write_float, write_i64};
 use crate::exposition::write::{write_label_value, write_type_line};
 
 /// Raw text is handed to the encoder (or sent) once it reaches this size.
 const FLUSH_BYTES: usize = 64 * 1024;
+/// Room for a full text buffer plus the line that crosses [`FLUSH_BYTES`] (most lines are
+/// far shorter than 4 KiB; longer ones just grow the buffer).
+const TEXT_CAPACITY: usize = FLUSH_BYTES + 4096;
 /// Compressed output is sent once it reaches this size.
 const SEND_BYTES: usize = 32 * 1024;
 /// Series with more labels than this take the generic path (`LabelsRef::for_each`).
 const MAX_FAST_LABELS: usize = 32;
-/// gzip level for federate bodies: level 1 compresses ~3x faster than the default with
-/// output about 1.3x larger (measured in docs/benchmarks.md); scrapers accept any level.
-pub const GZIP_LEVEL: u32 = 1;
 
 /// External labels as `/federate` applies them: sorted by name, and always with an
 /// `instance` entry (`""` unless configured), so that a global server scraping with
@@ -53,105 +52,19 @@ impl ExternalLabels {
     }
 }
 
-/// Content-coding of a federate body, chosen from `Accept-Encoding` like Prometheus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// No compression.
-    Identity,
-    /// gzip (RFC 1952).
-    Gzip,
-    /// `deflate`, which Go's handler writes as a zlib stream (RFC 1950).
-    Deflate,
-}
-
-impl Encoding {
-    /// Prometheus's rule (`util/httputil/compression.go`): the first comma-separated token
-    /// that is exactly `gzip` or `deflate` wins; q-values are not parsed.
-    pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
-        for token in accept_encoding.unwrap_or("").split(',') {
-            match token.trim() {
-                "gzip" => return Encoding::Gzip,
-                "deflate" => return Encoding::Deflate,
-                _ => {}
-            }
-        }
-        Encoding::Identity
-    }
-
-    /// The `Content-Encoding` header value, if any.
-    pub fn header_value(self) -> Option<&'static str> {
-        match self {
-            Encoding::Identity => None,
-            Encoding::Gzip => Some("gzip"),
-            Encoding::Deflate => Some("deflate"),
-        }
-    }
-
-    /// Compresses a whole small body (error messages, a lone `# TYPE` line).
-    pub fn encode_all(self, data: &[u8]) -> Vec<u8> {
-        let mut out = Compressor::new(self);
-        out.write(data);
-        out.finish()
-    }
-}
-
-/// A streaming compressor writing into a `Vec<u8>` we can drain between writes.
-enum Compressor {
-    Identity(Vec<u8>),
-    Gzip(GzEncoder<Vec<u8>>),
-    Deflate(ZlibEncoder<Vec<u8>>),
-}
-
-impl Compressor {
-    fn new(enc: Encoding) -> Self {
-        let level = Compression::new(GZIP_LEVEL);
-        match enc {
-            Encoding::Identity => Compressor::Identity(Vec::new()),
-            Encoding::Gzip => Compressor::Gzip(GzEncoder::new(Vec::new(), level)),
-            Encoding::Deflate => Compressor::Deflate(ZlibEncoder::new(Vec::new(), level)),
-        }
-    }
-
-    fn write(&mut self, data: &[u8]) {
-        // Writing into a Vec<u8> sink cannot fail.
-        let _ = match self {
-            Compressor::Identity(v) => {
-                v.extend_from_slice(data);
-                Ok(())
-            }
-            Compressor::Gzip(e) => e.write_all(data),
-            Compressor::Deflate(e) => e.write_all(data),
-        };
-    }
-
-    fn pending(&mut self) -> &mut Vec<u8> {
-        match self {
-            Compressor::Identity(v) => v,
-            Compressor::Gzip(e) => e.get_mut(),
-            Compressor::Deflate(e) => e.get_mut(),
-        }
-    }
-
-    fn finish(self) -> Vec<u8> {
-        match self {
-            Compressor::Identity(v) => v,
-            Compressor::Gzip(e) => e.finish().unwrap_or_default(),
-            Compressor::Deflate(e) => e.finish().unwrap_or_default(),
-        }
-    }
-}
-
 /// What a segment renderer hands to the response, in order.
 #[derive(Debug)]
 pub enum Piece {
-    /// The `# TYPE` line of the segment's first emitted family, encoded on its own (a separate
-    /// gzip member when compressing): the response drops it when the previous segment ended
-    /// with the same family.
+    /// The `# TYPE` line of the segment's first emitted family, encoded on its own (stored
+    /// deflate blocks when compressing, see [`encode_fragment`]): the response drops it when
+    /// the previous segment ended with the same family.
     First {
         /// Metric name of that family.
         name: String,
         /// The encoded `# TYPE` line.
         bytes: Bytes,
+        /// Checksum of the line, for the body's trailer.
+        check: Checksum,
     },
     /// Encoded body bytes.
     Chunk(Bytes),
@@ -159,6 +72,8 @@ pub enum Piece {
     End {
         /// Metric name of the last emitted series.
         last_name: Option<String>,
+        /// Checksum of the segment's text after its `First` line.
+        check: Checksum,
     },
 }
 
@@ -168,7 +83,7 @@ pub struct Renderer<'a, S: FnMut(Piece) -> bool> {
     ext: &'a ExternalLabels,
     enc: Encoding,
     text: Vec<u8>,
-    out: Compressor,
+    out: SegmentEncoder,
     ext_used: Vec<bool>,
     /// `ext_first[b]`: some external label name starts with byte `b`.
     ext_first: [bool; 256],
@@ -236,8 +151,8 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
         Renderer {
             ext,
             enc,
-            text: Vec::with_capacity(FLUSH_BYTES + 4096),
-            out: Compressor::new(enc),
+            text: Vec::with_capacity(TEXT_CAPACITY),
+            out: SegmentEncoder::new(enc),
             ext_used: vec![false; ext.pairs.len()],
             ext_first: {
                 let mut first = [false; 256];
@@ -268,23 +183,28 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
             return;
         }
         self.flush_text();
-        let rest = std::mem::replace(&mut self.out, Compressor::Identity(Vec::new())).finish();
+        let (rest, check) = self.out.finish();
         if !rest.is_empty() && !(self.send)(Piece::Chunk(Bytes::from(rest))) {
             return;
         }
         let last_name = self.started.then(|| std::mem::take(&mut self.last_name));
-        (self.send)(Piece::End { last_name });
+        (self.send)(Piece::End { last_name, check });
     }
 
     fn flush_text(&mut self) {
+        if self.enc == Encoding::Identity {
+            // Hand the buffer itself to the response instead of copying it.
+            if !self.text.is_empty() {
+                let full = std::mem::replace(&mut self.text, Vec::with_capacity(TEXT_CAPACITY));
+                self.alive = (self.send)(Piece::Chunk(Bytes::from(full)));
+            }
+            return;
+        }
         self.out.write(&self.text);
         self.text.clear();
         let pending = self.out.pending();
-        if pending.len() >= SEND_BYTES || matches!(self.enc, Encoding::Identity) {
-            let chunk = Bytes::from(std::mem::take(pending));
-            if !chunk.is_empty() {
-                self.alive = (self.send)(Piece::Chunk(chunk));
-            }
+        if pending.len() >= SEND_BYTES {
+            self.alive = (self.send)(Piece::Chunk(Bytes::from(std::mem::take(pending))));
         }
     }
 
@@ -298,10 +218,11 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
         self.started = true;
         let mut line = Vec::with_capacity(name.len() + 16);
         write_type_line(&mut line, name, "untyped");
-        let bytes = Bytes::from(self.enc.encode_all(&line));
+        let (bytes, check) = encode_fragment(self.enc, &line);
         self.alive = (self.send)(Piece::First {
             name: name.to_owned(),
-            bytes,
+            bytes: Bytes::from(bytes),
+            check,
         });
     }
 }
@@ -776,22 +697,6 @@ mod tests {
                 panic!("ext {ext:?}: line {i} differs\n fast:    {f}\n generic: {g}");
             }
             assert_eq!(fast, generic, "ext {ext:?}");
-        }
-    }
-
-    #[test]
-    fn negotiates_like_prometheus() {
-        let cases = [
-            (None, Encoding::Identity),
-            (Some("gzip"), Encoding::Gzip),
-            (Some("br, gzip, deflate"), Encoding::Gzip),
-            (Some("deflate,gzip"), Encoding::Deflate),
-            (Some("gzip;q=1"), Encoding::Identity),
-            (Some(" gzip "), Encoding::Gzip),
-            (Some("identity"), Encoding::Identity),
-        ];
-        for (header, want) in cases {
-            assert_eq!(Encoding::negotiate(header), want, "case {header:?}");
         }
     }
 }

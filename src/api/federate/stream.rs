@@ -20,6 +20,7 @@ use fedstore_storage::{Head, Matcher, SeriesRef};
 use futures_util::Stream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
+use super::encode::Checksum;
 use super::render::{Encoding, ExternalLabels, Piece, Renderer};
 use crate::metrics::Metrics;
 use crate::pool::RenderPool;
@@ -101,10 +102,12 @@ pub fn start(
     let started = Instant::now();
     let (plan_tx, plan_rx) = oneshot::channel::<Planned>();
     let pool2 = pool.clone();
+    let enc = job.enc;
     pool.spawn(move || plan(&pool2, job, plan_tx));
     body(
         plan_rx,
         pool.clone(),
+        enc,
         permit,
         Done {
             metrics,
@@ -147,6 +150,11 @@ struct BodyState {
     /// Metric name of the last series written so far (decides whether a segment's first
     /// `# TYPE` line is needed).
     last_name: Option<String>,
+    enc: Encoding,
+    /// Whether the encoding's header has been sent.
+    header_sent: bool,
+    /// Checksum of the text sent so far, for the trailer.
+    total: Checksum,
     _permit: OwnedSemaphorePermit,
     done: Done,
 }
@@ -175,6 +183,7 @@ impl Drop for Done {
 fn body(
     plan_rx: oneshot::Receiver<Planned>,
     pool: RenderPool,
+    enc: Encoding,
     permit: OwnedSemaphorePermit,
     done: Done,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
@@ -185,10 +194,14 @@ fn body(
         segments: VecDeque::new(),
         next: 0,
         last_name: None,
+        enc,
+        header_sent: false,
+        total: Checksum::new(enc),
         _permit: permit,
         done,
     };
-    futures_util::stream::unfold(state, |mut st| async move {
+    let items = futures_util::stream::unfold(Some(state), |st| async move {
+        let mut st = st?;
         if let Some(rx) = st.plan_rx.take() {
             let Ok((plan, first)) = rx.await else {
                 tracing::error!("federate planning failed; empty response");
@@ -200,18 +213,30 @@ fn body(
         }
         loop {
             let Some(cur) = st.segments.front_mut() else {
+                // Complete: the header if nothing was sent, then the trailer.
+                let mut end = Vec::new();
+                if !st.header_sent {
+                    end.extend_from_slice(st.enc.stream_header());
+                }
+                end.extend_from_slice(&st.enc.stream_trailer(&st.total));
                 st.done.complete = true;
                 drop(st); // records the duration now, not when the body is dropped
-                return None;
+                return Some((Bytes::from(end), None));
             };
             match cur.recv().await {
-                Some(Piece::First { name, bytes }) => {
+                Some(Piece::First { name, bytes, check }) => {
                     if st.last_name.as_deref() != Some(name.as_str()) {
-                        return Some((Ok(bytes), st));
+                        st.total.combine(&check);
+                        let out = with_header(&mut st, bytes);
+                        return Some((out, Some(st)));
                     }
                 }
-                Some(Piece::Chunk(bytes)) => return Some((Ok(bytes), st)),
-                Some(Piece::End { last_name }) => {
+                Some(Piece::Chunk(bytes)) => {
+                    let out = with_header(&mut st, bytes);
+                    return Some((out, Some(st)));
+                }
+                Some(Piece::End { last_name, check }) => {
+                    st.total.combine(&check);
                     if last_name.is_some() {
                         st.last_name = last_name;
                     }
@@ -231,5 +256,24 @@ fn body(
                 }
             }
         }
+    });
+    futures_util::StreamExt::filter_map(items, |b| async move {
+        (!b.is_empty()).then_some(Ok::<_, Infallible>(b))
     })
+}
+
+/// Prefixes the encoding's header to the body's first bytes.
+fn with_header(st: &mut BodyState, bytes: Bytes) -> Bytes {
+    if st.header_sent {
+        return bytes;
+    }
+    st.header_sent = true;
+    let header = st.enc.stream_header();
+    if header.is_empty() {
+        return bytes;
+    }
+    let mut v = Vec::with_capacity(header.len() + bytes.len());
+    v.extend_from_slice(header);
+    v.extend_from_slice(&bytes);
+    Bytes::from(v)
 }
