@@ -324,6 +324,11 @@ const RAW_QUERIES: &[&str] = &[
     "match[]=node_load1&match[]=node_load1",
     "match[]=%7Bjob=%22api%22%7D",
     "match[]={job=\"node\"}",
+    "match[]={job=~'node|x'}",
+    "match[]=node_load1<",
+    "match[]=node_load1>",
+    "match[]=node_load1^",
+    "match[]=node_load1`",
 ];
 
 /// Request headers tried on the `basic` case's requests (compared decoded).
@@ -645,10 +650,10 @@ fn small_server() -> TestServer {
 }
 
 /// Found by `federate_matches_live_prometheus` (`basic` with `Accept-Encoding: deflate`):
-/// fedstore's deflate body is a series of zlib streams; a zlib stream has no successor, so
+/// fedstore's deflate body was a series of zlib streams; a zlib stream has no successor, so
 /// clients (Go `compress/zlib`, Python `zlib`, curl) read only the first one, here just
 /// `# TYPE fam_0 untyped`. `curl --compressed` sends `deflate, gzip, br, zstd` and gets
-/// deflate. Prometheus 2.42 writes one zlib stream.
+/// deflate. Prometheus 2.42 writes one zlib stream. Fixed by b6bf678.
 #[test]
 fn federate_deflate_body_is_one_zlib_stream() {
     use std::io::Read as _;
@@ -675,10 +680,10 @@ fn federate_deflate_body_is_one_zlib_stream() {
     );
 }
 
-/// Found with the same comparison: the gzip body is several gzip members. Valid gzip, and Go's
-/// reader (Prometheus scraping) reads them all, but curl stops after the first member
-/// (`curl --compressed -H 'Accept-Encoding: gzip'` prints `# TYPE fam_0 untyped` and exits
-/// 23). Prometheus 2.42 writes one member.
+/// Found with the same comparison: the gzip body was several gzip members. Valid gzip, and
+/// Go's reader (Prometheus scraping) reads them all, but curl stops after the first member
+/// (`curl --compressed -H 'Accept-Encoding: gzip'` printed `# TYPE fam_0 untyped` and exited
+/// 23). Prometheus 2.42 writes one member. Fixed by b6bf678.
 #[test]
 fn federate_gzip_body_is_one_gzip_member() {
     use std::io::Read as _;
@@ -698,9 +703,10 @@ fn federate_gzip_body_is_one_gzip_member() {
     );
 }
 
-/// Found by the raw queries of `federate_matches_live_prometheus`: a raw `"` in the request
-/// target (`curl -g 'http://h/federate?match[]={job="node"}'`) is served by Prometheus (Go's
-/// server accepts it) but refused by fedstore's HTTP layer with an empty 400.
+/// Found by the raw queries of `federate_matches_live_prometheus`: a raw `"`, `<` or `>` in
+/// the request target (`curl -g 'http://h/federate?match[]={job="node"}'`) is served by
+/// Prometheus (Go's server takes the bytes as they are) but refused by fedstore's HTTP layer
+/// with an empty 400 before the handler runs.
 #[test]
 fn federate_accepts_raw_quotes_in_request_target() {
     let srv = small_server();
@@ -711,6 +717,20 @@ fn federate_accepts_raw_quotes_in_request_target() {
         "{}",
         text(&a)
     );
+    // Prometheus 2.42's answers, captured by the live test.
+    for (raw, want) in [
+        (
+            "/federate?match[]=fam_0<",
+            "1:6: parse error: unexpected <op:<>\n",
+        ),
+        (
+            "/federate?match[]=fam_0>",
+            "1:6: parse error: unexpected <op:>>\n",
+        ),
+    ] {
+        let a = raw_get(srv.url(), raw);
+        assert_eq!((a.status, text(&a)), (400, want.to_owned()), "{raw}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
