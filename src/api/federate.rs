@@ -101,7 +101,6 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
             enc,
         );
     };
-    let body = stream::start(&state.render_pool, job, permit, state.metrics.clone());
     let mut resp = HttpResponse::Ok();
     resp.insert_header((
         header::CONTENT_TYPE,
@@ -110,6 +109,20 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
     if let Some(ce) = enc.header_value() {
         resp.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(ce)));
     }
+    let refs = stream::select_inline(&job);
+    if let Some(refs) = &refs
+        && refs.len() <= stream::INLINE_SERIES
+    {
+        let started = std::time::Instant::now();
+        let body = stream::render_inline(&job, refs);
+        drop(permit);
+        state
+            .metrics
+            .federate_duration
+            .observe(started.elapsed().as_secs_f64());
+        return resp.body(body);
+    }
+    let body = stream::start(&state.render_pool, job, refs, permit, state.metrics.clone());
     resp.streaming(body)
 }
 

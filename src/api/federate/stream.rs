@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
-use fedstore_storage::{Head, Matcher, SeriesRef};
+use fedstore_storage::{Head, MatchOp, Matcher, SeriesRef};
 use futures_util::Stream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
@@ -50,6 +50,46 @@ pub struct FederateJob {
     pub ext: Arc<ExternalLabels>,
     /// Body encoding.
     pub enc: Encoding,
+}
+
+/// Selections of at most this many series, from selectors [`select_inline`] accepts, are
+/// rendered on the HTTP worker in one piece: the two thread hops of the pool path cost more
+/// than rendering them (~0.1 ms for 1k series). See docs/benchmarks.md.
+pub const INLINE_SERIES: usize = 2048;
+
+/// Selects on the calling (HTTP worker) thread when that is cheap whatever the data: every
+/// matcher set has an `=` with a non-empty value, and no matcher needs a regex scan over a
+/// label's values (literal alternations are lookups). `None`: leave it to the pool.
+pub fn select_inline(job: &FederateJob) -> Option<Vec<SeriesRef>> {
+    let cheap = job.sets.iter().all(|set| {
+        set.iter()
+            .any(|m| m.op == MatchOp::Equal && !m.value.is_empty())
+            && set
+                .iter()
+                .all(|m| m.set_matches().is_some() || m.excluded_set().is_some())
+    });
+    cheap.then(|| job.head.select(&job.sets).refs)
+}
+
+/// Renders a small answer whole (header and trailer included), on the calling thread.
+pub fn render_inline(job: &FederateJob, refs: &[SeriesRef]) -> Bytes {
+    let mut body = job.enc.stream_header().to_vec();
+    let mut total = Checksum::new(job.enc);
+    let mut r = Renderer::new(&job.ext, job.enc, |p| {
+        match p {
+            Piece::First { bytes, check, .. } => {
+                total.combine(&check);
+                body.extend_from_slice(&bytes);
+            }
+            Piece::Chunk(bytes) => body.extend_from_slice(&bytes),
+            Piece::End { check, .. } => total.combine(&check),
+        }
+        true
+    });
+    job.head.latest(refs, job.mint_ms, job.maxt_ms, &mut r);
+    r.finish();
+    body.extend_from_slice(&job.enc.stream_trailer(&total));
+    Bytes::from(body)
 }
 
 /// A request after selection: what segment jobs share.
@@ -91,11 +131,13 @@ impl Plan {
 /// What the planning job hands the body: the plan and the channels of the first segments.
 type Planned = (Arc<Plan>, VecDeque<mpsc::Receiver<Piece>>);
 
-/// Starts rendering `job` on `pool` and returns the response body. `permit` (a federate
-/// concurrency slot) is held until the body is done or dropped.
+/// Starts rendering `job` on `pool` and returns the response body; `refs` is the selection
+/// when the caller already made it. `permit` (a federate concurrency slot) is held until
+/// the body is done or dropped.
 pub fn start(
     pool: &RenderPool,
     job: FederateJob,
+    refs: Option<Vec<SeriesRef>>,
     permit: OwnedSemaphorePermit,
     metrics: Arc<Metrics>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + use<> {
@@ -103,7 +145,7 @@ pub fn start(
     let (plan_tx, plan_rx) = oneshot::channel::<Planned>();
     let pool2 = pool.clone();
     let enc = job.enc;
-    pool.spawn(move || plan(&pool2, job, plan_tx));
+    pool.spawn(move || plan(&pool2, job, refs, plan_tx));
     body(
         plan_rx,
         pool.clone(),
@@ -119,8 +161,13 @@ pub fn start(
 
 /// Selects, queues segments 1.. of the first window and renders segment 0 on this thread
 /// (a small answer thus costs one hop to the pool and back).
-fn plan(pool: &RenderPool, job: FederateJob, plan_tx: oneshot::Sender<Planned>) {
-    let refs = job.head.select(&job.sets).refs;
+fn plan(
+    pool: &RenderPool,
+    job: FederateJob,
+    refs: Option<Vec<SeriesRef>>,
+    plan_tx: oneshot::Sender<Planned>,
+) {
+    let refs = refs.unwrap_or_else(|| job.head.select(&job.sets).refs);
     let segments = refs.len().div_ceil(SEGMENT_SERIES).max(1);
     let plan = Arc::new(Plan {
         job,
