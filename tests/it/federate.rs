@@ -258,3 +258,70 @@ fn large_answers_stream_in_order_across_segments() {
     let gz = get(&url, &[("Accept-Encoding", "gzip")]);
     assert_text_eq(&gunzip(&gz.body), &want, "large gzip answer");
 }
+
+#[test]
+fn concurrent_large_federates_all_complete() {
+    // More concurrent full answers than render threads and federate slots, each spanning many
+    // segments: every one must finish, byte-identical (a hang here once held 3 of 10).
+    let now = 10 * MIN;
+    let srv = TestServer::start_with(Options {
+        now_ms: Some(now),
+        ..Options::default()
+    });
+    let mut app = srv.head.appender();
+    for m in 0..20 {
+        let name = format!("metric_{m:02}");
+        for i in 0..5_000 {
+            let inst = format!("host-{i:05}");
+            app.append(
+                &labels(&[("__name__", &name), ("instance", &inst)]),
+                now - 1000,
+                i as f64,
+            )
+            .unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let want = federate(&srv, &["{__name__=~'.+'}"]);
+    assert_eq!(want.status, 200);
+    assert_eq!(
+        want.text().lines().filter(|l| !l.starts_with('#')).count(),
+        100_000
+    );
+    let url = format!(
+        "{}/federate?match[]={}",
+        srv.url(),
+        crate::support::enc("{__name__=~'.+'}")
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..10 {
+        let (url, tx) = (url.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let headers: &[(&str, &str)] = if i % 2 == 0 {
+                &[]
+            } else {
+                &[("Accept-Encoding", "gzip")]
+            };
+            let a = get(&url, headers);
+            let body = if i % 2 == 0 {
+                a.text()
+            } else {
+                gunzip(&a.body)
+            };
+            let _ = tx.send((i, a.status, body));
+        });
+    }
+    drop(tx);
+    for _ in 0..10 {
+        let (i, status, body) = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("every concurrent federate answers within 120 s");
+        assert_eq!(status, 200, "request {i}");
+        assert!(
+            body == want.text(),
+            "request {i}: body differs ({} bytes vs {})",
+            body.len(),
+            want.text().len()
+        );
+    }
+}
