@@ -324,3 +324,77 @@ fn with_header(st: &mut BodyState, bytes: Bytes) -> Bytes {
     v.extend_from_slice(&bytes);
     Bytes::from(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use fedstore_storage::{HeadOptions, Labels, parse_selector};
+
+    use super::*;
+
+    fn job(head: &Arc<Head>, selectors: &[&str], enc: Encoding) -> FederateJob {
+        FederateJob {
+            head: head.clone(),
+            sets: selectors
+                .iter()
+                .map(|s| parse_selector(s).unwrap())
+                .collect(),
+            mint_ms: 0,
+            maxt_ms: 10_000,
+            ext: Arc::new(ExternalLabels::new(&[("zone".into(), "eu".into())])),
+            enc,
+        }
+    }
+
+    #[test]
+    fn inline_only_for_lookup_selectors_and_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = Arc::new(Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap());
+        let mut app = head.appender();
+        for i in 0..50 {
+            let l = Labels::from_pairs([
+                ("__name__", format!("m{}", i % 5)),
+                ("job", "node".to_owned()),
+                ("i", i.to_string()),
+            ]);
+            app.append(&l, 1_000, f64::from(i)).unwrap();
+        }
+        app.commit().unwrap();
+        let cases: &[(&[&str], Option<usize>)] = &[
+            (&[r#"{job="node"}"#], Some(50)),
+            (&["m1"], Some(10)),
+            (&[r#"{__name__=~"m1|m2", job="node"}"#], Some(20)),
+            (&[r#"m1{i!="1"}"#], Some(9)),
+            (&[r#"{__name__=~"m.*"}"#], None),
+            (&[r#"{job=~"no.*", __name__="m1"}"#], None),
+            (&["m1", r#"{job!="x"}"#], None),
+            (&[r#"{job="absent"}"#], Some(0)),
+        ];
+        for &(selectors, want) in cases {
+            let j = job(&head, selectors, Encoding::Identity);
+            let got = select_inline(&j);
+            assert_eq!(got.as_ref().map(Vec::len), want, "case {selectors:?}");
+            let refs = got.unwrap_or_else(|| head.select(&j.sets).refs);
+            let text = render_inline(&j, &refs);
+            for enc in [Encoding::Gzip, Encoding::Deflate] {
+                let body = render_inline(&job(&head, selectors, enc), &refs);
+                let mut out = Vec::new();
+                match enc {
+                    Encoding::Gzip => flate2::read::GzDecoder::new(&body[..])
+                        .read_to_end(&mut out)
+                        .unwrap(),
+                    _ => flate2::read::ZlibDecoder::new(&body[..])
+                        .read_to_end(&mut out)
+                        .unwrap(),
+                };
+                assert_eq!(out, text, "case {selectors:?} {enc:?}");
+            }
+            let lines = text
+                .split(|&b| b == b'\n')
+                .filter(|l| l.starts_with(b"m"))
+                .count();
+            assert_eq!(lines, refs.len(), "case {selectors:?}: one line per series");
+        }
+    }
+}
