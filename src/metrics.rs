@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fedstore_storage::{AppendStats, Head};
 
 use crate::exposition::float::write_float;
-use crate::exposition::write::{write_help_line, write_label_value, write_type_line};
+use crate::exposition::write::{SampleLine, write_help_line, write_type_line};
 
 /// Where appended samples came from (the `source` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,22 +236,11 @@ fn write_sample(
     extra: Option<(&str, &str)>,
     v: f64,
 ) {
-    buf.extend_from_slice(name.as_bytes());
-    let mut sep = b'{';
+    let mut line = SampleLine::new(buf, name);
     for (n, val) in labels.iter().copied().chain(extra) {
-        buf.push(sep);
-        sep = b',';
-        buf.extend_from_slice(n.as_bytes());
-        buf.extend_from_slice(b"=\"");
-        write_label_value(buf, val);
-        buf.push(b'"');
+        line.label(n, val);
     }
-    if sep == b',' {
-        buf.push(b'}');
-    }
-    buf.push(b' ');
-    write_float(buf, v);
-    buf.push(b'\n');
+    line.finish(v, None);
 }
 
 /// `process_*` metrics from `/proc/self`, as client_golang's process collector names them.

@@ -1,6 +1,8 @@
 //! Form decoding with Go's `url.ParseQuery` rules, so `/federate` rejects exactly what
 //! Prometheus rejects (`error parsing form values: invalid URL escape "%zz"`).
 
+use crate::exposition::parse::go_quote;
+
 /// Decodes `application/x-www-form-urlencoded` text (a URL query or a POST body) into
 /// `(key, value)` pairs in order. Like Go, a bad pair is skipped and parsing goes on, and
 /// the first error is returned with whatever was decoded.
@@ -38,7 +40,8 @@ fn unescape(s: &str) -> Result<Vec<u8>, String> {
                     || !b[i + 1].is_ascii_hexdigit()
                     || !b[i + 2].is_ascii_hexdigit()
                 {
-                    let bad = &s[i..s.len().min(i + 3)];
+                    // Bytes, not a str slice: the escape may stop inside a multi-byte character.
+                    let bad = &b[i..b.len().min(i + 3)];
                     return Err(format!("invalid URL escape {}", go_quote(bad)));
                 }
                 out.push(hex(b[i + 1]) << 4 | hex(b[i + 2]));
@@ -63,22 +66,6 @@ fn hex(c: u8) -> u8 {
         b'a'..=b'f' => c - b'a' + 10,
         _ => c - b'A' + 10,
     }
-}
-
-/// A double-quoted string as Go's `strconv.Quote` prints printable ASCII text.
-fn go_quote(s: &str) -> String {
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            c if c.is_ascii_graphic() || c == ' ' => q.push(c),
-            c => q.push_str(&c.escape_unicode().to_string()),
-        }
-    }
-    q.push('"');
-    q
 }
 
 #[cfg(test)]
@@ -113,6 +100,8 @@ mod tests {
                 Err("invalid URL escape \"%zz\""),
             ),
             ("a=%4", &[], Err("invalid URL escape \"%4\"")),
+            // The escape stops inside a two-byte character: no panic, Go's quoting.
+            ("a=%\u{e9}x", &[], Err("invalid URL escape \"%\u{e9}\"")),
             (
                 "a=1;b=2&c=3",
                 &[("c", "3")],
