@@ -102,6 +102,7 @@ mod tests {
             ("a=%4", &[], Err("invalid URL escape \"%4\"")),
             // The escape stops inside a two-byte character: no panic, Go's quoting.
             ("a=%\u{e9}x", &[], Err("invalid URL escape \"%\u{e9}\"")),
+            ("a=%x\u{e9}", &[], Err("invalid URL escape \"%x\\xc3\"")),
             (
                 "a=1;b=2&c=3",
                 &[("c", "3")],
