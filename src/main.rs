@@ -1,3 +1,10 @@
-fn main() -> anyhow::Result<()> {
-    fedstore::cli::main()
+fn main() -> std::process::ExitCode {
+    match fedstore::cli::main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear line (with its causes), never a backtrace: these are operator errors.
+            eprintln!("fedstore: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
