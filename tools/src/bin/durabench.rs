@@ -1,0 +1,602 @@
+//! durabench: durability numbers (issue "Durable storage"), fedstore vs Prometheus 2.42 in
+//! the same run, both loaded the same way (remote write, explicit timestamps, `--step-s`
+//! apart, ending now).
+//!
+//! Per server, one after the other:
+//! - **replay**: load `--replay-series` x `--replay-samples` into a fresh data dir, stop it with
+//!   SIGTERM, restart it and time start-up until `/-/ready` answers and until the head series
+//!   count is back (polled every 100 ms).
+//! - **rss**: load `--rss-series` x `--rss-samples` (480 = 2 h of 15 s samples) into a fresh
+//!   data dir; RSS of the idle server after load, per series (raw and minus the empty server).
+//! - **disk**: stop it, restart it on the same dir with `--storage.tsdb.min-block-duration`
+//!   lowered to `--block-m` minutes so the replayed head is compacted into blocks; once the
+//!   set of blocks is stable, bytes per sample = block bytes / `stats.numSamples` of every
+//!   `<path>/<ULID>/meta.json`.
+//!
+//! Series are the fedgen dataset's (first N of its units), labels sorted as Prometheus sends
+//! them; requests are snappy `WriteRequest`s of `--request-samples` samples, series-major within
+//! 30-minute windows so every sample stays inside Prometheus's appendable window.
+//!
+//! Ports: fedstore `--port`, Prometheus `--port + 1` (default 19390/19391).
+//!
+//! Example: `target/release/durabench --only fedstore --replay-series 100000`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Parser;
+use fedstore_tools::dataset::{Dataset, DatasetConfig};
+use fedstore_tools::http;
+use fedstore_tools::procs::{self, ChildGuard};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "WAL replay time, RSS per series and bytes per sample: fedstore vs Prometheus")]
+struct Args {
+    /// Servers, in order: fedstore, prometheus.
+    #[arg(long, value_delimiter = ',', default_value = "fedstore,prometheus")]
+    only: Vec<String>,
+    /// Phases: replay, rss, disk (disk needs rss).
+    #[arg(long, value_delimiter = ',', default_value = "replay,rss,disk")]
+    phases: Vec<String>,
+    /// Series of the replay phase.
+    #[arg(long, default_value_t = 1_009_600)]
+    replay_series: usize,
+    /// Samples per series of the replay phase.
+    #[arg(long, default_value_t = 120)]
+    replay_samples: usize,
+    /// Series of the RSS phase.
+    #[arg(long, default_value_t = 100_000)]
+    rss_series: usize,
+    /// Samples per series of the RSS phase (480 = 2 h at 15 s).
+    #[arg(long, default_value_t = 480)]
+    rss_samples: usize,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 15)]
+    step_s: i64,
+    /// Samples per remote-write request (about).
+    #[arg(long, default_value_t = 60_000)]
+    request_samples: usize,
+    /// Concurrent senders.
+    #[arg(long, default_value_t = 2)]
+    senders: usize,
+    /// min-block-duration of the disk phase, minutes.
+    #[arg(long, default_value_t = 30)]
+    block_m: u64,
+    /// fedstore's port; Prometheus uses the next one.
+    #[arg(long, default_value_t = 19390)]
+    port: u16,
+    /// The fedstore binary.
+    #[arg(long, default_value = "target/release/fedstore")]
+    fedstore_bin: PathBuf,
+    /// The Prometheus binary.
+    #[arg(long, default_value = "/usr/bin/prometheus")]
+    prometheus_bin: PathBuf,
+    /// Parent of the temp work dir.
+    #[arg(long, default_value = "/tmp")]
+    work_dir: PathBuf,
+}
+
+/// One series: sorted `(name, value)` labels with `__name__`, and how to get its values.
+struct SeriesDef {
+    labels: Vec<(String, String)>,
+    series: fedstore_tools::dataset::Series,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(args.senders > 0 && args.request_samples > 0, "positive --senders/--request-samples");
+    procs::install_signal_handler()?;
+    let ds = Dataset::new(DatasetConfig::default());
+    let want = args.replay_series.max(args.rss_series);
+    let t = Instant::now();
+    let defs = Arc::new(build_series(&ds, want)?);
+    eprintln!("{} series built in {:.1}s", defs.len(), t.elapsed().as_secs_f64());
+    let work = args.work_dir.join(format!("durabench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let mut report = Vec::new();
+    for name in &args.only {
+        if let Err(e) = run_server(&args, &ds, &defs, name, &work, &mut report) {
+            eprintln!("{name}: {e:#}");
+            report.push(format!("| {name} | error | {e:#} |"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    for line in &report {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn build_series(ds: &Dataset, n: usize) -> Result<Vec<SeriesDef>> {
+    let mut out = Vec::with_capacity(n);
+    for unit in ds.units() {
+        for s in ds.unit_series(unit) {
+            if out.len() == n {
+                return Ok(out);
+            }
+            let mut labels: Vec<(String, String)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect();
+            labels.push(("__name__".to_string(), s.name.clone()));
+            labels.sort();
+            out.push(SeriesDef { labels, series: s });
+        }
+    }
+    ensure!(out.len() == n, "the dataset has only {} series", out.len());
+    Ok(out)
+}
+
+fn run_server(
+    args: &Args,
+    ds: &Dataset,
+    defs: &Arc<Vec<SeriesDef>>,
+    name: &str,
+    work: &Path,
+    report: &mut Vec<String>,
+) -> Result<()> {
+    ensure!(
+        name == "fedstore" || name == "prometheus",
+        "unknown server {name:?}"
+    );
+    let phase = |p: &str| args.phases.iter().any(|x| x == p);
+    if phase("replay") {
+        let dir = work.join(format!("{name}-replay"));
+        std::fs::create_dir_all(&dir)?;
+        let load0 = loadavg();
+        let mut s = Server::start(args, name, &dir, None)?;
+        s.wait_ready(Duration::from_secs(120))?;
+        let t = Instant::now();
+        load(args, ds, defs, s.addr, args.replay_series, args.replay_samples)?;
+        s.wait_series(args.replay_series as u64, Duration::from_secs(300))?;
+        let load_s = t.elapsed().as_secs_f64();
+        let rss_loaded = s.rss_kib();
+        let t = Instant::now();
+        s.child.stop(Duration::from_secs(300));
+        let stop_s = t.elapsed().as_secs_f64();
+        let wal = dir_bytes(&dir.join("data"));
+        let t = Instant::now();
+        let mut s = Server::start(args, name, &dir, None)?;
+        s.wait_ready(Duration::from_secs(600))?;
+        let ready = t.elapsed();
+        s.wait_series(args.replay_series as u64, Duration::from_secs(600))?;
+        let back = t.elapsed();
+        let rss_replayed = s.rss_kib();
+        let cpu = procs::cpu_time(s.child.pid()).unwrap_or_default();
+        s.child.stop(Duration::from_secs(300));
+        let line = format!(
+            "| {name} | replay {} x {} | loaded in {load_s:.0} s, RSS {} MiB; SIGTERM stop {stop_s:.1} s; data dir {} MiB | restart: **ready {:.1} s**, series back {:.1} s, CPU {:.1} s, RSS {} MiB | load {:.2} / {:.2} |",
+            args.replay_series,
+            args.replay_samples,
+            rss_loaded / 1024,
+            wal >> 20,
+            ready.as_secs_f64(),
+            back.as_secs_f64(),
+            cpu.as_secs_f64(),
+            rss_replayed / 1024,
+            load0,
+            loadavg()
+        );
+        eprintln!("{line}");
+        report.push(line);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if phase("rss") {
+        let dir = work.join(format!("{name}-rss"));
+        std::fs::create_dir_all(&dir)?;
+        let load0 = loadavg();
+        let mut s = Server::start(args, name, &dir, None)?;
+        s.wait_ready(Duration::from_secs(120))?;
+        thread::sleep(Duration::from_secs(2));
+        let empty = s.rss_kib();
+        load(args, ds, defs, s.addr, args.rss_series, args.rss_samples)?;
+        s.wait_series(args.rss_series as u64, Duration::from_secs(300))?;
+        thread::sleep(Duration::from_secs(5));
+        let rss = s.rss_kib();
+        let hwm = procs::rss_kib(s.child.pid()).map_or(0, |m| m.1);
+        s.child.stop(Duration::from_secs(300));
+        let n = args.rss_series as f64;
+        let line = format!(
+            "| {name} | rss {} x {} | RSS {} MiB (empty {} MiB, peak {} MiB) | **{:.0} B/series** ({:.0} B/series above empty) | load {:.2} / {:.2} |",
+            args.rss_series,
+            args.rss_samples,
+            rss / 1024,
+            empty / 1024,
+            hwm / 1024,
+            rss as f64 * 1024.0 / n,
+            (rss.saturating_sub(empty)) as f64 * 1024.0 / n,
+            load0,
+            loadavg()
+        );
+        eprintln!("{line}");
+        report.push(line);
+        if phase("disk") {
+            let load0 = loadavg();
+            let t = Instant::now();
+            let mut s = Server::start(args, name, &dir, Some(args.block_m))?;
+            s.wait_ready(Duration::from_secs(600))?;
+            let (blocks, bytes, samples, series) = s.wait_blocks(&dir.join("data"))?;
+            s.child.stop(Duration::from_secs(300));
+            let line = format!(
+                "| {name} | disk, min-block-duration {}m | {blocks} blocks after {:.0} s: {} bytes, {samples} samples, {series} block series | **{:.2} bytes/sample** | load {:.2} / {:.2} |",
+                args.block_m,
+                t.elapsed().as_secs_f64(),
+                bytes,
+                bytes as f64 / samples.max(1) as f64,
+                load0,
+                loadavg()
+            );
+            eprintln!("{line}");
+            report.push(line);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// A server under test.
+struct Server {
+    child: ChildGuard,
+    addr: SocketAddr,
+    log: PathBuf,
+    series_metric: &'static str,
+}
+
+impl Server {
+    fn start(args: &Args, name: &str, dir: &Path, block_m: Option<u64>) -> Result<Server> {
+        let data = dir.join("data");
+        let (port, mut cmd, series_metric) = if name == "fedstore" {
+            let mut c = Command::new(&args.fedstore_bin);
+            c.arg("serve")
+                // An empty config: no self-scrape adding series.
+                .arg(format!("--config.file={}", write_empty_config(dir)?.display()));
+            (args.port, c, "fedstore_head_series")
+        } else {
+            let mut c = Command::new(&args.prometheus_bin);
+            c.arg(format!("--config.file={}", write_empty_config(dir)?.display()))
+                .arg("--web.enable-remote-write-receiver");
+            (args.port + 1, c, "prometheus_tsdb_head_series")
+        };
+        cmd.arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        if let Some(m) = block_m {
+            cmd.arg(format!("--storage.tsdb.min-block-duration={m}m"));
+            if name == "fedstore" {
+                cmd.arg("--storage.tsdb.compaction-interval=5s");
+            }
+        }
+        let log = dir.join(format!("server-{}.log", now_ms()));
+        let child = ChildGuard::spawn(name, cmd, &log)?;
+        Ok(Server {
+            child,
+            addr: format!("127.0.0.1:{port}").parse()?,
+            log,
+            series_metric,
+        })
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let addr = self.addr;
+        self.wait(timeout, "/-/ready", Duration::from_millis(100), || {
+            Ok(http::get(addr, "/-/ready", &[], Duration::from_secs(5), &mut |_| {})
+                .is_ok_and(|r| r.status == 200))
+        })
+    }
+
+    fn wait_series(&mut self, n: u64, timeout: Duration) -> Result<()> {
+        let (addr, m) = (self.addr, self.series_metric);
+        self.wait(timeout, m, Duration::from_millis(100), || {
+            Ok(metric(addr, m)? as u64 >= n)
+        })
+    }
+
+    /// Waits until at least one block exists and the set of blocks has not changed for 20 s
+    /// (at most 5 min); returns (blocks, bytes, samples, series).
+    fn wait_blocks(&mut self, data: &Path) -> Result<(usize, u64, u64, u64)> {
+        let mut last = (0, 0, 0, 0);
+        let mut stable_since = Instant::now();
+        let data = data.to_path_buf();
+        self.wait(Duration::from_secs(300), "stable blocks", Duration::from_secs(2), || {
+            let now = blocks(&data)?;
+            if now != last {
+                eprintln!("  blocks {now:?}");
+                last = now;
+                stable_since = Instant::now();
+            }
+            Ok(last.0 > 0 && stable_since.elapsed() >= Duration::from_secs(20))
+        })?;
+        Ok(last)
+    }
+
+    fn wait(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        poll: Duration,
+        mut check: impl FnMut() -> Result<bool>,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.child
+                .check_alive()
+                .with_context(|| format!("see {}", self.log.display()))?;
+            if let Ok(true) = check() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!("timed out after {}s waiting for {what}", timeout.as_secs());
+            }
+            thread::sleep(poll);
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        procs::rss_kib(self.child.pid()).map_or(0, |m| m.0)
+    }
+}
+
+fn write_empty_config(dir: &Path) -> Result<PathBuf> {
+    let p = dir.join("empty.yml");
+    std::fs::write(&p, "global:\n  scrape_interval: 15s\nscrape_configs: []\n")?;
+    Ok(p)
+}
+
+/// Sends `series` x `samples` (ending now, `--step-s` apart) by remote write: 30-minute
+/// windows in time order, series-major inside a window.
+fn load(
+    args: &Args,
+    ds: &Dataset,
+    defs: &Arc<Vec<SeriesDef>>,
+    addr: SocketAddr,
+    series: usize,
+    samples: usize,
+) -> Result<()> {
+    let step_ms = args.step_s * 1000;
+    let start_ms = now_ms() - step_ms * samples as i64;
+    let window = (1_800_000 / step_ms).max(1) as usize;
+    let url = format!("http://{addr}/api/v1/write");
+    let t = Instant::now();
+    for w0 in (0..samples).step_by(window) {
+        let w1 = (w0 + window).min(samples);
+        let per_req = (args.request_samples / (w1 - w0)).max(1);
+        let batches: Vec<(usize, usize)> = (0..series)
+            .step_by(per_req)
+            .map(|a| (a, (a + per_req).min(series)))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let errors: Vec<Result<()>> = thread::scope(|sc| {
+            let handles: Vec<_> = (0..args.senders)
+                .map(|_| {
+                    sc.spawn(|| -> Result<()> {
+                        let agent: ureq::Agent = ureq::Agent::config_builder()
+                            .timeout_global(Some(Duration::from_secs(300)))
+                            .http_status_as_error(false)
+                            .build()
+                            .into();
+                        let mut pb = Vec::new();
+                        let mut enc = snap::raw::Encoder::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&(a, b)) = batches.get(i) else {
+                                return Ok(());
+                            };
+                            pb.clear();
+                            for d in &defs[a..b] {
+                                encode_series(ds, d, start_ms, step_ms, w0..w1, &mut pb);
+                            }
+                            let body = enc.compress_vec(&pb)?;
+                            let mut resp = agent
+                                .post(&url)
+                                .header("Content-Encoding", "snappy")
+                                .header("Content-Type", "application/x-protobuf")
+                                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                                .send(&body[..])
+                                .with_context(|| format!("POST {url}"))?;
+                            let status = resp.status().as_u16();
+                            if status / 100 != 2 {
+                                let text = resp.body_mut().read_to_string().unwrap_or_default();
+                                bail!("POST {url}: {status} {text}");
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("sender panicked"))))
+                .collect()
+        });
+        for e in errors {
+            e?;
+        }
+    }
+    let n = (series * samples) as f64;
+    eprintln!(
+        "  sent {series} x {samples} = {n} samples in {:.1}s ({:.0} samples/s)",
+        t.elapsed().as_secs_f64(),
+        n / t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Appends one `TimeSeries` (field 1 of `WriteRequest`) with samples `range` of `d`.
+fn encode_series(
+    ds: &Dataset,
+    d: &SeriesDef,
+    start_ms: i64,
+    step_ms: i64,
+    range: std::ops::Range<usize>,
+    out: &mut Vec<u8>,
+) {
+    let mut ts = Vec::with_capacity(512 + range.len() * 20);
+    for (n, v) in &d.labels {
+        let len = 2 + n.len() + varint_len(n.len() as u64) + v.len() + varint_len(v.len() as u64);
+        ts.push(0x0a);
+        put_varint(&mut ts, len as u64 - 2);
+        put_bytes_field(&mut ts, 0x0a, n.as_bytes());
+        put_bytes_field(&mut ts, 0x12, v.as_bytes());
+    }
+    for i in range {
+        let t = start_ms + step_ms * i as i64;
+        let mut sample = Vec::with_capacity(20);
+        sample.push(0x09);
+        sample.extend_from_slice(&ds.value(&d.series, t).to_le_bytes());
+        sample.push(0x10);
+        put_varint(&mut sample, t as u64);
+        put_bytes_field(&mut ts, 0x12, &sample);
+    }
+    put_bytes_field(out, 0x0a, &ts);
+}
+
+fn put_bytes_field(out: &mut Vec<u8>, tag: u8, b: &[u8]) {
+    out.push(tag);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// (blocks, bytes, samples, series) of every `<ULID>/meta.json` under `data`.
+fn blocks(data: &Path) -> Result<(usize, u64, u64, u64)> {
+    let mut r = (0, 0, 0, 0);
+    for e in std::fs::read_dir(data)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let meta = e.path().join("meta.json");
+        if name.len() != 26 || !meta.exists() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta)?)?;
+        r.0 += 1;
+        r.1 += dir_bytes(&e.path());
+        r.2 += v["stats"]["numSamples"].as_u64().unwrap_or(0);
+        r.3 += v["stats"]["numSeries"].as_u64().unwrap_or(0);
+    }
+    Ok(r)
+}
+
+/// Bytes of all files under `dir`, recursively.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The value of an unlabelled sample on `/metrics`.
+fn metric(addr: SocketAddr, name: &str) -> Result<f64> {
+    let (_, body) = http::get_body(addr, "/metrics", &[], Duration::from_secs(30))?;
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{name} not on /metrics"))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The 1-minute load average.
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_match_protobuf() {
+        for (v, want) in [
+            (0u64, vec![0u8]),
+            (1, vec![1]),
+            (127, vec![0x7f]),
+            (128, vec![0x80, 0x01]),
+            (300, vec![0xac, 0x02]),
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out, want, "{v}");
+            assert_eq!(varint_len(v), want.len(), "{v}");
+        }
+    }
+
+    #[test]
+    fn time_series_encoding_is_well_formed() {
+        let ds = Dataset::new(DatasetConfig::default());
+        let defs = build_series(&ds, 3).expect("series");
+        assert_eq!(defs[0].labels[0].0, "__name__");
+        assert!(defs[0].labels.windows(2).all(|w| w[0].0 < w[1].0));
+        let mut out = Vec::new();
+        encode_series(&ds, &defs[0], 1_000_000, 15_000, 0..2, &mut out);
+        // WriteRequest.timeseries: tag 0x0a, length, then the TimeSeries.
+        assert_eq!(out[0], 0x0a);
+        let mut len = 0usize;
+        let mut shift = 0;
+        let mut i = 1;
+        loop {
+            len |= usize::from(out[i] & 0x7f) << shift;
+            shift += 7;
+            i += 1;
+            if out[i - 1] < 0x80 {
+                break;
+            }
+        }
+        assert_eq!(i + len, out.len());
+        // Walk the TimeSeries: labels (0x0a) then exactly two samples (0x12) of 13 bytes
+        // (value tag + 8 bytes + timestamp tag + 3-byte varint of 1_000_000 / 1_015_000).
+        let body = &out[i..];
+        let (mut p, mut labels, mut samples) = (0, 0, 0);
+        while p < body.len() {
+            let tag = body[p];
+            let l = usize::from(body[p + 1]);
+            assert!(l < 0x80, "short fields in this test");
+            match tag {
+                0x0a => labels += 1,
+                0x12 => {
+                    assert_eq!(l, 13);
+                    samples += 1;
+                }
+                t => panic!("unexpected tag {t:#x}"),
+            }
+            p += 2 + l;
+        }
+        assert_eq!(p, body.len());
+        assert_eq!(labels, defs[0].labels.len());
+        assert_eq!(samples, 2);
+    }
+}

@@ -1,0 +1,331 @@
+//! scrapebench: the CPU cost of scraping (issue "Ingest": 1M series over 100 targets every
+//! 15 s in at most 40% of one core), fedstore vs Prometheus 2.42 in the same run.
+//!
+//! Starts `fedgen serve` (the default 1.01M-series dataset) as a child, then for each server in
+//! turn: writes a config with one job of all targets (`scrape_interval`, `honor_labels: true`),
+//! starts the server on a temp dir, waits until every target is up and the head holds every
+//! series, lets one more interval pass, then reads the server's CPU time (utime + stime from
+//! `/proc/<pid>/stat`) over `--intervals` scrape intervals and prints it as % of one core, with
+//! RSS and the load average. Nothing polls the server during the measured window. Every wait
+//! is bounded; children are killed on exit, error and Ctrl-C.
+//!
+//! Ports: targets `--port-base ..+targets`, fedstore `--server-port`, Prometheus
+//! `--server-port + 1` (the default 98 targets keep everything inside 19300-19399).
+//!
+//! Example: `target/release/scrapebench` or `scrapebench --only fedstore --intervals 8`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Parser;
+use fedstore_tools::dataset::{Dataset, DatasetConfig};
+use fedstore_tools::http;
+use fedstore_tools::procs::{self, ChildGuard};
+
+#[derive(Parser, Debug)]
+#[command(about = "Scrape CPU cost of fedstore and Prometheus 2.42 on the fedgen targets")]
+struct Args {
+    /// Servers to measure, in order: fedstore, prometheus.
+    #[arg(long, value_delimiter = ',', default_value = "fedstore,prometheus")]
+    only: Vec<String>,
+    /// Scrape targets served by `fedgen serve`.
+    #[arg(long, default_value_t = 98)]
+    targets: usize,
+    /// First target port.
+    #[arg(long, default_value_t = 19300)]
+    port_base: u16,
+    /// fedstore's port; Prometheus uses the next one.
+    #[arg(long, default_value_t = 19398)]
+    server_port: u16,
+    /// Scrape interval in seconds.
+    #[arg(long, default_value_t = 15)]
+    interval_s: u64,
+    /// Measured scrape intervals.
+    #[arg(long, default_value_t = 4)]
+    intervals: u32,
+    /// Longest wait for all targets up and all series in the head, in seconds.
+    #[arg(long, default_value_t = 300)]
+    load_timeout_s: u64,
+    /// node instances of the dataset (fedgen's default: 800).
+    #[arg(long, default_value_t = 800)]
+    instances: u32,
+    /// Series per Prometheus-like instance of the dataset (fedgen's default: 10000).
+    #[arg(long, default_value_t = 10_000)]
+    prometheus_series_per_instance: u32,
+    /// The fedstore binary.
+    #[arg(long, default_value = "target/release/fedstore")]
+    fedstore_bin: PathBuf,
+    /// The fedgen binary.
+    #[arg(long, default_value = "target/release/fedgen")]
+    fedgen_bin: PathBuf,
+    /// The Prometheus binary.
+    #[arg(long, default_value = "/usr/bin/prometheus")]
+    prometheus_bin: PathBuf,
+    /// Parent of the temp work dir.
+    #[arg(long, default_value = "/tmp")]
+    work_dir: PathBuf,
+}
+
+/// What one server measured.
+#[derive(Debug, Default)]
+struct Measured {
+    name: String,
+    head_series: u64,
+    fill: Duration,
+    cpu: Duration,
+    wall: Duration,
+    rss_kib: u64,
+    load: (f64, f64),
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.targets > 0 && args.intervals > 0,
+        "--targets and --intervals must be positive"
+    );
+    procs::install_signal_handler()?;
+    let ds = Dataset::new(DatasetConfig {
+        instances: args.instances,
+        prometheus_series_per_instance: args.prometheus_series_per_instance,
+        ..DatasetConfig::default()
+    });
+    let total = ds.total_series();
+    let work = args
+        .work_dir
+        .join(format!("scrapebench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    eprintln!(
+        "dataset {total} series on {} targets; work dir {}",
+        args.targets,
+        work.display()
+    );
+
+    let mut fedgen_cmd = Command::new(&args.fedgen_bin);
+    fedgen_cmd
+        .arg("--instances")
+        .arg(args.instances.to_string())
+        .arg("--prometheus-series-per-instance")
+        .arg(args.prometheus_series_per_instance.to_string())
+        .arg("serve")
+        .arg("--port-base")
+        .arg(args.port_base.to_string())
+        .arg("--targets")
+        .arg(args.targets.to_string());
+    let fedgen_log = work.join("fedgen.log");
+    let mut fedgen = ChildGuard::spawn("fedgen", fedgen_cmd, &fedgen_log)?;
+    let last_target: SocketAddr =
+        format!("127.0.0.1:{}", args.port_base as usize + args.targets - 1).parse()?;
+    wait_until(
+        &mut fedgen,
+        &fedgen_log,
+        Duration::from_secs(120),
+        "targets",
+        || Ok(std::net::TcpStream::connect_timeout(&last_target, Duration::from_secs(1)).is_ok()),
+    )?;
+
+    let config = scrape_config(&args);
+    let mut results = Vec::new();
+    for name in &args.only {
+        let dir = work.join(name);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("config.yml"), &config)?;
+        match measure(&args, name, &dir, total) {
+            Ok(m) => results.push(m),
+            Err(e) => eprintln!("{name}: {e:#}"),
+        }
+        fedgen.check_alive()?;
+    }
+    drop(fedgen);
+    let _ = std::fs::remove_dir_all(&work);
+
+    println!(
+        "| server | head series | all up + loaded after | CPU over {} x {}s | % of one core | RSS | load avg (start/end) |",
+        args.intervals, args.interval_s
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for m in &results {
+        println!(
+            "| {} | {} | {:.0} s | {:.2} s / {:.1} s | **{:.1}%** | {:.0} MiB | {:.2} / {:.2} |",
+            m.name,
+            m.head_series,
+            m.fill.as_secs_f64(),
+            m.cpu.as_secs_f64(),
+            m.wall.as_secs_f64(),
+            100.0 * m.cpu.as_secs_f64() / m.wall.as_secs_f64(),
+            m.rss_kib as f64 / 1024.0,
+            m.load.0,
+            m.load.1
+        );
+    }
+    Ok(())
+}
+
+/// One job of every target; `honor_labels` keeps the dataset's own `job`/`instance`.
+fn scrape_config(args: &Args) -> String {
+    let targets: Vec<String> = (0..args.targets)
+        .map(|t| format!("'127.0.0.1:{}'", args.port_base as usize + t))
+        .collect();
+    format!(
+        "global:\n  scrape_interval: {i}s\n  scrape_timeout: {to}s\nscrape_configs:\n  - job_name: fedgen\n    honor_labels: true\n    static_configs:\n      - targets: [{}]\n",
+        targets.join(", "),
+        i = args.interval_s,
+        to = args.interval_s.min(10),
+    )
+}
+
+fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> {
+    let load0 = loadavg();
+    let (port, cmd, series_metric) = match name {
+        "fedstore" => {
+            ensure!(
+                args.fedstore_bin.exists(),
+                "{} not built",
+                args.fedstore_bin.display()
+            );
+            let mut c = Command::new(&args.fedstore_bin);
+            c.arg("serve")
+                .arg(format!(
+                    "--config.file={}",
+                    dir.join("config.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!(
+                    "--web.listen-address=127.0.0.1:{}",
+                    args.server_port
+                ));
+            (args.server_port, c, "fedstore_head_series")
+        }
+        "prometheus" => {
+            let port = args.server_port + 1;
+            let mut c = Command::new(&args.prometheus_bin);
+            c.arg(format!(
+                "--config.file={}",
+                dir.join("config.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+            (port, c, "prometheus_tsdb_head_series")
+        }
+        other => bail!("unknown server {other:?} (fedstore, prometheus)"),
+    };
+    let log = dir.join("server.log");
+    let started = Instant::now();
+    let mut child = ChildGuard::spawn(name, cmd, &log)?;
+    let pid = child.pid();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    wait_until(&mut child, &log, Duration::from_secs(120), "ready", || {
+        Ok(
+            http::get(addr, "/-/ready", &[], Duration::from_secs(5), &mut |_| {})
+                .is_ok_and(|r| r.status == 200),
+        )
+    })?;
+    let mut head_series = 0;
+    wait_until(
+        &mut child,
+        &log,
+        Duration::from_secs(args.load_timeout_s),
+        "all targets up and all series in the head",
+        || {
+            let up = targets_up(addr)?;
+            head_series = metric(addr, series_metric)? as u64;
+            eprintln!(
+                "  {name}: {up}/{} targets up, {series_metric} {head_series}",
+                args.targets
+            );
+            Ok(up == args.targets && head_series >= total)
+        },
+    )?;
+    let fill = started.elapsed();
+    // One more interval so that every target is past its first scrape.
+    thread::sleep(Duration::from_secs(args.interval_s));
+    child.check_alive()?;
+    let cpu0 = procs::cpu_time(pid).context("reading /proc stat")?;
+    let t0 = Instant::now();
+    thread::sleep(Duration::from_secs(
+        args.interval_s * u64::from(args.intervals),
+    ));
+    let cpu1 = procs::cpu_time(pid).context("reading /proc stat")?;
+    let wall = t0.elapsed();
+    let rss_kib = procs::rss_kib(pid).map_or(0, |m| m.0);
+    child.check_alive()?;
+    let m = Measured {
+        name: name.to_string(),
+        head_series,
+        fill,
+        cpu: cpu1.saturating_sub(cpu0),
+        wall,
+        rss_kib,
+        load: (load0, loadavg()),
+    };
+    eprintln!(
+        "  {name}: {:.2}s CPU in {:.1}s = {:.1}% of one core, RSS {} MiB, load {:.2}/{:.2}",
+        m.cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        100.0 * m.cpu.as_secs_f64() / wall.as_secs_f64(),
+        rss_kib / 1024,
+        m.load.0,
+        m.load.1
+    );
+    child.stop(Duration::from_secs(60));
+    Ok(m)
+}
+
+/// Active targets whose health is `up`.
+fn targets_up(addr: SocketAddr) -> Result<usize> {
+    let (_, body) = http::get_body(addr, "/api/v1/targets", &[], Duration::from_secs(30))?;
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(v["data"]["activeTargets"]
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|t| t["health"] == "up").count()))
+}
+
+/// The value of an unlabelled sample on `/metrics`.
+fn metric(addr: SocketAddr, name: &str) -> Result<f64> {
+    let (_, body) = http::get_body(addr, "/metrics", &[], Duration::from_secs(30))?;
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{name} not on /metrics"))
+}
+
+/// The 1-minute load average.
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn wait_until(
+    child: &mut ChildGuard,
+    log: &Path,
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        child
+            .check_alive()
+            .with_context(|| format!("see {}", log.display()))?;
+        if let Ok(true) = check() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {}s waiting for {what}", timeout.as_secs());
+        }
+        thread::sleep(Duration::from_secs(2));
+    }
+}
