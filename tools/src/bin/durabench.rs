@@ -90,14 +90,23 @@ struct SeriesDef {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    ensure!(args.senders > 0 && args.request_samples > 0, "positive --senders/--request-samples");
+    ensure!(
+        args.senders > 0 && args.request_samples > 0,
+        "positive --senders/--request-samples"
+    );
     procs::install_signal_handler()?;
     let ds = Dataset::new(DatasetConfig::default());
     let want = args.replay_series.max(args.rss_series);
     let t = Instant::now();
     let defs = Arc::new(build_series(&ds, want)?);
-    eprintln!("{} series built in {:.1}s", defs.len(), t.elapsed().as_secs_f64());
-    let work = args.work_dir.join(format!("durabench-{}", std::process::id()));
+    eprintln!(
+        "{} series built in {:.1}s",
+        defs.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let work = args
+        .work_dir
+        .join(format!("durabench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let mut report = Vec::new();
     for name in &args.only {
@@ -154,7 +163,14 @@ fn run_server(
         let mut s = Server::start(args, name, &dir, None)?;
         s.wait_ready(Duration::from_secs(120))?;
         let t = Instant::now();
-        load(args, ds, defs, s.addr, args.replay_series, args.replay_samples)?;
+        load(
+            args,
+            ds,
+            defs,
+            s.addr,
+            args.replay_series,
+            args.replay_samples,
+        )?;
         s.wait_series(args.replay_series as u64, Duration::from_secs(300))?;
         let load_s = t.elapsed().as_secs_f64();
         let rss_loaded = s.rss_kib();
@@ -256,12 +272,18 @@ impl Server {
             let mut c = Command::new(&args.fedstore_bin);
             c.arg("serve")
                 // An empty config: no self-scrape adding series.
-                .arg(format!("--config.file={}", write_empty_config(dir)?.display()));
+                .arg(format!(
+                    "--config.file={}",
+                    write_empty_config(dir)?.display()
+                ));
             (args.port, c, "fedstore_head_series")
         } else {
             let mut c = Command::new(&args.prometheus_bin);
-            c.arg(format!("--config.file={}", write_empty_config(dir)?.display()))
-                .arg("--web.enable-remote-write-receiver");
+            c.arg(format!(
+                "--config.file={}",
+                write_empty_config(dir)?.display()
+            ))
+            .arg("--web.enable-remote-write-receiver");
             (args.port + 1, c, "prometheus_tsdb_head_series")
         };
         cmd.arg(format!("--storage.tsdb.path={}", data.display()))
@@ -285,8 +307,10 @@ impl Server {
     fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let addr = self.addr;
         self.wait(timeout, "/-/ready", Duration::from_millis(100), || {
-            Ok(http::get(addr, "/-/ready", &[], Duration::from_secs(5), &mut |_| {})
-                .is_ok_and(|r| r.status == 200))
+            Ok(
+                http::get(addr, "/-/ready", &[], Duration::from_secs(5), &mut |_| {})
+                    .is_ok_and(|r| r.status == 200),
+            )
         })
     }
 
@@ -303,15 +327,20 @@ impl Server {
         let mut last = (0, 0, 0, 0);
         let mut stable_since = Instant::now();
         let data = data.to_path_buf();
-        self.wait(Duration::from_secs(300), "stable blocks", Duration::from_secs(2), || {
-            let now = blocks(&data)?;
-            if now != last {
-                eprintln!("  blocks {now:?}");
-                last = now;
-                stable_since = Instant::now();
-            }
-            Ok(last.0 > 0 && stable_since.elapsed() >= Duration::from_secs(20))
-        })?;
+        self.wait(
+            Duration::from_secs(300),
+            "stable blocks",
+            Duration::from_secs(2),
+            || {
+                let now = blocks(&data)?;
+                if now != last {
+                    eprintln!("  blocks {now:?}");
+                    last = now;
+                    stable_since = Instant::now();
+                }
+                Ok(last.0 > 0 && stable_since.elapsed() >= Duration::from_secs(20))
+            },
+        )?;
         Ok(last)
     }
 
@@ -410,7 +439,10 @@ fn load(
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("sender panicked"))))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("sender panicked")))
+                })
                 .collect()
         });
         for e in errors {

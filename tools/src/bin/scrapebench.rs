@@ -79,6 +79,7 @@ struct Measured {
     cpu: Duration,
     wall: Duration,
     rss_kib: u64,
+    appended: f64,
     load: (f64, f64),
 }
 
@@ -144,19 +145,21 @@ fn main() -> Result<()> {
     let _ = std::fs::remove_dir_all(&work);
 
     println!(
-        "| server | head series | all up + loaded after | CPU over {} x {}s | % of one core | RSS | load avg (start/end) |",
+        "| server | head series | all up + loaded after | samples appended in window | CPU over {} x {}s | % of one core | CPU per sample | RSS | load avg (start/end) |",
         args.intervals, args.interval_s
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for m in &results {
         println!(
-            "| {} | {} | {:.0} s | {:.2} s / {:.1} s | **{:.1}%** | {:.0} MiB | {:.2} / {:.2} |",
+            "| {} | {} | {:.0} s | {:.0} | {:.2} s / {:.1} s | **{:.1}%** | {:.2} µs | {:.0} MiB | {:.2} / {:.2} |",
             m.name,
             m.head_series,
             m.fill.as_secs_f64(),
+            m.appended,
             m.cpu.as_secs_f64(),
             m.wall.as_secs_f64(),
             100.0 * m.cpu.as_secs_f64() / m.wall.as_secs_f64(),
+            m.cpu.as_secs_f64() * 1e6 / m.appended.max(1.0),
             m.rss_kib as f64 / 1024.0,
             m.load.0,
             m.load.1
@@ -180,7 +183,7 @@ fn scrape_config(args: &Args) -> String {
 
 fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> {
     let load0 = loadavg();
-    let (port, cmd, series_metric) = match name {
+    let (port, cmd, series_metric, appended_metric) = match name {
         "fedstore" => {
             ensure!(
                 args.fedstore_bin.exists(),
@@ -201,7 +204,12 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
                     "--web.listen-address=127.0.0.1:{}",
                     args.server_port
                 ));
-            (args.server_port, c, "fedstore_head_series")
+            (
+                args.server_port,
+                c,
+                "fedstore_head_series",
+                "fedstore_head_samples_appended_total",
+            )
         }
         "prometheus" => {
             let port = args.server_port + 1;
@@ -215,7 +223,12 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
                 dir.join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"));
-            (port, c, "prometheus_tsdb_head_series")
+            (
+                port,
+                c,
+                "prometheus_tsdb_head_series",
+                "prometheus_tsdb_head_samples_appended_total",
+            )
         }
         other => bail!("unknown server {other:?} (fedstore, prometheus)"),
     };
@@ -250,6 +263,8 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
     // One more interval so that every target is past its first scrape.
     thread::sleep(Duration::from_secs(args.interval_s));
     child.check_alive()?;
+    // Read outside the window: polling /metrics costs the server CPU.
+    let appended0 = metric_sum(addr, appended_metric)?;
     let cpu0 = procs::cpu_time(pid).context("reading /proc stat")?;
     let t0 = Instant::now();
     thread::sleep(Duration::from_secs(
@@ -257,6 +272,7 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
     ));
     let cpu1 = procs::cpu_time(pid).context("reading /proc stat")?;
     let wall = t0.elapsed();
+    let appended = metric_sum(addr, appended_metric)? - appended0;
     let rss_kib = procs::rss_kib(pid).map_or(0, |m| m.0);
     child.check_alive()?;
     let m = Measured {
@@ -264,6 +280,7 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
         head_series,
         fill,
         cpu: cpu1.saturating_sub(cpu0),
+        appended,
         wall,
         rss_kib,
         load: (load0, loadavg()),
@@ -298,6 +315,24 @@ fn metric(addr: SocketAddr, name: &str) -> Result<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
         .with_context(|| format!("{name} not on /metrics"))
+}
+
+/// The sum of every sample of metric `name` (any labels) on `/metrics`.
+fn metric_sum(addr: SocketAddr, name: &str) -> Result<f64> {
+    let (_, body) = http::get_body(addr, "/metrics", &[], Duration::from_secs(30))?;
+    let text = String::from_utf8_lossy(&body);
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let value = match rest.as_bytes().first() {
+                Some(b' ') => rest,
+                Some(b'{') => &rest[rest.rfind('}')? + 1..],
+                _ => return None,
+            };
+            value.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .sum())
 }
 
 /// The 1-minute load average.
