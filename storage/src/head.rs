@@ -202,7 +202,8 @@ impl Head {
     /// layer calls it once a range is persisted, so late samples are reported as out of
     /// bounds instead of landing in head history that is no longer compacted.
     pub fn set_min_valid_time(&self, t_ms: i64) {
-        self.min_valid_ms.fetch_max(t_ms, std::sync::atomic::Ordering::AcqRel);
+        self.min_valid_ms
+            .fetch_max(t_ms, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The oldest sample time appends accept (see [`Head::set_min_valid_time`]).

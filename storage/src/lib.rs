@@ -30,9 +30,9 @@ pub mod query;
 pub mod retention;
 pub mod series;
 pub mod symbols;
-pub mod wal;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
+pub mod wal;
 
 pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};

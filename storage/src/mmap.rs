@@ -186,7 +186,9 @@ pub struct MmapRead {
 
 impl std::fmt::Debug for MmapRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MmapRead").field("len", &self.map.len()).finish()
+        f.debug_struct("MmapRead")
+            .field("len", &self.map.len())
+            .finish()
     }
 }
 
