@@ -471,7 +471,7 @@ fn encode_series(
     for (n, v) in &d.labels {
         let len = 2 + n.len() + varint_len(n.len() as u64) + v.len() + varint_len(v.len() as u64);
         ts.push(0x0a);
-        put_varint(&mut ts, len as u64 - 2);
+        put_varint(&mut ts, len as u64);
         put_bytes_field(&mut ts, 0x0a, n.as_bytes());
         put_bytes_field(&mut ts, 0x12, v.as_bytes());
     }
