@@ -1,4 +1,5 @@
 # The project's checks, the same locally and in CI (.ci/run calls `make test`).
+SHELL := /bin/bash
 .PHONY: test fmt lint unit serve
 
 test: fmt lint unit
@@ -9,8 +10,11 @@ fmt:
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# Runs every test, then prints one total line over all test binaries.
 unit:
-	cargo test --workspace
+	@mkdir -p target
+	set -o pipefail; cargo test --workspace 2>&1 | tee target/test.log
+	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
 
 serve:
 	cargo run --release -- serve
