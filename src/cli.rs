@@ -210,8 +210,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(_) => config,
         None => crate::config::Config::default_for(&listener.local_addr()?.to_string()),
     };
-    let scrape =
-        crate::scrape::ScrapeManager::new(head, 2).context("starting the scrape runtime")?;
+    let scrape = crate::scrape::ScrapeManager::new(head, 2, state.metrics.clone())
+        .context("starting the scrape runtime")?;
     scrape
         .apply_config(&config)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -95,6 +95,10 @@ pub struct Metrics {
     pub federate_aborted: AtomicU64,
     /// Time from request to the last byte of a `/federate` answer.
     pub federate_duration: Histogram,
+    scrapes_ok: AtomicU64,
+    scrapes_failed: AtomicU64,
+    /// Time of each scrape: request, parse, append and report.
+    pub scrape_duration: Histogram,
 }
 
 impl Metrics {
@@ -113,6 +117,17 @@ impl Metrics {
         } else {
             self.federate_bad_request.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts one finished scrape and its duration in seconds.
+    pub fn record_scrape(&self, ok: bool, secs: f64) {
+        let c = if ok {
+            &self.scrapes_ok
+        } else {
+            &self.scrapes_failed
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+        self.scrape_duration.observe(secs);
     }
 
     /// Renders every metric in text format 0.0.4.
@@ -212,6 +227,37 @@ impl Metrics {
         );
         self.federate_duration
             .write(buf, "fedstore_federate_request_duration_seconds", &[]);
+
+        family(
+            buf,
+            "fedstore_scrapes_total",
+            "counter",
+            "Scrapes of targets, by result.",
+        );
+        let ok = self.scrapes_ok.load(Ordering::Relaxed) as f64;
+        let failed = self.scrapes_failed.load(Ordering::Relaxed) as f64;
+        write_sample(
+            buf,
+            "fedstore_scrapes_total",
+            &[("result", "success")],
+            None,
+            ok,
+        );
+        write_sample(
+            buf,
+            "fedstore_scrapes_total",
+            &[("result", "failure")],
+            None,
+            failed,
+        );
+        family(
+            buf,
+            "fedstore_scrape_duration_seconds",
+            "histogram",
+            "Time of a scrape: request, parse, append and report.",
+        );
+        self.scrape_duration
+            .write(buf, "fedstore_scrape_duration_seconds", &[]);
 
         process_metrics(buf);
     }

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::config::file_sd::read_target_file;
 use crate::config::{Config, ScrapeConfig, TargetGroup};
+use crate::metrics::Metrics;
 use crate::scrape::append::SampleContext;
 use crate::scrape::scrape_loop::{self, LoopCmd, LoopShared, TargetStatus};
 use crate::scrape::target::{LabelPairs, Populated, Target, fnv1a, targets_from_group};
@@ -75,6 +76,8 @@ struct State {
 
 struct Inner {
     head: Arc<Head>,
+    /// Where loops count scrapes (`/metrics`).
+    metrics: Arc<Metrics>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     state: Mutex<State>,
@@ -135,7 +138,11 @@ impl ScrapeManager {
     /// A manager appending to `head`, running its loops on a new runtime of `threads` worker
     /// threads (parsing runs on that runtime's blocking pool). No jobs until
     /// [`ScrapeManager::apply_config`].
-    pub fn new(head: Arc<Head>, threads: usize) -> std::io::Result<ScrapeManager> {
+    pub fn new(
+        head: Arc<Head>,
+        threads: usize,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<ScrapeManager> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
@@ -147,6 +154,7 @@ impl ScrapeManager {
         Ok(ScrapeManager {
             inner: Arc::new(Inner {
                 head,
+                metrics,
                 runtime: Mutex::new(Some(runtime)),
                 handle,
                 state: Mutex::new(State {
@@ -324,6 +332,7 @@ impl ScrapeManager {
             body_limit: cfg.body_size_limit.limit(),
             status: Mutex::new(TargetStatus::default()),
             forced_error: Mutex::new(None),
+            metrics: self.inner.metrics.clone(),
         });
         let (tx, rx) = watch::channel(LoopCmd::Run);
         self.inner.handle.spawn(scrape_loop::run(
@@ -521,7 +530,10 @@ mod tests {
     fn manager() -> (tempfile::TempDir, ScrapeManager) {
         let dir = tempfile::tempdir().unwrap();
         let head = Arc::new(Head::open(&dir.path().join("head"), Default::default()).unwrap());
-        (dir, ScrapeManager::new(head, 1).unwrap())
+        (
+            dir,
+            ScrapeManager::new(head, 1, Default::default()).unwrap(),
+        )
     }
 
     fn cfg(jobs: &str) -> Config {

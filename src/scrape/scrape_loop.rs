@@ -97,6 +97,8 @@ pub struct LoopShared {
     /// An error every scrape reports instead of scraping (Prometheus `setForcedError`, set
     /// while the pool exceeds `target_limit`).
     pub forced_error: Mutex<Option<String>>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Milliseconds since the Unix epoch of `t`.
@@ -307,6 +309,9 @@ pub async fn run(
             s.last_scrape = Some(scrape_time);
             s.last_duration_s = start.elapsed().as_secs_f64();
             s.last_samples = outcome.counts.total;
+            shared
+                .metrics
+                .record_scrape(outcome.error.is_none(), s.last_duration_s);
         }
         if let Some(e) = &outcome.error {
             tracing::debug!(target = %target.url, err = %e, "scrape failed");

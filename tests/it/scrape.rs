@@ -167,9 +167,9 @@ impl ScrapeServer {
         std::fs::write(&config_path, yaml).unwrap();
         let cfg = fedstore::config::Config::load(&config_path).unwrap();
         let head = Arc::new(Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap());
-        let manager = ScrapeManager::new(head.clone(), 1).unwrap();
+        let mut state = AppState::new(head.clone());
+        let manager = ScrapeManager::new(head, 1, state.metrics.clone()).unwrap();
         manager.apply_config(&cfg).unwrap();
-        let mut state = AppState::new(head);
         state.external_labels = parking_lot::RwLock::new(Arc::new(
             fedstore::api::federate::render::ExternalLabels::new(cfg.external_labels()),
         ));
@@ -371,6 +371,13 @@ fn scrape_stores_samples_with_target_labels_and_synthetic_series() {
     ] {
         assert!(first.contains(h), "{h} missing in {first}");
     }
+    // The scrapes are counted in fedstore's own /metrics.
+    let m = get(&format!("{}/metrics", srv.url), &[]).text();
+    let ok = value_of(&m, "fedstore_scrapes_total{result=\"success\"}")
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(ok >= 1.0, "fedstore_scrapes_total success = {ok}\n{m}");
+    assert!(m.contains("fedstore_scrape_duration_seconds_count "), "{m}");
 }
 
 #[test]
