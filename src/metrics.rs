@@ -189,6 +189,8 @@ impl Metrics {
             &self.duplicate,
         );
 
+        self.wal_metrics(head, buf);
+
         family(
             buf,
             "fedstore_federate_requests_total",
@@ -260,6 +262,39 @@ impl Metrics {
             .write(buf, "fedstore_scrape_duration_seconds", &[]);
 
         process_metrics(buf);
+    }
+
+    fn wal_metrics(&self, head: &Head, buf: &mut Vec<u8>) {
+        let Some(w) = head.wal_stats() else { return };
+        let counters = [
+            (
+                "fedstore_wal_bytes_written_total",
+                "Bytes appended to WAL segments since start.",
+                w.bytes_written as f64,
+            ),
+            (
+                "fedstore_wal_fsyncs_total",
+                "WAL fsyncs since start (a group commit shares one).",
+                w.fsyncs as f64,
+            ),
+            (
+                "fedstore_wal_fsync_seconds_total",
+                "Time spent in WAL fsyncs since start.",
+                w.fsync_seconds,
+            ),
+        ];
+        for (name, help, v) in counters {
+            family(buf, name, "counter", help);
+            write_sample(buf, name, &[], None, v);
+        }
+        let name = "fedstore_wal_poisoned";
+        family(
+            buf,
+            name,
+            "gauge",
+            "1 when a failed WAL write or fsync stopped all writes (restart to recover).",
+        );
+        write_sample(buf, name, &[], None, f64::from(u8::from(w.poisoned)));
     }
 
     fn per_source(&self, buf: &mut Vec<u8>, name: &str, values: &[AtomicU64; 3]) {
@@ -410,5 +445,34 @@ mod tests {
             samples += usize::from(matches!(e, Entry::Sample(_)));
         }
         assert!(samples > 20, "{samples} samples");
+    }
+
+    #[test]
+    fn wal_counters_follow_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = fedstore_storage::HeadOptions {
+            wal: Some(fedstore_storage::wal::WalOptions::new(
+                dir.path().join("wal"),
+            )),
+            ..Default::default()
+        };
+        let head = Head::open(&dir.path().join("head"), opts).unwrap();
+        let mut app = head.appender();
+        let labels = fedstore_storage::Labels::from_pairs([("__name__", "m")]);
+        app.append(&labels, 1, 1.0).unwrap();
+        app.commit().unwrap();
+        let mut buf = Vec::new();
+        Metrics::default().render(&head, &mut buf);
+        let text = String::from_utf8(buf).unwrap();
+        let value = |name: &str| -> f64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("{name} ")))
+                .unwrap();
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        assert!(value("fedstore_wal_fsyncs_total") >= 1.0, "{text}");
+        assert!(value("fedstore_wal_bytes_written_total") > 0.0, "{text}");
+        assert_eq!(value("fedstore_wal_poisoned"), 0.0);
     }
 }

@@ -198,6 +198,11 @@ impl Head {
         }
     }
 
+    /// The WAL writer's counters (`None` without a WAL), for `/metrics`.
+    pub fn wal_stats(&self) -> Option<crate::wal::WalStats> {
+        self.wal.as_ref().map(crate::wal::Wal::stats)
+    }
+
     /// Refuses samples older than `t_ms` from now on (never moves backwards). The block
     /// layer calls it once a range is persisted, so late samples are reported as out of
     /// bounds instead of landing in head history that is no longer compacted.

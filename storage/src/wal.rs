@@ -19,6 +19,7 @@ pub(crate) use checkpoint::checkpoint;
 pub(crate) use replay::open;
 pub use replay::{RepairReport, ReplayStats, repair};
 pub(crate) use writer::Wal;
+pub use writer::WalStats;
 
 /// Default segment size: Prometheus's `DefaultSegmentSize` (128 MiB).
 pub const DEFAULT_SEGMENT_BYTES: u64 = 128 << 20;

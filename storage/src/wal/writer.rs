@@ -21,6 +21,19 @@ use super::record::Encoder;
 use super::segment::{SEGMENT_HEADER_BYTES, SegmentFile, WalFs, segment_header, segment_path};
 use super::{FsyncMode, WalError, WalOptions};
 
+/// Counters of the WAL writer since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WalStats {
+    /// Bytes appended to segments (headers included).
+    pub bytes_written: u64,
+    /// fsyncs run (group commits share one).
+    pub fsyncs: u64,
+    /// Total time spent in fsync.
+    pub fsync_seconds: f64,
+    /// Whether a failed write or fsync stopped the writer.
+    pub poisoned: bool,
+}
+
 /// An open WAL writer (owned by the head).
 pub(crate) struct Wal {
     shared: Arc<Shared>,
@@ -44,6 +57,9 @@ struct Shared {
     checkpointing: Mutex<()>,
     /// Asks the interval syncer to stop.
     stop: Mutex<bool>,
+    /// fsyncs run and their total time, for `/metrics`.
+    fsyncs: std::sync::atomic::AtomicU64,
+    fsync_nanos: std::sync::atomic::AtomicU64,
     stop_cv: Condvar,
 }
 
@@ -111,6 +127,8 @@ impl Wal {
             checkpointing: Mutex::new(()),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
+            fsyncs: std::sync::atomic::AtomicU64::new(0),
+            fsync_nanos: std::sync::atomic::AtomicU64::new(0),
         });
         let syncer = match opts.fsync {
             FsyncMode::Interval { interval } => {
@@ -161,6 +179,17 @@ impl Wal {
     }
 
     /// The WAL directory.
+    /// What the writer did so far, for `/metrics`.
+    pub(crate) fn stats(&self) -> WalStats {
+        let sh = &*self.shared;
+        WalStats {
+            bytes_written: sh.state.lock().written,
+            fsyncs: sh.fsyncs.load(Ordering::Relaxed),
+            fsync_seconds: sh.fsync_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            poisoned: sh.poisoned.load(Ordering::Acquire),
+        }
+    }
+
     pub(crate) fn dir(&self) -> &std::path::Path {
         &self.shared.dir
     }
@@ -178,7 +207,7 @@ impl Wal {
             let st = sh.state.lock();
             (st.file.clone(), st.written)
         };
-        match file.sync() {
+        match sh.sync_file(file.as_ref()) {
             Ok(()) => {
                 sh.advance_synced(lsn);
                 Ok(())
@@ -204,6 +233,16 @@ impl Drop for Wal {
 }
 
 impl Shared {
+    /// fsyncs `file`, counting the call and its time.
+    fn sync_file(&self, file: &dyn SegmentFile) -> std::io::Result<()> {
+        let started = std::time::Instant::now();
+        let res = file.sync();
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.fsync_nanos.fetch_add(nanos, Ordering::Relaxed);
+        res
+    }
+
     fn check_poison(&self) -> Result<(), WalError> {
         if self.poisoned.load(Ordering::Acquire) {
             let cause = self
@@ -279,7 +318,7 @@ impl Shared {
         if self.fsync == FsyncMode::Always {
             // Each commit its own fsync, under the lock: `always` trades throughput for the
             // simplest possible guarantee.
-            if let Err(e) = st.file.sync() {
+            if let Err(e) = self.sync_file(st.file.as_ref()) {
                 return Err(self.poison(format!("fsync: {e}")));
             }
             drop(guard);
@@ -291,7 +330,7 @@ impl Shared {
     /// Closes the current segment (fsynced, so everything before it is durable) and starts
     /// the next.
     fn roll(&self, st: &mut WriteState) -> Result<(), WalError> {
-        if let Err(e) = st.file.sync() {
+        if let Err(e) = self.sync_file(st.file.as_ref()) {
             return Err(self.poison(format!("fsync before segment roll: {e}")));
         }
         let n = st.segment + 1;
@@ -342,7 +381,7 @@ impl Shared {
                 let st = self.state.lock();
                 (st.file.clone(), st.written)
             };
-            let res = file.sync();
+            let res = self.sync_file(file.as_ref());
             s = self.sync.lock();
             s.syncing = false;
             match res {
@@ -367,7 +406,7 @@ impl Shared {
                 let st = self.state.lock();
                 (st.file.clone(), st.written)
             };
-            if let Err(e) = file.sync() {
+            if let Err(e) = self.sync_file(file.as_ref()) {
                 self.poison(format!("fsync: {e}"));
                 break;
             }
