@@ -238,14 +238,16 @@ fn run_server(
             let t = Instant::now();
             let mut s = Server::start(args, name, &dir, Some(args.block_m))?;
             s.wait_ready(Duration::from_secs(600))?;
-            let (blocks, bytes, samples, series) = s.wait_blocks(&dir.join("data"))?;
+            let (blocks, bytes, chunk_bytes, samples, series) = s.wait_blocks(&dir.join("data"))?;
             s.child.stop(Duration::from_secs(300));
             let line = format!(
-                "| {name} | disk, min-block-duration {}m | {blocks} blocks after {:.0} s: {} bytes, {samples} samples, {series} block series | **{:.2} bytes/sample** | load {:.2} / {:.2} |",
+                "| {name} | disk, min-block-duration {}m | {blocks} blocks after {:.0} s: {} bytes ({} in chunks/), {samples} samples, {series} block series | **{:.2} bytes/sample** ({:.2} in chunks/) | load {:.2} / {:.2} |",
                 args.block_m,
                 t.elapsed().as_secs_f64(),
                 bytes,
+                chunk_bytes,
                 bytes as f64 / samples.max(1) as f64,
+                chunk_bytes as f64 / samples.max(1) as f64,
                 load0,
                 loadavg()
             );
@@ -322,9 +324,9 @@ impl Server {
     }
 
     /// Waits until at least one block exists and the set of blocks has not changed for 20 s
-    /// (at most 5 min); returns (blocks, bytes, samples, series).
-    fn wait_blocks(&mut self, data: &Path) -> Result<(usize, u64, u64, u64)> {
-        let mut last = (0, 0, 0, 0);
+    /// (at most 5 min); returns what [`blocks`] does.
+    fn wait_blocks(&mut self, data: &Path) -> Result<(usize, u64, u64, u64, u64)> {
+        let mut last = (0, 0, 0, 0, 0);
         let mut stable_since = Instant::now();
         let data = data.to_path_buf();
         self.wait(
@@ -510,9 +512,10 @@ fn varint_len(mut v: u64) -> usize {
     n
 }
 
-/// (blocks, bytes, samples, series) of every `<ULID>/meta.json` under `data`.
-fn blocks(data: &Path) -> Result<(usize, u64, u64, u64)> {
-    let mut r = (0, 0, 0, 0);
+/// (blocks, bytes, bytes under `chunks/`, samples, series) of every `<ULID>/meta.json`
+/// under `data`.
+fn blocks(data: &Path) -> Result<(usize, u64, u64, u64, u64)> {
+    let mut r = (0, 0, 0, 0, 0);
     for e in std::fs::read_dir(data)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -523,8 +526,9 @@ fn blocks(data: &Path) -> Result<(usize, u64, u64, u64)> {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta)?)?;
         r.0 += 1;
         r.1 += dir_bytes(&e.path());
-        r.2 += v["stats"]["numSamples"].as_u64().unwrap_or(0);
-        r.3 += v["stats"]["numSeries"].as_u64().unwrap_or(0);
+        r.2 += dir_bytes(&e.path().join("chunks"));
+        r.3 += v["stats"]["numSamples"].as_u64().unwrap_or(0);
+        r.4 += v["stats"]["numSeries"].as_u64().unwrap_or(0);
     }
     Ok(r)
 }

@@ -79,7 +79,10 @@ struct Measured {
     cpu: Duration,
     wall: Duration,
     rss_kib: u64,
-    appended: f64,
+    /// Samples appended in the window; `None` when the server does not export the counter.
+    appended: Option<f64>,
+    /// Successful scrapes in the window; `None` when the server does not export the counter.
+    scrapes: Option<f64>,
     load: (f64, f64),
 }
 
@@ -145,21 +148,28 @@ fn main() -> Result<()> {
     let _ = std::fs::remove_dir_all(&work);
 
     println!(
-        "| server | head series | all up + loaded after | samples appended in window | CPU over {} x {}s | % of one core | CPU per sample | RSS | load avg (start/end) |",
+        "| server | head series | all up + loaded after | successful scrapes in window | samples appended in window | CPU over {} x {}s | % of one core | CPU per sample | RSS | load avg (start/end) |",
         args.intervals, args.interval_s
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for m in &results {
         println!(
-            "| {} | {} | {:.0} s | {:.0} | {:.2} s / {:.1} s | **{:.1}%** | {:.2} µs | {:.0} MiB | {:.2} / {:.2} |",
+            "| {} | {} | {:.0} s | {} | {} | {:.2} s / {:.1} s | **{:.1}%** | {:.2} µs | {:.0} MiB | {:.2} / {:.2} |",
             m.name,
             m.head_series,
             m.fill.as_secs_f64(),
-            m.appended,
+            count(m.scrapes),
+            count(m.appended),
             m.cpu.as_secs_f64(),
             m.wall.as_secs_f64(),
             100.0 * m.cpu.as_secs_f64() / m.wall.as_secs_f64(),
-            m.cpu.as_secs_f64() * 1e6 / m.appended.max(1.0),
+            // Without an appended-samples counter: successful scrapes x series per target.
+            m.cpu.as_secs_f64() * 1e6
+                / match (m.appended, m.scrapes) {
+                    (Some(a), _) if a > 0.0 => a,
+                    (_, Some(n)) if n > 0.0 => n * m.head_series as f64 / args.targets as f64,
+                    _ => f64::NAN,
+                },
             m.rss_kib as f64 / 1024.0,
             m.load.0,
             m.load.1
@@ -183,7 +193,7 @@ fn scrape_config(args: &Args) -> String {
 
 fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> {
     let load0 = loadavg();
-    let (port, cmd, series_metric, appended_metric) = match name {
+    let (port, cmd, series_metric, appended_metric, scrapes_metric) = match name {
         "fedstore" => {
             ensure!(
                 args.fedstore_bin.exists(),
@@ -209,6 +219,7 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
                 c,
                 "fedstore_head_series",
                 "fedstore_head_samples_appended_total",
+                "fedstore_scrapes_total{result=\"success\"}",
             )
         }
         "prometheus" => {
@@ -228,6 +239,7 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
                 c,
                 "prometheus_tsdb_head_series",
                 "prometheus_tsdb_head_samples_appended_total",
+                "prometheus_target_interval_length_seconds_count",
             )
         }
         other => bail!("unknown server {other:?} (fedstore, prometheus)"),
@@ -265,6 +277,7 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
     child.check_alive()?;
     // Read outside the window: polling /metrics costs the server CPU.
     let appended0 = metric_sum(addr, appended_metric)?;
+    let scrapes0 = metric_sum(addr, scrapes_metric)?;
     let cpu0 = procs::cpu_time(pid).context("reading /proc stat")?;
     let t0 = Instant::now();
     thread::sleep(Duration::from_secs(
@@ -272,7 +285,12 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
     ));
     let cpu1 = procs::cpu_time(pid).context("reading /proc stat")?;
     let wall = t0.elapsed();
-    let appended = metric_sum(addr, appended_metric)? - appended0;
+    let appended = metric_sum(addr, appended_metric)?
+        .zip(appended0)
+        .map(|(b, a)| b - a);
+    let scrapes = metric_sum(addr, scrapes_metric)?
+        .zip(scrapes0)
+        .map(|(b, a)| b - a);
     let rss_kib = procs::rss_kib(pid).map_or(0, |m| m.0);
     child.check_alive()?;
     let m = Measured {
@@ -281,6 +299,7 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
         fill,
         cpu: cpu1.saturating_sub(cpu0),
         appended,
+        scrapes,
         wall,
         rss_kib,
         load: (load0, loadavg()),
@@ -317,11 +336,24 @@ fn metric(addr: SocketAddr, name: &str) -> Result<f64> {
         .with_context(|| format!("{name} not on /metrics"))
 }
 
-/// The sum of every sample of metric `name` (any labels) on `/metrics`.
-fn metric_sum(addr: SocketAddr, name: &str) -> Result<f64> {
+/// `n` as an integer, or why there is none.
+fn count(n: Option<f64>) -> String {
+    match n {
+        Some(n) if n > 0.0 => format!("{n:.0}"),
+        Some(_) => "0 (not counted)".to_string(),
+        None => "n/a (not exported)".to_string(),
+    }
+}
+
+/// The sum of every sample of metric `name` (any labels, or the labels given in `name`) on
+/// `/metrics`; `None` when no line has it.
+fn metric_sum(addr: SocketAddr, name: &str) -> Result<Option<f64>> {
     let (_, body) = http::get_body(addr, "/metrics", &[], Duration::from_secs(30))?;
-    let text = String::from_utf8_lossy(&body);
-    Ok(text
+    Ok(sum_samples(&String::from_utf8_lossy(&body), name))
+}
+
+fn sum_samples(text: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = text
         .lines()
         .filter_map(|l| {
             let rest = l.strip_prefix(name)?;
@@ -332,7 +364,8 @@ fn metric_sum(addr: SocketAddr, name: &str) -> Result<f64> {
             };
             value.split_whitespace().next()?.parse::<f64>().ok()
         })
-        .sum())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// The 1-minute load average.
@@ -362,5 +395,45 @@ fn wait_until(
             bail!("timed out after {}s waiting for {what}", timeout.as_secs());
         }
         thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_samples_by_name_and_labels() {
+        let text = "# HELP x y\n\
+                    fedstore_scrapes_total{result=\"success\"} 392\n\
+                    fedstore_scrapes_total{result=\"failure\"} 3\n\
+                    fedstore_scrapes_total_other 7\n\
+                    prometheus_tsdb_head_samples_appended_total 4040360\n\
+                    p_count{interval=\"15s\"} 2\n\
+                    p_count{interval=\"30s\"} 5 1700000000000\n";
+        for (name, want) in [
+            ("fedstore_scrapes_total", Some(395.0)),
+            ("fedstore_scrapes_total{result=\"success\"}", Some(392.0)),
+            (
+                "prometheus_tsdb_head_samples_appended_total",
+                Some(4_040_360.0),
+            ),
+            ("p_count", Some(7.0)),
+            ("missing_total", None),
+        ] {
+            assert_eq!(sum_samples(text, name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn config_lists_every_target_once() {
+        let args = Args::parse_from(["scrapebench", "--targets", "3", "--port-base", "19300"]);
+        let cfg = scrape_config(&args);
+        assert!(cfg.contains("scrape_interval: 15s"), "{cfg}");
+        assert!(cfg.contains("honor_labels: true"), "{cfg}");
+        assert!(
+            cfg.contains("targets: ['127.0.0.1:19300', '127.0.0.1:19301', '127.0.0.1:19302']"),
+            "{cfg}"
+        );
     }
 }
