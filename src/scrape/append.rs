@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use fedstore_storage::{Appender, Head, Labels, STALE_NAN_BITS, SeriesRef};
+use fedstore_storage::{AppendStats, Appender, Head, Labels, STALE_NAN_BITS, SeriesRef};
 
 use crate::config::RelabelConfig;
 use crate::exposition::parse::{Entry, Format, Parser, to_labels};
@@ -140,6 +140,8 @@ pub struct Outcome {
     pub counts: AppendCounts,
     /// Samples the head refused at commit (out of order, duplicate, out of bounds).
     pub refused: u64,
+    /// What the commit stored and refused, synthetic series included (for `/metrics`).
+    pub stats: AppendStats,
 }
 
 /// Prometheus `scrapeLoop.append`: parses `body` and appends its samples, then stale markers
@@ -322,17 +324,15 @@ pub fn scrape_and_report(
             counts.series_added as f64,
         ],
     );
-    let refused = match app.commit() {
-        Ok(s) => s.out_of_order + s.duplicate + s.out_of_bounds,
-        Err(e) => {
-            tracing::error!(err = %e, "scrape commit failed");
-            0
-        }
-    };
+    let stats = app.commit().unwrap_or_else(|e| {
+        tracing::error!(err = %e, "scrape commit failed");
+        AppendStats::default()
+    });
     Outcome {
         error,
         counts,
-        refused,
+        refused: stats.out_of_order + stats.duplicate + stats.out_of_bounds,
+        stats,
     }
 }
 

@@ -312,6 +312,9 @@ pub async fn run(
             shared
                 .metrics
                 .record_scrape(outcome.error.is_none(), s.last_duration_s);
+            shared
+                .metrics
+                .record_append(crate::metrics::Source::Scrape, &outcome.stats);
         }
         if let Some(e) = &outcome.error {
             tracing::debug!(target = %target.url, err = %e, "scrape failed");

@@ -378,6 +378,13 @@ fn scrape_stores_samples_with_target_labels_and_synthetic_series() {
         .unwrap_or(0.0);
     assert!(ok >= 1.0, "fedstore_scrapes_total success = {ok}\n{m}");
     assert!(m.contains("fedstore_scrape_duration_seconds_count "), "{m}");
+    let appended = value_of(
+        &m,
+        "fedstore_head_samples_appended_total{source=\"scrape\"}",
+    )
+    .and_then(|v| v.parse::<f64>().ok())
+    .unwrap_or(0.0);
+    assert!(appended >= 5.0, "scraped samples counted: {appended}\n{m}");
 }
 
 #[test]
