@@ -13,7 +13,7 @@ use std::time::Instant;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fedstore_storage::block::Block;
 use fedstore_storage::compact::compact_head;
-use fedstore_storage::testutil::NodeSetSpec;
+use fedstore_storage::testutil::{NodeSetSpec, counter_step, mix};
 use fedstore_storage::{Head, HeadOptions, SeriesRef, parse_selector};
 
 const SAMPLES: i64 = 120;
@@ -28,41 +28,6 @@ fn spec() -> NodeSetSpec {
             series_per_metric: 10,
             aggregated: 100,
         },
-    }
-}
-
-/// A cheap deterministic hash of (series, step).
-fn mix(i: u64, k: u64) -> u64 {
-    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-    x ^= x >> 31;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x ^ (x >> 29)
-}
-
-/// One counter increment of series `i` at scrape `k`, by series kind (`i % 4`): 0 error
-/// counters (+1 on 5% of scrapes); 1 request counters at a rate of 10..10 000 per scrape
-/// (log-spread over series), ± its square root (a Poisson-like spread); 2 byte counters at
-/// 1e3..1e6 per scrape ± 1%; 3 CPU seconds in hundredths, 0..1 500 per scrape ± 5. With
-/// `uniform` (a worst case with no steady rate): increments uniform in [0, 100), [0, 10 000)
-/// and [0, 1 500). Kind 3's values are hundredths (`acc / 100.0`, as parsed from text).
-fn counter_step(i: u64, k: u64, uniform: bool) -> u64 {
-    let h = mix(i, k);
-    let rate = |lo: f64| 10f64.powf(lo + (mix(i, 0) % 300) as f64 / 100.0);
-    let around = |mean: u64, spread: u64| (mean + h % (2 * spread + 1)).saturating_sub(spread);
-    match (i % 4, uniform) {
-        (0, _) => u64::from(h.is_multiple_of(20)),
-        (1, true) => h % 100,
-        (2, true) => h % 10_000,
-        (_, true) => h % 1_500,
-        (1, false) => {
-            let r = rate(1.0);
-            around(r as u64, r.sqrt() as u64)
-        }
-        (2, false) => {
-            let r = rate(3.0);
-            around(r as u64, (r / 100.0) as u64)
-        }
-        _ => around(mix(i, 0) % 1_500, 5),
     }
 }
 
