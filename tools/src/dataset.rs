@@ -15,19 +15,28 @@ pub const ORIGIN_MS: i64 = 1_767_225_600_000;
 
 /// Size and shape of a dataset. Defaults give ~1.01M series: 800 node instances x 1000
 /// series, 10 Prometheus instances x 10000 series and 137 `job:` aggregates per node instance.
-#[derive(Clone, Debug)]
+///
+/// It is also the command-line flag set of `fedgen` and `peerbench` (`#[command(flatten)]`),
+/// so both describe the same dataset with the same flags.
+#[derive(Clone, Debug, clap::Args)]
 pub struct DatasetConfig {
     /// Seed for values (label sets do not depend on it).
+    #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Number of `job="node"` instances.
+    #[arg(long, default_value_t = 800)]
     pub instances: u32,
     /// Node series per node instance (excluding `job:` aggregates).
+    #[arg(long, default_value_t = 1000)]
     pub series_per_instance: u32,
     /// Number of `job="prometheus"` instances.
+    #[arg(long, default_value_t = 10)]
     pub prometheus_instances: u32,
     /// Series per Prometheus instance.
+    #[arg(long, default_value_t = 10_000)]
     pub prometheus_series_per_instance: u32,
     /// `job:` aggregates per node instance, as a fraction of `series_per_instance`.
+    #[arg(long, default_value_t = 0.137)]
     pub aggregated_ratio: f64,
 }
 

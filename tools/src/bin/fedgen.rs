@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use clap::{Args as ClapArgs, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use fedstore_tools::dataset::{Dataset, DatasetConfig};
 use fedstore_tools::expo;
 use fedstore_tools::serve::{DatasetTargets, Targets};
@@ -18,45 +18,9 @@ use fedstore_tools::serve::{DatasetTargets, Targets};
 #[command(about = "Generate the fedstore benchmark dataset")]
 struct Cli {
     #[command(flatten)]
-    dataset: DatasetArgs,
+    dataset: DatasetConfig,
     #[command(subcommand)]
     cmd: Cmd,
-}
-
-/// Dataset size flags, shared with peerbench.
-#[derive(ClapArgs, Debug, Clone)]
-struct DatasetArgs {
-    /// Seed of the values (label sets do not depend on it).
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Number of job="node" instances.
-    #[arg(long, default_value_t = 800)]
-    instances: u32,
-    /// Node series per node instance (not counting job: aggregates).
-    #[arg(long, default_value_t = 1000)]
-    series_per_instance: u32,
-    /// Number of job="prometheus" instances.
-    #[arg(long, default_value_t = 10)]
-    prometheus_instances: u32,
-    /// Series per Prometheus instance.
-    #[arg(long, default_value_t = 10_000)]
-    prometheus_series_per_instance: u32,
-    /// job: aggregates per node instance as a fraction of --series-per-instance.
-    #[arg(long, default_value_t = 0.137)]
-    aggregated_ratio: f64,
-}
-
-impl DatasetArgs {
-    fn dataset(&self) -> Dataset {
-        Dataset::new(DatasetConfig {
-            seed: self.seed,
-            instances: self.instances,
-            series_per_instance: self.series_per_instance,
-            prometheus_instances: self.prometheus_instances,
-            prometheus_series_per_instance: self.prometheus_series_per_instance,
-            aggregated_ratio: self.aggregated_ratio,
-        })
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,7 +66,7 @@ fn now_ms() -> i64 {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let ds = cli.dataset.dataset();
+    let ds = Dataset::new(cli.dataset.clone());
     match cli.cmd {
         Cmd::Info => {
             println!("series total: {}", ds.total_series());

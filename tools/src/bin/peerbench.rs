@@ -84,24 +84,9 @@ struct Args {
     /// Also write the table to this file.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Seed of the dataset values.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Number of job="node" instances.
-    #[arg(long, default_value_t = 800)]
-    instances: u32,
-    /// Node series per node instance.
-    #[arg(long, default_value_t = 1000)]
-    series_per_instance: u32,
-    /// Number of job="prometheus" instances.
-    #[arg(long, default_value_t = 10)]
-    prometheus_instances: u32,
-    /// Series per Prometheus instance.
-    #[arg(long, default_value_t = 10_000)]
-    prometheus_series_per_instance: u32,
-    /// job: aggregates per node instance as a fraction of --series-per-instance.
-    #[arg(long, default_value_t = 0.137)]
-    aggregated_ratio: f64,
+    /// The dataset (fedgen's flags).
+    #[command(flatten)]
+    dataset: DatasetConfig,
 }
 
 /// One timed request.
@@ -144,14 +129,7 @@ fn main() -> Result<()> {
         "--targets must be 1..=50"
     );
     procs::install_signal_handler()?;
-    let ds = Dataset::new(DatasetConfig {
-        seed: args.seed,
-        instances: args.instances,
-        series_per_instance: args.series_per_instance,
-        prometheus_instances: args.prometheus_instances,
-        prometheus_series_per_instance: args.prometheus_series_per_instance,
-        aggregated_ratio: args.aggregated_ratio,
-    });
+    let ds = Dataset::new(args.dataset.clone());
     let work = args
         .work_dir
         .join(format!("peerbench-{}", std::process::id()));
@@ -735,12 +713,12 @@ fn render_table(args: &Args, ds: &Dataset, results: &[RunResult]) -> String {
         t,
         "dataset: {} series ({} node instances x {} + {} job: aggregates, {} prometheus instances x {}), seed {}; {} targets, scrape interval {}s, lookback {}; {} timed requests per shape after 1 warm-up; {} concurrent full federates",
         fmt_count(ds.total_series()),
-        args.instances,
-        args.series_per_instance,
+        args.dataset.instances,
+        args.dataset.series_per_instance,
         ds.aggregated_per_instance(),
-        args.prometheus_instances,
-        args.prometheus_series_per_instance,
-        args.seed,
+        args.dataset.prometheus_instances,
+        args.dataset.prometheus_series_per_instance,
+        args.dataset.seed,
         args.targets,
         args.scrape_interval_s,
         args.lookback,
