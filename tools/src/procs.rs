@@ -132,6 +132,40 @@ fn status_field(text: &str, key: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
+/// The 1-minute load average: other work on the machine skews every number.
+pub fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Polls `check` every 2 s until it returns `Ok(true)`, failing when `child` exits (pointing
+/// at its `log`) or after `timeout`.
+pub fn wait_until(
+    child: &mut ChildGuard,
+    log: &Path,
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        child
+            .check_alive()
+            .with_context(|| format!("see {}", log.display()))?;
+        if let Ok(true) = check() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!("timed out after {}s waiting for {what}", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

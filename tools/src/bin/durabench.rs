@@ -159,7 +159,7 @@ fn run_server(
     if phase("replay") {
         let dir = work.join(format!("{name}-replay"));
         std::fs::create_dir_all(&dir)?;
-        let load0 = loadavg();
+        let load0 = procs::loadavg().unwrap_or(f64::NAN);
         let mut s = Server::start(args, name, &dir, None)?;
         s.wait_ready(Duration::from_secs(120))?;
         let t = Instant::now();
@@ -198,7 +198,7 @@ fn run_server(
             cpu.as_secs_f64(),
             rss_replayed / 1024,
             load0,
-            loadavg()
+            procs::loadavg().unwrap_or(f64::NAN)
         );
         eprintln!("{line}");
         report.push(line);
@@ -207,7 +207,7 @@ fn run_server(
     if phase("rss") {
         let dir = work.join(format!("{name}-rss"));
         std::fs::create_dir_all(&dir)?;
-        let load0 = loadavg();
+        let load0 = procs::loadavg().unwrap_or(f64::NAN);
         let mut s = Server::start(args, name, &dir, None)?;
         s.wait_ready(Duration::from_secs(120))?;
         thread::sleep(Duration::from_secs(2));
@@ -229,12 +229,12 @@ fn run_server(
             rss as f64 * 1024.0 / n,
             (rss.saturating_sub(empty)) as f64 * 1024.0 / n,
             load0,
-            loadavg()
+            procs::loadavg().unwrap_or(f64::NAN)
         );
         eprintln!("{line}");
         report.push(line);
         if phase("disk") {
-            let load0 = loadavg();
+            let load0 = procs::loadavg().unwrap_or(f64::NAN);
             let t = Instant::now();
             let mut s = Server::start(args, name, &dir, Some(args.block_m))?;
             s.wait_ready(Duration::from_secs(600))?;
@@ -249,7 +249,7 @@ fn run_server(
                 bytes as f64 / samples.max(1) as f64,
                 chunk_bytes as f64 / samples.max(1) as f64,
                 load0,
-                loadavg()
+                procs::loadavg().unwrap_or(f64::NAN)
             );
             eprintln!("{line}");
             report.push(line);
@@ -561,14 +561,6 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The 1-minute load average.
-fn loadavg() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]

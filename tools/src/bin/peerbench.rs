@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use clap::{Parser, ValueEnum};
 use fedstore_tools::dataset::{Dataset, DatasetConfig, Shape};
 use fedstore_tools::expo;
@@ -329,7 +329,7 @@ fn run_server(
     targets: Option<&Targets>,
     r: &mut RunResult,
 ) -> Result<()> {
-    r.loadavg.0 = loadavg();
+    r.loadavg.0 = procs::loadavg();
     let mut child = start_server(args, server, dir)?;
     let pid = child.pid();
     let addr: SocketAddr = format!("127.0.0.1:{}", port_of(args, server)).parse()?;
@@ -339,7 +339,7 @@ fn run_server(
         Server::Victoriametrics => &["/health"],
         Server::Fedstore => &["/-/ready", "/-/healthy", "/federate"],
     };
-    wait_until(
+    procs::wait_until(
         &mut child,
         &log,
         Duration::from_secs(120),
@@ -356,7 +356,7 @@ fn run_server(
     let total = ds.total_series();
     let timeout = Duration::from_secs(args.load_timeout_s);
     match server {
-        Server::Prometheus => wait_until(&mut child, &log, timeout, "head series", || {
+        Server::Prometheus => procs::wait_until(&mut child, &log, timeout, "head series", || {
             let (_, body) = http::get_body(addr, "/metrics", &[], Duration::from_secs(30))?;
             let text = String::from_utf8_lossy(&body);
             let n = text
@@ -367,18 +367,20 @@ fn run_server(
             eprintln!("  prometheus_tsdb_head_series {n}");
             Ok(n as u64 >= total)
         })?,
-        Server::Victoriametrics => wait_until(&mut child, &log, timeout, "series count", || {
-            let (_, body) =
-                http::get_body(addr, "/api/v1/series/count", &[], Duration::from_secs(30))?;
-            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let n = v["data"][0].as_u64().unwrap_or(0);
-            eprintln!("  /api/v1/series/count {n}");
-            Ok(n >= total)
-        })?,
+        Server::Victoriametrics => {
+            procs::wait_until(&mut child, &log, timeout, "series count", || {
+                let (_, body) =
+                    http::get_body(addr, "/api/v1/series/count", &[], Duration::from_secs(30))?;
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let n = v["data"][0].as_u64().unwrap_or(0);
+                eprintln!("  /api/v1/series/count {n}");
+                Ok(n >= total)
+            })?
+        }
         // Scraping: /federate is the only "loaded" signal fedstore surely has.
         Server::Fedstore if args.fedstore_scrape => {
             let all = vec![r#"{__name__=~".+"}"#.to_string()];
-            wait_until(&mut child, &log, timeout, "scraped series", || {
+            procs::wait_until(&mut child, &log, timeout, "scraped series", || {
                 Ok(timed_federate(addr, pid, &all, false)?.series >= total)
             })?
         }
@@ -388,7 +390,7 @@ fn run_server(
     // The data is only "in" once /federate returns all of it (VictoriaMetrics makes
     // samples searchable with a delay).
     let all = vec![r#"{__name__=~".+"}"#.to_string()];
-    wait_until(&mut child, &log, timeout, "all series federated", || {
+    procs::wait_until(&mut child, &log, timeout, "all series federated", || {
         let s = timed_federate(addr, pid, &all, false)?;
         eprintln!(
             "  federated {} series in {:.2}s",
@@ -439,7 +441,7 @@ fn run_server(
         concurrent_phase(args, addr, pid, &all, r);
     }
     r.hwm_kib = procs::rss_kib(pid).map(|m| m.1);
-    r.loadavg.1 = loadavg();
+    r.loadavg.1 = procs::loadavg();
     child.check_alive()?;
     child.stop(Duration::from_secs(30));
     Ok(())
@@ -467,28 +469,6 @@ fn import_fedstore(ds: &Dataset, addr: SocketAddr) -> Result<()> {
             .with_context(|| format!("POST {url}"))?;
     }
     Ok(())
-}
-
-fn wait_until(
-    child: &mut ChildGuard,
-    log: &Path,
-    timeout: Duration,
-    what: &str,
-    mut check: impl FnMut() -> Result<bool>,
-) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        child
-            .check_alive()
-            .with_context(|| format!("see {}", log.display()))?;
-        if let Ok(true) = check() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("timed out after {}s waiting for {what}", timeout.as_secs());
-        }
-        thread::sleep(Duration::from_secs(2));
-    }
 }
 
 /// One `/federate` request: time to the last byte, bytes as sent, sample lines.
@@ -627,16 +607,6 @@ fn concurrent_phase(args: &Args, addr: SocketAddr, pid: u32, all: &[String], r: 
             .map(|n| format!(" ({n})"))
             .unwrap_or_default()
     );
-}
-
-/// The 1-minute load average: other work on the machine skews every number.
-fn loadavg() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// Median of the server CPU times (independent of the elapsed-time median).

@@ -124,7 +124,7 @@ fn main() -> Result<()> {
     let mut fedgen = ChildGuard::spawn("fedgen", fedgen_cmd, &fedgen_log)?;
     let last_target: SocketAddr =
         format!("127.0.0.1:{}", args.port_base as usize + args.targets - 1).parse()?;
-    wait_until(
+    procs::wait_until(
         &mut fedgen,
         &fedgen_log,
         Duration::from_secs(120),
@@ -192,7 +192,7 @@ fn scrape_config(args: &Args) -> String {
 }
 
 fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> {
-    let load0 = loadavg();
+    let load0 = procs::loadavg().unwrap_or(f64::NAN);
     let (port, cmd, series_metric, appended_metric, scrapes_metric) = match name {
         "fedstore" => {
             ensure!(
@@ -249,14 +249,14 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
     let mut child = ChildGuard::spawn(name, cmd, &log)?;
     let pid = child.pid();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    wait_until(&mut child, &log, Duration::from_secs(120), "ready", || {
+    procs::wait_until(&mut child, &log, Duration::from_secs(120), "ready", || {
         Ok(
             http::get(addr, "/-/ready", &[], Duration::from_secs(5), &mut |_| {})
                 .is_ok_and(|r| r.status == 200),
         )
     })?;
     let mut head_series = 0;
-    wait_until(
+    procs::wait_until(
         &mut child,
         &log,
         Duration::from_secs(args.load_timeout_s),
@@ -302,7 +302,7 @@ fn measure(args: &Args, name: &str, dir: &Path, total: u64) -> Result<Measured> 
         scrapes,
         wall,
         rss_kib,
-        load: (load0, loadavg()),
+        load: (load0, procs::loadavg().unwrap_or(f64::NAN)),
     };
     eprintln!(
         "  {name}: {:.2}s CPU in {:.1}s = {:.1}% of one core, RSS {} MiB, load {:.2}/{:.2}",
@@ -366,36 +366,6 @@ fn sum_samples(text: &str, name: &str) -> Option<f64> {
         })
         .collect();
     (!values.is_empty()).then(|| values.iter().sum())
-}
-
-/// The 1-minute load average.
-fn loadavg() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-fn wait_until(
-    child: &mut ChildGuard,
-    log: &Path,
-    timeout: Duration,
-    what: &str,
-    mut check: impl FnMut() -> Result<bool>,
-) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        child
-            .check_alive()
-            .with_context(|| format!("see {}", log.display()))?;
-        if let Ok(true) = check() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("timed out after {}s waiting for {what}", timeout.as_secs());
-        }
-        thread::sleep(Duration::from_secs(2));
-    }
 }
 
 #[cfg(test)]
