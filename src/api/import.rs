@@ -6,7 +6,7 @@ use std::io::Read;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use fedstore_storage::{AppendStats, Head};
+use fedstore_storage::{AppendError, AppendStats, Head};
 
 use super::ApiError;
 use crate::exposition::parse::{Entry, Format, Parser, to_labels};
@@ -78,7 +78,13 @@ pub fn import_text(head: &Head, text: &[u8], now_ms: i64) -> Result<AppendStats,
         let labels = to_labels(&s);
         if let Err(e) = app.append(&labels, s.timestamp_ms.unwrap_or(now_ms), s.value) {
             app.rollback();
-            return Err(ApiError::BadRequestText(format!("line {}: {e}", s.line)));
+            let msg = format!("line {}: {e}", s.line);
+            // The head could not grow its files (disk full, I/O error): not the sender's
+            // fault, and worth a retry.
+            return Err(match e {
+                AppendError::Storage(_) => ApiError::InternalText(msg),
+                _ => ApiError::BadRequestText(msg),
+            });
         }
     }
     app.commit()

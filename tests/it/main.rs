@@ -1,6 +1,7 @@
 //! Integration tests: one binary, topic modules; each starts the real server on loopback.
 
 mod blocks;
+mod diskfull;
 mod durability;
 mod federate;
 mod federate_golden;

@@ -1,0 +1,514 @@
+//! A full disk under the real binary: writes that cannot be stored answer a 5xx naming the
+//! problem (so remote-write senders retry), never a 2xx; the process keeps serving what it
+//! acknowledged; a restart without the limit brings back every acknowledged batch and no part
+//! of a refused one.
+//!
+//! How the disk "fills": once `fedstore serve` is ready, the test lowers the child's
+//! `RLIMIT_FSIZE` with prlimit(2) to the size of its largest data file plus a small budget. From
+//! then on the kernel refuses any write or `ftruncate` that would take a file past that size
+//! with `EFBIG` ("File too large"), exactly where a full disk fails with `ENOSPC`: a short write
+//! (the WAL segment ends in a torn record), then an error. The child ignores `SIGXFSZ` (set
+//! in `pre_exec`; an ignored signal stays ignored across exec), otherwise the kernel would kill
+//! it instead. The limit is set after start-up, relative to the files then present, rather
+//! than before exec with a guessed size: start-up creates files whose sizes change as the head
+//! evolves (column files, head chunk files), and only the growth after start-up is under test.
+//! A real full file system (tmpfs or loop mount) needs `CAP_SYS_ADMIN`, which CI containers
+//! refuse; an unwritable directory stops nobody when the tests run as root.
+//!
+//! Ports come from 19500-19599. Linux only (prlimit).
+#![cfg(target_os = "linux")]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use fedstore::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
+use prost::Message as _;
+
+use crate::support::{enc, wall_ms};
+
+/// Next port to try, within 19500-19599.
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+fn free_port() -> u16 {
+    for _ in 0..100 {
+        let p =
+            19500 + (NEXT_PORT.fetch_add(1, Ordering::SeqCst) + std::process::id() as u16) % 100;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port in 19500-19599");
+}
+
+/// Series per batch; a batch is stored whole or not at all.
+const SERIES_PER_BATCH: usize = 8;
+
+/// Series of the batch in [`batch_larger_than_free_space_is_refused_whole`]: their records
+/// outgrow any head column and WAL segment allowed to grow by nothing.
+const BIG_BATCH_SERIES: usize = 2_000;
+
+/// Bytes the files may grow past the largest data file once the limit is set: about 100
+/// batches of WAL records, so the disk fills after a fraction of a second of writes.
+const BUDGET_BYTES: u64 = 16 << 10;
+
+/// More batches than [`BUDGET_BYTES`] can hold in any encoding.
+const MAX_BATCHES: u64 = 5_000;
+
+/// A `fedstore serve` child on its own port, with `SIGXFSZ` ignored and stderr captured.
+struct Node {
+    child: Option<Child>,
+    url: String,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts the binary on `dir/data` (config `dir/fedstore.yml`: no scrape jobs, so only the
+    /// test writes) and waits until it is ready.
+    fn start(dir: &Path, extra: &[&str]) -> Node {
+        let config = dir.join("fedstore.yml");
+        // No self-scrape: its samples would share the WAL budget with the test's batches.
+        std::fs::write(&config, "scrape_configs: []\n").unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fedstore"));
+        cmd.args(["serve", "--web.listen-address"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--storage.tsdb.path")
+            .arg(dir.join("data"))
+            .arg("--config.file")
+            .arg(&config)
+            .args(["--query.lookback-delta", "1d"])
+            .args(extra)
+            .stdout(Stdio::null())
+            // A pipe, not a file: the size limit must not stop the server's own logging.
+            .stderr(Stdio::piped());
+        ignore_sigxfsz(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut node = Node {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+            stderr,
+            reader: Some(reader),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            node.assert_running("starting");
+            if http(&format!("{}/-/ready", node.url), None).is_ok_and(|(s, _)| s == 200) {
+                return node;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not ready in 60 s: {}",
+                node.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What the server logged so far.
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Panics (with the server's log) when the process has exited.
+    #[track_caller]
+    fn assert_running(&mut self, when: &str) {
+        let child = self.child.as_mut().expect("node was stopped");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "fedstore exited with {status} while {when}; stderr:\n{}",
+                self.stderr()
+            );
+        }
+    }
+
+    /// From now on no file of the process may grow past `bytes`.
+    fn limit_file_size(&self, bytes: u64) {
+        let pid = self.child.as_ref().expect("node was stopped").id();
+        set_fsize_limit(pid, bytes);
+    }
+
+    /// `GET path`; panics with the server's log on a transport error.
+    fn get(&self, path: &str) -> (u16, String) {
+        http(&format!("{}{path}", self.url), None)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}; stderr:\n{}", self.stderr()))
+    }
+
+    /// Sends batch `k` of `series` series: import (text format) for even `k`, remote write
+    /// for odd `k`.
+    fn write_batch(&self, k: u64, series: usize, base_ms: i64) -> (u16, String) {
+        let (path, content_type, body) = if k % 2 == 0 {
+            let mut text = String::new();
+            for i in 0..series {
+                for (t, v) in batch_samples(k, base_ms) {
+                    text.push_str(&format!("diskfull{{batch=\"{k}\",i=\"{i}\"}} {v} {t}\n"));
+                }
+            }
+            ("/api/v1/import/prometheus", "text/plain", text.into_bytes())
+        } else {
+            let body = remote_write_body(k, series, base_ms);
+            ("/api/v1/write", "application/x-protobuf", body)
+        };
+        http_post(&format!("{}{path}", self.url), content_type, &body)
+            .unwrap_or_else(|e| panic!("batch {k} ({path}): {e}; stderr:\n{}", self.stderr()))
+    }
+
+    /// Batches present on the server: `batch -> [(i, value, timestamp)]`.
+    fn present(&self) -> BTreeMap<u64, Vec<(usize, f64, i64)>> {
+        let (status, body) = self.get(&format!(
+            "/federate?match[]={}",
+            enc("{__name__=\"diskfull\"}")
+        ));
+        assert_eq!(status, 200, "{body}");
+        let mut out: BTreeMap<u64, Vec<(usize, f64, i64)>> = BTreeMap::new();
+        for line in body
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let label = |name: &str| {
+                line.split(&format!("{name}=\""))
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .and_then(|r| r.parse::<u64>().ok())
+                    .unwrap_or_else(|| panic!("no label {name} in federate line {line:?}"))
+            };
+            let mut words = line.rsplit(' ');
+            let t: i64 = words.next().and_then(|w| w.parse().ok()).unwrap();
+            let v: f64 = words.next().and_then(|w| w.parse().ok()).unwrap();
+            out.entry(label("batch"))
+                .or_default()
+                .push((label("i") as usize, v, t));
+        }
+        out
+    }
+
+    /// SIGTERM, then waits for the exit (at most 20 s); `None` if it did not exit in time.
+    fn terminate(mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(s) = child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// The samples of every series of batch `k`: two, the last one with value `k`.
+fn batch_samples(k: u64, base_ms: i64) -> [(i64, f64); 2] {
+    let t = base_ms + 2 * k as i64;
+    [(t, k as f64 + 0.5), (t + 1, k as f64)]
+}
+
+fn remote_write_body(k: u64, series: usize, base_ms: i64) -> Vec<u8> {
+    let label = |name: &str, value: String| Label {
+        name: name.into(),
+        value,
+    };
+    let timeseries = (0..series)
+        .map(|i| TimeSeries {
+            labels: vec![
+                label("__name__", "diskfull".into()),
+                label("batch", k.to_string()),
+                label("i", i.to_string()),
+            ],
+            samples: batch_samples(k, base_ms)
+                .iter()
+                .map(|&(timestamp, value)| Sample { value, timestamp })
+                .collect(),
+            ..TimeSeries::default()
+        })
+        .collect();
+    let raw = WriteRequest {
+        timeseries,
+        metadata: vec![],
+    }
+    .encode_to_vec();
+    snap::raw::Encoder::new().compress_vec(&raw).unwrap()
+}
+
+/// Size of the largest file under `dir`.
+fn largest_file(dir: &Path) -> u64 {
+    let mut max = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        max = max.max(if meta.is_dir() {
+            largest_file(&entry.path())
+        } else {
+            meta.len()
+        });
+    }
+    max
+}
+
+/// Makes the child ignore `SIGXFSZ`, so a write past `RLIMIT_FSIZE` fails with `EFBIG`
+/// instead of killing it.
+#[allow(unsafe_code)]
+fn ignore_sigxfsz(cmd: &mut Command) {
+    let hook = || {
+        // SAFETY: signal(2) with SIG_IGN installs no handler code and is async-signal-safe,
+        // so it may run between fork and exec.
+        let prev = unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+        if prev == libc::SIG_ERR {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls signal(2) (see above); it allocates nothing and touches no
+    // state shared with the parent.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// Sets the soft `RLIMIT_FSIZE` of process `pid` to `bytes` (the hard limit is kept).
+#[allow(unsafe_code)]
+fn set_fsize_limit(pid: u32, bytes: u64) {
+    let pid = libc::pid_t::try_from(pid).unwrap();
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a null new limit is only read as "none"; `old` is a valid rlimit for the call.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut old) };
+    assert_eq!(rc, 0, "prlimit get: {}", std::io::Error::last_os_error());
+    let new = libc::rlimit {
+        rlim_cur: bytes.min(old.rlim_max),
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: `new` is a valid rlimit for the call; a null old limit is not written.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &new, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit set: {}", std::io::Error::last_os_error());
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn read_answer(resp: ureq::http::Response<ureq::Body>) -> Result<(u16, String), String> {
+    let status = resp.status().as_u16();
+    let mut text = String::new();
+    resp.into_body()
+        .into_reader()
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    Ok((status, text))
+}
+
+/// GET or (with a body) POST as text; `Err` on a transport failure.
+fn http(url: &str, body: Option<&[u8]>) -> Result<(u16, String), String> {
+    match body {
+        None => read_answer(agent().get(url).call().map_err(|e| e.to_string())?),
+        Some(b) => http_post(url, "text/plain", b),
+    }
+}
+
+fn http_post(url: &str, content_type: &str, body: &[u8]) -> Result<(u16, String), String> {
+    let resp = agent()
+        .post(url)
+        .header("Content-Type", content_type)
+        .send(body)
+        .map_err(|e| e.to_string())?;
+    read_answer(resp)
+}
+
+/// Asserts that exactly the batches `acked` (batch, series) are present, each whole with its
+/// last sample.
+#[track_caller]
+fn assert_exactly(
+    present: &BTreeMap<u64, Vec<(usize, f64, i64)>>,
+    acked: &[(u64, usize)],
+    base_ms: i64,
+) {
+    for &(k, series) in acked {
+        let mut got = present
+            .get(&k)
+            .unwrap_or_else(|| panic!("acknowledged batch {k} is missing"))
+            .clone();
+        got.sort_by_key(|s| s.0);
+        let (t, v) = batch_samples(k, base_ms)[1];
+        let want: Vec<(usize, f64, i64)> = (0..series).map(|i| (i, v, t)).collect();
+        assert_eq!(got, want, "acknowledged batch {k}");
+    }
+    let extra: Vec<(&u64, usize)> = present
+        .iter()
+        .filter(|(k, _)| !acked.iter().any(|a| a.0 == **k))
+        .map(|(k, s)| (k, s.len()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "refused batches are (partly) stored: (batch, series) {extra:?}"
+    );
+}
+
+/// Asserts a refusal: a 5xx whose body names the kernel's error.
+#[track_caller]
+fn assert_refused(what: &str, (status, body): &(u16, String)) {
+    assert!(
+        matches!(status, 500 | 503),
+        "{what}: want a 5xx on a full disk, got {status} {body:?}"
+    );
+    assert!(
+        body.contains("File too large"),
+        "{what}: the {status} body does not name the cause: {body:?}"
+    );
+}
+
+/// Asserts the server is alive, healthy, and reports `fedstore_wal_poisoned` as `poisoned`.
+#[track_caller]
+fn assert_serving(node: &mut Node, poisoned: bool) {
+    node.assert_running("refusing writes");
+    assert_eq!(node.get("/-/healthy").0, 200);
+    let (status, metrics) = node.get("/metrics");
+    assert_eq!(status, 200);
+    let want = format!("fedstore_wal_poisoned {}", u8::from(poisoned));
+    assert!(
+        metrics.lines().any(|l| l == want),
+        "/metrics lacks {want:?}: {}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("wal"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The WAL fills up mid-stream: the first write that does not fit, and every one after it,
+/// is refused (the WAL is poisoned until restart); the restart cuts the torn record.
+#[test]
+fn full_disk_refuses_writes_with_5xx_and_keeps_acknowledged_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(dir.path(), &[]);
+    let limit = largest_file(&dir.path().join("data")) + BUDGET_BYTES;
+    node.limit_file_size(limit);
+    let base_ms = wall_ms() - 60_000;
+
+    // Write until the disk is full, then a few more (both endpoints).
+    let mut acked = Vec::new();
+    let mut refused = Vec::new();
+    for k in 0..MAX_BATCHES {
+        let answer = node.write_batch(k, SERIES_PER_BATCH, base_ms);
+        if answer.0 == 204 {
+            assert!(
+                refused.is_empty(),
+                "batch {k} acknowledged after batch {:?} was refused (a failed WAL write \
+                 must refuse every later write until restart)",
+                refused.first()
+            );
+            acked.push((k, SERIES_PER_BATCH));
+            continue;
+        }
+        assert_refused(&format!("batch {k}"), &answer);
+        refused.push(k);
+        if refused.len() == 4 {
+            break;
+        }
+    }
+    assert!(
+        !refused.is_empty(),
+        "no write failed in {MAX_BATCHES} batches with a file size limit of {limit} bytes"
+    );
+    assert!(
+        acked.len() >= 2,
+        "the disk was full after {} batches; the budget is meant for more",
+        acked.len()
+    );
+
+    // Still alive and serving what it acknowledged; the failure is visible and logged.
+    assert_serving(&mut node, true);
+    assert_exactly(&node.present(), &acked, base_ms);
+    let log = node.stderr();
+    assert!(
+        log.contains("File too large"),
+        "the failure is not logged: {log}"
+    );
+
+    // A graceful stop must not hang (its final WAL fsync is refused: the exit code says so).
+    let status = node.terminate();
+    assert!(
+        status.is_some(),
+        "fedstore did not stop within 20 s of SIGTERM"
+    );
+
+    // Restart without the limit: the torn WAL tail is cut, exactly the acknowledged batches
+    // are back, and writes work again.
+    let node = Node::start(dir.path(), &[]);
+    assert_exactly(&node.present(), &acked, base_ms);
+    let k = refused[refused.len() - 1] + 1;
+    let (status, body) = node.write_batch(k, SERIES_PER_BATCH, base_ms);
+    assert_eq!(status, 204, "write after restart: {body}");
+    acked.push((k, SERIES_PER_BATCH));
+    assert_exactly(&node.present(), &acked, base_ms);
+}
+
+/// A batch bigger than the space left is refused whole by both endpoints, whichever file
+/// fails first (the head's series column growing, or the WAL), and the server goes on.
+#[test]
+fn batch_larger_than_free_space_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // One shard: all series grow the same column file.
+    let mut node = Node::start(dir.path(), &["--storage.tsdb.head-shards", "1"]);
+    let base_ms = wall_ms() - 60_000;
+    let first = node.write_batch(0, SERIES_PER_BATCH, base_ms);
+    assert_eq!(first.0, 204, "{}", first.1);
+    // No file may grow past the largest one there is: far less than 2000 series need.
+    node.limit_file_size(largest_file(&dir.path().join("data")));
+    for k in [2, 3] {
+        let answer = node.write_batch(k, BIG_BATCH_SERIES, base_ms);
+        assert_refused(&format!("batch {k} of {BIG_BATCH_SERIES} series"), &answer);
+    }
+    node.assert_running("refusing writes");
+    assert_eq!(node.get("/-/healthy").0, 200);
+    let acked = [(0, SERIES_PER_BATCH)];
+    assert_exactly(&node.present(), &acked, base_ms);
+    assert!(
+        node.terminate().is_some(),
+        "fedstore did not stop within 20 s of SIGTERM"
+    );
+    let node = Node::start(dir.path(), &[]);
+    assert_exactly(&node.present(), &acked, base_ms);
+}
