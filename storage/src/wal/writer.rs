@@ -256,17 +256,24 @@ impl Shared {
     }
 
     /// Records the first failure and refuses all later writes; returns the error to report.
+    ///
+    /// The refusal is in place before anything is logged: on a full disk the log file may be
+    /// unwritable too, and a logger that panics then (tracing-subscriber's internal-error
+    /// `eprintln!`) must not leave the writer open behind a torn record.
     fn poison(&self, cause: String) -> WalError {
-        {
+        let (first, cause) = {
             let mut c = self.poison_cause.lock();
-            if c.is_none() {
-                tracing::error!(%cause, "WAL write failed: refusing further writes until restart");
+            let first = c.is_none();
+            if first {
                 *c = Some(cause);
             }
-        }
-        self.poisoned.store(true, Ordering::Release);
+            self.poisoned.store(true, Ordering::Release);
+            (first, c.clone().unwrap_or_default())
+        };
         self.synced.notify_all();
-        let cause = self.poison_cause.lock().clone().unwrap_or_default();
+        if first {
+            tracing::error!(%cause, "WAL write failed: refusing further writes until restart");
+        }
         WalError::Poisoned { cause }
     }
 
