@@ -526,11 +526,19 @@ fn fill(node: &Node, base_ms: i64, limit: u64, refusal: Refusal) -> (Vec<(u64, u
 }
 
 /// The WAL fills up mid-stream: the first write that does not fit, and every one after it,
-/// is refused (the WAL is poisoned until restart); the restart cuts the torn record.
+/// is refused (the WAL is poisoned until restart); the restart cuts the torn record. In every
+/// fsync mode: the failing write is the same, only the waiting after it differs.
 #[test]
 fn full_disk_refuses_writes_with_5xx_and_keeps_acknowledged_data() {
+    for fsync in ["group", "always", "100ms"] {
+        wal_fills_up(fsync);
+    }
+}
+
+fn wal_fills_up(fsync: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::start(dir.path(), &[]);
+    let flags = ["--storage.wal.fsync", fsync];
+    let mut node = Node::start(dir.path(), &flags);
     let limit = largest_file(&dir.path().join("data")) + BUDGET_BYTES;
     node.limit_file_size(limit);
     let base_ms = wall_ms() - 60_000;
@@ -543,23 +551,23 @@ fn full_disk_refuses_writes_with_5xx_and_keeps_acknowledged_data() {
     let log = node.stderr();
     assert!(
         log.contains("File too large"),
-        "the failure is not logged: {log}"
+        "fsync {fsync}: the failure is not logged: {log}"
     );
 
     // A graceful stop must not hang (its final WAL fsync is refused: the exit code says so).
     let status = node.terminate();
     assert!(
         status.is_some(),
-        "fedstore did not stop within 20 s of SIGTERM"
+        "fsync {fsync}: fedstore did not stop within 20 s of SIGTERM"
     );
 
     // Restart without the limit: the torn WAL tail is cut, exactly the acknowledged batches
     // are back, and writes work again.
-    let node = Node::start(dir.path(), &[]);
+    let node = Node::start(dir.path(), &flags);
     assert_exactly(&node.present(), &acked, base_ms);
     let k = refused[refused.len() - 1] + 1;
     let (status, body) = node.write_batch(k, SERIES_PER_BATCH, base_ms);
-    assert_eq!(status, 204, "write after restart: {body}");
+    assert_eq!(status, 204, "fsync {fsync}: write after restart: {body}");
     acked.push((k, SERIES_PER_BATCH));
     assert_exactly(&node.present(), &acked, base_ms);
 }
