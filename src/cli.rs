@@ -131,6 +131,9 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A failed log write (stderr on a full disk) must not panic the logging thread:
+        // tracing's internal-error report uses `eprintln!`, which panics when stderr fails.
+        .log_internal_errors(false)
         .init();
     Ok(())
 }

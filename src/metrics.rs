@@ -190,6 +190,7 @@ impl Metrics {
         );
 
         self.wal_metrics(head, buf);
+        chunk_file_metrics(head, buf);
 
         family(
             buf,
@@ -302,6 +303,47 @@ impl Metrics {
             let v = values[i].load(Ordering::Relaxed) as f64;
             write_sample(buf, name, &[("source", source)], None, v);
         }
+    }
+}
+
+/// The head's chunk files (sealed chunks on disk, read through memory maps).
+fn chunk_file_metrics(head: &Head, buf: &mut Vec<u8>) {
+    let c = head.chunk_file_stats();
+    let metrics = [
+        (
+            "fedstore_head_chunk_files",
+            "gauge",
+            "Head chunk files on disk (<storage.tsdb.path>/chunks_head).",
+            c.files as f64,
+        ),
+        (
+            "fedstore_head_chunks_sealed_total",
+            "counter",
+            "Full head chunks moved out of memory into the chunk files since start.",
+            c.chunks_written as f64,
+        ),
+        (
+            "fedstore_head_chunk_bytes_written_total",
+            "counter",
+            "Bytes written to head chunk files since start.",
+            c.bytes_written as f64,
+        ),
+        (
+            "fedstore_head_chunk_pending_bytes",
+            "gauge",
+            "Sealed chunk bytes still in memory, waiting to be written (grows while writes fail).",
+            c.pending_bytes as f64,
+        ),
+        (
+            "fedstore_head_chunk_write_errors_total",
+            "counter",
+            "Failed head chunk file creations or writes (the chunks stay in memory and are retried).",
+            c.write_errors as f64,
+        ),
+    ];
+    for (name, kind, help, v) in metrics {
+        family(buf, name, kind, help);
+        write_sample(buf, name, &[], None, v);
     }
 }
 

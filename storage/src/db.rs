@@ -84,8 +84,8 @@ pub struct CompactReport {
     pub merged_blocks: Vec<String>,
     /// Blocks deleted (merged away or past retention).
     pub deleted_blocks: Vec<String>,
-    /// Samples dropped from the head's memory after persisting.
-    pub head_samples_truncated: u64,
+    /// Head chunk files deleted after persisting (their chunks are all in blocks now).
+    pub head_chunk_files_deleted: u64,
 }
 
 /// The head and the blocks of one data directory.
@@ -130,11 +130,17 @@ impl Db {
             }
         }
         blocks.sort_by_key(|b| b.meta().min_time);
+        let mut head_opts = head_opts;
+        if head_opts.chunks_dir.is_none() {
+            head_opts.chunks_dir = Some(dir.join("chunks_head"));
+        }
         let head = Arc::new(Head::open(&dir.join("head"), head_opts)?);
-        // A WAL replay brings back history the blocks already hold: drop it from memory now
-        // rather than at the next compaction.
+        // A WAL replay brings back history the blocks already hold (a crash between writing a
+        // block and checkpointing the WAL): drop it now rather than at the next compaction.
+        // Replay itself does not skip it: the latest sample of every series must stay in the
+        // head, which alone answers `/federate`.
         if let Some(persisted) = blocks.iter().map(|b| b.meta().max_time).max() {
-            head.truncate_before(persisted);
+            head.truncate_before(persisted)?;
             head.set_min_valid_time(persisted);
         }
         Ok(Db {
@@ -214,7 +220,7 @@ impl Db {
             // Order matters: refuse late samples for the range first, then drop it from the
             // head, then from the WAL (a checkpoint keeps only samples at or after `end`).
             self.head.set_min_valid_time(end);
-            report.head_samples_truncated += self.head.truncate_before(end);
+            report.head_chunk_files_deleted += self.head.truncate_before(end)?;
             self.head.checkpoint_wal(end)?;
             cursor = end;
         }
@@ -362,7 +368,8 @@ mod tests {
     fn head_opts() -> HeadOptions {
         HeadOptions {
             shards: 4,
-            wal: None,
+            chunk_file_bytes: 4096,
+            ..HeadOptions::default()
         }
     }
 
@@ -471,7 +478,7 @@ mod tests {
         assert_eq!(report.head_blocks.len(), 4, "{report:?}");
         assert_eq!(report.merged_blocks.len(), 1, "{report:?}");
         assert_eq!(report.deleted_blocks.len(), 3, "{report:?}");
-        assert!(report.head_samples_truncated > 0);
+        assert!(report.head_chunk_files_deleted > 0, "{report:?}");
         let spans: Vec<(i64, i64, u32)> = db
             .blocks()
             .iter()

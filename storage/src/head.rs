@@ -11,11 +11,14 @@
 //! the symbol read lock and all shard read locks. See docs/format/head.md for the files.
 
 mod append;
+mod chunk_files;
+mod history;
 mod latest;
 mod shard;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockReadGuard};
@@ -29,6 +32,8 @@ use crate::series::SeriesRef;
 use crate::symbols::{SymbolId, SymbolTable};
 
 pub use append::Appender;
+pub use chunk_files::ChunkFileStats;
+use chunk_files::ChunkFiles;
 pub use latest::SymbolLabels;
 use shard::ShardData;
 
@@ -41,6 +46,11 @@ pub struct HeadOptions {
     /// The write-ahead log (`<storage.tsdb.path>/wal`). `None` (the default): no WAL, the
     /// head starts empty on every open and a crash loses everything (tests, benches).
     pub wal: Option<crate::wal::WalOptions>,
+    /// Where sealed head chunks go (emptied at open). Default: `<head dir>/chunks_head`;
+    /// the server uses `<storage.tsdb.path>/chunks_head`.
+    pub chunks_dir: Option<PathBuf>,
+    /// Size of one chunk file (default 128 MiB; tests use small files).
+    pub chunk_file_bytes: usize,
 }
 
 impl Default for HeadOptions {
@@ -49,6 +59,8 @@ impl Default for HeadOptions {
         HeadOptions {
             shards: (cores * 4).next_power_of_two(),
             wal: None,
+            chunks_dir: None,
+            chunk_file_bytes: chunk_files::DEFAULT_FILE_BYTES,
         }
     }
 }
@@ -126,6 +138,12 @@ pub struct Head {
     /// Samples older than this (ms) are refused as out of bounds: their range is already
     /// persisted in a block (Prometheus's `minValidTime`). `i64::MIN` until a block exists.
     min_valid_ms: CachePadded<std::sync::atomic::AtomicI64>,
+    /// Oldest and newest sample time stored (a lower and an upper bound after truncation),
+    /// kept at commit so compaction need not scan the series.
+    min_t: CachePadded<AtomicI64>,
+    max_t: CachePadded<AtomicI64>,
+    /// Sealed chunks of every shard.
+    chunks: Arc<ChunkFiles>,
     /// The WAL writer; `None` without a WAL and while `open` replays.
     wal: Option<crate::wal::Wal>,
 }
@@ -147,9 +165,14 @@ impl Head {
     pub fn open(dir: &Path, opts: HeadOptions) -> Result<Head, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let n = opts.shards.clamp(1, 1 << 12).next_power_of_two();
+        let chunks_dir = opts
+            .chunks_dir
+            .clone()
+            .unwrap_or_else(|| dir.join("chunks_head"));
+        let chunks = Arc::new(ChunkFiles::open(&chunks_dir, opts.chunk_file_bytes)?);
         let shards = (0..n)
             .map(|i| {
-                ShardData::create(dir, i).map(|s| {
+                ShardData::create(dir, i, chunks.clone()).map(|s| {
                     CachePadded::new(Shard {
                         data: RwLock::new(s),
                         len: AtomicU32::new(0),
@@ -165,6 +188,9 @@ impl Head {
             postings: RwLock::new(MemPostings::new()),
             num_samples: CachePadded::new(AtomicU64::new(0)),
             min_valid_ms: CachePadded::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+            min_t: CachePadded::new(AtomicI64::new(i64::MAX)),
+            max_t: CachePadded::new(AtomicI64::new(i64::MIN)),
+            chunks,
             wal: None,
         };
         // WAL hook: rebuild the head from the log before anyone can append, then attach the
@@ -287,9 +313,7 @@ impl Head {
         if i >= shard.len() {
             return;
         }
-        if let Some(h) = shard.history(i) {
-            h.for_each_in(mint_ms, maxt_ms, &mut |t, v| out.push((t, v)));
-        }
+        shard.history_in(i, mint_ms, maxt_ms, &mut |t, v| out.push((t, v)));
         if let Some((t, v)) = shard.latest(i)
             && t >= mint_ms
             && t <= maxt_ms
@@ -298,38 +322,45 @@ impl Head {
         }
     }
 
-    /// The oldest and newest timestamps held, `None` without samples. Scans every series;
-    /// compaction (storage/src/db.rs) calls it about once a minute to find ranges to persist.
+    /// The oldest and newest timestamps held, `None` without samples. After a truncation the
+    /// oldest is the truncation point (open chunks may still hold a few older samples, which
+    /// blocks already cover).
     pub fn time_bounds(&self) -> Option<(i64, i64)> {
-        let mut bounds: Option<(i64, i64)> = None;
-        for shard in self.shards.iter() {
-            let shard = shard.read();
-            for i in 0..shard.len() {
-                let Some((t, _)) = shard.latest(i) else {
-                    continue;
-                };
-                let first = shard.history(i).and_then(|h| h.min_time()).unwrap_or(t);
-                bounds = Some(bounds.map_or((first, t), |(lo, hi)| (lo.min(first), hi.max(t))));
-            }
-        }
-        bounds
+        let (min, max) = (
+            self.min_t.load(Ordering::Acquire),
+            self.max_t.load(Ordering::Acquire),
+        );
+        (min <= max).then_some((min, max))
     }
 
-    /// Drops sealed chunks that end before `t_ms` from every series (compaction has written
-    /// them to a block, which answers for that range now); returns the samples dropped.
-    /// Latest samples and open chunks stay, so `/federate` is unaffected.
-    pub fn truncate_before(&self, t_ms: i64) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.write().truncate_history_before(t_ms) as u64)
-            .sum()
+    /// Drops the history before `t_ms` (compaction has written it to a block, which answers
+    /// for that range now): sealed chunks ending before it are no longer read, and chunk files
+    /// holding only such chunks are deleted. Returns how many files were deleted. Latest
+    /// samples and open chunks stay, so `/federate` is unaffected.
+    pub fn truncate_before(&self, t_ms: i64) -> Result<u64, Error> {
+        self.min_t.fetch_max(t_ms, Ordering::AcqRel);
+        self.chunks.truncate_before(t_ms)
+    }
+
+    /// Counters of the head's chunk files, for `/metrics`.
+    pub fn chunk_file_stats(&self) -> ChunkFileStats {
+        self.chunks.stats()
+    }
+
+    /// Records that samples in `[min, max]` were stored.
+    fn note_time_range(&self, min: i64, max: i64) {
+        if min <= max {
+            self.min_t.fetch_min(min, Ordering::AcqRel);
+            self.max_t.fetch_max(max, Ordering::AcqRel);
+        }
     }
 
     /// Approximate memory held by the head in bytes (heap plus mapped columns).
     pub fn memory_bytes(&self) -> usize {
         let postings = self.postings.read().heap_bytes();
         let symbols = self.symbols.read().heap_bytes();
-        postings + symbols + self.shards.iter().map(|s| s.read().bytes()).sum::<usize>()
+        let pending = self.chunks.stats().pending_bytes as usize;
+        postings + symbols + pending + self.shards.iter().map(|s| s.read().bytes()).sum::<usize>()
     }
 
     /// The shard and local index of `r`.

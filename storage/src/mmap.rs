@@ -210,6 +210,102 @@ impl MmapRead {
     }
 }
 
+/// An append-only file read through a fixed-size mapping (the head's chunk files, see
+/// docs/format/head.md): bytes are written with `pwrite` under the caller's lock and become
+/// readable through the mapping once [`AppendFile::append_at`] has published them.
+///
+/// Invariant: `written <= file length` and `written <= map.len()`; [`AppendFile::read`] hands
+/// out only bytes below `written`, so no access ever reaches past the end of the file (which
+/// would raise SIGBUS): the mapping may be longer than the file.
+pub struct AppendFile {
+    path: PathBuf,
+    file: File,
+    map: memmap2::Mmap,
+    written: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for AppendFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppendFile")
+            .field("path", &self.path)
+            .field("written", &self.written())
+            .field("mapped", &self.map.len())
+            .finish()
+    }
+}
+
+impl AppendFile {
+    /// Creates `path` empty (truncating any previous content) and maps `map_len` bytes of it.
+    pub fn create(path: &Path, map_len: usize) -> std::io::Result<AppendFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        // SAFETY: the file is private to this process (the head's `chunks_head` directory,
+        // emptied at open) and only ever grows through `append_at`; it is never truncated while
+        // mapped (deletion unlinks it, which keeps the pages valid). Bytes past the end of the
+        // file are never read (see the invariant), so the longer mapping cannot fault.
+        let map = unsafe { memmap2::MmapOptions::new().len(map_len).map(&file) }?;
+        Ok(AppendFile {
+            path: path.to_owned(),
+            file,
+            map,
+            written: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Bytes readable so far.
+    #[inline]
+    pub fn written(&self) -> usize {
+        self.written.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Bytes the mapping covers: the most this file can hold.
+    pub fn capacity(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Writes `bytes` at `offset`, which must be [`AppendFile::written`] (callers serialize
+    /// appends with their own lock), then publishes them to readers. On error nothing is
+    /// published; a retry at the same offset overwrites any partial write.
+    pub fn append_at(&self, offset: usize, bytes: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let end = offset + bytes.len();
+        if offset != self.written() || end > self.map.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "append at {offset}..{end} of {} (written {}, mapped {})",
+                    self.path.display(),
+                    self.written(),
+                    self.map.len()
+                ),
+            ));
+        }
+        self.file.write_all_at(bytes, offset as u64)?;
+        self.written
+            .store(end, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// `len` bytes at `offset`, if they are all written.
+    #[inline]
+    pub fn read(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        let end = offset.checked_add(len)?;
+        if end > self.written() {
+            return None;
+        }
+        self.map.get(offset..end)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +346,25 @@ mod tests {
             u64::from_le_bytes(raw[16 + 8..16 + 16].try_into().unwrap()),
             7
         );
+    }
+
+    #[test]
+    fn append_file_publishes_only_written_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = AppendFile::create(&dir.path().join("a"), 1 << 20).unwrap();
+        assert_eq!(f.written(), 0);
+        assert_eq!(f.read(0, 1), None, "nothing written yet");
+        f.append_at(0, b"hello").unwrap();
+        assert_eq!(f.read(0, 5), Some(&b"hello"[..]));
+        assert_eq!(f.read(3, 3), None, "past the written end");
+        assert!(f.append_at(2, b"x").is_err(), "not at the end");
+        assert!(
+            f.append_at(5, &vec![0u8; 1 << 20]).is_err(),
+            "past the mapping"
+        );
+        f.append_at(5, b" world").unwrap();
+        assert_eq!(f.read(0, 11), Some(&b"hello world"[..]));
+        assert_eq!(std::fs::read(f.path()).unwrap(), b"hello world");
+        assert_eq!(f.read(usize::MAX, 2), None);
     }
 }

@@ -611,12 +611,11 @@ fn full_disk_under_the_log_file_too() {
 }
 
 /// [`full_disk_under_the_log_file_too`], also asking every refusal to be a 5xx naming the
-/// cause. Fails while a failed log write panics the logging thread: tracing-subscriber's
-/// `fmt()` builder enables `log_internal_errors`, whose `eprintln!` panics when stderr cannot
-/// be written, so the first failing request answers "import worker failed: Blocking thread
-/// pool is shut down unexpectedly" (import) or drops the connection (remote write).
+/// cause. This failed while a failed log write panicked the logging thread (tracing's
+/// `log_internal_errors` reports with `eprintln!`, which panics when stderr cannot be
+/// written): the first failing request answered "import worker failed: Blocking thread pool
+/// is shut down unexpectedly" (import) or dropped the connection (remote write).
 #[test]
-#[ignore = "needs .log_internal_errors(false) in src/cli.rs init_logging (a failed log write panics)"]
 fn full_disk_under_the_log_file_too_clear_errors() {
     log_file_on_the_full_disk(Refusal::Clear);
 }

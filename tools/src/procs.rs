@@ -108,6 +108,16 @@ pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     ))
 }
 
+/// `(RssAnon, RssFile + RssShmem)` of a process in KiB: heap versus mapped file pages (the
+/// kernel can drop clean file pages under pressure; anonymous memory it cannot).
+pub fn rss_split_kib(pid: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((
+        status_field(&text, "RssAnon:")?,
+        status_field(&text, "RssFile:")? + status_field(&text, "RssShmem:")?,
+    ))
+}
+
 /// CPU time (user + system, all threads) a process has used, from `/proc/<pid>/stat`,
 /// assuming the usual 100 clock ticks per second.
 pub fn cpu_time(pid: u32) -> Option<Duration> {

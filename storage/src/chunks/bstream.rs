@@ -20,9 +20,38 @@ impl BitWriter {
         }
     }
 
+    /// An empty stream with room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> Self {
+        BitWriter {
+            bytes: Vec::with_capacity(bytes),
+            free: 0,
+        }
+    }
+
     /// The bytes written so far (a partial last byte is zero-padded).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// Heap bytes allocated.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Adds a zero byte, growing by a quarter rather than doubling (less slack in long-lived
+    /// buffers).
+    #[inline]
+    fn push_byte(&mut self) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve_exact((self.bytes.len() / 4).max(16));
+        }
+        self.bytes.push(0);
+    }
+
+    /// Empties the stream, keeping its allocation.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.free = 0;
     }
 
     /// Consumes the writer, returning its bytes with spare capacity dropped.
@@ -34,7 +63,7 @@ impl BitWriter {
     #[inline]
     pub fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
-            self.bytes.push(0);
+            self.push_byte();
             self.free = 8;
         }
         self.free -= 1;
@@ -49,7 +78,7 @@ impl BitWriter {
         debug_assert!(nbits <= 64);
         while nbits > 0 {
             if self.free == 0 {
-                self.bytes.push(0);
+                self.push_byte();
                 self.free = 8;
             }
             let take = nbits.min(self.free);

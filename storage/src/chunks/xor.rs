@@ -29,6 +29,24 @@ impl XorAppender {
         }
     }
 
+    /// An empty chunk with room for `bytes` encoded bytes.
+    pub fn with_capacity(bytes: usize) -> Self {
+        XorAppender {
+            bw: BitWriter::with_capacity(bytes),
+            ..XorAppender::new()
+        }
+    }
+
+    /// Empties the chunk for reuse, keeping its allocation (the head reuses a series' buffer
+    /// chunk after chunk instead of freeing and regrowing it).
+    pub fn reset(&mut self) {
+        self.bw.clear();
+        *self = XorAppender {
+            bw: std::mem::take(&mut self.bw),
+            ..XorAppender::new()
+        };
+    }
+
     /// Number of samples.
     pub fn num_samples(&self) -> u16 {
         self.num
@@ -47,6 +65,11 @@ impl XorAppender {
     /// The encoded bytes so far.
     pub fn bytes(&self) -> &[u8] {
         self.bw.bytes()
+    }
+
+    /// Heap bytes allocated for the encoding.
+    pub fn capacity(&self) -> usize {
+        self.bw.capacity()
     }
 
     /// Appends one sample.
@@ -136,7 +159,7 @@ impl XorAppender {
     }
 }
 
-/// A sealed, immutable chunk (what the durability issue will move into mmapped files).
+/// A sealed, immutable chunk in memory.
 #[derive(Debug, Clone)]
 pub struct XorChunk {
     /// First timestamp.

@@ -142,6 +142,7 @@ impl<'h> Appender<'h> {
             grouped[*slot] = *p;
             *slot += 1;
         }
+        let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
         for s in 0..n {
             let group = &grouped[starts[s]..starts[s + 1]];
             if group.is_empty() {
@@ -150,7 +151,12 @@ impl<'h> Appender<'h> {
             let mut shard = head.shards[s].write();
             for p in group {
                 let i = (p.r >> head.shard_bits) as usize;
-                match shard.append(i, p.t, p.v) {
+                let applied = shard.append(i, p.t, p.v);
+                if matches!(applied, Applied::Appended | Applied::First) {
+                    min_t = min_t.min(p.t);
+                    max_t = max_t.max(p.t);
+                }
+                match applied {
                     Applied::Appended => stats.appended += 1,
                     Applied::First => {
                         stats.appended += 1;
@@ -165,6 +171,7 @@ impl<'h> Appender<'h> {
         }
         head.num_samples
             .fetch_add(stats.appended, std::sync::atomic::Ordering::Relaxed);
+        head.note_time_range(min_t, max_t);
         if !self.unindexed.is_empty() {
             stats.series_created = self.index_new_series() as u64;
         }

@@ -100,10 +100,7 @@ impl Head {
                         continue;
                     };
                     if t > maxt_ms {
-                        match shard
-                            .history(i)
-                            .and_then(|h| h.latest_at_or_before(maxt_ms))
-                        {
+                        match shard.history_latest_at_or_before(i, maxt_ms) {
                             Some(s) => (t, v) = s,
                             None => continue,
                         }

@@ -5,15 +5,18 @@
 //! series has no sample yet (created by an appender that has not committed, or rolled back).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use hashbrown::{HashMap, HashTable};
 
-use crate::chunks::SeriesChunks;
 use crate::error::{AppendError, Error};
 use crate::labels::Labels;
 use crate::labels::packed::{LabelPairs, PackedLabels, push_varint, same_labels};
 use crate::mmap::MmapColumn;
 use crate::symbols::{SymbolId, SymbolTable};
+
+use super::chunk_files::ChunkFiles;
+use super::history::History;
 
 /// Timestamp marking "no sample yet"; a sample at exactly `i64::MIN` is refused as out of
 /// bounds at append.
@@ -49,19 +52,26 @@ const HASH: usize = 3;
 /// record: latest timestamp, latest value bits, label location, label-set hash), so reading a
 /// series' latest sample and finding its labels costs one cache line; a series' labels are
 /// `name_sets[set]` zipped with the varint value ids at `label_data[start..]`; `history` has
-/// one entry per series; `map` holds every local index, hashed by the record's hash.
+/// one entry per series; `map` holds every local index, hashed by the record's hash. Sealed
+/// history lives in `chunks`, shared by all shards.
 pub(crate) struct ShardData {
     series: MmapColumn,
     label_data: Vec<u8>,
     name_sets: Vec<Box<[u32]>>,
     name_set_ids: HashMap<Box<[u32]>, u32>,
-    history: Vec<Option<Box<SeriesChunks>>>,
+    history: Vec<Option<Box<History>>>,
     map: HashTable<u32>,
+    chunks: Arc<ChunkFiles>,
 }
 
 impl ShardData {
-    /// Creates the shard's series file `shard-NNN.series` under `dir`.
-    pub(crate) fn create(dir: &Path, shard: usize) -> Result<ShardData, Error> {
+    /// Creates the shard's series file `shard-NNN.series` under `dir`; sealed chunks go to
+    /// `chunks`.
+    pub(crate) fn create(
+        dir: &Path,
+        shard: usize,
+        chunks: Arc<ChunkFiles>,
+    ) -> Result<ShardData, Error> {
         Ok(ShardData {
             series: MmapColumn::create(&dir.join(format!("shard-{shard:03}.series")))?,
             label_data: Vec::new(),
@@ -69,6 +79,7 @@ impl ShardData {
             name_set_ids: HashMap::new(),
             history: Vec::new(),
             map: HashTable::new(),
+            chunks,
         })
     }
 
@@ -111,9 +122,19 @@ impl ShardData {
         Some((rec[T] as i64, f64::from_bits(rec[V])))
     }
 
-    /// The chunk history of series `i` (samples before the latest).
-    pub(crate) fn history(&self, i: usize) -> Option<&SeriesChunks> {
-        self.history[i].as_deref()
+    /// Calls `f(t, v)` for the samples of series `i` before its latest with
+    /// `mint <= t <= maxt`, in time order.
+    pub(crate) fn history_in(&self, i: usize, mint: i64, maxt: i64, f: &mut dyn FnMut(i64, f64)) {
+        if let Some(h) = &self.history[i] {
+            h.for_each_in(&self.chunks, mint, maxt, f);
+        }
+    }
+
+    /// The newest sample of series `i` before its latest with `t <= maxt`.
+    pub(crate) fn history_latest_at_or_before(&self, i: usize, maxt: i64) -> Option<(i64, f64)> {
+        self.history[i]
+            .as_ref()?
+            .latest_at_or_before(&self.chunks, maxt)
     }
 
     /// Finds the series with label set `labels` (hash `hash`).
@@ -184,24 +205,14 @@ impl ShardData {
                 };
             }
             self.history[i]
-                .get_or_insert_with(|| Box::new(SeriesChunks::new()))
-                .append(last_t, f64::from_bits(last_v));
+                .get_or_insert_with(|| Box::new(History::new()))
+                .append(last_t, f64::from_bits(last_v), &self.chunks);
             applied = Applied::Appended;
         }
         let rec = &mut self.series.as_mut_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS];
         rec[T] = t as u64;
         rec[V] = v.to_bits();
         applied
-    }
-
-    /// Drops every series' sealed chunks that end before `t` (persisted in a block by
-    /// compaction); returns the samples dropped.
-    pub(crate) fn truncate_history_before(&mut self, t: i64) -> usize {
-        self.history
-            .iter_mut()
-            .flatten()
-            .map(|h| h.truncate_before(t))
-            .sum()
     }
 
     /// Approximate bytes used (heap plus mapped columns).
@@ -218,7 +229,7 @@ impl ShardData {
                 .history
                 .iter()
                 .flatten()
-                .map(|h| 64 + h.heap_bytes())
+                .map(|h| 32 + h.heap_bytes())
                 .sum::<usize>()
             + self.map.capacity() * 5
     }
@@ -240,7 +251,8 @@ mod tests {
     #[test]
     fn hash_collisions_compare_labels() {
         let dir = tempfile::tempdir().unwrap();
-        let mut shard = ShardData::create(dir.path(), 0).unwrap();
+        let chunks = Arc::new(ChunkFiles::open(&dir.path().join("chunks_head"), 1 << 20).unwrap());
+        let mut shard = ShardData::create(dir.path(), 0, chunks).unwrap();
         let mut syms = SymbolTable::new();
         let sets = [
             must_labels(&[("__name__", "a"), ("x", "1")]),
@@ -281,7 +293,10 @@ mod tests {
             assert_eq!(shard.append(1, t, v), want, "({t}, {v})");
         }
         assert_eq!(shard.latest(1), Some((11, 1.0)));
-        assert_eq!(shard.history(1).map(|h| h.num_samples()), Some(1));
-        assert!(shard.history(0).is_none());
+        let mut older = Vec::new();
+        shard.history_in(1, i64::MIN, i64::MAX, &mut |t, v| older.push((t, v)));
+        assert_eq!(older, vec![(10, 1.0)]);
+        shard.history_in(0, i64::MIN, i64::MAX, &mut |t, v| older.push((t, v)));
+        assert_eq!(older.len(), 1, "series 0 has no history");
     }
 }

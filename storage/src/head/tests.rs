@@ -962,3 +962,56 @@ fn samples_before_min_valid_time_are_out_of_bounds() {
     let stats = app.commit().unwrap();
     assert_eq!((stats.appended, stats.out_of_bounds), (1, 1));
 }
+
+/// RSS per series with 2 h of 15 s samples (480 per series) of two-decimal gauges, appended
+/// time-major as scrapes do, on this thread only. Run in release:
+/// `cargo test -p fedstore-storage --release --lib -- --ignored head_rss_two_hours --nocapture`
+#[test]
+#[ignore = "slow: measures RSS with 100k series x 480 samples"]
+fn head_rss_two_hours() {
+    let n: usize = std::env::var("FEDSTORE_RSS_SERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let h = Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap();
+    let rss0 = rss_bytes();
+    let mut refs = Vec::with_capacity(n);
+    let mut app = h.appender();
+    for i in 0..n {
+        let labels = Labels::from_pairs([
+            ("__name__", format!("metric_{}", i % 100).as_str()),
+            ("instance", format!("host-{}:9100", i / 100).as_str()),
+            ("job", "node"),
+        ]);
+        refs.push(app.append(&labels, 0, 0.0).unwrap());
+    }
+    app.commit().unwrap();
+    let rss_index = rss_bytes();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for k in 1..480i64 {
+        let mut app = h.appender();
+        for &r in &refs {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            app.append_ref(r, k * 15_000, (x % 100_000) as f64 / 100.0)
+                .unwrap();
+        }
+        app.commit().unwrap();
+    }
+    let rss1 = rss_bytes();
+    let chunks = h.chunk_file_stats();
+    eprintln!(
+        "{n} series x 480: RSS growth {:.0} B/series (index and first sample {:.0}); memory_bytes {:.0} B/series; chunk files {} ({} MB written, {} chunks)",
+        (rss1.saturating_sub(rss0)) as f64 / n as f64,
+        (rss_index.saturating_sub(rss0)) as f64 / n as f64,
+        h.memory_bytes() as f64 / n as f64,
+        chunks.files,
+        chunks.bytes_written >> 20,
+        chunks.chunks_written,
+    );
+    let mut out = Vec::new();
+    h.samples(refs[n / 2], 0, i64::MAX, &mut out);
+    assert_eq!(out.len(), 480);
+}

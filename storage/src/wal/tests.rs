@@ -25,6 +25,7 @@ fn open(root: &Path, wal: WalOptions) -> Result<Head, crate::Error> {
         HeadOptions {
             shards: 4,
             wal: Some(wal),
+            ..HeadOptions::default()
         },
     )
 }

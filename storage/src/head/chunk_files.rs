@@ -1,0 +1,447 @@
+//! Sealed head chunks on disk (`<storage.tsdb.path>/chunks_head/`), read back through
+//! memory maps, so the head's RSS holds only open chunks, the index and the latest-sample
+//! columns (Prometheus's "m-mapped head chunks").
+//!
+//! Each sealed chunk is one record in an append-only file; its position (`seq << 32 | offset`)
+//! is all a series keeps of it, because every record names the position of the same series'
+//! previous chunk: a series' history is a backwards chain through the files. Records are
+//! gathered in a write buffer and written in large `pwrite`s; a record is readable from the
+//! buffer until it is on disk, and from the mapping after. A failing disk leaves records in
+//! memory (counted, logged once) and retries later: nothing is lost, RSS grows instead.
+//!
+//! The files are a cache of what the WAL holds: emptied at every open, never fsynced, no
+//! checksums. Truncation (after compaction persisted a range) deletes whole files whose
+//! chunks all end before the cut; walks stop at a deleted file or a chunk before the cut.
+//! Format: docs/format/head.md.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::chunks::XorAppender;
+use crate::error::Error;
+use crate::mmap::AppendFile;
+
+/// "No chunk" position.
+pub(crate) const NO_CHUNK: u64 = u64::MAX;
+/// File magic, `FSHC` read as little-endian u32.
+const MAGIC: u32 = u32::from_le_bytes(*b"FSHC");
+const VERSION: u32 = 1;
+/// File header: magic u32, version u32.
+const FILE_HEADER: usize = 8;
+/// Record header: prev u64, min_t i64, max_t i64, num u16, len u32.
+const RECORD_HEADER: usize = 30;
+/// Buffered bytes that trigger a write (half a file for tiny test files).
+const FLUSH_BYTES: usize = 1 << 20;
+/// Default file size (Prometheus's head chunk files are 128 MiB too).
+pub(crate) const DEFAULT_FILE_BYTES: usize = 128 << 20;
+
+/// The header of one chunk record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChunkMeta {
+    /// Position of the series' previous chunk, [`NO_CHUNK`] for its first.
+    pub prev: u64,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub num: u16,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkFileStats {
+    /// Chunk files on disk.
+    pub files: u64,
+    /// Chunks sealed into the files since open.
+    pub chunks_written: u64,
+    /// Bytes written to the files since open.
+    pub bytes_written: u64,
+    /// Bytes waiting in memory to be written (normally under 1 MiB; more while the disk fails).
+    pub pending_bytes: u64,
+    /// Failed file creations or writes.
+    pub write_errors: u64,
+}
+
+/// Bytes not yet on disk: file `seq` from offset `start`.
+struct Pending {
+    seq: u32,
+    start: usize,
+    buf: Vec<u8>,
+}
+
+struct Writer {
+    /// The file new records go to, and where the next one starts in it.
+    seq: u32,
+    end: usize,
+    /// Unwritten bytes, oldest first (more than one only while writes fail).
+    pending: Vec<Pending>,
+    /// Newest chunk end of every live file, for truncation.
+    max_t: BTreeMap<u32, i64>,
+    /// Pending bytes at which the next write is tried after a failure.
+    retry_at: usize,
+    failing: bool,
+    stats: ChunkFileStats,
+}
+
+/// The head's chunk files. Shared by all shards; appends take a short mutex (a memcpy, and a
+/// write every megabyte), reads of written chunks take no lock but the file list's.
+pub(crate) struct ChunkFiles {
+    dir: PathBuf,
+    file_bytes: usize,
+    flush_bytes: usize,
+    files: RwLock<BTreeMap<u32, Arc<AppendFile>>>,
+    writer: Mutex<Writer>,
+    /// Chunks ending before this are gone (persisted in a block).
+    truncated_before: AtomicI64,
+    chunks_written: AtomicU64,
+}
+
+impl std::fmt::Debug for ChunkFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkFiles")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl ChunkFiles {
+    /// Empties (or creates) `dir` and starts file 1. `file_bytes` is clamped to 4 KiB..4 GiB
+    /// (a file holds at least one chunk: at most ~2.2 KiB).
+    pub(crate) fn open(dir: &Path, file_bytes: usize) -> Result<ChunkFiles, Error> {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(dir, e)),
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let file_bytes = file_bytes.clamp(4 << 10, u32::MAX as usize);
+        let flush_bytes = FLUSH_BYTES.min(file_bytes / 2);
+        let files = ChunkFiles {
+            dir: dir.to_owned(),
+            file_bytes,
+            flush_bytes,
+            files: RwLock::new(BTreeMap::new()),
+            writer: Mutex::new(Writer {
+                seq: 0,
+                end: 0,
+                pending: Vec::new(),
+                max_t: BTreeMap::new(),
+                retry_at: flush_bytes,
+                failing: false,
+                stats: ChunkFileStats::default(),
+            }),
+            truncated_before: AtomicI64::new(i64::MIN),
+            chunks_written: AtomicU64::new(0),
+        };
+        files.start_file(&mut files.writer.lock());
+        Ok(files)
+    }
+
+    /// Seals `chunk` (the series' chunk after `prev`) into the files; returns its position.
+    /// Never fails: a chunk that cannot be written stays in memory (see the module doc).
+    pub(crate) fn append(&self, prev: u64, chunk: &XorAppender) -> u64 {
+        let data = chunk.bytes();
+        let len = RECORD_HEADER + data.len();
+        let mut w = self.writer.lock();
+        if w.end + len > self.file_bytes && w.end > FILE_HEADER {
+            self.start_file(&mut w);
+        }
+        let pos = (u64::from(w.seq) << 32) | w.end as u64;
+        let mut header = [0u8; RECORD_HEADER];
+        header[0..8].copy_from_slice(&prev.to_le_bytes());
+        header[8..16].copy_from_slice(&chunk.min_t().to_le_bytes());
+        header[16..24].copy_from_slice(&chunk.max_t().to_le_bytes());
+        header[24..26].copy_from_slice(&chunk.num_samples().to_le_bytes());
+        header[26..30].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        let seq = w.seq;
+        let last = w.pending.last_mut().filter(|p| p.seq == seq);
+        let buf = match last {
+            Some(p) => &mut p.buf,
+            None => {
+                let start = w.end;
+                w.pending.push(Pending {
+                    seq,
+                    start,
+                    buf: Vec::with_capacity(self.flush_bytes + 4096),
+                });
+                &mut w.pending.last_mut().expect("just pushed").buf
+            }
+        };
+        buf.extend_from_slice(&header);
+        buf.extend_from_slice(data);
+        w.end += len;
+        let newest = w.max_t.entry(seq).or_insert(i64::MIN);
+        *newest = (*newest).max(chunk.max_t());
+        w.stats.pending_bytes += len as u64;
+        self.chunks_written.fetch_add(1, Ordering::Relaxed);
+        if w.stats.pending_bytes as usize >= w.retry_at {
+            self.flush(&mut w);
+        }
+        pos
+    }
+
+    /// Starts a new file: a header record in the write buffer; the file itself is created at
+    /// the next write.
+    fn start_file(&self, w: &mut Writer) {
+        w.seq += 1;
+        let mut buf = Vec::with_capacity(self.flush_bytes + 4096);
+        buf.extend_from_slice(&MAGIC.to_le_bytes());
+        buf.extend_from_slice(&VERSION.to_le_bytes());
+        w.pending.push(Pending {
+            seq: w.seq,
+            start: 0,
+            buf,
+        });
+        w.end = FILE_HEADER;
+        w.max_t.insert(w.seq, i64::MIN);
+        w.stats.pending_bytes += FILE_HEADER as u64;
+    }
+
+    /// Writes pending bytes, oldest first, stopping at the first failure.
+    fn flush(&self, w: &mut Writer) {
+        while let Some(p) = w.pending.first() {
+            match self.write_pending(p) {
+                Ok(()) => {
+                    let p = w.pending.remove(0);
+                    w.stats.pending_bytes -= p.buf.len() as u64;
+                    w.stats.bytes_written += p.buf.len() as u64;
+                    if w.failing {
+                        tracing::info!(dir = %self.dir.display(), "head chunk files writable again");
+                        w.failing = false;
+                    }
+                }
+                Err(e) => {
+                    w.stats.write_errors += 1;
+                    if !w.failing {
+                        tracing::error!(
+                            dir = %self.dir.display(), error = %e,
+                            "cannot write head chunks; keeping them in memory and retrying"
+                        );
+                        w.failing = true;
+                    }
+                    break;
+                }
+            }
+        }
+        w.retry_at = w.stats.pending_bytes as usize + self.flush_bytes;
+    }
+
+    fn write_pending(&self, p: &Pending) -> std::io::Result<()> {
+        let file = self.files.read().get(&p.seq).cloned();
+        let file = match file {
+            Some(f) => f,
+            None => {
+                let f = Arc::new(AppendFile::create(
+                    &self.dir.join(format!("{:06}", p.seq)),
+                    self.file_bytes.max(p.start + p.buf.len()),
+                )?);
+                self.files.write().insert(p.seq, f.clone());
+                f
+            }
+        };
+        file.append_at(p.start, &p.buf)
+    }
+
+    /// The header of the chunk at `pos`, `None` when it was truncated away.
+    pub(crate) fn meta(&self, pos: u64) -> Option<ChunkMeta> {
+        self.with_record(pos, |meta, _| meta)
+    }
+
+    /// Calls `f` with the chunk at `pos` (header and XOR bytes); `None` when it was truncated
+    /// away. `f` must not call back into the chunk files.
+    pub(crate) fn with_chunk<R>(
+        &self,
+        pos: u64,
+        f: impl FnOnce(ChunkMeta, &[u8]) -> R,
+    ) -> Option<R> {
+        self.with_record(pos, f)
+    }
+
+    fn with_record<R>(&self, pos: u64, f: impl FnOnce(ChunkMeta, &[u8]) -> R) -> Option<R> {
+        if pos == NO_CHUNK {
+            return None;
+        }
+        let seq = (pos >> 32) as u32;
+        let off = (pos & 0xffff_ffff) as usize;
+        let cut = self.truncated_before.load(Ordering::Acquire);
+        let file = self.files.read().get(&seq).cloned();
+        if let Some(file) = file
+            && let Some(h) = file.read(off, RECORD_HEADER)
+        {
+            let meta = decode_header(h);
+            if meta.max_t < cut {
+                return None;
+            }
+            let len = u32::from_le_bytes(h[26..30].try_into().expect("4 bytes")) as usize;
+            let data = file.read(off + RECORD_HEADER, len)?;
+            return Some(f(meta, data));
+        }
+        // Not written yet (or the file is gone): look in the write buffers.
+        let w = self.writer.lock();
+        let p = w
+            .pending
+            .iter()
+            .find(|p| p.seq == seq && off >= p.start && off < p.start + p.buf.len())?;
+        let rec = &p.buf[off - p.start..];
+        let meta = decode_header(rec.get(..RECORD_HEADER)?);
+        if meta.max_t < cut {
+            return None;
+        }
+        let len = u32::from_le_bytes(rec[26..30].try_into().expect("4 bytes")) as usize;
+        Some(f(meta, rec.get(RECORD_HEADER..RECORD_HEADER + len)?))
+    }
+
+    /// Forgets chunks ending before `t` and deletes the files holding only such chunks (all
+    /// but the current one); returns how many files it deleted.
+    pub(crate) fn truncate_before(&self, t: i64) -> Result<u64, Error> {
+        self.truncated_before.fetch_max(t, Ordering::AcqRel);
+        let doomed: Vec<u32> = {
+            let mut w = self.writer.lock();
+            let current = w.seq;
+            let doomed: Vec<u32> = w
+                .max_t
+                .iter()
+                .filter(|&(&seq, &max_t)| seq != current && max_t < t)
+                .map(|(&seq, _)| seq)
+                .collect();
+            for seq in &doomed {
+                w.max_t.remove(seq);
+            }
+            let before = w.pending.len();
+            let mut dropped = 0u64;
+            w.pending.retain(|p| {
+                let keep = !doomed.contains(&p.seq);
+                if !keep {
+                    dropped += p.buf.len() as u64;
+                }
+                keep
+            });
+            if w.pending.len() != before {
+                w.stats.pending_bytes -= dropped;
+            }
+            doomed
+        };
+        for seq in &doomed {
+            if let Some(file) = self.files.write().remove(seq) {
+                std::fs::remove_file(file.path()).map_err(|e| Error::io(file.path(), e))?;
+            }
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    /// Counters for `/metrics`.
+    pub(crate) fn stats(&self) -> ChunkFileStats {
+        let w = self.writer.lock();
+        ChunkFileStats {
+            files: self.files.read().len() as u64,
+            chunks_written: self.chunks_written.load(Ordering::Relaxed),
+            ..w.stats
+        }
+    }
+}
+
+fn decode_header(h: &[u8]) -> ChunkMeta {
+    let word = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().expect("8 bytes"));
+    ChunkMeta {
+        prev: word(0),
+        min_t: word(8) as i64,
+        max_t: word(16) as i64,
+        num: u16::from_le_bytes(h[24..26].try_into().expect("2 bytes")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunks::XorIter;
+
+    fn chunk(from: i64, n: i64) -> XorAppender {
+        let mut c = XorAppender::new();
+        for i in 0..n {
+            c.append(from + i * 10, (from + i) as f64);
+        }
+        c
+    }
+
+    fn samples(files: &ChunkFiles, pos: u64) -> Option<Vec<(i64, f64)>> {
+        files.with_chunk(pos, |m, data| XorIter::new(data, m.num).collect())
+    }
+
+    #[test]
+    fn chains_survive_buffering_rotation_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
+        // Three series interleaved, 40 chunks each of 120 samples: several files, several
+        // flushes; every chain walks back intact.
+        let mut last = [NO_CHUNK; 3];
+        let mut all: Vec<(u64, i64)> = Vec::new();
+        for k in 0..40i64 {
+            for (s, l) in last.iter_mut().enumerate() {
+                let c = chunk(k * 10_000 + s as i64, 120);
+                *l = files.append(*l, &c);
+                all.push((*l, k * 10_000 + s as i64));
+            }
+        }
+        let stats = files.stats();
+        assert!(stats.files >= 2, "{stats:?}");
+        assert_eq!(stats.chunks_written, 120);
+        assert_eq!(stats.write_errors, 0);
+        for &(pos, from) in &all {
+            let got = samples(&files, pos).expect("readable");
+            assert_eq!(got.len(), 120);
+            assert_eq!(got[0], (from, from as f64));
+        }
+        for (s, &l) in last.iter().enumerate() {
+            let mut pos = l;
+            let mut k = 40;
+            while let Some(m) = files.meta(pos) {
+                k -= 1;
+                assert_eq!(m.min_t, k * 10_000 + s as i64);
+                pos = m.prev;
+            }
+            assert_eq!(k, 0, "series {s}: whole chain walked");
+        }
+        // Cut in the middle: earlier chunks vanish, later stay, old files are deleted.
+        let deleted = files.truncate_before(20 * 10_000).unwrap();
+        assert!(deleted >= 1);
+        for &(pos, from) in &all {
+            assert_eq!(samples(&files, pos).is_some(), from + 1190 >= 20 * 10_000);
+        }
+        assert!(files.stats().files < stats.files);
+    }
+
+    #[test]
+    fn unwritable_dir_keeps_chunks_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks_head");
+        let files = ChunkFiles::open(&path, 64 << 10).unwrap();
+        // A plain file where the directory was: every file creation fails.
+        std::fs::remove_dir_all(&path).unwrap();
+        std::fs::write(&path, b"in the way").unwrap();
+        let mut last = NO_CHUNK;
+        let mut positions = Vec::new();
+        for k in 0..8000 {
+            last = files.append(last, &chunk(k * 10_000, 120));
+            positions.push(last);
+        }
+        let stats = files.stats();
+        assert!(stats.write_errors > 0, "{stats:?}");
+        assert!(stats.pending_bytes > files.flush_bytes as u64, "{stats:?}");
+        for (k, &pos) in positions.iter().enumerate() {
+            assert_eq!(samples(&files, pos).unwrap()[0].0, k as i64 * 10_000);
+        }
+        // The disk comes back: the next flush writes everything out.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let mut w = files.writer.lock();
+        files.flush(&mut w);
+        assert!(w.pending.is_empty());
+        drop(w);
+        for (k, &pos) in positions.iter().enumerate() {
+            assert_eq!(samples(&files, pos).unwrap()[0].0, k as i64 * 10_000);
+        }
+        assert!(files.stats().files > 1);
+    }
+}
