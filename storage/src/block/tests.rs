@@ -157,6 +157,32 @@ fn empty_block_is_not_created() {
 }
 
 #[test]
+fn abandoned_or_failed_block_leaves_no_temp_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = sample_series();
+    // Abandoned mid-way (an error while reading the sources): dropped, not finished.
+    let mut w = BlockWriter::create(dir.path(), 0, 100_000_000).unwrap();
+    w.add_series(&series[0].0, &series[0].1).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    drop(w);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // `finish` fails (the index path is taken by a directory): the temp dir goes too.
+    let mut w = BlockWriter::create(dir.path(), 0, 100_000_000).unwrap();
+    for (l, s) in &series {
+        w.add_series(l, s).unwrap();
+    }
+    let tmp = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::create_dir_all(tmp.join(super::index::INDEX_FILE).join("x")).unwrap();
+    assert!(w.finish().is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn corruption_is_detected_with_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let series = sample_series();

@@ -22,6 +22,8 @@ pub struct BlockWriter {
     parent: PathBuf,
     ulid: ulid::Ulid,
     tmp: PathBuf,
+    /// Removes the temp directory unless the block was renamed into place.
+    guard: TmpDirGuard,
     min_time: i64,
     max_time: i64,
     chunks: ChunkWriter,
@@ -36,6 +38,22 @@ pub struct BlockWriter {
     sources: Vec<String>,
     label_buf: Vec<(u32, u32)>,
     chunk_buf: Vec<ChunkMeta>,
+}
+
+/// Deletes a temp block directory when dropped while armed: a failed or abandoned block
+/// (a full disk, an error while merging) leaves nothing behind (Prometheus does the same).
+/// `Db::open` still removes leftovers of a crash.
+struct TmpDirGuard(Option<PathBuf>);
+
+impl Drop for TmpDirGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take()
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove temporary block directory");
+        }
+    }
 }
 
 impl std::fmt::Debug for BlockWriter {
@@ -56,6 +74,7 @@ impl BlockWriter {
             parent: parent.to_owned(),
             ulid,
             chunks: ChunkWriter::create(&tmp)?,
+            guard: TmpDirGuard(Some(tmp.clone())),
             tmp,
             min_time,
             max_time,
@@ -144,6 +163,7 @@ impl BlockWriter {
             parent,
             ulid,
             tmp,
+            mut guard,
             min_time,
             max_time,
             chunks,
@@ -158,6 +178,7 @@ impl BlockWriter {
         } = self;
         chunks.finish()?;
         if count == 0 {
+            guard.0 = None;
             std::fs::remove_dir_all(&tmp).map_err(|e| BlockError::io(&tmp, e))?;
             return Ok(None);
         }
@@ -218,6 +239,7 @@ impl BlockWriter {
         sync_dir(&tmp)?;
         let dst = parent.join(ulid.to_string());
         std::fs::rename(&tmp, &dst).map_err(|e| BlockError::io(&dst, e))?;
+        guard.0 = None;
         sync_dir(&parent)?;
         Ok(Some(meta))
     }
