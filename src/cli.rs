@@ -188,6 +188,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         compaction_interval: std::time::Duration::from_millis(
             args.compaction_interval_ms.max(1) as u64
         ),
+        head_gc_keep_ms: args.lookback_delta_ms,
     };
     let db = Arc::new(
         fedstore_storage::Db::open(&args.storage_path, opts, db_opts)

@@ -161,6 +161,19 @@ impl Metrics {
         );
         family(
             buf,
+            "fedstore_head_series_removed_total",
+            "counter",
+            "Head series garbage collected (all samples persisted, none recent) since start.",
+        );
+        write_sample(
+            buf,
+            "fedstore_head_series_removed_total",
+            &[],
+            None,
+            head.series_removed_total() as f64,
+        );
+        family(
+            buf,
             "fedstore_head_samples_appended_total",
             "counter",
             "Total number of appended samples, by source.",
@@ -480,6 +493,7 @@ mod tests {
             text.contains("fedstore_federate_request_duration_seconds_bucket{le=\"0.025\"} 0\n")
         );
         assert!(text.contains("process_resident_memory_bytes "));
+        assert!(text.contains("fedstore_head_series_removed_total 0\n"));
         // Our own parser (Prometheus's rules) must accept every line.
         let mut p = Parser::new(&buf, Format::Text);
         let mut samples = 0;

@@ -38,6 +38,12 @@ pub struct DbOptions {
     pub retention: Retention,
     /// Time between background compaction rounds.
     pub compaction_interval: Duration,
+    /// Series garbage collection after each persisted head range removes the series whose
+    /// samples are all persisted; series whose latest sample is within this of the head's
+    /// newest sample are kept even if persisted, so `/federate`, which reads only the head,
+    /// still finds them within its lookback. The server sets it to `--query.lookback-delta`
+    /// (default 5m).
+    pub head_gc_keep_ms: i64,
 }
 
 impl Default for DbOptions {
@@ -47,11 +53,18 @@ impl Default for DbOptions {
             max_block_duration_ms: None,
             retention: Retention::default(),
             compaction_interval: Duration::from_secs(60),
+            head_gc_keep_ms: 5 * 60 * 1000,
         }
     }
 }
 
 impl DbOptions {
+    /// The time before which head series may be garbage collected once everything before
+    /// `persisted_ms` is in blocks and the head's newest sample is at `head_max_ms`.
+    fn gc_before(&self, persisted_ms: i64, head_max_ms: i64) -> i64 {
+        persisted_ms.min(head_max_ms.saturating_sub(self.head_gc_keep_ms.max(0)))
+    }
+
     fn max_block_ms(&self) -> i64 {
         self.max_block_duration_ms
             .unwrap_or_else(|| {
@@ -86,6 +99,9 @@ pub struct CompactReport {
     pub deleted_blocks: Vec<String>,
     /// Head chunk files deleted after persisting (their chunks are all in blocks now).
     pub head_chunk_files_deleted: u64,
+    /// Head series garbage collected after persisting (all their samples are in blocks and
+    /// none is recent; see [`DbOptions::head_gc_keep_ms`]).
+    pub head_series_removed: u64,
 }
 
 /// The head and the blocks of one data directory.
@@ -142,6 +158,17 @@ impl Db {
         if let Some(persisted) = blocks.iter().map(|b| b.meta().max_time).max() {
             head.truncate_before(persisted)?;
             head.set_min_valid_time(persisted);
+            // Series the WAL brought back whose samples are all persisted (collected before
+            // the restart, or left by a crash before the checkpoint): tombstones again.
+            if let Some((_, head_max)) = head.time_bounds() {
+                let gc = head.gc(opts.gc_before(persisted, head_max));
+                if gc.series_removed > 0 {
+                    tracing::info!(
+                        removed = gc.series_removed,
+                        "head series with only persisted samples removed after replay"
+                    );
+                }
+            }
         }
         Ok(Db {
             dir: dir.to_owned(),
@@ -221,6 +248,19 @@ impl Db {
             // head, then from the WAL (a checkpoint keeps only samples at or after `end`).
             self.head.set_min_valid_time(end);
             report.head_chunk_files_deleted += self.head.truncate_before(end)?;
+            // Series whose every sample is now in blocks and none recent: out of the head, so
+            // its memory stays bounded under series churn.
+            let gc = self.head.gc(self.opts.gc_before(end, head_max));
+            if gc.series_removed > 0 {
+                tracing::info!(
+                    before = self.opts.gc_before(end, head_max),
+                    removed = gc.series_removed,
+                    index_lock_ms = gc.index_lock.as_millis() as u64,
+                    elapsed_ms = gc.elapsed.as_millis() as u64,
+                    "head series garbage collected"
+                );
+            }
+            report.head_series_removed += gc.series_removed;
             self.head.checkpoint_wal(end)?;
             cursor = end;
         }
@@ -362,6 +402,7 @@ mod tests {
             max_block_duration_ms: None,
             retention,
             compaction_interval: Duration::from_secs(3600),
+            head_gc_keep_ms: 5 * 60 * 1000,
         }
     }
 

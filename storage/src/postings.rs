@@ -135,6 +135,59 @@ impl MemPostings {
         added
     }
 
+    /// Unindexes the series in `removed` (series garbage collection): clears them from every
+    /// bitmap, from `any` and `all` and from the per-name order, and drops values and names
+    /// no series has any more. `pairs` are the `(name, value)` label ids of the removed
+    /// series, sorted and without duplicates; a superset is fine (pairs of series not removed
+    /// change nothing). Refs not indexed are ignored. Returns how many series were removed.
+    ///
+    /// Work is per touched name and value, not per series: one bitmap difference each, so a
+    /// batch of 100k series costs little more than one of 1k.
+    pub fn remove_batch(&mut self, removed: &RoaringBitmap, pairs: &[(SymbolId, SymbolId)]) -> u64 {
+        let removed = removed & &self.all;
+        if removed.is_empty() {
+            return 0;
+        }
+        self.all -= &removed;
+        let mut emptied_names = false;
+        for group in pairs.chunk_by(|a, b| a.0 == b.0) {
+            let name = group[0].0;
+            let Some(np) = self.names.get_mut(&name) else {
+                continue;
+            };
+            if np.any.is_disjoint(&removed) {
+                continue;
+            }
+            np.any -= &removed;
+            let mut emptied_values = false;
+            for &(_, v) in group {
+                if let Some(bm) = np.bitmaps.get_mut(&v) {
+                    *bm -= &removed;
+                    if bm.is_empty() {
+                        np.bitmaps.remove(&v);
+                        emptied_values = true;
+                    }
+                }
+            }
+            if np.any.is_empty() {
+                self.names.remove(&name);
+                emptied_names = true;
+            } else if emptied_values {
+                np.values.retain(|v| np.bitmaps.contains_key(v));
+                // Churning values (pod names) would otherwise keep the peak's capacity.
+                if np.bitmaps.capacity() > 4 * np.bitmaps.len() + 64 {
+                    np.bitmaps.shrink_to_fit();
+                    np.values.shrink_to_fit();
+                }
+            }
+        }
+        if emptied_names {
+            self.sorted_names.retain(|n| self.names.contains_key(n));
+        }
+        self.order.remove(&removed);
+        removed.len()
+    }
+
     /// Approximate heap bytes used by bitmaps and value lists.
     pub fn heap_bytes(&self) -> usize {
         let mut b = self.all.serialized_size() + self.order.heap_bytes();
@@ -223,6 +276,129 @@ mod tests {
         let job = p.name(syms.get("job").unwrap()).unwrap();
         assert_eq!(job.any().iter().collect::<Vec<_>>(), [0, 3, 6]);
         assert_eq!(p.all().len(), 4);
+    }
+
+    #[test]
+    fn remove_batch_drops_refs_values_and_names() {
+        let mut syms = SymbolTable::new();
+        let series: Vec<Vec<(&str, &str)>> = vec![
+            vec![("__name__", "a"), ("job", "x")],
+            vec![("__name__", "a"), ("job", "y"), ("only", "1")],
+            vec![("__name__", "b"), ("job", "x")],
+            vec![("__name__", "c"), ("job", "z")],
+            vec![("job", "nameless")],
+        ];
+        let ids: Vec<Vec<u32>> = series
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .flat_map(|(n, v)| [syms.intern(n).0, syms.intern(v).0])
+                    .collect()
+            })
+            .collect();
+        let labels_of = |r: u32| ids[r as usize].as_slice();
+        // (removed refs, extra pairs in the hint, names left, `a` refs left, job values left)
+        type Case = (
+            &'static [u32],
+            bool,
+            &'static [&'static str],
+            &'static [u32],
+            &'static [&'static str],
+        );
+        let cases: [Case; 6] = [
+            (
+                &[],
+                false,
+                &["__name__", "job", "only"],
+                &[0, 1],
+                &["nameless", "x", "y", "z"],
+            ),
+            (
+                &[1],
+                false,
+                &["__name__", "job"],
+                &[0],
+                &["nameless", "x", "z"],
+            ),
+            (
+                &[1],
+                true,
+                &["__name__", "job"],
+                &[0],
+                &["nameless", "x", "z"],
+            ),
+            (
+                &[0, 2],
+                false,
+                &["__name__", "job", "only"],
+                &[1],
+                &["nameless", "y", "z"],
+            ),
+            (
+                &[3, 4, 9],
+                true,
+                &["__name__", "job", "only"],
+                &[0, 1],
+                &["x", "y"],
+            ),
+            (&[0, 1, 2, 3, 4], false, &[], &[], &[]),
+        ];
+        for (removed, superset, names, a_refs, job_values) in cases {
+            let mut p = MemPostings::new();
+            let batch: Vec<(u32, &[u32])> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as u32, v.as_slice()))
+                .collect();
+            p.add_batch(&batch, &syms, &labels_of);
+            let bm: RoaringBitmap = removed.iter().copied().collect();
+            // The hint: the removed series' pairs, or every series' pairs (a superset).
+            let mut pairs: Vec<(SymbolId, SymbolId)> = ids
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| superset || bm.contains(*i as u32))
+                .flat_map(|(_, v)| v.as_slice().pairs())
+                .map(|(n, v)| (SymbolId(n), SymbolId(v)))
+                .collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            let indexed = removed.iter().filter(|&&r| r < 5).count() as u64;
+            assert_eq!(p.remove_batch(&bm, &pairs), indexed, "{removed:?}");
+            let what = format!("removed {removed:?} superset {superset}");
+            let got: Vec<&str> = p.label_names().iter().map(|s| syms.resolve(*s)).collect();
+            assert_eq!(got, names, "{what}");
+            let a = syms.get("a").unwrap();
+            assert_eq!(p.order().refs(a), a_refs, "{what}");
+            let want_all: Vec<u32> = (0..5).filter(|r| !bm.contains(*r)).collect();
+            assert_eq!(p.all().iter().collect::<Vec<_>>(), want_all, "{what}");
+            let job = syms.get("job").unwrap();
+            let vals: Vec<&str> = p.name(job).map_or(Vec::new(), |np| {
+                np.values().iter().map(|s| syms.resolve(*s)).collect()
+            });
+            assert_eq!(vals, job_values, "{what}");
+            // Invariants: every listed value has a non-empty bitmap, `any` is their union,
+            // nothing removed is left anywhere, removed refs have no name.
+            for &n in p.label_names() {
+                let np = p.name(n).unwrap();
+                let mut union = RoaringBitmap::new();
+                for &v in np.values() {
+                    let b = np.get(v).unwrap();
+                    assert!(!b.is_empty() && b.is_disjoint(&bm), "{what}");
+                    union |= b;
+                }
+                assert_eq!(&union, np.any(), "{what}");
+            }
+            for r in &bm {
+                assert_eq!(p.order().name_of(r), order::NO_NAME, "{what}");
+            }
+            // Ranks are refreshed for what is left, and the refs can be indexed again.
+            for r in p.order().fresh_ranks(a).to_vec() {
+                assert_eq!(p.order().refs(a)[p.order().rank(r) as usize], r);
+            }
+            assert_eq!(p.add_batch(&batch, &syms, &labels_of), indexed as usize);
+            assert_eq!(p.all().len(), 5, "{what}");
+            assert_eq!(p.order().refs(a), [0, 1], "{what}");
+        }
     }
 
     #[test]

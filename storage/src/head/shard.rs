@@ -2,7 +2,8 @@
 //! (memory-mapped) and chunk history. Everything here is guarded by the shard's `RwLock`.
 //!
 //! Records are indexed by the series' local index; a latest timestamp of `NO_SAMPLE` means the
-//! series has no sample yet (created by an appender that has not committed, or rolled back).
+//! series has no sample (created by an appender that has not committed, rolled back, or a
+//! tombstone left by series garbage collection).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -213,6 +214,33 @@ impl ShardData {
         rec[T] = t as u64;
         rec[V] = v.to_bits();
         applied
+    }
+
+    /// Pushes the local index of every series whose latest sample is older than `before`
+    /// (series without samples are left out).
+    pub(crate) fn older_than(&self, before: i64, out: &mut Vec<u32>) {
+        for (i, rec) in self
+            .series
+            .as_slice()
+            .chunks_exact(RECORD_WORDS)
+            .enumerate()
+        {
+            let t = rec[T] as i64;
+            if t != NO_SAMPLE && t < before {
+                out.push(i as u32);
+            }
+        }
+    }
+
+    /// Makes series `i` a tombstone (series garbage collection): its latest sample becomes
+    /// `NO_SAMPLE`, so its next sample is [`Applied::First`] again, and its history is taken
+    /// out and returned (for the caller to free outside the lock). Its record, labels and
+    /// hash entry stay, so its ref keeps naming the same label set.
+    pub(crate) fn tombstone(&mut self, i: usize) -> Option<Box<History>> {
+        let rec = &mut self.series.as_mut_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS];
+        rec[T] = NO_SAMPLE as u64;
+        rec[V] = 0;
+        self.history[i].take()
     }
 
     /// Approximate bytes used (heap plus mapped columns).

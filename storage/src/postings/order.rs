@@ -9,7 +9,8 @@
 use std::cmp::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering as AtomicOrdering};
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
+use roaring::RoaringBitmap;
 
 use crate::labels::packed::{LabelPairs, compare_labels};
 use crate::symbols::{SymbolId, SymbolTable};
@@ -109,6 +110,33 @@ impl SeriesOrder {
         }
         out.extend_from_slice(rest);
         dst.refs = out;
+    }
+
+    /// Removes the refs in `removed` from their names' orders (their `name_of` becomes
+    /// [`NO_NAME`], the touched names' ranks go stale, names left without refs are dropped).
+    /// Refs not present are ignored.
+    pub fn remove(&mut self, removed: &RoaringBitmap) {
+        let mut names: HashSet<u32> = HashSet::new();
+        for r in removed {
+            if let Some(n) = self.name_of.get_mut(r as usize)
+                && *n != NO_NAME
+            {
+                names.insert(*n);
+                *n = NO_NAME;
+            }
+        }
+        for n in names {
+            let name = SymbolId(n);
+            let Some(o) = self.by_name.get_mut(&name) else {
+                continue;
+            };
+            o.refs.retain(|r| !removed.contains(*r));
+            if o.refs.is_empty() {
+                self.by_name.remove(&name);
+            } else {
+                *o.ranks_stale.get_mut() = true;
+            }
+        }
     }
 
     /// Approximate heap bytes used.
