@@ -603,6 +603,130 @@ mod tests {
     }
 
     #[test]
+    fn compaction_collects_churned_series_from_the_head() {
+        const MIN: i64 = 60_000;
+        let stable = series();
+        let pods: Vec<Labels> = (0..8)
+            .map(|k| {
+                must_labels(&[
+                    ("__name__", "pod_up"),
+                    ("job", "api"),
+                    ("pod", &format!("pod-{k}")),
+                ])
+            })
+            .collect();
+        // Pod k lives [30k min, 30k + 45 min). The head spans [0, 5h): ranges up to
+        // [3h, 4h) are persisted, so the last gc bound is min(4h, 5h - 15s - keep).
+        // (keep, pods left in the head)
+        let cases: [(i64, &[usize]); 3] = [
+            (5 * MIN, &[7]),
+            (90 * MIN, &[6, 7]),
+            (10 * H, &[0, 1, 2, 3, 4, 5, 6, 7]),
+        ];
+        for (keep, left) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let o = opts_keep(keep);
+            let wal_head_opts = || HeadOptions {
+                wal: Some(crate::wal::WalOptions::new(dir.path().join("wal"))),
+                ..head_opts()
+            };
+            let db = Db::open(dir.path(), wal_head_opts(), o.clone()).unwrap();
+            let mut model = Model::new();
+            let mut t = 0;
+            while t < 5 * H {
+                let mut app = db.head().appender();
+                for (i, l) in stable.iter().chain(&pods).enumerate() {
+                    if i >= stable.len() {
+                        let k = (i - stable.len()) as i64;
+                        if t < k * 30 * MIN || t >= k * 30 * MIN + 45 * MIN {
+                            continue;
+                        }
+                    }
+                    let v = (t / STEP + i as i64) as f64;
+                    app.append(l, t, v).unwrap();
+                    model.entry(l.clone()).or_default().push((t, v));
+                }
+                app.commit().unwrap();
+                t += STEP;
+            }
+            assert_eq!(db.head().num_series(), stable.len() + pods.len());
+            // The WAL as a crash right after writing the blocks would leave it.
+            db.head().flush_wal().unwrap();
+            let wal_before = dir.path().join("wal-before-compaction");
+            copy_flat_dir(&dir.path().join("wal"), &wal_before);
+            let report = db.compact().unwrap();
+            assert_eq!(report.head_blocks.len(), 4, "{report:?}");
+            let what = format!("keep {keep}");
+            assert_eq!(
+                report.head_series_removed,
+                (pods.len() - left.len()) as u64,
+                "{what}"
+            );
+            assert_eq!(db.head().series_removed_total(), report.head_series_removed);
+            let head_pods = |db: &Db| -> Vec<Labels> {
+                db.head()
+                    .select(&[parse_selector("pod_up").unwrap()])
+                    .refs
+                    .iter()
+                    .map(|&r| db.head().series_labels(r).unwrap())
+                    .collect()
+            };
+            let want: Vec<Labels> = left.iter().map(|&k| pods[k].clone()).collect();
+            assert_eq!(head_pods(&db), want, "{what}");
+            assert_eq!(db.head().num_series(), stable.len() + left.len(), "{what}");
+            // Their samples are all in blocks: range selects see every pod whole.
+            check_selects(&db, &model, &what);
+            let sets = vec![parse_selector("{pod=~\"pod-.*\"}").unwrap()];
+            let got = db.select_range(&sets, i64::MIN, i64::MAX).unwrap();
+            assert_eq!(got, expect(&model, &sets, i64::MIN, i64::MAX), "{what}");
+            assert_eq!(got.len(), pods.len());
+            // A restart replays the checkpoint (samples at or after the last persisted end)
+            // and the newer WAL segments (which may hold older samples again): collected
+            // series do not come back, and any kept pod without a sample in the checkpoint
+            // is gone too; pod-7 runs past 4h and stays.
+            drop(db);
+            let db = Db::open(dir.path(), wal_head_opts(), o).unwrap();
+            let reopened = head_pods(&db);
+            assert!(
+                reopened.iter().all(|l| want.contains(l)),
+                "{what}: {reopened:?}"
+            );
+            assert!(reopened.contains(&pods[7]), "{what}: {reopened:?}");
+            let got = db.select_range(&sets, i64::MIN, i64::MAX).unwrap();
+            assert_eq!(got, expect(&model, &sets, i64::MIN, i64::MAX), "{what}");
+            // A crash between the blocks and the checkpoint: the whole WAL replays, every
+            // pod comes back with all its samples, and the open collects the same ones.
+            drop(db);
+            std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+            copy_flat_dir(&wal_before, &dir.path().join("wal"));
+            let db = Db::open(dir.path(), wal_head_opts(), opts_keep(keep)).unwrap();
+            assert_eq!(head_pods(&db), want, "{what}: crash before checkpoint");
+            assert_eq!(
+                db.head().series_removed_total(),
+                (pods.len() - left.len()) as u64
+            );
+            check_selects(&db, &model, &what);
+        }
+    }
+
+    fn opts_keep(keep: i64) -> DbOptions {
+        DbOptions {
+            head_gc_keep_ms: keep,
+            ..opts(Retention::default())
+        }
+    }
+
+    /// Copies the files directly in `from` into a new directory `to`.
+    fn copy_flat_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            assert!(e.file_type().unwrap().is_file(), "{:?}", e.path());
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+
+    #[test]
     fn background_compaction_runs_and_stops() {
         let dir = tempfile::tempdir().unwrap();
         let mut o = opts(Retention::default());
