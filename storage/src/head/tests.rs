@@ -1016,8 +1016,11 @@ fn head_rss_two_hours() {
     assert_eq!(out.len(), 480);
 }
 
+/// A label set and its sample times.
+type GcSeries = (&'static [(&'static str, &'static str)], &'static [i64]);
+
 /// Series of the garbage-collection tests: label set and sample times (value = t / 100).
-const GC_SERIES: &[(&[(&str, &str)], &[i64])] = &[
+const GC_SERIES: &[GcSeries] = &[
     (
         &[("__name__", "up"), ("i", "0"), ("job", "a")],
         &[100, 200, 300, 400, 500, 600, 700, 800, 900, 1000],
@@ -1276,7 +1279,7 @@ fn gc_races_with_appends_without_losing_samples() {
                         let mut app = h.appender();
                         for &i in chunk {
                             // Half by ref (a scrape cache), half by labels.
-                            if (i + k as usize) % 2 == 0 {
+                            if (i + k as usize).is_multiple_of(2) {
                                 app.append_ref(refs[i], t, k as f64).unwrap();
                             } else {
                                 assert_eq!(app.append(&live[i], t, k as f64).unwrap(), refs[i]);
@@ -1368,4 +1371,48 @@ fn gc_frees_history_memory() {
     eprintln!("memory_bytes {before} -> {after}: {per_series} B per removed series");
     assert!(per_series >= 200, "{per_series} B per removed series");
     assert_eq!(h.label_values("instance").len(), n / 2);
+}
+
+/// Series garbage collection on the 1M node-exporter-like set: whole instances (1000 series
+/// each) stop, as when pods go away. Reports how long the index write lock is held (what
+/// selections and new-series commits wait). Run in release:
+/// `cargo test -p fedstore-storage --release --lib -- --ignored perf_gc_million --nocapture`
+#[test]
+#[ignore = "slow: loads 1M series three times"]
+fn perf_gc_million() {
+    let spec = NodeSetSpec::million();
+    // Every `nth` instance stops.
+    for nth in [10usize, 2, 1] {
+        let dir = tempfile::tempdir().unwrap();
+        let h = Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap();
+        let (refs, _) = spec.load(&h, 1_000, 2000);
+        let per_instance = spec.metrics * spec.series_per_metric;
+        for t in [2_000, 3_000] {
+            let mut app = h.appender();
+            for (k, &r) in refs.iter().enumerate() {
+                let stops = k < spec.instances * per_instance && (k / per_instance) % nth == 0;
+                if t == 2_000 || !stops {
+                    app.append_ref(r, t, 1.0).unwrap();
+                }
+            }
+            app.commit().unwrap();
+        }
+        let (n0, mem0) = (h.num_series(), h.memory_bytes());
+        let stats = h.gc(2_500);
+        let all = vec![vec![m("__name__", "=~", ".+")]];
+        let sel = time("  select all after gc", 5, || h.select(&all));
+        assert_eq!(sel.refs.len(), h.num_series());
+        eprintln!(
+            "1 in {nth} instances stops: removed {} of {n0} series; index write lock {:.1} ms, gc total {:.1} ms; memory_bytes {} MB -> {} MB",
+            stats.series_removed,
+            stats.index_lock.as_secs_f64() * 1e3,
+            stats.elapsed.as_secs_f64() * 1e3,
+            mem0 >> 20,
+            h.memory_bytes() >> 20,
+        );
+        assert_eq!(
+            stats.series_removed as usize,
+            spec.instances.div_ceil(nth) * per_instance
+        );
+    }
 }
