@@ -233,7 +233,7 @@ impl Db {
             let end = start + range;
             let t0 = Instant::now();
             let written = compact_head(&self.head, &self.dir, start, end)?;
-            let _swap = self.persisting.write();
+            let swap = self.persisting.write();
             if let Some(meta) = written {
                 let block = Arc::new(Block::open(&self.dir.join(&meta.ulid))?);
                 self.add_block(block);
@@ -248,8 +248,10 @@ impl Db {
             // head, then from the WAL (a checkpoint keeps only samples at or after `end`).
             self.head.set_min_valid_time(end);
             report.head_chunk_files_deleted += self.head.truncate_before(end)?;
-            // Series whose every sample is now in blocks and none recent: out of the head, so
-            // its memory stays bounded under series churn.
+            // Series whose every sample is now in blocks, none recent: out of the head, so its
+            // memory stays bounded under series churn. Range selects may go on meanwhile: the
+            // block is in the list, so they read such a series whole from the blocks.
+            drop(swap);
             let gc = self.head.gc(self.opts.gc_before(end, head_max));
             if gc.series_removed > 0 {
                 tracing::info!(
