@@ -1390,7 +1390,8 @@ fn perf_gc_million() {
         for t in [2_000, 3_000] {
             let mut app = h.appender();
             for (k, &r) in refs.iter().enumerate() {
-                let stops = k < spec.instances * per_instance && (k / per_instance) % nth == 0;
+                let stops =
+                    k < spec.instances * per_instance && (k / per_instance).is_multiple_of(nth);
                 if t == 2_000 || !stops {
                     app.append_ref(r, t, 1.0).unwrap();
                 }
