@@ -232,6 +232,12 @@ impl Db {
             }
             let end = start + range;
             let t0 = Instant::now();
+            // Refuse late samples for the range before reading it, and let commits that
+            // checked the old bound finish: every sample stored below `end` is then in the
+            // block. (If writing the block fails, the range stays in the head for the next
+            // round; late samples for it stay refused.)
+            self.head.set_min_valid_time(end);
+            self.head.wait_for_commits();
             let written = compact_head(&self.head, &self.dir, start, end)?;
             let swap = self.persisting.write();
             if let Some(meta) = written {
@@ -244,9 +250,8 @@ impl Db {
                 );
                 report.head_blocks.push(meta.ulid);
             }
-            // Order matters: refuse late samples for the range first, then drop it from the
-            // head, then from the WAL (a checkpoint keeps only samples at or after `end`).
-            self.head.set_min_valid_time(end);
+            // Order matters: drop the range from the head, then from the WAL (a checkpoint
+            // keeps only samples at or after `end`).
             report.head_chunk_files_deleted += self.head.truncate_before(end)?;
             // Series whose every sample is now in blocks, none recent: out of the head, so its
             // memory stays bounded under series churn. Range selects may go on meanwhile: the

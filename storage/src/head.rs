@@ -256,6 +256,17 @@ impl Head {
             .fetch_max(t_ms, std::sync::atomic::Ordering::AcqRel);
     }
 
+    /// Returns once every commit that may have checked an older minimum valid time has
+    /// applied its samples: commits check it under each shard's write lock, so taking every
+    /// shard's write lock once is the barrier. Compaction calls it after
+    /// [`Head::set_min_valid_time`] and before reading the range, so no sample lands in a range
+    /// after it was read into a block.
+    pub fn wait_for_commits(&self) {
+        for shard in self.shards.iter() {
+            drop(shard.write());
+        }
+    }
+
     /// The oldest sample time appends accept (see [`Head::set_min_valid_time`]).
     pub fn min_valid_time(&self) -> i64 {
         self.min_valid_ms.load(std::sync::atomic::Ordering::Acquire)

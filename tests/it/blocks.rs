@@ -188,7 +188,11 @@ fn restarted_server_keeps_and_answers_from_blocks() {
     };
     let db = Db::open(&data, head_opts, DbOptions::default()).unwrap();
     let all = db
-        .select_range(&[parse_selector("blk_test").unwrap()], base, base + 4 * HOUR)
+        .select_range(
+            &[parse_selector("blk_test").unwrap()],
+            base,
+            base + 4 * HOUR,
+        )
         .unwrap();
     let all: Vec<(Labels, Vec<(i64, f64)>)> =
         all.into_iter().map(|s| (s.labels, s.samples)).collect();

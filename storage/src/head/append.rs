@@ -149,7 +149,15 @@ impl<'h> Appender<'h> {
                 continue;
             }
             let mut shard = head.shards[s].write();
+            // Checked again under the shard lock: compaction raises it and then waits for each
+            // shard's lock before reading a range, so a sample this commit stores below it
+            // would be in no block (see `Head::wait_for_commits`).
+            let min_valid = head.min_valid_time();
             for p in group {
+                if p.t < min_valid {
+                    stats.out_of_bounds += 1;
+                    continue;
+                }
                 let i = (p.r >> head.shard_bits) as usize;
                 let applied = shard.append(i, p.t, p.v);
                 if matches!(applied, Applied::Appended | Applied::First) {

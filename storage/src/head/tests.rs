@@ -961,6 +961,18 @@ fn samples_before_min_valid_time_are_out_of_bounds() {
     app.append(&l, 5_000, 3.0).unwrap();
     let stats = app.commit().unwrap();
     assert_eq!((stats.appended, stats.out_of_bounds), (1, 1));
+    // Added to an appender before compaction raised the bound, committed after it: refused at
+    // commit too, or it would land in a range already read into a block.
+    let mut app = h.appender();
+    let r = app.append(&l, 6_000, 4.0).unwrap();
+    app.append(&l, 9_000, 5.0).unwrap();
+    h.set_min_valid_time(7_000);
+    h.wait_for_commits();
+    let stats = app.commit().unwrap();
+    assert_eq!((stats.appended, stats.out_of_bounds), (1, 1));
+    let mut got = Vec::new();
+    h.samples(r, 0, i64::MAX, &mut got);
+    assert_eq!(got, vec![(1_000, 1.0), (5_000, 3.0), (9_000, 5.0)]);
 }
 
 /// RSS per series with 2 h of 15 s samples (480 per series) of two-decimal gauges, appended
