@@ -14,6 +14,7 @@
 //!
 //! The storage engine lives in the `fedstore-storage` crate.
 
+pub mod alloc;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -38,6 +38,23 @@ pub struct DatasetConfig {
     /// `job:` aggregates per node instance, as a fraction of `series_per_instance`.
     #[arg(long, default_value_t = 0.137)]
     pub aggregated_ratio: f64,
+    /// How values move with time: `synthetic` (default) or `realistic`.
+    #[arg(long, value_enum, default_value_t = Values::Synthetic)]
+    pub values: Values,
+}
+
+/// How sample values move with time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Values {
+    /// Every series changes at every sample: counters grow at a fixed rate, gauges are
+    /// two-decimal sine waves. Hard for Gorilla XOR (Prometheus 2.42 stores ~6.4 bytes per
+    /// sample); the default, and what the golden files were recorded with.
+    Synthetic,
+    /// Shaped like node-exporter data: half the gauges never change (sizes, limits, states),
+    /// the other half hold a value for 2-20 samples then step; 40% of counters are idle
+    /// (errors, drops: +1 every 20-240 samples), the rest grow at their rate with +-30% jitter
+    /// per interval. For storage-size comparisons against real-world figures.
+    Realistic,
 }
 
 impl Default for DatasetConfig {
@@ -49,6 +66,7 @@ impl Default for DatasetConfig {
             prometheus_instances: 10,
             prometheus_series_per_instance: 10_000,
             aggregated_ratio: 0.137,
+            values: Values::Synthetic,
         }
     }
 }
@@ -193,6 +211,9 @@ impl Dataset {
     pub fn value_of(&self, id: u64, kind: Kind, centi: bool, t_ms: i64) -> f64 {
         let h = splitmix64(self.cfg.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let elapsed_s = (t_ms - ORIGIN_MS) as f64 / 1000.0;
+        if self.cfg.values == Values::Realistic {
+            return realistic_value(h, kind, centi, t_ms);
+        }
         match kind {
             Kind::Counter => {
                 let base = (h % 1_000_000) as f64;
@@ -378,6 +399,38 @@ fn prometheus_series(b: &mut Builder<'_>) {
     }
 }
 
+/// [`Values::Realistic`]: a pure function of the series hash `h` and time, in 15 s intervals.
+fn realistic_value(h: u64, kind: Kind, centi: bool, t_ms: i64) -> f64 {
+    let step = (t_ms - ORIGIN_MS).div_euclid(15_000);
+    let noise = |k: i64| splitmix64(h ^ (k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    match kind {
+        Kind::Gauge => {
+            let base = ((h >> 8) % 1_000_000) as f64;
+            if h.is_multiple_of(2) {
+                return base;
+            }
+            // Holds for `hold` intervals, then steps by a small multiple of its unit.
+            let hold = (h >> 32) % 19 + 2;
+            let epoch = step.div_euclid(hold as i64);
+            let unit = [1.0, 4096.0, 0.5][((h >> 40) % 3) as usize];
+            base + ((noise(epoch) % 200) as f64 - 100.0) * unit
+        }
+        Kind::Counter => {
+            let base = ((h >> 8) % 1_000_000) as f64;
+            let v = if h % 5 < 2 {
+                let every = (h >> 32) % 221 + 20;
+                base + step.div_euclid(every as i64) as f64
+            } else {
+                // Per-interval increments of rate x 15 s x (0.7 .. 1.3): always growing.
+                let per_step = ((h >> 32) % 100_000 + 1) as f64;
+                let jitter = (noise(step) % 1000) as f64 / 1000.0 * 0.6 * per_step;
+                (base + per_step * (step as f64 + 0.7) + jitter).floor()
+            };
+            if centi { v / 100.0 } else { v }
+        }
+    }
+}
+
 /// Whether a counter's value has two decimals (`*_seconds_total`) instead of being integral.
 pub fn is_centi(name: &str) -> bool {
     name.ends_with("_seconds_total")
@@ -404,6 +457,7 @@ mod tests {
             prometheus_instances: 2,
             prometheus_series_per_instance: 1500,
             aggregated_ratio: 0.1,
+            values: Values::Synthetic,
         })
     }
 
@@ -503,6 +557,43 @@ mod tests {
             .filter(|s| other.value(s, t) != d.value(s, t))
             .count();
         assert!(differ > series.len() / 2, "seed must change values");
+    }
+
+    #[test]
+    fn realistic_values_hold_step_and_grow() {
+        let d = Dataset::new(DatasetConfig {
+            values: Values::Realistic,
+            ..small().config().clone()
+        });
+        let series = d.unit_series(Unit::Node(1));
+        let t0 = ORIGIN_MS + 86_400_000;
+        let (mut constant, mut gauges, mut idle, mut counters) = (0, 0, 0, 0);
+        for s in &series {
+            let v: Vec<f64> = (0..240).map(|k| d.value(s, t0 + k * 15_000)).collect();
+            assert!(v.iter().all(|x| x.is_finite()), "{s:?}");
+            let changes = v.windows(2).filter(|w| w[0] != w[1]).count();
+            match s.kind {
+                Kind::Gauge => {
+                    gauges += 1;
+                    constant += usize::from(changes == 0);
+                    assert!(changes <= 120, "gauges hold at least 2 intervals: {s:?}");
+                }
+                Kind::Counter => {
+                    counters += 1;
+                    assert!(v.windows(2).all(|w| w[1] >= w[0]), "counter fell: {s:?}");
+                    idle += usize::from(changes <= 12);
+                }
+            }
+        }
+        // About half the gauges constant, about 40% of counters idle.
+        assert!(
+            constant * 10 > gauges * 3 && constant * 10 < gauges * 7,
+            "{constant}/{gauges}"
+        );
+        assert!(
+            idle * 10 > counters * 2 && idle * 10 < counters * 6,
+            "{idle}/{counters}"
+        );
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct RepairReport {
 pub fn repair(dir: &Path) -> Result<RepairReport, WalError> {
     let mut dec = Decoder::default();
     let end = walk(dir, &mut |frame| {
-        decode_frame(&mut dec, &frame)
+        decode_frame(&mut dec, &frame, Vec::new())
             .map(drop)
             .map_err(Stop::Corrupt)
     })
@@ -138,12 +138,16 @@ pub(crate) fn open(head: &Head, opts: &WalOptions) -> Result<Wal, Error> {
 pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Error> {
     let started = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(REPLAY_QUEUE);
+    // Sample buffers go back to the reader for reuse: a fresh megabyte-sized buffer per
+    // record would be a fresh `mmap` (and its page faults) per record (src/alloc.rs).
+    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<RefSample>>(REPLAY_QUEUE + 2);
     let dir = opts.dir.as_path();
     let (walked, mut stats, fatal) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut dec = Decoder::default();
             walk(dir, &mut |frame| {
-                let d = decode_frame(&mut dec, &frame).map_err(Stop::Corrupt)?;
+                let spare = spare_rx.try_recv().unwrap_or_default();
+                let d = decode_frame(&mut dec, &frame, spare).map_err(Stop::Corrupt)?;
                 // A closed channel means the applier stopped on an error it reports itself.
                 tx.send(d)
                     .map_err(|_| Stop::Fatal(Error::Wal(applier_gone(dir))))
@@ -152,7 +156,7 @@ pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Erro
         let mut ap = Applier::new(head, opts.replay_min_time_ms);
         let mut fatal = None;
         for d in rx {
-            if let Err(e) = ap.apply(d) {
+            if let Err(e) = ap.apply(d, &spare_tx) {
                 fatal = Some(e);
                 break;
             }
@@ -323,7 +327,11 @@ enum Decoded {
 }
 
 /// Decompresses and decodes a frame; invalid label sets count as corruption.
-fn decode_frame(dec: &mut Decoder, frame: &Frame<'_>) -> Result<Decoded, CorruptionReason> {
+fn decode_frame(
+    dec: &mut Decoder,
+    frame: &Frame<'_>,
+    mut spare: Vec<RefSample>,
+) -> Result<Decoded, CorruptionReason> {
     let payload = dec.payload(frame)?;
     match frame.ty {
         TYPE_SERIES => {
@@ -337,9 +345,9 @@ fn decode_frame(dec: &mut Decoder, frame: &Frame<'_>) -> Result<Decoded, Corrupt
             Ok(Decoded::Series(v))
         }
         TYPE_SAMPLES => {
-            let mut v = Vec::new();
-            decode_samples(payload, &mut v)?;
-            Ok(Decoded::Samples(v))
+            spare.clear();
+            decode_samples(payload, &mut spare)?;
+            Ok(Decoded::Samples(spare))
         }
         t => Err(CorruptionReason::UnknownType(t)),
     }
@@ -392,7 +400,11 @@ impl<'h> Applier<'h> {
     }
 
     /// Applies a record; its samples may wait for the window commit (see [`Applier::finish`]).
-    fn apply(&mut self, d: Decoded) -> Result<(), Error> {
+    fn apply(
+        &mut self,
+        d: Decoded,
+        spare: &std::sync::mpsc::SyncSender<Vec<RefSample>>,
+    ) -> Result<(), Error> {
         match d {
             Decoded::Series(series) => {
                 let mut app = self.head.appender();
@@ -428,6 +440,8 @@ impl<'h> Applier<'h> {
                     }
                 }
                 self.stats.samples += samples.len() as u64;
+                // The reader may be done (or gone); then the buffer is just dropped.
+                let _ = spare.try_send(samples);
                 if self.window.len() >= REPLAY_WINDOW {
                     self.commit_window()?;
                 }

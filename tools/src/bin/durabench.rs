@@ -80,6 +80,9 @@ struct Args {
     /// Parent of the temp work dir.
     #[arg(long, default_value = "/tmp")]
     work_dir: PathBuf,
+    /// The dataset (`--values realistic` for node-exporter-like values).
+    #[command(flatten)]
+    dataset: DatasetConfig,
 }
 
 /// One series: sorted `(name, value)` labels with `__name__`, and how to get its values.
@@ -95,7 +98,7 @@ fn main() -> Result<()> {
         "positive --senders/--request-samples"
     );
     procs::install_signal_handler()?;
-    let ds = Dataset::new(DatasetConfig::default());
+    let ds = Dataset::new(args.dataset.clone());
     let want = args.replay_series.max(args.rss_series);
     let t = Instant::now();
     let defs = Arc::new(build_series(&ds, want)?);
@@ -588,7 +591,7 @@ mod tests {
 
     #[test]
     fn time_series_encoding_is_well_formed() {
-        let ds = Dataset::new(DatasetConfig::default());
+        let ds = Dataset::new(args.dataset.clone());
         let defs = build_series(&ds, 3).expect("series");
         assert_eq!(defs[0].labels[0].0, "__name__");
         assert!(defs[0].labels.windows(2).all(|w| w[0].0 < w[1].0));
