@@ -591,7 +591,7 @@ mod tests {
 
     #[test]
     fn time_series_encoding_is_well_formed() {
-        let ds = Dataset::new(args.dataset.clone());
+        let ds = Dataset::new(DatasetConfig::default());
         let defs = build_series(&ds, 3).expect("series");
         assert_eq!(defs[0].labels[0].0, "__name__");
         assert!(defs[0].labels.windows(2).all(|w| w[0].0 < w[1].0));
