@@ -8,24 +8,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use fedstore_storage::{Db, DbOptions, HeadOptions, Labels, parse_selector};
 
 use crate::support::{enc, get, post};
 
-static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
-
 fn free_port() -> u16 {
-    for _ in 0..100 {
-        let p =
-            19700 + (NEXT_PORT.fetch_add(1, Ordering::SeqCst) + std::process::id() as u16) % 100;
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port in 19700-19799");
+    crate::support::free_port_in(19700)
 }
 
 const HOUR: i64 = 3_600_000;

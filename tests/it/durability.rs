@@ -9,24 +9,14 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::{enc, wall_ms};
 
-/// Next port to try, within 19600-19699.
-static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
-
 fn free_port() -> u16 {
-    for _ in 0..100 {
-        let p =
-            19600 + (NEXT_PORT.fetch_add(1, Ordering::SeqCst) + std::process::id() as u16) % 100;
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port in 19600-19699");
+    crate::support::free_port_in(19600)
 }
 
 /// A `fedstore serve` child process on its own port and data directory.

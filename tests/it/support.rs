@@ -9,6 +9,19 @@ use fedstore::api::federate::render::ExternalLabels;
 use fedstore::server::{self, AppState};
 use fedstore_storage::{Head, HeadOptions};
 
+/// A free loopback port in `base..base + 100` (each test module that starts its own binaries
+/// owns one such range, so parallel tests do not collide).
+pub fn free_port_in(base: u16) -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    for _ in 0..100 {
+        let p = base + (NEXT.fetch_add(1, Ordering::SeqCst) + std::process::id() as u16) % 100;
+        if TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port in {base}-{}", base + 99);
+}
+
 /// A server on `127.0.0.1:<free port>`, stopped on drop.
 pub struct TestServer {
     url: String,
