@@ -118,6 +118,12 @@ pub fn rss_split_kib(pid: u32) -> Option<(u64, u64)> {
     ))
 }
 
+/// Number of threads of a process.
+pub fn threads(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_field(&text, "Threads:")
+}
+
 /// CPU time (user + system, all threads) a process has used, from `/proc/<pid>/stat`,
 /// assuming the usual 100 clock ticks per second.
 pub fn cpu_time(pid: u32) -> Option<Duration> {

@@ -221,10 +221,11 @@ fn run_server(
         let rss = s.rss_kib();
         let hwm = procs::rss_kib(s.child.pid()).map_or(0, |m| m.1);
         let (anon, file) = procs::rss_split_kib(s.child.pid()).unwrap_or((0, 0));
+        let threads = procs::threads(s.child.pid()).unwrap_or(0);
         s.child.stop(Duration::from_secs(300));
         let n = args.rss_series as f64;
         let line = format!(
-            "| {name} | rss {} x {} | RSS {} MiB (anon {} MiB, file {} MiB; empty {} MiB, peak {} MiB) | **{:.0} B/series** ({:.0} B/series above empty) | load {:.2} / {:.2} |",
+            "| {name} | rss {} x {} | RSS {} MiB (anon {} MiB, file {} MiB; empty {} MiB, peak {} MiB; {threads} threads) | **{:.0} B/series** ({:.0} B/series above empty) | load {:.2} / {:.2} |",
             args.rss_series,
             args.rss_samples,
             rss / 1024,
