@@ -74,7 +74,7 @@ pub struct ServeArgs {
     /// deleted (Prometheus duration).
     #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = parse_duration_ms)]
     pub retention_time_ms: i64,
-    /// Most bytes of blocks plus WAL to keep, oldest blocks deleted first (Prometheus size
+    /// Most bytes of blocks, WAL and head chunk files to keep, oldest blocks deleted first (Prometheus size
     /// units, e.g. 512MB); unset: no size limit.
     #[arg(long = "storage.tsdb.retention.size", value_parser = parse_bytes)]
     pub retention_size_bytes: Option<u64>,

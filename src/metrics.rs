@@ -330,6 +330,12 @@ fn chunk_file_metrics(head: &Head, buf: &mut Vec<u8>) {
             c.files as f64,
         ),
         (
+            "fedstore_head_chunk_file_bytes",
+            "gauge",
+            "Bytes in the head chunk files on disk.",
+            c.disk_bytes as f64,
+        ),
+        (
             "fedstore_head_chunks_sealed_total",
             "counter",
             "Full head chunks moved out of memory into the chunk files since start.",

@@ -293,8 +293,10 @@ impl Db {
         let blocks = self.blocks();
         let sized: Vec<(&BlockMeta, u64)> =
             blocks.iter().map(|b| (b.meta(), b.size_bytes())).collect();
-        let wal_bytes = dir_bytes(&self.dir.join("wal"));
-        let doomed: Vec<Arc<Block>> = beyond_retention(&sized, self.opts.retention, wal_bytes)
+        // The size limit counts the WAL and the head's chunk files too, as Prometheus does.
+        let other_bytes =
+            dir_bytes(&self.dir.join("wal")) + self.head.chunk_file_stats().disk_bytes;
+        let doomed: Vec<Arc<Block>> = beyond_retention(&sized, self.opts.retention, other_bytes)
             .into_iter()
             .map(|i| blocks[i].clone())
             .collect();

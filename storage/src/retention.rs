@@ -26,7 +26,7 @@ impl Default for Retention {
 }
 
 /// The indices of `blocks` (meta and size in bytes) to delete. `other_bytes` is what else
-/// counts against the size limit (the WAL, as Prometheus counts it).
+/// counts against the size limit (the WAL and head chunk files, as Prometheus counts them).
 pub fn beyond_retention(
     blocks: &[(&BlockMeta, u64)],
     r: Retention,

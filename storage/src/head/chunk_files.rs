@@ -54,6 +54,8 @@ pub(crate) struct ChunkMeta {
 pub struct ChunkFileStats {
     /// Chunk files on disk.
     pub files: u64,
+    /// Bytes in the chunk files on disk (counted by `--storage.tsdb.retention.size`).
+    pub disk_bytes: u64,
     /// Chunks sealed into the files since open.
     pub chunks_written: u64,
     /// Bytes written to the files since open.
@@ -329,8 +331,10 @@ impl ChunkFiles {
     /// Counters for `/metrics`.
     pub(crate) fn stats(&self) -> ChunkFileStats {
         let w = self.writer.lock();
+        let files = self.files.read();
         ChunkFileStats {
-            files: self.files.read().len() as u64,
+            files: files.len() as u64,
+            disk_bytes: files.values().map(|f| f.written() as u64).sum(),
             chunks_written: self.chunks_written.load(Ordering::Relaxed),
             ..w.stats
         }
@@ -400,6 +404,12 @@ mod tests {
         assert!(stats.files >= 2, "{stats:?}");
         assert_eq!(stats.chunks_written, 120);
         assert_eq!(stats.write_errors, 0);
+        let on_disk: u64 = std::fs::read_dir(dir.path().join("chunks_head"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert_eq!(stats.disk_bytes, on_disk);
+        assert_eq!(stats.disk_bytes, stats.bytes_written, "nothing deleted yet");
         for &(pos, from) in &all {
             let got = samples(&files, pos).expect("readable");
             assert_eq!(got.len(), 120);
