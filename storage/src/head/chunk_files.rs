@@ -248,7 +248,7 @@ impl ChunkFiles {
 
     /// The header of the chunk at `pos`, `None` when it was truncated away.
     pub(crate) fn meta(&self, pos: u64) -> Option<ChunkMeta> {
-        self.with_record(pos, |meta, _| meta)
+        self.with_chunk(pos, |meta, _| meta)
     }
 
     /// Calls `f` with the chunk at `pos` (header and XOR bytes); `None` when it was truncated
@@ -258,10 +258,6 @@ impl ChunkFiles {
         pos: u64,
         f: impl FnOnce(ChunkMeta, &[u8]) -> R,
     ) -> Option<R> {
-        self.with_record(pos, f)
-    }
-
-    fn with_record<R>(&self, pos: u64, f: impl FnOnce(ChunkMeta, &[u8]) -> R) -> Option<R> {
         if pos == NO_CHUNK {
             return None;
         }
