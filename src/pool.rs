@@ -1,6 +1,9 @@
-//! A small fixed pool of threads for CPU-heavy request work (federate rendering), so the async
-//! HTTP workers never walk storage. Jobs queue FIFO; a flood of requests waits in the queue
-//! instead of spawning threads or exhausting memory.
+//! Small fixed pools of threads for CPU-heavy request work (federate rendering; decoding and
+//! appending remote writes and imports), so the async HTTP workers never walk storage. Jobs
+//! queue FIFO; a flood of requests waits in the queue instead of spawning threads or exhausting
+//! memory. A fixed thread set also keeps memory steady: every thread that allocates gets its own
+//! malloc arena and buffers, so a pool that grows and shrinks with load (like the HTTP
+//! layer's blocking pool) leaves RSS depending on how many threads a burst happened to start.
 
 use std::sync::Arc;
 
@@ -8,33 +11,38 @@ use crossbeam::channel::{Sender, unbounded};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// A pool job panicked (the panic is logged); its request fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("worker job panicked")]
+pub struct JobPanicked;
+
 /// A cloneable handle to the pool; threads exit when every handle is dropped.
 #[derive(Clone)]
-pub struct RenderPool {
+pub struct WorkPool {
     tx: Arc<Sender<Job>>,
     threads: usize,
 }
 
-impl RenderPool {
-    /// Starts `threads` worker threads (at least one).
-    pub fn new(threads: usize) -> Self {
+impl WorkPool {
+    /// Starts `threads` worker threads (at least one) named `<name>-<i>`.
+    pub fn new(name: &str, threads: usize) -> Self {
         let threads = threads.max(1);
         let (tx, rx) = unbounded::<Job>();
         for i in 0..threads {
             let rx = rx.clone();
             std::thread::Builder::new()
-                .name(format!("render-{i}"))
+                .name(format!("{name}-{i}"))
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
                         // A panicking job must not take the worker down with it.
                         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
-                            tracing::error!("render job panicked");
+                            tracing::error!("pool job panicked");
                         }
                     }
                 })
-                .expect("spawning a render thread at start-up");
+                .expect("spawning a pool thread at start-up");
         }
-        RenderPool {
+        WorkPool {
             tx: Arc::new(tx),
             threads,
         }
@@ -50,6 +58,19 @@ impl RenderPool {
         // Send fails only when no worker is left, which cannot happen while we hold `tx`.
         let _ = self.tx.send(Box::new(job));
     }
+
+    /// Runs `job` on the pool and waits for its result without blocking the async worker;
+    /// `Err` if the job panicked.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, JobPanicked> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.spawn(move || {
+            let _ = tx.send(job());
+        });
+        rx.await.map_err(|_| JobPanicked)
+    }
 }
 
 #[cfg(test)]
@@ -58,7 +79,7 @@ mod tests {
 
     #[test]
     fn runs_jobs_and_survives_panics() {
-        let pool = RenderPool::new(2);
+        let pool = WorkPool::new("test", 2);
         let (tx, rx) = std::sync::mpsc::channel();
         pool.spawn(|| panic!("boom"));
         for i in 0..10 {
@@ -68,5 +89,19 @@ mod tests {
         let mut got: Vec<i32> = (0..10).map(|_| rx.recv().unwrap()).collect();
         got.sort();
         assert_eq!(got, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn run_returns_results_and_reports_panics() {
+        let pool = WorkPool::new("test", 1);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(pool.run(|| 6 * 7)), Ok(42));
+        assert_eq!(
+            rt.block_on(pool.run(|| -> u8 { panic!("boom") })),
+            Err(JobPanicked)
+        );
+        assert_eq!(rt.block_on(pool.run(|| "alive")), Ok("alive"));
     }
 }

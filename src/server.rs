@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use crate::api;
 use crate::api::federate::render::ExternalLabels;
 use crate::metrics::Metrics;
-use crate::pool::RenderPool;
+use crate::pool::WorkPool;
 use crate::remote::{DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteReceiver};
 
 /// Milliseconds since the Unix epoch; injected so tests control "now".
@@ -42,7 +42,9 @@ pub struct AppState {
     /// Source of "now".
     pub clock: Clock,
     /// Threads that render federate answers.
-    pub render_pool: RenderPool,
+    pub render_pool: WorkPool,
+    /// Threads that decode and append remote writes and imports (one per core).
+    pub ingest_pool: WorkPool,
     /// Concurrent federate answers allowed; more wait in line.
     pub federate_slots: Arc<Semaphore>,
     /// The scrape manager (`/api/v1/targets`, reload); `None` when not scraping.
@@ -67,7 +69,8 @@ impl AppState {
             external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
             lookback_ms: DEFAULT_LOOKBACK_MS,
             clock: system_clock(),
-            render_pool: RenderPool::new(cores.max(2)),
+            render_pool: WorkPool::new("render", cores.max(2)),
+            ingest_pool: WorkPool::new("ingest", cores),
             federate_slots: Arc::new(Semaphore::new(cores.max(2) * 2)),
             scrape: None,
             config_file: None,

@@ -29,12 +29,14 @@ pub async fn handle(
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let now = (state.clock)();
     let head = state.head.clone();
-    let stats = web::block(move || {
-        let text = if gzip { gunzip(&body)? } else { body.to_vec() };
-        import_text(&head, &text, now)
-    })
-    .await
-    .map_err(|e| ApiError::InternalText(format!("import worker failed: {e}")))??;
+    let stats = state
+        .ingest_pool
+        .run(move || {
+            let text = if gzip { gunzip(&body)? } else { body.to_vec() };
+            import_text(&head, &text, now)
+        })
+        .await
+        .map_err(|e| ApiError::InternalText(format!("import worker failed: {e}")))??;
     state.metrics.record_append(Source::Import, &stats);
     tracing::debug!(?stats, "import done");
     if stats.out_of_order > 0 || stats.duplicate > 0 {

@@ -1,7 +1,7 @@
 //! `POST /api/v1/write`: the Prometheus remote-write 1.0 receiver (thin glue).
 //!
 //! Reads the body under a size cap, refuses oversized bodies from the snappy header before
-//! receiving the rest, and runs decode + append on the blocking pool. All protocol logic is in
+//! receiving the rest, and runs decode + append on the ingest pool (`AppState::ingest_pool`). All protocol logic is in
 //! [`crate::remote::write`]. Like Prometheus 2.42, no request header is checked.
 
 use actix_web::http::header::{self, HeaderValue};
@@ -14,7 +14,7 @@ use crate::remote::snappy;
 use crate::remote::{RemoteWriteError, RemoteWriteReceiver};
 use crate::server::AppState;
 
-/// Bodies up to this size are decoded on the async worker: moving them to the blocking pool
+/// Bodies up to this size are decoded on the async worker: moving them to the ingest pool
 /// costs more than decoding them.
 const INLINE_BODY_BYTES: usize = 4 << 10;
 
@@ -61,13 +61,23 @@ pub async fn handle(
     }
     let body = body.freeze();
 
-    let stats = if body.len() <= INLINE_BODY_BYTES {
-        receiver.ingest(&body)
-    } else {
-        let rx = receiver.into_inner();
-        web::block(move || rx.ingest(&body))
-            .await
-            .map_err(|e| RemoteWriteError::Storage(format!("remote write worker: {e}")))?
+    let pool = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.ingest_pool.clone());
+    let stats = match pool {
+        _ if body.len() <= INLINE_BODY_BYTES => receiver.ingest(&body),
+        Some(pool) => {
+            let rx = receiver.into_inner();
+            pool.run(move || rx.ingest(&body))
+                .await
+                .map_err(|e| RemoteWriteError::Storage(format!("remote write worker: {e}")))?
+        }
+        None => {
+            let rx = receiver.into_inner();
+            web::block(move || rx.ingest(&body))
+                .await
+                .map_err(|e| RemoteWriteError::Storage(format!("remote write worker: {e}")))?
+        }
     };
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
         let counted = match &stats {

@@ -23,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use super::encode::Checksum;
 use super::render::{Encoding, ExternalLabels, Piece, Renderer};
 use crate::metrics::Metrics;
-use crate::pool::RenderPool;
+use crate::pool::WorkPool;
 
 /// Series per segment: small enough that a whole segment's text (~150 bytes a series, about
 /// 600 KiB) fits in its channel, so a render thread finishes a segment without waiting for
@@ -105,7 +105,7 @@ impl Plan {
     }
 
     /// Creates segment `i`'s channel and queues its rendering.
-    fn spawn(self: &Arc<Self>, pool: &RenderPool, i: usize) -> mpsc::Receiver<Piece> {
+    fn spawn(self: &Arc<Self>, pool: &WorkPool, i: usize) -> mpsc::Receiver<Piece> {
         let (tx, rx) = mpsc::channel(SEGMENT_CHANNEL);
         let plan = self.clone();
         pool.spawn(move || plan.render(i, tx));
@@ -135,7 +135,7 @@ type Planned = (Arc<Plan>, VecDeque<mpsc::Receiver<Piece>>);
 /// when the caller already made it. `permit` (a federate concurrency slot) is held until
 /// the body is done or dropped.
 pub fn start(
-    pool: &RenderPool,
+    pool: &WorkPool,
     job: FederateJob,
     refs: Option<Vec<SeriesRef>>,
     permit: OwnedSemaphorePermit,
@@ -162,7 +162,7 @@ pub fn start(
 /// Selects, queues segments 1.. of the first window and renders segment 0 on this thread
 /// (a small answer thus costs one hop to the pool and back).
 fn plan(
-    pool: &RenderPool,
+    pool: &WorkPool,
     job: FederateJob,
     refs: Option<Vec<SeriesRef>>,
     plan_tx: oneshot::Sender<Planned>,
@@ -189,7 +189,7 @@ fn plan(
 struct BodyState {
     plan_rx: Option<oneshot::Receiver<Planned>>,
     plan: Option<Arc<Plan>>,
-    pool: RenderPool,
+    pool: WorkPool,
     /// Channels of the queued segments, in order; the front one is being sent.
     segments: VecDeque<mpsc::Receiver<Piece>>,
     /// Index of the next segment to queue.
@@ -229,7 +229,7 @@ impl Drop for Done {
 
 fn body(
     plan_rx: oneshot::Receiver<Planned>,
-    pool: RenderPool,
+    pool: WorkPool,
     enc: Encoding,
     permit: OwnedSemaphorePermit,
     done: Done,
