@@ -12,7 +12,7 @@
 //! - [`query`]: PromQL instant-vector selector parser, label matchers, and `query::select`
 //!   (matchers to postings, as Prometheus's `PostingsForMatchers`).
 //! - [`chunks`]: delta-of-delta / XOR chunk encoding of series history.
-//! - [`mmap`]: the only `unsafe` code of the workspace (memmap2).
+//! - [`mmap`]: the engine's only `unsafe` code (memmap2).
 //!
 //! Nothing here knows about HTTP; the server crate drives the engine through the facade below.
 #![deny(clippy::unwrap_used)]

@@ -1,4 +1,5 @@
-//! Memory-mapped files (memmap2): the only `unsafe` code of the workspace.
+//! Memory-mapped files (memmap2): the engine's only `unsafe` code (the server's one `unsafe`
+//! call is the allocator tuning in `src/alloc.rs`).
 //!
 //! [`MmapColumn`] is a growable array of `u64` words backed by a file: a 16-byte header
 //! (magic, version, element count) then the words, little-endian (see docs/format/head.md).
