@@ -236,6 +236,18 @@ fn merge_sorted_symbols(dst: &mut Vec<SymbolId>, new: &mut [SymbolId], symbols: 
 mod tests {
     use super::*;
 
+    /// Each series' labels as interned `[name, value, ...]` ids.
+    fn intern_all(syms: &mut SymbolTable, series: &[Vec<(&str, &str)>]) -> Vec<Vec<u32>> {
+        series
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .flat_map(|(n, v)| [syms.intern(n).0, syms.intern(v).0])
+                    .collect()
+            })
+            .collect()
+    }
+
     #[test]
     fn add_batch_builds_sorted_values_and_bitmaps() {
         let mut syms = SymbolTable::new();
@@ -245,14 +257,7 @@ mod tests {
             vec![("__name__", "b"), ("instance", "i1"), ("job", "y")],
             vec![("Zed", "1"), ("__name__", "a:b")],
         ];
-        let ids: Vec<Vec<u32>> = series
-            .iter()
-            .map(|s| {
-                s.iter()
-                    .flat_map(|(n, v)| [syms.intern(n).0, syms.intern(v).0])
-                    .collect()
-            })
-            .collect();
+        let ids = intern_all(&mut syms, &series);
         let batch: Vec<(u32, &[u32])> = ids
             .iter()
             .enumerate()
@@ -288,14 +293,7 @@ mod tests {
             vec![("__name__", "c"), ("job", "z")],
             vec![("job", "nameless")],
         ];
-        let ids: Vec<Vec<u32>> = series
-            .iter()
-            .map(|s| {
-                s.iter()
-                    .flat_map(|(n, v)| [syms.intern(n).0, syms.intern(v).0])
-                    .collect()
-            })
-            .collect();
+        let ids = intern_all(&mut syms, &series);
         let labels_of = |r: u32| ids[r as usize].as_slice();
         // (removed refs, extra pairs in the hint, names left, `a` refs left, job values left)
         type Case = (
