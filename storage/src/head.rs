@@ -237,10 +237,26 @@ impl Head {
         min_t_ms: i64,
     ) -> Result<Option<crate::wal::CheckpointStats>, Error> {
         // WAL hook: the head's WAL is private to it; this is the one way to truncate it.
-        match &self.wal {
-            Some(w) => Ok(Some(crate::wal::checkpoint(w, min_t_ms)?)),
-            None => Ok(None),
-        }
+        let Some(w) = &self.wal else {
+            return Ok(None);
+        };
+        // A series record is still needed unless the series has no sample here and this
+        // process never logged it (see wal/checkpoint.rs for why that is safe).
+        let keep = |labels: &Labels| {
+            self.find(labels)
+                .is_some_and(|(r, has_sample)| has_sample || w.is_logged(r.0))
+        };
+        Ok(Some(crate::wal::checkpoint(w, min_t_ms, &keep)?))
+    }
+
+    /// The ref of the series `labels` and whether it holds a sample, if the head has it.
+    fn find(&self, labels: &Labels) -> Option<(SeriesRef, bool)> {
+        let hash = crate::series::hash_labels(labels);
+        let s = self.shard_of(hash);
+        let symbols = self.symbols.read();
+        let shard = self.shards[s].read();
+        let i = shard.find(hash, labels, &symbols)?;
+        Some((self.join(s, i)?, shard.latest(i as usize).is_some()))
     }
 
     /// The WAL writer's counters (`None` without a WAL), for `/metrics`.
@@ -470,6 +486,13 @@ impl Head {
         let symbols = self.symbols.read().heap_bytes();
         let pending = self.chunks.stats().pending_bytes as usize;
         postings + symbols + pending + self.shards.iter().map(|s| s.read().bytes()).sum::<usize>()
+    }
+
+    /// The shard a series with label-set hash `hash` lives in (high bits: the low ones pick
+    /// hash-table buckets inside the shard).
+    #[inline]
+    fn shard_of(&self, hash: u64) -> usize {
+        ((hash >> 40) as usize) & (self.shards.len() - 1)
     }
 
     /// The shard and local index of `r`.

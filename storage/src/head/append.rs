@@ -82,7 +82,7 @@ impl<'h> Appender<'h> {
     fn get_or_create(&mut self, labels: &Labels) -> Result<SeriesRef, AppendError> {
         let head = self.head;
         let hash = hash_labels(labels);
-        let s = ((hash >> 40) as usize) & (head.shards.len() - 1);
+        let s = head.shard_of(hash);
         {
             let symbols = head.symbols.read();
             let shard = head.shards[s].read();

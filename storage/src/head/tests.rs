@@ -1250,6 +1250,82 @@ fn gc_tombstones_survive_a_wal_replay() {
     assert_eq!(rendered[0], "__name__=up,i=0,job=a, 3000 30");
 }
 
+/// Every series the head holds, with or without samples (tombstones included).
+fn series_slots(h: &Head) -> usize {
+    h.shards.iter().map(|s| s.read().len()).sum()
+}
+
+#[test]
+fn checkpoints_drop_the_records_of_collected_series_unless_revived() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || HeadOptions {
+        shards: 4,
+        wal: Some(crate::wal::WalOptions::new(dir.path().join("wal"))),
+        ..HeadOptions::default()
+    };
+    let open = || Head::open(&dir.path().join("head"), opts()).unwrap();
+    let rows = |h: &Head| {
+        let sel = h.select(&[vec![m("__name__", "=~", ".+")]]);
+        render(h, &sel, 0, 100_000)
+    };
+    // Process 1: series 0-2 get samples; 1 and 2 stop early and are collected; checkpoint
+    // at 2_000 (what a block up to 2_000 allows). This process logged them, so their records
+    // stay for now (a commit of theirs might be on its way).
+    {
+        let h = open();
+        let refs = gc_load(&h, &[0, 1, 2]);
+        let mut app = h.appender();
+        app.append_ref(refs[0], 5_000, 5.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(h.gc(2_000).series_removed, 2);
+        let st = h.checkpoint_wal(2_000).unwrap().unwrap();
+        assert_eq!((st.series_kept, st.series_dropped), (3, 0), "{st:?}");
+    }
+    // Process 2: replay brings 1 and 2 back without samples; this process never logged
+    // them, so its checkpoint drops their records. Series 3 is new and logged here.
+    {
+        let h = open();
+        assert_eq!(series_slots(&h), 3);
+        assert_eq!(rows(&h), ["__name__=up,i=0,job=a, 5000 5"]);
+        let mut app = h.appender();
+        app.append(&must_labels(GC_SERIES[3].0), 6_000, 6.0)
+            .unwrap();
+        app.commit().unwrap();
+        let st = h.checkpoint_wal(2_000).unwrap().unwrap();
+        assert_eq!((st.series_kept, st.series_dropped), (2, 2), "{st:?}");
+    }
+    // Process 3: 1 and 2 are gone for good; 0 and 3 are back. Then series 1 comes back to
+    // life: its commit logs its record again, the next checkpoint keeps it, and a restart
+    // still has it with its new sample.
+    {
+        let h = open();
+        assert_eq!(series_slots(&h), 2);
+        assert_eq!(
+            rows(&h),
+            [
+                "__name__=req_total,job=a, 6000 6",
+                "__name__=up,i=0,job=a, 5000 5"
+            ]
+        );
+        let mut app = h.appender();
+        app.append(&must_labels(GC_SERIES[1].0), 7_000, 7.0)
+            .unwrap();
+        app.commit().unwrap();
+        let st = h.checkpoint_wal(2_000).unwrap().unwrap();
+        assert_eq!(st.series_dropped, 0, "{st:?}");
+    }
+    let h = open();
+    assert_eq!(series_slots(&h), 3);
+    assert_eq!(
+        rows(&h),
+        [
+            "__name__=req_total,job=a, 6000 6",
+            "__name__=up,i=0,job=a, 5000 5",
+            "__name__=up,i=1,job=a, 7000 7"
+        ]
+    );
+}
+
 #[test]
 fn gc_races_with_appends_without_losing_samples() {
     use std::sync::atomic::{AtomicI64, Ordering::SeqCst};

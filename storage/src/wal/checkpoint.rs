@@ -1,7 +1,14 @@
 //! Checkpoints: after the head dropped samples older than `min_t` (they are in blocks now),
-//! the segments before the current one are folded into `checkpoint.NNNNNNNN` holding every
-//! series record and the samples at or after `min_t`, and then deleted (Prometheus
-//! `wlog.Checkpoint`).
+//! the segments before the current one are folded into `checkpoint.NNNNNNNN` holding the
+//! series records still needed and the samples at or after `min_t`, and then deleted
+//! (Prometheus `wlog.Checkpoint`).
+//!
+//! A series record is dropped when the head says the series is gone: it has no sample in the
+//! head (garbage-collected, or brought back by replay without samples) and this process has
+//! not logged it. Such a series has no sample at or after `min_t` anywhere in the log (its
+//! newest is older than the gc bound, which is at most `min_t`), and if a sample for it comes
+//! later, its commit logs the series record again (the writer only skips series it logged).
+//! So a restart no longer brings back garbage-collected series.
 //!
 //! Replay reads the newest checkpoint `N` first, then segments `N` and up. The checkpoint is
 //! written to a `.tmp` file, fsynced and renamed before any segment is deleted, so a crash at
@@ -11,12 +18,16 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::record::{Decoder, Encoder, Frame, RefSample, TYPE_SAMPLES, decode_samples, read_frame};
+use super::record::{
+    Decoder, Encoder, Frame, RefSample, TYPE_SAMPLES, TYPE_SERIES, decode_samples, decode_series,
+    read_frame,
+};
 use super::segment::{
     HeaderProblem, SEGMENT_HEADER_BYTES, StdFs, WalFs, check_header, list_segments, segment_header,
     segment_path,
 };
 use super::{Wal, WalError};
+use crate::labels::Labels;
 
 /// File name prefix of checkpoints.
 const CHECKPOINT_PREFIX: &str = "checkpoint.";
@@ -32,6 +43,10 @@ pub struct CheckpointStats {
     pub samples_kept: u64,
     /// Samples dropped (before `min_t`).
     pub samples_dropped: u64,
+    /// Series records kept.
+    pub series_kept: u64,
+    /// Series records dropped (series the head no longer has).
+    pub series_dropped: u64,
     /// Size of the checkpoint file.
     pub bytes: u64,
 }
@@ -70,8 +85,13 @@ pub(crate) fn list_checkpoints(dir: &Path) -> Result<Vec<u64>, WalError> {
 }
 
 /// Folds every segment before the current one into a new checkpoint keeping samples at or
-/// after `min_t_ms`, then deletes what it replaces. Commits go on meanwhile.
-pub(crate) fn checkpoint(wal: &Wal, min_t_ms: i64) -> Result<CheckpointStats, WalError> {
+/// after `min_t_ms` and the series records `keep_series` wants (see the module doc), then
+/// deletes what it replaces. Commits go on meanwhile.
+pub(crate) fn checkpoint(
+    wal: &Wal,
+    min_t_ms: i64,
+    keep_series: &dyn Fn(&Labels) -> bool,
+) -> Result<CheckpointStats, WalError> {
     let _one_at_a_time = wal.checkpoint_lock();
     let dir = wal.dir();
     let k = wal.roll_now()?;
@@ -102,6 +122,7 @@ pub(crate) fn checkpoint(wal: &Wal, min_t_ms: i64) -> Result<CheckpointStats, Wa
     let mut dec = Decoder::default();
     let mut enc = Encoder::new(true);
     let (mut samples, mut kept, mut buf) = (Vec::<RefSample>::new(), Vec::new(), Vec::new());
+    let mut series = Vec::new();
     for (path, n) in &sources {
         let data = std::fs::read(path).map_err(|e| WalError::io(path, e))?;
         let corrupt = |offset: usize, source| WalError::Corruption {
@@ -119,17 +140,30 @@ pub(crate) fn checkpoint(wal: &Wal, min_t_ms: i64) -> Result<CheckpointStats, Wa
             let (frame, size) = read_frame(&data[off..]).map_err(|r| corrupt(off, r))?;
             let raw = &data[off..off + size];
             buf.clear();
-            filter_frame(
-                &frame,
-                raw,
-                min_t_ms,
-                &mut dec,
-                &mut enc,
-                &mut samples,
-                &mut kept,
-                &mut buf,
-                &mut stats,
-            )
+            if frame.ty == TYPE_SERIES {
+                filter_series(
+                    &frame,
+                    raw,
+                    keep_series,
+                    &mut dec,
+                    &mut enc,
+                    &mut series,
+                    &mut buf,
+                    &mut stats,
+                )
+            } else {
+                filter_frame(
+                    &frame,
+                    raw,
+                    min_t_ms,
+                    &mut dec,
+                    &mut enc,
+                    &mut samples,
+                    &mut kept,
+                    &mut buf,
+                    &mut stats,
+                )
+            }
             .map_err(|r| corrupt(off, r))?;
             out.write_all(&buf).map_err(|e| WalError::io(&tmp, e))?;
             off += size;
@@ -158,14 +192,48 @@ pub(crate) fn checkpoint(wal: &Wal, min_t_ms: i64) -> Result<CheckpointStats, Wa
         segments_removed = stats.segments_removed,
         samples_kept = stats.samples_kept,
         samples_dropped = stats.samples_dropped,
+        series_kept = stats.series_kept,
+        series_dropped = stats.series_dropped,
         bytes = stats.bytes,
         "WAL checkpoint written"
     );
     Ok(stats)
 }
 
-/// Puts into `out` what the checkpoint keeps of one frame: series records whole, samples
-/// records without the samples before `min_t` (re-encoded only when some were dropped).
+/// Puts into `out` what the checkpoint keeps of a series frame: the series `keep` wants
+/// (the frame as is when it wants them all).
+#[allow(clippy::too_many_arguments)]
+fn filter_series(
+    frame: &Frame<'_>,
+    raw: &[u8],
+    keep: &dyn Fn(&Labels) -> bool,
+    dec: &mut Decoder,
+    enc: &mut Encoder,
+    series: &mut Vec<(u32, Labels)>,
+    out: &mut Vec<u8>,
+    stats: &mut CheckpointStats,
+) -> Result<(), super::CorruptionReason> {
+    series.clear();
+    let mut total = 0u64;
+    decode_series(dec.payload(frame)?, |r, l| {
+        total += 1;
+        if keep(&l) {
+            series.push((r, l));
+        }
+        Ok(())
+    })?;
+    stats.series_kept += series.len() as u64;
+    stats.series_dropped += total - series.len() as u64;
+    if series.len() as u64 == total {
+        out.extend_from_slice(raw);
+    } else {
+        enc.series_frame(series, out);
+    }
+    Ok(())
+}
+
+/// Puts into `out` what the checkpoint keeps of a samples frame: the samples at or after
+/// `min_t` (re-encoded only when some were dropped).
 #[allow(clippy::too_many_arguments)]
 fn filter_frame(
     frame: &Frame<'_>,
@@ -179,8 +247,6 @@ fn filter_frame(
     stats: &mut CheckpointStats,
 ) -> Result<(), super::CorruptionReason> {
     if frame.ty != TYPE_SAMPLES {
-        // Series records are kept whole: later segments of this process may still refer to
-        // them (a series is logged once per process). They compress about 50 times.
         out.extend_from_slice(raw);
         return Ok(());
     }

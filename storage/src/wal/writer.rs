@@ -194,6 +194,19 @@ impl Wal {
         &self.shared.dir
     }
 
+    /// Whether this process has logged a series record for ref `r`. Checked under the writer
+    /// lock, which also covers logging: a commit that logs `r` after this answered `false`
+    /// writes `r`'s series record anew.
+    pub(crate) fn is_logged(&self, r: u32) -> bool {
+        let st = self.shared.state.lock();
+        if r >= DENSE_REFS {
+            return st.logged_far.contains(&r);
+        }
+        st.logged
+            .get((r / 64) as usize)
+            .is_some_and(|w| w & (1 << (r % 64)) != 0)
+    }
+
     /// Serializes checkpoints.
     pub(crate) fn checkpoint_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
         self.shared.checkpointing.lock()
