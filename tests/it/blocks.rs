@@ -40,7 +40,9 @@ impl Server {
             .args(["--storage.tsdb.min-block-duration", "1h"])
             .args(["--storage.tsdb.compaction-interval", "100ms"])
             .args(["--storage.tsdb.retention.time", "1y"])
-            .args(["--query.lookback-delta", "2h"])
+            // The data ends 1-2 h ago (its start is floored to the hour): 3h keeps it in the
+            // lookback (and out of series gc) whatever the time of day.
+            .args(["--query.lookback-delta", "3h"])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()

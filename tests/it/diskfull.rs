@@ -15,6 +15,9 @@
 //! A real full file system (tmpfs or loop mount) needs `CAP_SYS_ADMIN`, which CI containers
 //! refuse; an unwritable directory stops nobody when the tests run as root.
 //!
+//! A permission error is made with `chattr +i` on the WAL's files (root cannot write an
+//! immutable file either; the test says SKIP loudly where the file system refuses `chattr`).
+//!
 //! Scenarios: the WAL fills up mid-stream (every later write refused until restart); one
 //! request needs the head's series column to grow (that request refused whole, the WAL
 //! untouched); the log file is on the full disk too (the server cannot even log: the WAL must
@@ -427,17 +430,95 @@ fn assert_exactly(
     );
 }
 
-/// Asserts a refusal: a 5xx whose body names the kernel's error.
+/// Asserts a refusal: a 5xx whose body names the kernel's error (`EFBIG`).
 #[track_caller]
-fn assert_refused(what: &str, (status, body): &(u16, String)) {
+fn assert_refused(what: &str, answer: &(u16, String)) {
+    assert_refused_because(what, answer, "File too large");
+}
+
+/// Asserts a refusal: a 5xx whose body contains `cause`.
+#[track_caller]
+fn assert_refused_because(what: &str, (status, body): &(u16, String), cause: &str) {
     assert!(
         matches!(status, 500 | 503),
-        "{what}: want a 5xx on a full disk, got {status} {body:?}"
+        "{what}: want a 5xx on a failing disk, got {status} {body:?}"
     );
     assert!(
-        body.contains("File too large"),
-        "{what}: the {status} body does not name the cause: {body:?}"
+        body.contains(cause),
+        "{what}: the {status} body does not name the cause ({cause:?}): {body:?}"
     );
+}
+
+/// Files made immutable with `chattr +i` (writes fail with `EPERM`, even for root and on
+/// files already open); made mutable again on drop so the temp dir can go.
+struct Immutable(Vec<PathBuf>);
+
+impl Immutable {
+    /// `None` when the file system or the container does not allow it.
+    fn set(files: Vec<PathBuf>) -> Option<Immutable> {
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .args(&files)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let guard = Immutable(files);
+        ok.then_some(guard)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .arg("-i")
+            .args(&self.0)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A permission error on the write path: the WAL's files become immutable, so the next WAL
+/// write fails with `EPERM` ("Operation not permitted"). Every write from then on answers a 5xx
+/// naming it (the WAL is poisoned), the server keeps serving what it acknowledged, and once the
+/// files are writable again a restart brings back exactly the acknowledged batches.
+#[test]
+fn permission_error_on_the_wal_refuses_writes_with_5xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(dir.path(), &[]);
+    let base_ms = wall_ms() - 60_000;
+    let mut acked = Vec::new();
+    for k in 0..4 {
+        let answer = node.write_batch(k, SERIES_PER_BATCH, base_ms);
+        assert_eq!(answer.0, 204, "batch {k}: {answer:?}");
+        acked.push((k, SERIES_PER_BATCH));
+    }
+    let wal = dir.path().join("data").join("wal");
+    let files: Vec<PathBuf> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    let Some(immutable) = Immutable::set(files) else {
+        crate::support::skip(
+            "permission_error_on_the_wal_refuses_writes_with_5xx",
+            "`chattr +i` is refused here (needs an ext4-like file system and \
+             CAP_LINUX_IMMUTABLE)",
+        );
+        return;
+    };
+    for k in 4..8 {
+        let answer = node.write_batch(k, SERIES_PER_BATCH, base_ms);
+        assert_refused_because(&format!("batch {k}"), &answer, "Operation not permitted");
+    }
+    assert_serving(&mut node, true);
+    assert_exactly(&node.present(), &acked, base_ms);
+    drop(immutable);
+    assert!(
+        node.terminate().is_some(),
+        "fedstore did not stop within 20 s of SIGTERM"
+    );
+    let node = Node::start(dir.path(), &[]);
+    assert_exactly(&node.present(), &acked, base_ms);
 }
 
 /// Asserts the server is alive, healthy, and reports `fedstore_wal_poisoned` as `poisoned`.

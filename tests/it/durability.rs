@@ -182,9 +182,10 @@ fn skip_without_wal(node: &Node) -> bool {
     if node.has_wal() {
         return false;
     }
-    eprintln!(
-        "SKIPPED: `fedstore serve` keeps no WAL (src/cli.rs does not set HeadOptions::wal), \
-         so there is no durability to test"
+    crate::support::skip(
+        "durability",
+        "`fedstore serve` keeps no WAL (src/cli.rs does not set HeadOptions::wal), so there is \
+         no durability to test",
     );
     true
 }

@@ -17,7 +17,7 @@ pub fn installed(test: &str) -> bool {
     if Path::new(PROMETHEUS).exists() {
         return true;
     }
-    eprintln!("SKIP {test}: {PROMETHEUS} not installed");
+    crate::support::skip(test, &format!("{PROMETHEUS} not installed"));
     false
 }
 
