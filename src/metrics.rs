@@ -280,35 +280,35 @@ impl Metrics {
 
     fn wal_metrics(&self, head: &Head, buf: &mut Vec<u8>) {
         let Some(w) = head.wal_stats() else { return };
-        let counters = [
-            (
-                "fedstore_wal_bytes_written_total",
-                "Bytes appended to WAL segments since start.",
-                w.bytes_written as f64,
-            ),
-            (
-                "fedstore_wal_fsyncs_total",
-                "WAL fsyncs since start (a group commit shares one).",
-                w.fsyncs as f64,
-            ),
-            (
-                "fedstore_wal_fsync_seconds_total",
-                "Time spent in WAL fsyncs since start.",
-                w.fsync_seconds,
-            ),
-        ];
-        for (name, help, v) in counters {
-            family(buf, name, "counter", help);
-            write_sample(buf, name, &[], None, v);
-        }
-        let name = "fedstore_wal_poisoned";
-        family(
+        unlabelled(
             buf,
-            name,
-            "gauge",
-            "1 when a failed WAL write or fsync stopped all writes (restart to recover).",
+            &[
+                (
+                    "fedstore_wal_bytes_written_total",
+                    "counter",
+                    "Bytes appended to WAL segments since start.",
+                    w.bytes_written as f64,
+                ),
+                (
+                    "fedstore_wal_fsyncs_total",
+                    "counter",
+                    "WAL fsyncs since start (a group commit shares one).",
+                    w.fsyncs as f64,
+                ),
+                (
+                    "fedstore_wal_fsync_seconds_total",
+                    "counter",
+                    "Time spent in WAL fsyncs since start.",
+                    w.fsync_seconds,
+                ),
+                (
+                    "fedstore_wal_poisoned",
+                    "gauge",
+                    "1 when a failed WAL write or fsync stopped all writes (restart to recover).",
+                    f64::from(u8::from(w.poisoned)),
+                ),
+            ],
         );
-        write_sample(buf, name, &[], None, f64::from(u8::from(w.poisoned)));
     }
 
     fn per_source(&self, buf: &mut Vec<u8>, name: &str, values: &[AtomicU64; 3]) {
@@ -360,7 +360,12 @@ fn chunk_file_metrics(head: &Head, buf: &mut Vec<u8>) {
             c.write_errors as f64,
         ),
     ];
-    for (name, kind, help, v) in metrics {
+    unlabelled(buf, &metrics);
+}
+
+/// Writes metrics without labels: `(name, type, help, value)` each, family lines included.
+fn unlabelled(buf: &mut Vec<u8>, metrics: &[(&str, &str, &str, f64)]) {
+    for &(name, kind, help, v) in metrics {
         family(buf, name, kind, help);
         write_sample(buf, name, &[], None, v);
     }
