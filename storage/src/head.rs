@@ -243,20 +243,22 @@ impl Head {
         // A series record is still needed unless the series has no sample here and this
         // process never logged it (see wal/checkpoint.rs for why that is safe).
         let keep = |labels: &Labels| {
-            self.find(labels)
-                .is_some_and(|(r, has_sample)| has_sample || w.is_logged(r.0))
+            let hash = crate::series::hash_labels(labels);
+            self.find(hash, labels).is_some_and(|(s, i, has_sample)| {
+                has_sample || self.join(s, i).is_some_and(|r| w.is_logged(r.0))
+            })
         };
         Ok(Some(crate::wal::checkpoint(w, min_t_ms, &keep)?))
     }
 
-    /// The ref of the series `labels` and whether it holds a sample, if the head has it.
-    fn find(&self, labels: &Labels) -> Option<(SeriesRef, bool)> {
-        let hash = crate::series::hash_labels(labels);
+    /// The shard and local index of the series `labels` (label-set hash `hash`) and whether
+    /// it holds a sample, if the head has it.
+    fn find(&self, hash: u64, labels: &Labels) -> Option<(usize, u32, bool)> {
         let s = self.shard_of(hash);
         let symbols = self.symbols.read();
         let shard = self.shards[s].read();
         let i = shard.find(hash, labels, &symbols)?;
-        Some((self.join(s, i)?, shard.latest(i as usize).is_some()))
+        Some((s, i, shard.latest(i as usize).is_some()))
     }
 
     /// The WAL writer's counters (`None` without a WAL), for `/metrics`.

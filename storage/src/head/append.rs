@@ -82,14 +82,10 @@ impl<'h> Appender<'h> {
     fn get_or_create(&mut self, labels: &Labels) -> Result<SeriesRef, AppendError> {
         let head = self.head;
         let hash = hash_labels(labels);
-        let s = head.shard_of(hash);
-        {
-            let symbols = head.symbols.read();
-            let shard = head.shards[s].read();
-            if let Some(i) = shard.find(hash, labels, &symbols) {
-                return head.join(s, i).ok_or_else(ref_space);
-            }
+        if let Some((s, i, _)) = head.find(hash, labels) {
+            return head.join(s, i).ok_or_else(ref_space);
         }
+        let s = head.shard_of(hash);
         labels.validate()?;
         let mut symbols = head.symbols.write();
         self.ids_buf.clear();
