@@ -1,0 +1,63 @@
+//! What the engine needs from storage: the series matching a set of matchers over a time
+//! range, sorted by label set, read one at a time into buffers the caller reuses.
+//!
+//! The server implements [`Queryable`] over its database (head + blocks); tests implement it
+//! over a vector. A [`SeriesSet`] may be read from several threads at once (the engine splits
+//! the series of a selector between its workers).
+
+use fedstore_storage::{Labels, Matcher};
+
+/// A storage failure while selecting (the API answers `internal`, HTTP 500).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StorageError(pub String);
+
+/// Hints about the select, as Prometheus's `storage.SelectHints` (remote read forwards them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectHints {
+    /// Start of the range in ms (inclusive).
+    pub start_ms: i64,
+    /// End of the range in ms (inclusive).
+    pub end_ms: i64,
+    /// The query step in ms, 0 for instant queries.
+    pub step_ms: i64,
+    /// The enclosing function or aggregation (`rate`, `sum`, ...), empty if none.
+    pub func: String,
+    /// The range of a range selector in ms, 0 otherwise.
+    pub range_ms: i64,
+    /// Grouping labels of the enclosing aggregation.
+    pub grouping: Vec<String>,
+    /// Whether the grouping is `by` (else `without`).
+    pub by: bool,
+}
+
+/// Storage the engine can select from.
+pub trait Queryable: Send + Sync {
+    /// The series matching all of `matchers` that have samples in `[mint_ms, maxt_ms]`
+    /// (both inclusive), sorted by label set (`labels.Compare` order).
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+        hints: &SelectHints,
+    ) -> Result<Box<dyn SeriesSet + '_>, StorageError>;
+}
+
+/// The result of one select: `len()` series, each readable by index from any thread.
+pub trait SeriesSet: Send + Sync {
+    /// Number of series.
+    fn len(&self) -> usize;
+
+    /// Whether there are no series.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The label set of series `i` (`i < len()`).
+    fn labels(&self, i: usize) -> Labels;
+
+    /// Replaces `out` with the samples of series `i` inside the select's range, in time
+    /// order, staleness markers included (the engine interprets them).
+    fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError>;
+}
