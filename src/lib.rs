@@ -23,5 +23,6 @@ pub mod import_cli;
 pub mod metrics;
 pub mod pool;
 pub mod remote;
+pub mod rules;
 pub mod scrape;
 pub mod server;

@@ -1,0 +1,10 @@
+//! Recording and alerting rules, as Prometheus 2.42's `rules/` package: rule files
+//! ([`file`]), groups on their own tickers ([`group`]), alert state ([`alerting`]), templates
+//! ([`template`]), the Alertmanager client ([`notifier`]) and the manager that loads and reloads
+//! them with the configuration ([`manager`]).
+
+pub mod alerting;
+pub mod file;
+pub mod recording;
+pub mod template;
+pub mod time;
