@@ -5,6 +5,7 @@
 
 pub mod alerting;
 pub mod file;
+pub mod group;
 pub mod recording;
 pub mod template;
 pub mod time;
