@@ -646,7 +646,7 @@ fn seed_federation_config() {
 }
 
 #[test]
-fn ignored_sections_are_accepted() {
+fn ignored_sections_are_accepted_and_alerting_is_read() {
     let yaml = r#"
 rule_files: [rules/*.yml]
 alerting:
@@ -666,16 +666,13 @@ scrape_configs:
     let cfg = parse(yaml);
     assert_eq!(
         cfg.ignored_sections(),
-        [
-            "rule_files",
-            "alerting",
-            "remote_write",
-            "remote_read",
-            "storage",
-            "tracing"
-        ]
+        ["remote_write", "remote_read", "storage", "tracing"]
     );
     assert_eq!(cfg.rule_files, vec!["rules/*.yml"]);
+    assert_eq!(
+        cfg.alerting.alertmanagers[0].urls(),
+        ["http://am:9093/api/v2/alerts"]
+    );
     assert!(parse("global: {}").ignored_sections().is_empty());
 }
 
