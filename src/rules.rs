@@ -6,6 +6,7 @@
 pub mod alerting;
 pub mod file;
 pub mod group;
+pub mod notifier;
 pub mod recording;
 pub mod template;
 pub mod time;
