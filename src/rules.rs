@@ -6,7 +6,9 @@
 pub mod alerting;
 pub mod file;
 pub mod group;
+pub mod manager;
 pub mod notifier;
 pub mod recording;
+pub mod restore;
 pub mod template;
 pub mod time;
