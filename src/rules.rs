@@ -4,8 +4,10 @@
 //! them with the configuration ([`manager`]).
 
 pub mod alerting;
+pub mod env;
 pub mod file;
 pub mod group;
+pub mod json;
 pub mod manager;
 pub mod notifier;
 pub mod recording;
