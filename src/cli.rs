@@ -32,6 +32,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Cut a corrupt WAL at its first bad record so `serve` can start (the rest is lost).
     Repair(RepairArgs),
+    /// Check rule or configuration files (as `promtool check`).
+    #[command(subcommand)]
+    Check(crate::check_cli::CheckCommand),
 }
 
 /// Flags of `fedstore repair`.
@@ -120,6 +123,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Import(args) => crate::import_cli::run(&args.files, &args.url),
         Command::Repair(args) => repair(&args),
+        Command::Check(cmd) => crate::check_cli::run(&cmd),
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod alloc;
 pub mod api;
+pub mod check_cli;
 pub mod cli;
 pub mod config;
 pub mod exposition;
