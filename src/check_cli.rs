@@ -26,7 +26,7 @@ pub enum CheckCommand {
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub fn run(cmd: &CheckCommand) -> anyhow::Result<()> {
     let ok = match cmd {
-        CheckCommand::Rules { files } => files.iter().fold(true, |ok, f| check_rules(f) && ok),
+        CheckCommand::Rules { files } => files.iter().filter(|f| !check_rules(f)).count() == 0,
         CheckCommand::Config { file } => check_config(file),
     };
     if ok {
@@ -76,5 +76,5 @@ fn check_config(path: &Path) -> bool {
         files.len(),
         path.display()
     );
-    files.iter().fold(true, |ok, f| check_rules(f) && ok)
+    files.iter().filter(|f| !check_rules(f)).count() == 0
 }

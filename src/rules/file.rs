@@ -152,10 +152,10 @@ fn pos(text: &str, path: &[PathSeg<'_>]) -> String {
     let Some(loc) = locate(text, path) else {
         return "0:0".into();
     };
-    if let Some((PathSeg::Key(_), parent)) = path.split_last() {
-        if locate(text, parent) == Some(loc) {
-            return "0:0".into();
-        }
+    if let Some((PathSeg::Key(_), parent)) = path.split_last()
+        && locate(text, parent) == Some(loc)
+    {
+        return "0:0".into();
     }
     format!("{}:{}", loc.line, loc.column)
 }
