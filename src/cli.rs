@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fedstore_storage::{Head, HeadOptions};
+use fedstore_storage::Head;
 
 use crate::api::federate::render::ExternalLabels;
 use crate::server::{self, AppState};
@@ -167,34 +167,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.storage_path.display()
         )
     })?;
-    let mut opts = HeadOptions::default();
-    if let Some(n) = args.head_shards {
-        opts.shards = n.max(1);
-    }
-    // The WAL is the source of truth: the head is rebuilt from it at start-up.
-    opts.wal = Some(
-        fedstore_storage::wal::WalOptions::new(args.storage_path.join("wal"))
-            .with_fsync(args.wal_fsync),
-    );
-    // The Db owns the head (in <path>/head) and the blocks; it must live as long as the
-    // server, since dropping it stops the background compaction.
-    let db_opts = fedstore_storage::DbOptions {
-        min_block_duration_ms: args.min_block_duration_ms.max(1),
-        max_block_duration_ms: args.max_block_duration_ms,
-        retention: fedstore_storage::retention::Retention {
-            time_ms: args.retention_time_ms,
-            size_bytes: args.retention_size_bytes.unwrap_or(0),
+    let storage = server::StorageOptions {
+        path: args.storage_path.clone(),
+        head_shards: args.head_shards,
+        wal_fsync: args.wal_fsync,
+        db: fedstore_storage::DbOptions {
+            min_block_duration_ms: args.min_block_duration_ms.max(1),
+            max_block_duration_ms: args.max_block_duration_ms,
+            retention: fedstore_storage::retention::Retention {
+                time_ms: args.retention_time_ms,
+                size_bytes: args.retention_size_bytes.unwrap_or(0),
+            },
+            compaction_interval: std::time::Duration::from_millis(
+                args.compaction_interval_ms.max(1) as u64,
+            ),
+            head_gc_keep_ms: args.lookback_delta_ms,
         },
-        compaction_interval: std::time::Duration::from_millis(
-            args.compaction_interval_ms.max(1) as u64
-        ),
-        head_gc_keep_ms: args.lookback_delta_ms,
     };
-    let db = Arc::new(
-        fedstore_storage::Db::open(&args.storage_path, opts, db_opts)
-            .with_context(|| format!("opening {}", args.storage_path.display()))?,
-    );
-    db.start_compaction().context("starting compaction")?;
+    // The Db owns the head and the blocks; it lives as long as the server (the state holds
+    // it), since dropping it stops the background compaction.
+    let db = server::open_storage(&storage)
+        .with_context(|| format!("opening {}", args.storage_path.display()))?;
     let head: Arc<Head> = db.head().clone();
     let listener = TcpListener::bind(&args.listen_address).with_context(|| {
         format!(
@@ -202,7 +195,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen_address
         )
     })?;
-    let mut state = AppState::new(head.clone());
+    let mut state = AppState::new(db.clone());
     state.lookback_ms = args.lookback_delta_ms;
     state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
         head.clone(),

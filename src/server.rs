@@ -3,10 +3,12 @@
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
-use fedstore_storage::Head;
+use fedstore_storage::wal::{FsyncMode, WalOptions};
+use fedstore_storage::{Db, DbOptions, Head, HeadOptions};
 use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
@@ -31,10 +33,50 @@ pub fn system_clock() -> Clock {
 /// Default `--query.lookback-delta`: 5 minutes, as Prometheus.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
 
+/// Where and how a node keeps its data: `fedstore serve` fills this from its flags, the
+/// in-process test server from a temporary directory; both open it with [`open_storage`].
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// `--storage.tsdb.path`: blocks, `wal/`, `chunks_head/` and `head/` live here.
+    pub path: PathBuf,
+    /// `--storage.tsdb.head-shards`; `None`: from the core count.
+    pub head_shards: Option<usize>,
+    /// `--storage.wal.fsync`.
+    pub wal_fsync: FsyncMode,
+    /// Block ranges, retention, compaction interval, head series gc.
+    pub db: DbOptions,
+}
+
+impl StorageOptions {
+    /// Defaults of `fedstore serve` for data under `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StorageOptions {
+            path: path.into(),
+            head_shards: None,
+            wal_fsync: FsyncMode::default(),
+            db: DbOptions::default(),
+        }
+    }
+}
+
+/// Opens the database under `opts.path` (creating it; the head rebuilt from its WAL) and
+/// starts its background compaction, which stops when the last `Arc<Db>` is dropped.
+pub fn open_storage(opts: &StorageOptions) -> Result<Arc<Db>, fedstore_storage::Error> {
+    let mut head = HeadOptions::default();
+    if let Some(n) = opts.head_shards {
+        head.shards = n.max(1);
+    }
+    // The WAL is the source of truth: the head is rebuilt from it at start-up.
+    head.wal = Some(WalOptions::new(opts.path.join("wal")).with_fsync(opts.wal_fsync));
+    let db = Arc::new(Db::open(&opts.path, head, opts.db.clone())?);
+    db.start_compaction()?;
+    Ok(db)
+}
+
 /// Everything the handlers share.
 pub struct AppState {
-    /// The storage.
-    pub head: Arc<Head>,
+    /// The storage: head and blocks.
+    pub db: Arc<Db>,
     /// External labels as `/federate` applies them; replaced on config reload.
     pub external_labels: RwLock<Arc<ExternalLabels>>,
     /// `--query.lookback-delta` in ms.
@@ -60,12 +102,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `head` with defaults: no external labels, 5m lookback, wall clock, one render
+    /// State over `db` with defaults: no external labels, 5m lookback, wall clock, one render
     /// thread per core and two federate answers in flight per core.
-    pub fn new(head: Arc<Head>) -> Self {
+    pub fn new(db: Arc<Db>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let head = db.head().clone();
         AppState {
-            head: head.clone(),
+            db,
             external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
             lookback_ms: DEFAULT_LOOKBACK_MS,
             clock: system_clock(),
@@ -81,6 +124,11 @@ impl AppState {
             )),
             metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// The head alone: `/federate`, scraping and ingestion read and write only the head.
+    pub fn head(&self) -> &Arc<Head> {
+        self.db.head()
     }
 }
 

@@ -85,7 +85,7 @@ fn prepare(
     }
     let now = (state.clock)();
     Ok(FederateJob {
-        head: state.head.clone(),
+        head: state.head().clone(),
         sets,
         mint_ms: now - state.lookback_ms,
         maxt_ms: now,

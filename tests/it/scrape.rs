@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use fedstore::scrape::ScrapeManager;
 use fedstore::server::{self, AppState};
-use fedstore_storage::{Head, HeadOptions};
 use parking_lot::Mutex;
 
 use crate::support::{enc, get, post};
@@ -166,8 +165,9 @@ impl ScrapeServer {
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, yaml).unwrap();
         let cfg = fedstore::config::Config::load(&config_path).unwrap();
-        let head = Arc::new(Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap());
-        let mut state = AppState::new(head.clone());
+        let db = crate::support::open_db(dir.path(), None);
+        let head = db.head().clone();
+        let mut state = AppState::new(db);
         let manager = ScrapeManager::new(head, 1, state.metrics.clone()).unwrap();
         manager.apply_config(&cfg).unwrap();
         state.external_labels = parking_lot::RwLock::new(Arc::new(
