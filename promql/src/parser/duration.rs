@@ -63,8 +63,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         next_unit = unit + 1;
         i += UNITS[unit].0.len();
         let mult = UNITS[unit].1;
-        // Go's strconv.Atoi fails silently on huge numbers (n = 0).
-        let n: i64 = digits.parse().unwrap_or(0);
+        // Go's strconv.Atoi saturates on overflow (its error is ignored).
+        let n: i64 = digits.parse().unwrap_or(i64::MAX);
         if n > i64::MAX / 1_000_000 / mult {
             overflow = true;
         }

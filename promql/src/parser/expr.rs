@@ -198,8 +198,14 @@ impl Parser<'_> {
                     Cardinality::OneToMany
                 };
                 // Go shifts a `(` here rather than ending the modifier: it is the label list.
-                if self.peek()?.kind == Kind::LeftParen {
+                // This state has an `error` rule, so yacc takes no default reduction: a token
+                // that cannot start the right operand is an error here.
+                let n = self.peek()?;
+                if n.kind == Kind::LeftParen {
                     vm.include = self.grouping_labels()?;
+                } else if !self.starts_expr(n) {
+                    self.next()?;
+                    return Err(self.unexpected(n, "grouping opts", "\"(\""));
                 }
             }
         }
@@ -488,7 +494,8 @@ impl Parser<'_> {
                     Expr::Vector(vs) if vs.offset_ms != 0 => {
                         Some("no offset modifiers allowed before range")
                     }
-                    Expr::Vector(vs) if vs.at.is_some() => {
+                    // Go checks only `vs.Timestamp`: `foo @ start() [5m]` is accepted.
+                    Expr::Vector(vs) if matches!(vs.at, Some(AtModifier::Timestamp(_))) => {
                         Some("no @ modifiers allowed before range")
                     }
                     Expr::Vector(_) => None,
