@@ -10,6 +10,7 @@ pub mod duration;
 mod expr;
 pub mod functions;
 mod lexer;
+mod modifiers;
 mod number;
 pub mod pretty;
 mod printer;

@@ -110,3 +110,41 @@ fn display_round_trips() {
         assert_eq!(again.to_string(), printed, "query {:?}", r.q);
     }
 }
+
+/// Parse times, printed (not asserted): the selectors `/federate` parses per request (the same
+/// loop as the timing report the selector parser had in the storage crate) and some queries.
+/// `cargo test --release -p fedstore-promql --lib parse_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing report, run by hand in release"]
+fn parse_timing() {
+    use std::hint::black_box;
+    use std::time::Instant;
+    let selectors = [
+        "up",
+        "{job=\"node\",instance=~\"node-exporter-05.*\",mode!=\"idle\"}",
+        "node_cpu_seconds_total{cpu=~\"0|1|2|3\",mode!~\"idle|iowait\"}",
+    ];
+    for s in selectors {
+        let rounds = 20_000;
+        let t0 = Instant::now();
+        for _ in 0..rounds {
+            black_box(parse_selector(black_box(s)).expect("valid"));
+        }
+        let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        eprintln!("parse_selector {s:<60} {us:>7.2} µs");
+    }
+    let queries = [
+        "sum by (job) (rate({__name__=~\"node_metric_00.*\"}[5m]))",
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+        "topk(10, count by (__name__) ({__name__=~\".+\"}))",
+    ];
+    for q in queries {
+        let rounds = 20_000;
+        let t0 = Instant::now();
+        for _ in 0..rounds {
+            black_box(parse_expr(black_box(q)).expect("valid"));
+        }
+        let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        eprintln!("parse_expr {q:<90} {us:>7.2} µs");
+    }
+}
