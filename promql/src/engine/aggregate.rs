@@ -9,10 +9,12 @@ use fedstore_storage::Labels;
 
 use crate::ast::{AggOp, AggregateExpr, Expr};
 use crate::engine::columns::{ABSENT, StepVec, Val, is_absent};
-use crate::engine::eval::{Evaluator, merge_same_labels};
+use crate::engine::eval::{Evaluator, is_step_invariant, merge_same_labels};
 use crate::engine::format::{go_format_f, go_v};
 use crate::engine::functions::unparen;
 use crate::engine::quantile::quantile;
+use crate::engine::selectors::{self, Sink};
+use crate::engine::windows::{self, RangeFn};
 use crate::engine::{EvalError, labels, topk};
 
 /// Evaluates an aggregation.
@@ -31,7 +33,29 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Val, EvalErr
             }
         }
     }
-    let mut input = match ev.eval(&a.expr)? {
+    let mut grouping = a.grouping.clone();
+    grouping.sort();
+    if !matches!(a.op, AggOp::Topk | AggOp::Bottomk | AggOp::CountValues) {
+        let mut folder = Folder::new(a.op, n, a.without, grouping);
+        if !stream_into(ev, &a.expr, &mut |part| {
+            folder.add(&part);
+            Ok(())
+        })? {
+            let input = match ev.eval(&a.expr)? {
+                Val::Vector(v) => v,
+                _ => StepVec::new(n),
+            };
+            folder.add(&input);
+        }
+        let mut inputs = std::mem::take(&mut folder.present);
+        if param.is_some() {
+            inputs.iter_mut().for_each(|x| *x += 1);
+        }
+        let out = folder.finish(param.as_deref());
+        ev.account_steps(original, &inputs, &out.present_per_step())?;
+        return Ok(Val::Vector(merge_same_labels(out)?));
+    }
+    let input = match ev.eval(&a.expr)? {
         Val::Vector(v) => v,
         _ => StepVec::new(n),
     };
@@ -39,46 +63,58 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Val, EvalErr
     if param.is_some() {
         inputs.iter_mut().for_each(|x| *x += 1);
     }
-    let mut grouping = a.grouping.clone();
-    grouping.sort();
-    if input.name_dropped && !a.without && grouping.iter().any(|g| g == labels::METRIC_NAME) {
-        input.materialize();
-    }
     let out = match a.op {
         AggOp::Topk | AggOp::Bottomk => {
             let k = param.unwrap_or_else(|| vec![f64::NAN; n]);
             let groups = group_ids(&input, a.without, &grouping);
-            topk::eval(input, &groups.0, &k, a.op == AggOp::Bottomk)?
+            topk::eval(input, &groups, &k, a.op == AggOp::Bottomk)?
         }
-        AggOp::CountValues => {
+        _ => {
             let l = value_label.unwrap_or_default();
             count_values(input, a.without, &grouping, &l)?
         }
-        op => simple(op, input, a.without, &grouping, param.as_deref())?,
     };
     ev.account_steps(original, &inputs, &out.present_per_step())?;
     Ok(Val::Vector(merge_same_labels(out)?))
 }
 
-/// The group of every series (by first appearance) and each group's first series.
-pub(crate) fn group_ids(
-    v: &StepVec,
-    without: bool,
-    grouping: &[String],
-) -> (Vec<usize>, Vec<usize>) {
+/// The group of every series, groups numbered by first appearance.
+pub(crate) fn group_ids(v: &StepVec, without: bool, grouping: &[String]) -> Vec<usize> {
     let mut buf = Vec::new();
     let mut map: HashMap<u64, usize> = HashMap::new();
-    let mut ids = Vec::with_capacity(v.len());
-    let mut firsts = Vec::new();
-    for (i, l) in v.labels.iter().enumerate() {
-        let key = labels::grouping_key(l, without, grouping, v.name_dropped, &mut buf);
-        let g = *map.entry(key).or_insert_with(|| {
-            firsts.push(i);
-            firsts.len() - 1
-        });
-        ids.push(g);
+    v.labels
+        .iter()
+        .map(|l| {
+            let key = labels::grouping_key(l, without, grouping, v.name_dropped, &mut buf);
+            let next = map.len();
+            *map.entry(key).or_insert(next)
+        })
+        .collect()
+}
+
+/// Evaluates `e` into `sink` batch by batch when it is a selector or a range function of a
+/// range selector (the shapes whose output can be folded without being held); `false` when
+/// `e` has another shape and was not evaluated.
+fn stream_into(ev: &mut Evaluator, e: &Expr, sink: &mut Sink) -> Result<bool, EvalError> {
+    if ev.start != ev.end && is_step_invariant(e) {
+        return Ok(false);
     }
-    (ids, firsts)
+    match unparen(e) {
+        Expr::Vector(vs) => {
+            selectors::eval_vector_into(ev, vs, false, sink)?;
+            Ok(true)
+        }
+        Expr::Call(c) => match RangeFn::from_name(&c.func) {
+            Some((f, mi))
+                if f != RangeFn::Absent && matches!(unparen(&c.args[mi]), Expr::Matrix(_)) =>
+            {
+                windows::eval_into(ev, c, f, mi, sink)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        },
+        _ => Ok(false),
+    }
 }
 
 /// The labels of a group whose first member is `l`.
@@ -102,102 +138,149 @@ struct Acc {
     count: u32,
 }
 
-fn simple(
+/// Folds series into per-group, per-step accumulators, batch by batch: the input of
+/// `sum`/`avg`/`min`/`max`/`count`/`group`/`stddev`/`stdvar`/`quantile` need not be held
+/// whole. Groups are numbered in order of first appearance.
+pub(crate) struct Folder {
     op: AggOp,
-    v: StepVec,
+    n: usize,
     without: bool,
-    grouping: &[String],
-    param: Option<&[f64]>,
-) -> Result<StepVec, EvalError> {
-    let n = v.n;
-    let (ids, firsts) = group_ids(&v, without, grouping);
-    let zero = Acc {
-        value: 0.0,
-        mean: 0.0,
-        count: 0,
-    };
-    let mut acc = vec![zero; firsts.len() * n];
-    let mut qvals: Vec<Vec<f64>> = Vec::new();
-    if op == AggOp::Quantile {
-        qvals = vec![Vec::new(); firsts.len() * n];
+    grouping: Vec<String>,
+    groups: HashMap<u64, usize>,
+    labels: Vec<Labels>,
+    acc: Vec<Acc>,
+    qvals: Vec<Vec<f64>>,
+    /// Input samples per step, for the sample accounting.
+    pub present: Vec<usize>,
+    buf: Vec<u8>,
+}
+
+impl Folder {
+    /// An empty fold of `op` over `n` steps (`grouping` sorted).
+    pub fn new(op: AggOp, n: usize, without: bool, grouping: Vec<String>) -> Folder {
+        Folder {
+            op,
+            n,
+            without,
+            grouping,
+            groups: HashMap::new(),
+            labels: Vec::new(),
+            acc: Vec::new(),
+            qvals: Vec::new(),
+            present: vec![0; n],
+            buf: Vec::new(),
+        }
     }
-    for (i, &g) in ids.iter().enumerate() {
-        let col = v.col(i);
-        let accs = &mut acc[g * n..(g + 1) * n];
-        for (k, (&x, s)) in col.iter().zip(accs.iter_mut()).enumerate() {
-            if is_absent(x) {
-                continue;
-            }
-            if op == AggOp::Quantile {
-                qvals[g * n + k].push(x);
-            }
-            if s.count == 0 {
-                *s = Acc {
-                    value: x,
-                    mean: x,
-                    count: 1,
+
+    /// Adds the series of `v`, in order.
+    pub fn add(&mut self, v: &StepVec) {
+        let (n, op) = (self.n, self.op);
+        let zero = Acc {
+            value: 0.0,
+            mean: 0.0,
+            count: 0,
+        };
+        for (i, l) in v.labels.iter().enumerate() {
+            let key = labels::grouping_key(
+                l,
+                self.without,
+                &self.grouping,
+                v.name_dropped,
+                &mut self.buf,
+            );
+            let next = self.labels.len();
+            let g = *self.groups.entry(key).or_insert(next);
+            if g == next {
+                let l = if v.name_dropped {
+                    labels::drop_name(l)
+                } else {
+                    l.clone()
                 };
+                self.labels
+                    .push(group_labels(&l, self.without, &self.grouping));
+                self.acc.extend(std::iter::repeat_n(zero, n));
+                if op == AggOp::Quantile {
+                    self.qvals.extend(std::iter::repeat_n(Vec::new(), n));
+                }
+            }
+            let accs = &mut self.acc[g * n..(g + 1) * n];
+            for (k, (&x, s)) in v.col(i).iter().zip(accs.iter_mut()).enumerate() {
+                if is_absent(x) {
+                    continue;
+                }
+                self.present[k] += 1;
+                if op == AggOp::Quantile {
+                    self.qvals[g * n + k].push(x);
+                }
+                if s.count == 0 {
+                    *s = Acc {
+                        value: x,
+                        mean: x,
+                        count: 1,
+                    };
+                    match op {
+                        AggOp::Stddev | AggOp::Stdvar => s.value = 0.0,
+                        AggOp::Group => s.value = 1.0,
+                        _ => {}
+                    }
+                    continue;
+                }
+                s.count += 1;
                 match op {
-                    AggOp::Stddev | AggOp::Stdvar => s.value = 0.0,
-                    AggOp::Group => s.value = 1.0,
+                    AggOp::Sum => s.value += x,
+                    AggOp::Avg => {
+                        if s.mean.is_infinite() {
+                            if x.is_infinite() && (s.mean > 0.0) == (x > 0.0) {
+                                continue;
+                            }
+                            if !x.is_infinite() && !x.is_nan() {
+                                continue;
+                            }
+                        }
+                        let c = f64::from(s.count);
+                        s.mean += x / c - s.mean / c;
+                    }
+                    AggOp::Max if s.value < x || s.value.is_nan() => s.value = x,
+                    AggOp::Min if s.value > x || s.value.is_nan() => s.value = x,
+                    AggOp::Stddev | AggOp::Stdvar => {
+                        let delta = x - s.mean;
+                        s.mean += delta / f64::from(s.count);
+                        s.value += delta * (x - s.mean);
+                    }
                     _ => {}
                 }
-                continue;
-            }
-            s.count += 1;
-            match op {
-                AggOp::Sum => s.value += x,
-                AggOp::Avg => {
-                    if s.mean.is_infinite() {
-                        if x.is_infinite() && (s.mean > 0.0) == (x > 0.0) {
-                            continue;
-                        }
-                        if !x.is_infinite() && !x.is_nan() {
-                            continue;
-                        }
-                    }
-                    let c = f64::from(s.count);
-                    s.mean += x / c - s.mean / c;
-                }
-                AggOp::Max if s.value < x || s.value.is_nan() => s.value = x,
-                AggOp::Min if s.value > x || s.value.is_nan() => s.value = x,
-                AggOp::Stddev | AggOp::Stdvar => {
-                    let delta = x - s.mean;
-                    s.mean += delta / f64::from(s.count);
-                    s.value += delta * (x - s.mean);
-                }
-                _ => {}
             }
         }
     }
-    let mut out = StepVec::new(n);
-    let mut col = vec![ABSENT; n];
-    for (g, &first) in firsts.iter().enumerate() {
-        for (k, slot) in col.iter_mut().enumerate() {
-            let s = acc[g * n + k];
-            *slot = if s.count == 0 {
-                ABSENT
-            } else {
-                match op {
-                    AggOp::Avg => s.mean,
-                    AggOp::Count => f64::from(s.count),
-                    AggOp::Stdvar => s.value / f64::from(s.count),
-                    AggOp::Stddev => (s.value / f64::from(s.count)).sqrt(),
-                    AggOp::Quantile => {
-                        let q = param.map_or(f64::NAN, |p| p[k]);
-                        quantile(q, &mut qvals[g * n + k])
+
+    /// The aggregated vector (`param`: the quantile's φ per step).
+    pub fn finish(mut self, param: Option<&[f64]>) -> StepVec {
+        let n = self.n;
+        let mut out = StepVec::new(n);
+        let mut col = vec![ABSENT; n];
+        for (g, l) in std::mem::take(&mut self.labels).into_iter().enumerate() {
+            for (k, slot) in col.iter_mut().enumerate() {
+                let s = self.acc[g * n + k];
+                *slot = if s.count == 0 {
+                    ABSENT
+                } else {
+                    match self.op {
+                        AggOp::Avg => s.mean,
+                        AggOp::Count => f64::from(s.count),
+                        AggOp::Stdvar => s.value / f64::from(s.count),
+                        AggOp::Stddev => (s.value / f64::from(s.count)).sqrt(),
+                        AggOp::Quantile => {
+                            let q = param.map_or(f64::NAN, |p| p[k]);
+                            quantile(q, &mut self.qvals[g * n + k])
+                        }
+                        _ => s.value,
                     }
-                    _ => s.value,
-                }
-            };
+                };
+            }
+            out.push(l, &col);
         }
-        let mut l = v.labels[first].clone();
-        if v.name_dropped {
-            l = labels::drop_name(&l);
-        }
-        out.push(group_labels(&l, without, grouping), &col);
+        out
     }
-    Ok(out)
 }
 
 /// `count_values(label, v)`.

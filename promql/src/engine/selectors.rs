@@ -12,6 +12,9 @@ use crate::engine::parallel::{BATCH_SERIES, run_halves};
 use crate::storage::{SelectHints, SeriesSet};
 use crate::value::Series;
 
+/// Receives the output of a selector or range function batch by batch.
+pub(crate) type Sink<'s> = dyn FnMut(StepVec) -> Result<(), EvalError> + 's;
+
 /// Selects the series of `vs` with samples in `[mint, maxt]`.
 pub(crate) fn select<'q>(
     ev: &Evaluator<'q>,
@@ -60,13 +63,28 @@ pub(crate) fn eval_vector(
     vs: &VectorSelector,
     timestamps: bool,
 ) -> Result<StepVec, EvalError> {
+    let mut out = StepVec::new(ev.steps());
+    out.name_dropped = timestamps;
+    eval_vector_into(ev, vs, timestamps, &mut |part| {
+        out.append(part);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`eval_vector`], handing the series to `sink` batch by batch (in selector order), so an
+/// enclosing aggregation never holds all of them.
+pub(crate) fn eval_vector_into(
+    ev: &mut Evaluator,
+    vs: &VectorSelector,
+    timestamps: bool,
+    sink: &mut Sink,
+) -> Result<(), EvalError> {
     let n = ev.steps();
     let lookback = ev.opts.lookback_ms;
     let (first_ref, last_ref, fixed) = refs(ev, vs, timestamps);
     let set = select(ev, vs, first_ref - lookback, last_ref, 0)?;
     let (start, interval) = (ev.start, ev.interval);
-    let mut out = StepVec::new(n);
-    out.name_dropped = timestamps;
     let set_ref: &dyn SeriesSet = &*set;
     let work = |r: std::ops::Range<usize>| -> Result<(StepVec, Vec<u32>), EvalError> {
         let mut part = StepVec::new(n);
@@ -105,18 +123,19 @@ pub(crate) fn eval_vector(
     while b < set.len() {
         ev.check_deadline()?;
         let e = (b + BATCH_SERIES).min(set.len());
-        for (part, counts) in run_halves(b..e, &work)? {
+        for (mut part, counts) in run_halves(b..e, &work)? {
             for c in counts {
                 ev.cur += c as usize;
                 if ev.cur > ev.opts.max_samples {
                     return Err(Evaluator::too_many());
                 }
             }
-            out.append(part);
+            part.name_dropped = timestamps;
+            sink(part)?;
         }
         b = e;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An instant query of `selector[range]`: the raw samples in `[T-o-range, T-o]`, stale

@@ -2,15 +2,17 @@
 //! read once, and a window `[end-range, end]` (closed both ends, stale markers dropped) slides
 //! over its samples from step to step. Series are split between the worker threads.
 
+use std::collections::HashSet;
+
 use fedstore_storage::{Labels, is_stale_nan};
 
 use crate::ast::{Call, Expr};
 use crate::engine::columns::{ABSENT, StepVec, Val};
-use crate::engine::eval::{Evaluator, check_unique};
+use crate::engine::eval::{Evaluator, SAME_LABELSET};
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
-use crate::engine::selectors::{read, select};
+use crate::engine::selectors::{Sink, read, select};
 use crate::engine::subquery::{self, window_end};
-use crate::engine::{EvalError, over_time, rate};
+use crate::engine::{EvalError, labels, over_time, rate};
 use crate::storage::SeriesSet;
 use crate::value::Series;
 
@@ -155,6 +157,35 @@ pub(crate) fn eval(
     mi: usize,
 ) -> Result<Val, EvalError> {
     let n = ev.steps();
+    let mut out = StepVec::new(n);
+    out.name_dropped = f != RangeFn::Last;
+    let any = eval_into(ev, call, f, mi, &mut |part| {
+        if f != RangeFn::Absent {
+            out.append(part);
+        }
+        Ok(())
+    })?;
+    if f == RangeFn::Absent {
+        let mut res = StepVec::new(n);
+        let col: Vec<f64> = any.iter().map(|a| if *a { ABSENT } else { 1.0 }).collect();
+        let arg = crate::engine::functions::unparen(&call.args[mi]);
+        res.push(crate::engine::functions::absent_labels(arg), &col);
+        return Ok(Val::Vector(res));
+    }
+    Ok(Val::Vector(out))
+}
+
+/// [`eval`] handing the output series to `sink` batch by batch (for an enclosing
+/// aggregation); returns, per step, whether any window had samples. Fails as soon as two
+/// output series have the same label set (2.42 checks the whole result).
+pub(crate) fn eval_into(
+    ev: &mut Evaluator,
+    call: &Call,
+    f: RangeFn,
+    mi: usize,
+    sink: &mut Sink,
+) -> Result<Vec<bool>, EvalError> {
+    let n = ev.steps();
     // Scalar parameters, one value per step.
     let mut params: Vec<Vec<f64>> = Vec::new();
     for (i, a) in call.args.iter().enumerate() {
@@ -182,33 +213,53 @@ pub(crate) fn eval(
     let ends: Vec<i64> = (0..n)
         .map(|k| window_end(ev, at, offset_ms, ev.ts(k)))
         .collect();
-    let (out, any) = match arg {
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut buf = Vec::new();
+    let mut checked = |part: StepVec| -> Result<(), EvalError> {
+        if f != RangeFn::Absent {
+            for l in &part.labels {
+                if !seen.insert(labels::hash(l, part.name_dropped, &mut buf)) {
+                    return Err(EvalError::Execution(SAME_LABELSET.into()));
+                }
+            }
+        }
+        sink(part)
+    };
+    match arg {
         Expr::Matrix(ms) => {
             let set = select(ev, &ms.vs, ends[0] - range_ms, ends[n - 1], range_ms)?;
-            run(ev, f, &Source::Set(&*set), &ends, range_ms, &params)?
+            run(
+                ev,
+                f,
+                &Source::Set(&*set),
+                &ends,
+                range_ms,
+                &params,
+                &mut checked,
+            )
         }
         Expr::Subquery(sq) => {
             let before = ev.cur;
             let (inner, t0, step) = subquery::eval(ev, sq)?;
             let series = subquery::to_series(inner, t0, step);
             let held = ev.cur - before;
-            let r = run(ev, f, &Source::Mem(&series), &ends, range_ms, &params)?;
+            let r = run(
+                ev,
+                f,
+                &Source::Mem(&series),
+                &ends,
+                range_ms,
+                &params,
+                &mut checked,
+            )?;
             ev.cur -= held;
-            r
+            Ok(r)
         }
         _ => unreachable!("checked above"),
-    };
-    if f == RangeFn::Absent {
-        let mut res = StepVec::new(n);
-        let col: Vec<f64> = any.iter().map(|a| if *a { ABSENT } else { 1.0 }).collect();
-        res.push(crate::engine::functions::absent_labels(arg), &col);
-        return Ok(Val::Vector(res));
     }
-    check_unique(&out)?;
-    Ok(Val::Vector(out))
 }
 
-/// Applies `f` to every series of `src`; also returns, per step, whether any series had a
+/// Applies `f` to every series of `src`, handing the results to `sink`; returns, per step, whether any series had a
 /// window with samples (for `absent_over_time`).
 fn run(
     ev: &mut Evaluator,
@@ -217,12 +268,11 @@ fn run(
     ends: &[i64],
     range_ms: i64,
     params: &[Vec<f64>],
-) -> Result<(StepVec, Vec<bool>), EvalError> {
+    sink: &mut Sink,
+) -> Result<Vec<bool>, EvalError> {
     let n = ends.len();
     let start = ev.start;
     let interval = ev.interval;
-    let mut out = StepVec::new(n);
-    out.name_dropped = f != RangeFn::Last;
     let mut any = vec![false; n];
     let work = |r: std::ops::Range<usize>| -> Result<Part, EvalError> {
         let mut part = StepVec::new(n);
@@ -287,11 +337,11 @@ fn run(
                 }
                 ev.cur += outputs as usize;
             }
-            part.name_dropped = out.name_dropped;
-            out.append(part);
+            part.name_dropped = f != RangeFn::Last;
+            sink(part)?;
             any.iter_mut().zip(part_any).for_each(|(a, p)| *a |= p);
         }
         b = e;
     }
-    Ok((out, any))
+    Ok(any)
 }
