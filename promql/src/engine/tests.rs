@@ -392,5 +392,6 @@ macro_rules! check {
     }};
 }
 
+mod at_modifier;
 mod d_rows;
 mod semantics;
