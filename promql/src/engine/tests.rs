@@ -395,3 +395,4 @@ macro_rules! check {
 mod at_modifier;
 mod d_rows;
 mod semantics;
+mod subqueries;
