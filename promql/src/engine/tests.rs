@@ -392,6 +392,7 @@ macro_rules! check {
     }};
 }
 
+mod aggregators;
 mod at_modifier;
 mod d_rows;
 mod semantics;
