@@ -106,7 +106,8 @@ fn stream_into(ev: &mut Evaluator, e: &Expr, sink: &mut Sink) -> Result<bool, Ev
         }
         Expr::Call(c) => match RangeFn::from_name(&c.func) {
             Some((f, mi))
-                if f != RangeFn::Absent && matches!(unparen(&c.args[mi]), Expr::Matrix(_)) =>
+                if f != RangeFn::Absent
+                    && matches!(c.args.get(mi).map(unparen), Some(Expr::Matrix(_))) =>
             {
                 windows::eval_into(ev, c, f, mi, sink)?;
                 Ok(true)

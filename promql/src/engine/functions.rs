@@ -75,10 +75,20 @@ fn take_vec(v: Val, n: usize) -> StepVec {
     }
 }
 
-fn scalar(v: &Val, n: usize) -> Vec<f64> {
+fn scalar(v: Option<&Val>, n: usize) -> Vec<f64> {
     match v {
-        Val::Scalar(s) => s.clone(),
+        Some(Val::Scalar(s)) => s.clone(),
         _ => vec![f64::NAN; n],
+    }
+}
+
+/// Takes argument `i` out (an empty vector if the call has fewer arguments; the parser
+/// checks arity, so this only keeps a malformed tree from panicking).
+fn take_arg(args: &mut Vec<Val>, i: usize) -> Val {
+    if i < args.len() {
+        args.swap_remove(i)
+    } else {
+        Val::Vector(StepVec::default())
     }
 }
 
@@ -148,20 +158,20 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
         _ => None,
     };
     if let Some(f) = math {
-        let v = take_vec(args.swap_remove(0), n);
+        let v = take_vec(take_arg(&mut args, 0), n);
         return Ok(Val::Vector(map_values(v, f)));
     }
     Ok(match name {
         "time" => Val::Scalar((0..n).map(|k| ev.ts(k) as f64 / 1000.0).collect()),
         "pi" => Val::Scalar(vec![std::f64::consts::PI; n]),
         "vector" => {
-            let s = scalar(&args[0], n);
+            let s = scalar(args.get(0), n);
             let mut v = StepVec::new(n);
             v.push(Labels::default(), &s);
             Val::Vector(v)
         }
         "scalar" => {
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             let mut out = vec![f64::NAN; n];
             let mut count = vec![0u32; n];
             for i in 0..v.len() {
@@ -180,13 +190,13 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
             Val::Scalar(out)
         }
         "clamp" | "clamp_min" | "clamp_max" => {
-            let p1 = scalar(&args[1], n);
+            let p1 = scalar(args.get(1), n);
             let p2 = if name == "clamp" {
-                scalar(&args[2], n)
+                scalar(args.get(2), n)
             } else {
                 Vec::new()
             };
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             Val::Vector(map_steps(v, |x, k| match name {
                 "clamp" if p2[k] < p1[k] => ABSENT,
                 "clamp" => p1[k].max(p2[k].min(x)),
@@ -196,25 +206,25 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
         }
         "round" => {
             let to = if args.len() > 1 {
-                scalar(&args[1], n)
+                scalar(args.get(1), n)
             } else {
                 vec![1.0; n]
             };
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             Val::Vector(map_steps(v, |x, k| {
                 let inv = 1.0 / to[k];
                 (x * inv + 0.5).floor() / inv
             }))
         }
         "timestamp" => {
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             let (start, interval) = (ev.start, ev.interval);
             Val::Vector(map_steps(v, |_, k| {
                 (start + k as i64 * interval) as f64 / 1000.0
             }))
         }
         "sort" | "sort_desc" => {
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             Val::Vector(if n == 1 {
                 sort(v, name == "sort_desc")
             } else {
@@ -222,23 +232,24 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
             })
         }
         "absent" => {
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             let present = v.present_per_step();
             let col: Vec<f64> = present
                 .iter()
                 .map(|c| if *c > 0 { ABSENT } else { 1.0 })
                 .collect();
             let mut out = StepVec::new(n);
-            out.push(absent_labels(unparen(&call.args[0])), &col);
+            let labels = call.args.first().map(absent_labels).unwrap_or_default();
+            out.push(labels, &col);
             Val::Vector(out)
         }
         "label_replace" => {
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             let a: Vec<&str> = (1..5).map(|i| string_arg(call, i)).collect();
             Val::Vector(label_fns::label_replace(v, a[0], a[1], a[2], a[3])?)
         }
         "label_join" => {
-            let v = take_vec(args.swap_remove(0), n);
+            let v = take_vec(take_arg(&mut args, 0), n);
             let src: Vec<&str> = (3..call.args.len()).map(|i| string_arg(call, i)).collect();
             Val::Vector(label_fns::label_join(
                 v,
@@ -248,8 +259,8 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
             )?)
         }
         "histogram_quantile" => {
-            let q = scalar(&args[0], n);
-            let v = take_vec(args.swap_remove(1), n);
+            let q = scalar(args.get(0), n);
+            let v = take_vec(take_arg(&mut args, 1), n);
             Val::Vector(histogram::histogram_quantile(&q, v)?)
         }
         // Native histograms are not stored, so these never have input.
@@ -263,7 +274,7 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
                 out.push(Labels::default(), &col);
                 Val::Vector(out)
             } else {
-                let v = take_vec(args.swap_remove(0), n);
+                let v = take_vec(take_arg(&mut args, 0), n);
                 Val::Vector(map_values(v, |x| f(x as i64)))
             }
         }

@@ -168,8 +168,11 @@ pub(crate) fn eval(
     if f == RangeFn::Absent {
         let mut res = StepVec::new(n);
         let col: Vec<f64> = any.iter().map(|a| if *a { ABSENT } else { 1.0 }).collect();
-        let arg = crate::engine::functions::unparen(&call.args[mi]);
-        res.push(crate::engine::functions::absent_labels(arg), &col);
+        let labels = match call.args.get(mi) {
+            Some(arg) => crate::engine::functions::absent_labels(arg),
+            None => Labels::default(),
+        };
+        res.push(labels, &col);
         return Ok(Val::Vector(res));
     }
     Ok(Val::Vector(out))
@@ -197,10 +200,13 @@ pub(crate) fn eval_into(
             _ => params.push(vec![f64::NAN; n]),
         }
     }
-    let mut arg = &call.args[mi];
-    while let Expr::Paren(inner) = arg {
-        arg = inner;
-    }
+    let Some(arg) = call.args.get(mi) else {
+        return Err(EvalError::Execution(format!(
+            "expected a range vector argument in call to function \"{}\"",
+            call.func
+        )));
+    };
+    let arg = crate::engine::functions::unparen(arg);
     let (at, offset_ms, range_ms) = match arg {
         Expr::Matrix(ms) => (ms.vs.at, ms.vs.offset_ms, ms.range_ms),
         Expr::Subquery(sq) => (sq.at, sq.offset_ms, sq.range_ms),
