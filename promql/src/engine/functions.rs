@@ -165,7 +165,7 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
         "time" => Val::Scalar((0..n).map(|k| ev.ts(k) as f64 / 1000.0).collect()),
         "pi" => Val::Scalar(vec![std::f64::consts::PI; n]),
         "vector" => {
-            let s = scalar(args.get(0), n);
+            let s = scalar(args.first(), n);
             let mut v = StepVec::new(n);
             v.push(Labels::default(), &s);
             Val::Vector(v)
@@ -259,7 +259,7 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
             )?)
         }
         "histogram_quantile" => {
-            let q = scalar(args.get(0), n);
+            let q = scalar(args.first(), n);
             let v = take_vec(take_arg(&mut args, 1), n);
             Val::Vector(histogram::histogram_quantile(&q, v)?)
         }
