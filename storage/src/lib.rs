@@ -26,6 +26,7 @@ pub mod head;
 pub mod labels;
 pub mod mmap;
 pub mod postings;
+pub mod querier;
 pub mod query;
 pub mod retention;
 pub mod series;
@@ -38,6 +39,7 @@ pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};
 pub use head::{AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection};
 pub use labels::{Label, Labels};
+pub use querier::{Querier, SeriesSet};
 pub use query::{MatchOp, Matcher, SelectorError, parse_selector};
 pub use series::SeriesRef;
 
