@@ -21,7 +21,9 @@ use crate::labels::Labels;
 use crate::query::{MatchOp, Matcher};
 use crate::series::SeriesRef;
 
-/// A read view of `[mint_ms, maxt_ms]` over the blocks and head of a [`Db`].
+/// A read view of `[mint_ms, maxt_ms]` over the blocks and head of a [`Db`]; cheap to clone
+/// (each [`SeriesSet`] holds its own copy).
+#[derive(Clone)]
 pub struct Querier<'db> {
     db: &'db Db,
     head: &'db Head,
@@ -98,7 +100,7 @@ impl<'db> Querier<'db> {
     /// The series matching any of `sets` (each a conjunction; an empty one selects nothing),
     /// sorted by label set, each once however many blocks and the head hold it. Samples are
     /// read later, one series at a time, through [`SeriesSet::samples`].
-    pub fn select(&self, sets: &[Vec<Matcher>]) -> Result<SeriesSet<'_, 'db>, Error> {
+    pub fn select(&self, sets: &[Vec<Matcher>]) -> Result<SeriesSet<'db>, Error> {
         let mut entries: Vec<Entry> = Vec::new();
         if self.use_head {
             for r in self.head.select(sets).refs {
@@ -159,7 +161,7 @@ impl<'db> Querier<'db> {
             }
         }
         Ok(SeriesSet {
-            q: self,
+            q: self.clone(),
             entries,
             caches: Mutex::new(Vec::new()),
         })
@@ -219,14 +221,14 @@ impl<'db> Querier<'db> {
 
 /// The result of [`Querier::select`]: series sorted by label set, read by index from any
 /// thread.
-pub struct SeriesSet<'q, 'db> {
-    q: &'q Querier<'db>,
+pub struct SeriesSet<'db> {
+    q: Querier<'db>,
     entries: Vec<Entry>,
     /// Block page caches (each holds a zstd context), reused across reads and threads.
     caches: Mutex<Vec<PageCache>>,
 }
 
-impl std::fmt::Debug for SeriesSet<'_, '_> {
+impl std::fmt::Debug for SeriesSet<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SeriesSet")
             .field("len", &self.entries.len())
@@ -234,7 +236,7 @@ impl std::fmt::Debug for SeriesSet<'_, '_> {
     }
 }
 
-impl SeriesSet<'_, '_> {
+impl SeriesSet<'_> {
     /// Number of series.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -255,7 +257,7 @@ impl SeriesSet<'_, '_> {
     pub fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), Error> {
         out.clear();
         let e = &self.entries[i];
-        let q = self.q;
+        let q = &self.q;
         if !e.blocks.is_empty() {
             let mut cache = match self.caches.lock().pop() {
                 Some(c) => c,
@@ -302,7 +304,7 @@ impl SeriesSet<'_, '_> {
         before: i64,
         out: &mut Vec<(i64, f64)>,
     ) -> Result<(), Error> {
-        let q = self.q;
+        let q = &self.q;
         let exact: Vec<Matcher> = labels
             .iter()
             .map(|l| Matcher::new(MatchOp::Equal, &l.name, &l.value))

@@ -109,7 +109,7 @@ fn assert_same(got: &[(Labels, Vec<(i64, f64)>)], want: &[(Labels, Vec<(i64, f64
     }
 }
 
-fn read(set: &crate::querier::SeriesSet<'_, '_>) -> Vec<(Labels, Vec<(i64, f64)>)> {
+fn read(set: &crate::querier::SeriesSet<'_>) -> Vec<(Labels, Vec<(i64, f64)>)> {
     let mut out = Vec::new();
     let mut buf = vec![(0, 0.0); 3]; // dirty: samples() must replace, not append
     for i in 0..set.len() {
