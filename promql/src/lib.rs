@@ -19,6 +19,6 @@ pub mod value;
 
 pub use ast::{Expr, ValueType};
 pub use engine::{Engine, EngineOptions, EvalError};
-pub use parser::{ParseError, parse_expr};
+pub use parser::{ParseError, parse_expr, parse_selector, parse_selector_bytes};
 pub use storage::{Queryable, SeriesSet, StorageError};
 pub use value::{Sample, Series, Value};

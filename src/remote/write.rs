@@ -12,7 +12,9 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use fedstore_storage::{AppendError, AppendStats, Appender, Head, Labels, SeriesRef};
+use fedstore_storage::{
+    AppendError, AppendStats, Appender, Head, Labels, METRIC_NAME_LABEL, SeriesRef,
+};
 
 pub use cache::SeriesCache;
 
@@ -342,7 +344,7 @@ fn validate_labels(labels: &[LabelView<'_>]) -> Result<(), RemoteWriteError> {
         if labels[..i].iter().any(|p| p.name == l.name) {
             return Err(invalid(format!("duplicate label name {:?}", l.name)));
         }
-        if l.name == "__name__" {
+        if l.name == METRIC_NAME_LABEL {
             if !is_valid_metric_name(l.value) {
                 return Err(invalid(format!("invalid metric name {:?}", l.value)));
             }

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use fedstore_storage::{AppendStats, Appender, Head, Labels, STALE_NAN_BITS, SeriesRef};
+use fedstore_storage::{
+    AppendStats, Appender, Head, Labels, METRIC_NAME_LABEL, STALE_NAN_BITS, SeriesRef,
+};
 
 use crate::config::RelabelConfig;
 use crate::exposition::parse::{Entry, Format, Parser, to_labels};
@@ -68,7 +70,7 @@ impl SampleContext {
 
     /// Prometheus `verifyLabelLimits`.
     fn verify_label_limits(&self, l: &Labels) -> Result<(), String> {
-        let met = l.get("__name__");
+        let met = l.get(METRIC_NAME_LABEL);
         let met50: String = met.chars().take(50).collect();
         if self.label_limit > 0 && l.len() as u64 > self.label_limit {
             return Err(format!(
@@ -214,7 +216,7 @@ pub fn append_body(
                     appended -= 1;
                     continue;
                 };
-                if labels.get("__name__").is_empty() {
+                if labels.get(METRIC_NAME_LABEL).is_empty() {
                     err = Some("missing metric name (__name__ label)".to_owned());
                     break;
                 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use fedstore_storage::Labels;
+use fedstore_storage::{Labels, METRIC_NAME_LABEL};
 
 use crate::config::duration::Duration;
 use crate::config::relabel::{self, RelabelConfig};
@@ -420,10 +420,10 @@ pub fn sample_labels(
 /// (Prometheus `mutateReportSampleLabels`; honor_labels and metric relabeling do not apply).
 pub fn report_labels(name: &str, target: &Labels) -> Labels {
     Labels::from_pairs(
-        std::iter::once(("__name__", name)).chain(
+        std::iter::once((METRIC_NAME_LABEL, name)).chain(
             target
                 .iter()
-                .filter(|l| l.name != "__name__")
+                .filter(|l| l.name != METRIC_NAME_LABEL)
                 .map(|l| (l.name.as_str(), l.value.as_str())),
         ),
     )

@@ -21,9 +21,9 @@ use crate::compact::{
 use crate::error::Error;
 use crate::head::{Head, HeadOptions};
 use crate::labels::Labels;
-use crate::querier::Querier;
 #[cfg(any(test, feature = "testutil"))]
-use crate::query::Matcher;
+use crate::matcher::Matcher;
+use crate::querier::Querier;
 use crate::retention::{Retention, beyond_retention};
 
 /// Options of the database.
@@ -410,8 +410,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::query::parse_selector;
-    use crate::testutil::must_labels;
+    use crate::testutil::{must_labels, must_matchers};
 
     const H: i64 = 3_600_000;
     const STEP: i64 = 15_000;
@@ -491,11 +490,12 @@ mod tests {
     }
 
     fn check_selects(db: &Db, model: &Model, what: &str) {
-        let sels: [&[&str]; 4] = [
-            &["up"],
-            &["{job=\"db\"}", "req_total"],
-            &["{i=~\"[13]\"}"],
-            &["{job!=\"api\", __name__!~\"u.*\"}"],
+        type Set<'a> = &'a [(&'a str, &'a str, &'a str)];
+        let sels: [&[Set]; 4] = [
+            &[&[("__name__", "=", "up")]],
+            &[&[("job", "=", "db")], &[("__name__", "=", "req_total")]],
+            &[&[("i", "=~", "[13]")]],
+            &[&[("job", "!=", "api"), ("__name__", "!~", "u.*")]],
         ];
         let ranges = [
             (i64::MIN, i64::MAX),
@@ -505,7 +505,7 @@ mod tests {
             (-5, -1),
         ];
         for sel in sels {
-            let sets: Vec<Vec<Matcher>> = sel.iter().map(|s| parse_selector(s).unwrap()).collect();
+            let sets: Vec<Vec<Matcher>> = sel.iter().map(|s| must_matchers(s)).collect();
             for (mint, maxt) in ranges {
                 let got = db.select_range(&sets, mint, maxt).unwrap();
                 assert_eq!(
@@ -560,7 +560,10 @@ mod tests {
             .collect();
         assert_eq!(live.len(), 2, "merged inputs deleted: {live:?}");
         // The head no longer holds most of the persisted range.
-        let r = db.head().select(&[parse_selector("up").unwrap()]).refs[0];
+        let r = db
+            .head()
+            .select(&[must_matchers(&[("__name__", "=", "up")])])
+            .refs[0];
         let mut old = Vec::new();
         db.head().samples(r, 0, 3 * H - 1, &mut old);
         assert!(
@@ -685,7 +688,7 @@ mod tests {
             assert_eq!(db.head().series_removed_total(), report.head_series_removed);
             let head_pods = |db: &Db| -> Vec<Labels> {
                 db.head()
-                    .select(&[parse_selector("pod_up").unwrap()])
+                    .select(&[must_matchers(&[("__name__", "=", "pod_up")])])
                     .refs
                     .iter()
                     .map(|&r| db.head().series_labels(r).unwrap())
@@ -696,7 +699,7 @@ mod tests {
             assert_eq!(db.head().num_series(), stable.len() + left.len(), "{what}");
             // Their samples are all in blocks: range selects see every pod whole.
             check_selects(&db, &model, &what);
-            let sets = vec![parse_selector("{pod=~\"pod-.*\"}").unwrap()];
+            let sets = vec![must_matchers(&[("pod", "=~", "pod-.*")])];
             let got = db.select_range(&sets, i64::MIN, i64::MAX).unwrap();
             assert_eq!(got, expect(&model, &sets, i64::MIN, i64::MAX), "{what}");
             assert_eq!(got.len(), pods.len());

@@ -28,8 +28,8 @@ use parking_lot::{RwLock, RwLockReadGuard};
 use crate::error::Error;
 use crate::labels::Labels;
 use crate::labels::packed::LabelPairs;
+use crate::matcher::Matcher;
 use crate::postings::MemPostings;
-use crate::query::Matcher;
 use crate::series::SeriesRef;
 use crate::symbols::{SymbolId, SymbolTable};
 
@@ -310,7 +310,7 @@ impl Head {
     pub fn select(&self, sets: &[Vec<Matcher>]) -> Selection {
         let postings = self.postings.read();
         let symbols = self.symbols.read();
-        crate::query::select::select(&postings, &symbols, sets)
+        crate::matcher::select::select(&postings, &symbols, sets)
     }
 
     /// Label names of committed series, sorted bytewise.

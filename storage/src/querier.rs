@@ -18,7 +18,7 @@ use crate::db::Db;
 use crate::error::Error;
 use crate::head::Head;
 use crate::labels::Labels;
-use crate::query::{MatchOp, Matcher};
+use crate::matcher::{MatchOp, Matcher};
 use crate::series::SeriesRef;
 
 /// A read view of `[mint_ms, maxt_ms]` over the blocks and head of a [`Db`]; cheap to clone

@@ -22,7 +22,7 @@ fn test_server_storage_is_the_serve_database() {
         .wal_stats()
         .expect("the test server has a WAL");
     assert!(wal.bytes_written > 0, "{wal:?}");
-    let sets = vec![fedstore_storage::parse_selector("up").unwrap()];
+    let sets = vec![fedstore_promql::parse_selector("up").unwrap()];
     let got = srv.db.select_range(&sets, now - 1000, now + 1000).unwrap();
     let jobs: Vec<&str> = got.iter().map(|s| s.labels.get("job")).collect();
     assert_eq!(jobs, ["a", "b"]);

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use fedstore_storage::head::SymbolLabels;
 use fedstore_storage::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
-use fedstore_storage::{LabelsRef, LatestSink};
+use fedstore_storage::{LabelsRef, LatestSink, METRIC_NAME_LABEL};
 
 use super::encode::{Checksum, SegmentEncoder, encode_fragment};
 pub use super::encode::{Encoding, GZIP_LEVEL};
@@ -357,7 +357,7 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
         let mut sep = b'{';
         let ext_first = &self.ext_first;
         labels.for_each(&mut |n, val| {
-            if n == "__name__" || val.is_empty() {
+            if n == METRIC_NAME_LABEL || val.is_empty() {
                 return;
             }
             text.push(sep);
@@ -526,7 +526,7 @@ mod tests {
             app.append(&l, *t, *v).unwrap();
         }
         app.commit().unwrap();
-        let sel = head.select(&[fedstore_storage::parse_selector(r#"{__name__=~".+"}"#).unwrap()]);
+        let sel = head.select(&[fedstore_promql::parse_selector(r#"{__name__=~".+"}"#).unwrap()]);
         let ext = ext_labels(ext);
         let mut pieces = Vec::new();
         let r = Renderer::new(&ext, Encoding::Identity, |p| {

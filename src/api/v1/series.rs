@@ -40,7 +40,7 @@ fn matcher_sets(form: &Form) -> Result<Vec<Vec<Matcher>>, String> {
 
 /// Parses one `match[]` value (raw bytes: Go reports bad UTF-8 at its column).
 fn parse_match(v: &[u8]) -> Result<Vec<Matcher>, impl std::fmt::Display> {
-    fedstore_storage::query::parse_selector_bytes(v)
+    fedstore_promql::parser::parse_selector_bytes(v)
 }
 
 /// Runs a storage walk on the query threads under `--query.timeout`.

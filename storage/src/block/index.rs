@@ -14,8 +14,8 @@ use super::BlockError;
 use super::chunks::{ChunkMeta, ChunkRef};
 use super::encoding::{Decbuf, put_uvarint, put_varint};
 use crate::labels::Labels;
+use crate::matcher::{MatchOp, Matcher};
 use crate::mmap::MmapRead;
-use crate::query::{MatchOp, Matcher};
 
 /// File name of the index.
 pub const INDEX_FILE: &str = "index";
@@ -396,7 +396,7 @@ impl Index {
     }
 
     /// Series ids matching every matcher of `set` (Prometheus `PostingsForMatchers`
-    /// semantics, as `query::select`: a missing label has the empty value; `{}` selects
+    /// semantics, as `matcher::select`: a missing label has the empty value; `{}` selects
     /// nothing).
     pub fn postings_for_matchers(&self, set: &[Matcher]) -> Result<RoaringBitmap, BlockError> {
         if set.is_empty() {

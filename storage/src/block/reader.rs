@@ -10,7 +10,7 @@ use super::chunks::{ChunkFiles, ChunkMeta, PageCache};
 use super::index::{INDEX_FILE, Index};
 use super::meta::BlockMeta;
 use crate::labels::Labels;
-use crate::query::Matcher;
+use crate::matcher::Matcher;
 
 /// A persistent block opened for reading.
 #[derive(Debug)]

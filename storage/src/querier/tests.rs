@@ -7,14 +7,29 @@ use std::time::Duration;
 use crate::db::{Db, DbOptions};
 use crate::head::HeadOptions;
 use crate::labels::Labels;
-use crate::query::parse_selector;
+use crate::matcher::Matcher;
 use crate::retention::Retention;
-use crate::testutil::must_labels;
+use crate::testutil::{must_labels, must_matchers};
 
 const H: i64 = 3_600_000;
 const STEP: i64 = 15_000;
 
 type Model = BTreeMap<Labels, Vec<(i64, f64)>>;
+
+/// The selectors the tests use, as matchers (the selector parser lives in fedstore-promql).
+fn parse_selector(sel: &str) -> Option<Vec<Matcher>> {
+    let triples: &[(&str, &str, &str)] = match sel {
+        "up" => &[("__name__", "=", "up")],
+        "aaa" => &[("__name__", "=", "aaa")],
+        "{job=\"api\"}" => &[("job", "=", "api")],
+        "{job=\"db\"}" => &[("job", "=", "db")],
+        "{job=~\".+\"}" => &[("job", "=~", ".+")],
+        "{i=~\"[35]\"}" => &[("i", "=~", "[35]")],
+        "{__name__=~\"a.*|up\", i!=\"1\"}" => &[("__name__", "=~", "a.*|up"), ("i", "!=", "1")],
+        _ => return None,
+    };
+    Some(must_matchers(triples))
+}
 
 fn open(dir: &std::path::Path) -> Db {
     let opts = DbOptions {

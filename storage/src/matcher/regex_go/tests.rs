@@ -2,7 +2,7 @@
 //! verdict (error text, or the match results Go's `regexp` gives) against ours.
 
 use super::*;
-use crate::query::regex_fast::RegexMatcher;
+use crate::matcher::regex_fast::RegexMatcher;
 
 /// Compiles like a Prometheus 2.42 matcher and reports matches of `values` or the error.
 fn check(pattern: &str, values: &[&str]) -> Result<Vec<bool>, String> {

@@ -1,17 +1,17 @@
-//! Go string and rune formatting and PromQL string unquoting, byte for byte as Prometheus 2.42.
+//! Go string and rune formatting, byte for byte as Go does it: `%q`, `%.10q`, `%#U` and
+//! `utf8.DecodeRune`, which appear in matcher texts, regex errors and PromQL parse errors.
 //!
-//! Go's `%q`, `%.10q`, `%#U` and `utf8.DecodeRune` appear in Prometheus's parse errors, and
-//! `util/strutil/quote.go` `Unquote` turns a lexed string literal into its value. Everything here
-//! works on bytes: Go strings may hold invalid UTF-8 (e.g. after a `\xff` escape).
+//! Everything here works on bytes: Go strings may hold invalid UTF-8 (e.g. after a `\xff`
+//! escape). The PromQL parser (crate `fedstore-promql`) uses these too, so they are public.
 
 use std::sync::LazyLock;
 
 /// Go's `utf8.RuneError` (U+FFFD), returned for every invalid byte.
-pub(crate) const RUNE_ERROR: char = '\u{FFFD}';
+pub const RUNE_ERROR: char = '\u{FFFD}';
 
 /// Decodes the first rune of `b` as Go's `utf8.DecodeRune`: an invalid or truncated sequence
 /// gives `(RUNE_ERROR, 1)`; an empty input gives `None`.
-pub(crate) fn decode_rune(b: &[u8]) -> Option<(char, usize)> {
+pub fn decode_rune(b: &[u8]) -> Option<(char, usize)> {
     let first = *b.first()?;
     let n = match first {
         0x00..=0x7f => return Some((char::from(first), 1)),
@@ -27,7 +27,7 @@ pub(crate) fn decode_rune(b: &[u8]) -> Option<(char, usize)> {
 }
 
 /// Go's `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and ASCII space.
-pub(crate) fn is_print(c: char) -> bool {
+pub fn is_print(c: char) -> bool {
     static PRINT: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").expect("static class regex is valid")
     });
@@ -64,7 +64,7 @@ fn push_escaped_rune(out: &mut String, c: char, quote: char) {
 }
 
 /// Go's `%q` of a string (`strconv.Quote`); invalid UTF-8 bytes become `\xNN`.
-pub(crate) fn go_quote(s: &[u8]) -> String {
+pub fn go_quote(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     let mut rest = s;
@@ -81,7 +81,7 @@ pub(crate) fn go_quote(s: &[u8]) -> String {
 }
 
 /// Go's `%.Nq` of a string: the first `n` runes (an invalid byte counts as one), quoted.
-pub(crate) fn go_quote_truncated(s: &[u8], n: usize) -> String {
+pub fn go_quote_truncated(s: &[u8], n: usize) -> String {
     let mut rest = s;
     let mut end = 0;
     for _ in 0..n {
@@ -97,7 +97,7 @@ pub(crate) fn go_quote_truncated(s: &[u8], n: usize) -> String {
 }
 
 /// Go's `%q` of a rune (`strconv.QuoteRune`); `None` (Go's `eof`, -1) prints as `'�'`.
-pub(crate) fn go_quote_rune(c: Option<char>) -> String {
+pub fn go_quote_rune(c: Option<char>) -> String {
     let mut out = String::from("'");
     push_escaped_rune(&mut out, c.unwrap_or(RUNE_ERROR), '\'');
     out.push('\'');
@@ -105,101 +105,12 @@ pub(crate) fn go_quote_rune(c: Option<char>) -> String {
 }
 
 /// Go's `%#U` of a rune: `U+0071 'q'`, without the quoted rune when it is not printable.
-pub(crate) fn go_unicode_format(c: char) -> String {
+pub fn go_unicode_format(c: char) -> String {
     if is_print(c) {
         format!("U+{:04X} '{c}'", c as u32)
     } else {
         format!("U+{:04X}", c as u32)
     }
-}
-
-/// Unquotes a PromQL string literal (with its quotes) as `strutil.Unquote`: `"…"` and `'…'`
-/// with Go escapes (`\xNN` and octal give raw bytes), backquoted strings verbatim.
-///
-/// The lexer has already validated the escapes, so an error here means a caller bug; it is
-/// reported with Go's text `invalid syntax` anyway.
-pub(crate) fn unquote(s: &[u8]) -> Result<Vec<u8>, &'static str> {
-    const SYNTAX: &str = "invalid syntax";
-    let n = s.len();
-    if n < 2 || s[0] != s[n - 1] {
-        return Err(SYNTAX);
-    }
-    let quote = s[0];
-    let body = &s[1..n - 1];
-    if quote == b'`' {
-        return if body.contains(&b'`') {
-            Err(SYNTAX)
-        } else {
-            Ok(body.to_vec())
-        };
-    }
-    if quote != b'"' && quote != b'\'' {
-        return Err(SYNTAX);
-    }
-    if body.contains(&b'\n') {
-        return Err(SYNTAX);
-    }
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let c = body[i];
-        if c == quote {
-            return Err(SYNTAX);
-        }
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let esc = *body.get(i + 1).ok_or(SYNTAX)?;
-        i += 2;
-        match esc {
-            b'a' => out.push(0x07),
-            b'b' => out.push(0x08),
-            b'f' => out.push(0x0c),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(0x0b),
-            b'\\' => out.push(b'\\'),
-            b'\'' | b'"' if esc == quote => out.push(esc),
-            b'x' | b'u' | b'U' => {
-                let digits = match esc {
-                    b'x' => 2,
-                    b'u' => 4,
-                    _ => 8,
-                };
-                let hex = body.get(i..i + digits).ok_or(SYNTAX)?;
-                let mut v: u32 = 0;
-                for &h in hex {
-                    v = (v << 4) | char::from(h).to_digit(16).ok_or(SYNTAX)?;
-                }
-                i += digits;
-                if esc == b'x' {
-                    // A single byte, possibly not UTF-8 (Go appends byte(v)).
-                    out.push(v as u8);
-                } else {
-                    let c = char::from_u32(v).ok_or(SYNTAX)?;
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-            }
-            b'0'..=b'7' => {
-                let mut v = u32::from(esc - b'0');
-                for _ in 0..2 {
-                    let d = *body.get(i).ok_or(SYNTAX)?;
-                    if !(b'0'..=b'7').contains(&d) {
-                        return Err(SYNTAX);
-                    }
-                    v = (v << 3) | u32::from(d - b'0');
-                    i += 1;
-                }
-                out.push(u8::try_from(v).map_err(|_| SYNTAX)?);
-            }
-            _ => return Err(SYNTAX),
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -249,32 +160,6 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(decode_rune(input), *want, "case {input:?}");
-        }
-    }
-
-    #[test]
-    fn unquote_matches_strutil() {
-        let cases: &[(&str, Result<&[u8], &str>)] = &[
-            (r#""abc""#, Ok(b"abc")),
-            (r#"'a"b'"#, Ok(b"a\"b")),
-            (r#""a\"b""#, Ok(b"a\"b")),
-            (r#"'a\'b'"#, Ok(b"a'b")),
-            ("`a\\nb`", Ok(b"a\\nb")),
-            ("`a\nb`", Ok(b"a\nb")),
-            (r#""\a\b\f\n\r\t\v\\""#, Ok(b"\x07\x08\x0c\n\r\t\x0b\\")),
-            (r#""\x41\xff""#, Ok(b"A\xff")),
-            (r#""\101\377""#, Ok(b"A\xff")),
-            (r#""\xc3\xa9""#, Ok("é".as_bytes())),
-            (r#""\u00e9\U0001F600""#, Ok("é\u{1F600}".as_bytes())),
-            (r#""\q""#, Err("invalid syntax")),
-            (r#""\'""#, Err("invalid syntax")),
-            (r#""\400""#, Err("invalid syntax")),
-            (r#""\uD800""#, Err("invalid syntax")),
-            (r#""abc'"#, Err("invalid syntax")),
-        ];
-        for (input, want) in cases {
-            let got = unquote(input.as_bytes());
-            assert_eq!(got.as_deref().map_err(|e| *e), *want, "case {input}");
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Label matchers (`=`, `!=`, `=~`, `!~`) with Prometheus 2.42 semantics
-//! (`model/labels/matcher.go`): a missing label has the value `""`; regexes are fully anchored.
+//! (`model/labels/matcher.go`): a missing label has the value `""`; regexes are fully anchored,
+//! translated from Go's syntax (`regex_go`) and short-cut where a literal set or prefix will do
+//! (`regex_fast`); [`select`] turns matchers into postings. The PromQL selector parser that
+//! builds matchers from text lives in crate `fedstore-promql`.
 //!
 //! Values that are not valid UTF-8 (a PromQL `"\xff"` escape yields a raw byte in Go) are
 //! accepted for `=`/`!=` as in Prometheus: since every value fedstore stores is valid UTF-8, such
@@ -7,11 +10,18 @@
 //! (U+FFFD) for display only, and [`Matcher::set_matches`] is empty. For `=~`/`!~` Go rejects
 //! them (`invalid UTF-8`), and so do we.
 
+pub mod quote;
+mod regex_fast;
+mod regex_go;
+pub mod select;
+
 use std::fmt;
 use std::sync::Arc;
 
-use super::quote::go_quote;
-use super::regex_fast::RegexMatcher;
+use quote::go_quote;
+use regex_fast::RegexMatcher;
+
+pub use regex_fast::MAX_SET_MATCHES;
 
 /// How a matcher compares a label value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,7 +72,7 @@ enum Compiled {
 
 /// One label matcher; a missing label has the value `""`.
 ///
-/// Build it with [`Matcher::new`] (or [`parse_selector`](super::parse_selector)); the public
+/// Build it with [`Matcher::new`] (or `fedstore_promql::parse_selector`); the public
 /// fields describe it and must not be changed afterwards (the compiled form is kept beside them).
 #[derive(Debug, Clone)]
 pub struct Matcher {
@@ -99,7 +109,7 @@ impl Matcher {
     }
 
     /// A matcher from a value that may not be valid UTF-8 (what PromQL escapes can produce).
-    pub(crate) fn from_bytes(op: MatchOp, name: String, value: Vec<u8>) -> Result<Matcher, String> {
+    pub fn from_bytes(op: MatchOp, name: String, value: Vec<u8>) -> Result<Matcher, String> {
         match String::from_utf8(value) {
             Ok(value) => Matcher::new(op, name, value),
             Err(e) => {

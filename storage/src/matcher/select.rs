@@ -11,10 +11,10 @@ use std::borrow::Cow;
 use roaring::RoaringBitmap;
 
 use crate::head::Selection;
+use crate::matcher::{MatchOp, Matcher};
 use crate::postings::ops::{intersect_all, union_all};
 use crate::postings::order::NO_NAME;
 use crate::postings::{MemPostings, NamePostings};
-use crate::query::{MatchOp, Matcher};
 use crate::series::SeriesRef;
 use crate::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
 

@@ -4,13 +4,11 @@
 //! A hand-written recursive descent over the lazy [`Lexer`] that reports the first error at the
 //! same token, with the same text, as the generated yacc parser and its `error` productions do.
 
-use super::SelectorError;
-use super::lexer::{Kind, LexError, Lexer, Token};
-use super::matcher::{MatchOp, Matcher};
-use super::quote::{go_quote, unquote};
+use fedstore_storage::{METRIC_NAME_LABEL, MatchOp, Matcher};
 
-/// The label name holding the metric name.
-const METRIC_NAME_LABEL: &str = "__name__";
+use super::ParseError as SelectorError;
+use super::lexer::{Kind, LexError, Lexer, Token};
+use super::quote::{go_quote, unquote};
 
 /// `ParseErr.Error()`: `<line>:<col>: parse error: <msg>` with a 1-based byte column.
 fn parse_error(input: &[u8], pos: usize, msg: &str) -> SelectorError {

@@ -197,18 +197,4 @@ fn matcher_timing() {
             m.to_string()
         );
     }
-    let selectors = [
-        "up",
-        "{job=\"node\",instance=~\"node-exporter-05.*\",mode!=\"idle\"}",
-        "node_cpu_seconds_total{cpu=~\"0|1|2|3\",mode!~\"idle|iowait\"}",
-    ];
-    for s in selectors {
-        let rounds = 20_000;
-        let t0 = Instant::now();
-        for _ in 0..rounds {
-            black_box(crate::query::parse_selector(black_box(s)).expect("valid"));
-        }
-        let us = t0.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
-        eprintln!("parse_selector {s:<60} {us:>7.2} µs");
-    }
 }
