@@ -37,9 +37,14 @@ const T0: i64 = 1_700_000_000_000;
 /// `Zz` label that sorts before `__name__`) and `odd` (a value needing HTML escapes), all at
 /// T0 and T0 + 15 s.
 fn loaded() -> TestServer {
+    loaded_at(T0)
+}
+
+/// [`loaded`] with the samples at `t0` and `t0 + 15 s`.
+fn loaded_at(t0: i64) -> TestServer {
     let srv = TestServer::start();
     let mut body = String::new();
-    for t in [T0, T0 + 15_000] {
+    for t in [t0, t0 + 15_000] {
         body.push_str(&format!(
             "up{{job=\"b\",instance=\"x:1\"}} 1 {t}\n\
              up{{job=\"a\",instance=\"x:2\"}} 0 {t}\n\
@@ -421,4 +426,55 @@ fn status_endpoints_as_2_42() {
         d["memoryInBytesByLabelName"][0],
         serde_json::json!({"name": "__name__", "value": name_bytes})
     );
+}
+
+/// `/usr/bin/promtool`, the 2.42 client the promtool tests drive.
+const PROMTOOL: &str = "/usr/bin/promtool";
+
+/// Runs `promtool query <args>`; `None` (with a loud skip) when promtool is not installed
+/// outside CI. Under `CI=true` a missing promtool fails the test.
+fn promtool(test: &str, args: &[&str]) -> Option<String> {
+    if !std::path::Path::new(PROMTOOL).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{PROMTOOL} is required in CI"
+        );
+        crate::support::skip(test, &format!("{PROMTOOL} not installed"));
+        return None;
+    }
+    let out = std::process::Command::new(PROMTOOL)
+        .arg("query")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool query {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// A real client: `promtool query series` and `promtool query labels` read fedstore.
+#[test]
+fn promtool_series_and_labels() {
+    let test = "query_api::promtool_series_and_labels";
+    // promtool's default range is around now.
+    let srv = loaded_at(wall_ms() - 60_000);
+    let Some(out) = promtool(test, &["series", "--match=up", srv.url()]) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "{__name__=\"up\", instance=\"x:1\", job=\"b\"}\n{__name__=\"up\", instance=\"x:2\", job=\"a\"}\n"
+    );
+    let out = promtool(test, &["labels", srv.url(), "job"]).unwrap();
+    assert_eq!(out, "a\nb\n");
+    let out = promtool(
+        test,
+        &["labels", "--match=http_requests_total", srv.url(), "code"],
+    )
+    .unwrap();
+    assert_eq!(out, "200\n500\n");
 }
