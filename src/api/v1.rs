@@ -3,6 +3,7 @@
 //! traces a request; docs/api.md is the operator's reference.
 
 pub mod json;
+pub mod metadata;
 pub mod params;
 pub mod query;
 pub mod respond;
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/label/{name}/values",
             series::label_values
         ))
+        .service(get_only!("/api/v1/metadata", metadata::handle))
         .service(get_only!("/api/v1/status/buildinfo", status::buildinfo))
         .service(get_only!("/api/v1/status/runtimeinfo", status::runtimeinfo))
         .service(get_only!("/api/v1/status/flags", status::flags))
