@@ -57,6 +57,16 @@ pub struct ServeArgs {
     /// The maximum lookback duration for retrieving metrics (Prometheus duration, e.g. 5m).
     #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration_ms)]
     pub lookback_delta_ms: i64,
+    /// Maximum time a query may take before being aborted (Prometheus duration).
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration_ms)]
+    pub query_timeout_ms: i64,
+    /// Maximum number of samples a single query can load into memory (Prometheus's limit
+    /// counts selected, intermediate and output samples).
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+    /// Maximum number of queries executed concurrently; more wait in line.
+    #[arg(long = "query.max-concurrency", default_value_t = crate::query::DEFAULT_MAX_CONCURRENCY)]
+    pub query_max_concurrency: usize,
     /// Number of head shards (each with its own lock); default from the core count.
     #[arg(long = "storage.tsdb.head-shards")]
     pub head_shards: Option<usize>,
@@ -197,6 +207,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     let mut state = AppState::new(db.clone());
     state.lookback_ms = args.lookback_delta_ms;
+    state.query = crate::query::QueryService::new(
+        fedstore_promql::EngineOptions {
+            lookback_ms: args.lookback_delta_ms,
+            max_samples: args.query_max_samples,
+            timeout: std::time::Duration::from_millis(args.query_timeout_ms.max(0) as u64),
+            default_eval_interval_ms: config.global.evaluation_interval.as_millis() as i64,
+        },
+        args.query_max_concurrency,
+    );
+    state.flags = flag_values(&args);
     state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
         head.clone(),
         usize::try_from(args.remote_write_max_bytes).unwrap_or(usize::MAX),
@@ -205,7 +225,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // The built-in configuration scrapes the address actually bound (port 0 resolved).
     let config = match &args.config_file {
         Some(_) => config,
-        None => crate::config::Config::default_for(&listener.local_addr()?.to_string()),
+        None => {
+            let addr = listener.local_addr()?.to_string();
+            state.config_yaml = crate::config::DEFAULT_CONFIG
+                .replace("localhost:9090", &crate::config::self_scrape_target(&addr));
+            crate::config::Config::default_for(&addr)
+        }
     };
     let scrape = crate::scrape::ScrapeManager::new(head, 2, state.metrics.clone())
         .context("starting the scrape runtime")?;
@@ -234,6 +259,58 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("flushing the WAL at shutdown")?;
     tracing::info!("fedstore stopped");
     Ok(())
+}
+
+/// Every `serve` flag and its value as given or defaulted (`/api/v1/status/flags`).
+fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
+    let ms = |v: i64| crate::api::v1::status::format_duration_ms(v);
+    let path = |p: &std::path::Path| p.display().to_string();
+    let mut flags = vec![
+        (
+            "config.file",
+            args.config_file.as_deref().map(path).unwrap_or_default(),
+        ),
+        ("storage.tsdb.path", path(&args.storage_path)),
+        ("web.listen-address", args.listen_address.clone()),
+        ("query.lookback-delta", ms(args.lookback_delta_ms)),
+        ("query.timeout", ms(args.query_timeout_ms)),
+        ("query.max-samples", args.query_max_samples.to_string()),
+        (
+            "query.max-concurrency",
+            args.query_max_concurrency.to_string(),
+        ),
+        (
+            "storage.tsdb.head-shards",
+            args.head_shards.map(|n| n.to_string()).unwrap_or_default(),
+        ),
+        ("web.enable-lifecycle", args.enable_lifecycle.to_string()),
+        ("storage.wal.fsync", format!("{:?}", args.wal_fsync)),
+        (
+            "web.remote-write.max-bytes",
+            args.remote_write_max_bytes.to_string(),
+        ),
+        ("storage.tsdb.retention.time", ms(args.retention_time_ms)),
+        (
+            "storage.tsdb.retention.size",
+            args.retention_size_bytes
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "0B".into()),
+        ),
+        (
+            "storage.tsdb.min-block-duration",
+            ms(args.min_block_duration_ms),
+        ),
+        (
+            "storage.tsdb.max-block-duration",
+            args.max_block_duration_ms.map(ms).unwrap_or_default(),
+        ),
+        (
+            "storage.tsdb.compaction-interval",
+            ms(args.compaction_interval_ms),
+        ),
+    ];
+    flags.sort();
+    flags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Resolves on SIGINT or SIGTERM.

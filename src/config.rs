@@ -272,7 +272,7 @@ impl Config {
 }
 
 /// `host:port` to scrape ourselves at, from a listen address.
-fn self_scrape_target(listen_addr: &str) -> String {
+pub fn self_scrape_target(listen_addr: &str) -> String {
     let (host, port) = match listen_addr.rsplit_once(':') {
         Some((h, p)) => (h, p),
         None => ("", listen_addr),

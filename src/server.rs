@@ -16,7 +16,9 @@ use crate::api;
 use crate::api::federate::render::ExternalLabels;
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
+use crate::query::{DEFAULT_MAX_CONCURRENCY, QueryService};
 use crate::remote::{DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteReceiver};
+use fedstore_promql::EngineOptions;
 
 /// Milliseconds since the Unix epoch; injected so tests control "now".
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -99,6 +101,14 @@ pub struct AppState {
     pub remote_write: Arc<RemoteWriteReceiver>,
     /// fedstore's own metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// The PromQL engine (`--query.*`), its queue and threads.
+    pub query: QueryService,
+    /// Every flag and its value, for `/api/v1/status/flags` (names without `--`).
+    pub flags: Vec<(String, String)>,
+    /// The built-in configuration's YAML (`/api/v1/status/config` without `--config.file`).
+    pub config_yaml: String,
+    /// When the server started (ms since the epoch).
+    pub start_time_ms: i64,
 }
 
 impl AppState {
@@ -123,6 +133,10 @@ impl AppState {
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
             metrics: Arc::new(Metrics::default()),
+            query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY),
+            flags: Vec::new(),
+            config_yaml: String::new(),
+            start_time_ms: system_clock()(),
         }
     }
 
@@ -144,7 +158,11 @@ pub async fn run(
         App::new()
             .app_data(data.clone())
             .app_data(remote_write.clone())
+            .wrap(actix_web::middleware::from_fn(
+                api::v1::respond::api_wrapper,
+            ))
             .configure(api::routes)
+            .default_service(web::to(api::v1::respond::not_found))
     })
     .disable_signals()
     .listen(listener)?

@@ -112,6 +112,8 @@ impl SampleContext {
 pub struct TargetState {
     /// The scrape cache.
     pub cache: ScrapeCache,
+    /// Metadata declared by the last successful scrape.
+    pub metadata: std::sync::Arc<crate::scrape::metadata::TargetMetadata>,
     report_refs: [Option<SeriesRef>; 5],
 }
 
@@ -166,10 +168,14 @@ pub fn append_body(
     let mut appended: u64 = 0;
     let mut limit_hit = false;
     let mut err: Option<String> = None;
+    let mut metadata = crate::scrape::metadata::MetadataBuilder::default();
     loop {
         let sample = match parser.next() {
             Ok(Some(Entry::Sample(s))) => s,
-            Ok(Some(_)) => continue,
+            Ok(Some(other)) => {
+                metadata.record(&other);
+                continue;
+            }
             Ok(None) => break,
             Err(e) => {
                 err = Some(e.message());
@@ -263,6 +269,7 @@ pub fn append_body(
         let _ = app.append_ref(r, t_ms, stale);
     });
     cache.iter_done(!body.is_empty());
+    state.metadata = metadata.finish();
     (counts, Ok(()))
 }
 

@@ -5,14 +5,12 @@
 //! Locks: `compacting` serializes compaction rounds; `blocks` is held only to clone or swap
 //! the list, so queries keep reading the blocks they cloned while a round replaces them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::block::chunks::PageCache;
 use crate::block::{
     Block, BlockError, BlockMeta, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX, is_block_dir_name,
 };
@@ -23,7 +21,9 @@ use crate::compact::{
 use crate::error::Error;
 use crate::head::{Head, HeadOptions};
 use crate::labels::Labels;
+#[cfg(any(test, feature = "testutil"))]
 use crate::matcher::Matcher;
+use crate::querier::Querier;
 use crate::retention::{Retention, beyond_retention};
 
 /// Options of the database.
@@ -114,6 +114,9 @@ pub struct Db {
     /// Held shared by range selects, exclusively while a new block is added and the head
     /// truncated under it: a select must not see the head truncated but miss the block.
     persisting: RwLock<()>,
+    /// Set (before the head is truncated) to the end of each persisted head range: a
+    /// querier whose snapshot predates it reads that range from the new blocks.
+    head_truncated_before: std::sync::atomic::AtomicI64,
     /// Dropping the sender stops the background thread.
     stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
@@ -177,6 +180,7 @@ impl Db {
             opts,
             compacting: Mutex::new(()),
             persisting: RwLock::new(()),
+            head_truncated_before: std::sync::atomic::AtomicI64::new(i64::MIN),
             stop: Mutex::new(None),
         })
     }
@@ -189,6 +193,31 @@ impl Db {
     /// The open blocks, oldest first.
     pub fn blocks(&self) -> Vec<Arc<Block>> {
         self.blocks.read().clone()
+    }
+
+    /// A read view of `[mint_ms, maxt_ms]` (inclusive): a snapshot of the block list and the
+    /// head. Holds no lock: compaction goes on while it reads (see [`Querier`]).
+    pub fn querier(&self, mint_ms: i64, maxt_ms: i64) -> Querier<'_> {
+        let (blocks, floor) = {
+            // Block list and persisted end read together: never a block without its range
+            // being in it.
+            let _consistent = self.persisting.read();
+            let blocks = self.blocks.read().clone();
+            let floor = blocks
+                .iter()
+                .map(|b| b.meta().max_time)
+                .max()
+                .unwrap_or(i64::MIN)
+                .max(self.head_truncated_before());
+            (blocks, floor)
+        };
+        Querier::new(self, blocks, floor, mint_ms, maxt_ms)
+    }
+
+    /// The end of the newest head range persisted and truncated (`i64::MIN` before any).
+    pub(crate) fn head_truncated_before(&self) -> i64 {
+        self.head_truncated_before
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Starts the background compaction thread (one round every
@@ -252,6 +281,8 @@ impl Db {
             }
             // Order matters: drop the range from the head, then from the WAL (a checkpoint
             // keeps only samples at or after `end`).
+            self.head_truncated_before
+                .fetch_max(end, std::sync::atomic::Ordering::SeqCst);
             report.head_chunk_files_deleted += self.head.truncate_before(end)?;
             // Series whose every sample is now in blocks, none recent: out of the head, so its
             // memory stays bounded under series churn. Range selects may go on meanwhile: the
@@ -327,51 +358,29 @@ impl Db {
 
     /// The series matching any of `sets` with their samples in `[mint_ms, maxt_ms]`
     /// (inclusive), merged from blocks and head, sorted by label set; series without samples
-    /// in the range are left out. Where a block and the head both hold a timestamp, the
-    /// block's sample wins (they are the same sample).
+    /// in the range are left out. Materialises everything: for tests; the server reads
+    /// through [`Db::querier`].
+    #[cfg(any(test, feature = "testutil"))]
     pub fn select_range(
         &self,
         sets: &[Vec<Matcher>],
         mint_ms: i64,
         maxt_ms: i64,
     ) -> Result<Vec<SeriesSamples>, Error> {
-        let _consistent = self.persisting.read();
-        let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-        let mut buf = Vec::new();
-        let mut cache = PageCache::new()?;
-        for b in self
-            .blocks()
-            .iter()
-            .filter(|b| b.overlaps(mint_ms, maxt_ms))
-        {
-            for id in b.select(sets)? {
-                buf.clear();
-                b.samples(id, mint_ms, maxt_ms, &mut cache, &mut buf)?;
-                if !buf.is_empty() {
-                    out.entry(b.labels(id)?)
-                        .or_default()
-                        .extend_from_slice(&buf);
-                }
+        let q = self.querier(mint_ms, maxt_ms);
+        let set = q.select(sets)?;
+        let mut out = Vec::new();
+        for i in 0..set.len() {
+            let mut samples = Vec::new();
+            set.samples(i, &mut samples)?;
+            if !samples.is_empty() {
+                out.push(SeriesSamples {
+                    labels: set.labels(i).clone(),
+                    samples,
+                });
             }
         }
-        for r in self.head.select(sets).refs {
-            buf.clear();
-            self.head.samples(r, mint_ms, maxt_ms, &mut buf);
-            if buf.is_empty() {
-                continue;
-            }
-            if let Some(labels) = self.head.series_labels(r) {
-                out.entry(labels).or_default().extend_from_slice(&buf);
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|(labels, mut samples)| {
-                samples.sort_by_key(|s| s.0);
-                samples.dedup_by_key(|s| s.0);
-                SeriesSamples { labels, samples }
-            })
-            .collect())
+        Ok(out)
     }
 }
 
@@ -398,6 +407,8 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::testutil::{must_labels, must_matchers};
 

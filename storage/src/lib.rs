@@ -28,6 +28,7 @@ pub mod labels;
 pub mod matcher;
 pub mod mmap;
 pub mod postings;
+pub mod querier;
 pub mod retention;
 pub mod series;
 pub mod symbols;
@@ -40,6 +41,7 @@ pub use error::{AppendError, Error};
 pub use head::{AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection};
 pub use labels::{Label, Labels, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};
+pub use querier::{Querier, SeriesSet};
 pub use series::SeriesRef;
 
 /// The bit pattern Prometheus uses for a staleness marker (`value.StaleNaN`).

@@ -1119,3 +1119,70 @@ fn cross_service_federation_into_one_fedstore() {
     });
     assert_eq!(got, want);
 }
+
+/// `/api/v1/metadata` keeps `# TYPE`/`# HELP`/`# UNIT` per family per target, deduplicated
+/// across targets, with 2.42's `metric` and `limit` parameters.
+#[test]
+fn metadata_from_scrapes() {
+    let fx = Fixture::start();
+    fx.set_body(
+        "/a",
+        "# HELP m A <gauge>.\n# TYPE m gauge\nm 1\n# TYPE u untyped\nu 2\n# HELP h only help\nh 3\n",
+    );
+    fx.set_body("/b", "# HELP m Other help.\n# TYPE m gauge\nm 1\n");
+    fx.set(
+        "/om",
+        Reply {
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8".to_owned(),
+            ..Reply::ok("# TYPE s_seconds counter\n# UNIT s_seconds seconds\n# HELP s_seconds Time.\ns_seconds_total 5\n# EOF\n")
+        },
+    );
+    let a = &fx.addr;
+    let srv = ScrapeServer::start(&config(&[
+        job("a", &[a], "    metrics_path: /a\n"),
+        job("a2", &[a], "    metrics_path: /a\n"),
+        job("b", &[a], "    metrics_path: /b\n"),
+        job("om", &[a], "    metrics_path: /om\n"),
+    ]));
+    let get_md = |q: &str| -> (u16, String) {
+        let r = get(&format!("{}/api/v1/metadata{q}", srv.url), &[]);
+        (r.status, r.text())
+    };
+    let body = wait_for(10, "four targets scraped", || {
+        let (_, b) = get_md("");
+        (b.contains("s_seconds") && b.contains("Other help") && b.contains("only help"))
+            .then_some(b)
+    });
+    assert_eq!(
+        body,
+        concat!(
+            r#"{"status":"success","data":{"#,
+            r#""h":[{"type":"unknown","help":"only help","unit":""}],"#,
+            r#""m":[{"type":"gauge","help":"A \u003cgauge\u003e.","unit":""},{"type":"gauge","help":"Other help.","unit":""}],"#,
+            r#""s_seconds":[{"type":"counter","help":"Time.","unit":"seconds"}],"#,
+            r#""u":[{"type":"unknown","help":"","unit":""}]}}"#
+        )
+    );
+    assert_eq!(
+        get_md("?metric=s_seconds"),
+        (
+            200,
+            r#"{"status":"success","data":{"s_seconds":[{"type":"counter","help":"Time.","unit":"seconds"}]}}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        get_md("?metric=nope"),
+        (200, r#"{"status":"success","data":{}}"#.to_owned())
+    );
+    let (_, limited) = get_md("?limit=2");
+    let v: serde_json::Value = serde_json::from_str(&limited).unwrap();
+    assert_eq!(v["data"].as_object().unwrap().len(), 2, "{limited}");
+    assert_eq!(
+        get_md("?limit=x"),
+        (
+            400,
+            r#"{"status":"error","errorType":"bad_data","error":"limit must be a number"}"#
+                .to_owned()
+        )
+    );
+}

@@ -74,6 +74,16 @@ impl Block {
         Ok(out)
     }
 
+    /// The label names of the block's series, sorted bytewise.
+    pub fn label_names(&self) -> Vec<&str> {
+        self.index.label_names()
+    }
+
+    /// The values of label `name` in the block, sorted bytewise.
+    pub fn label_values(&self, name: &str) -> Vec<&str> {
+        self.index.label_values(name)
+    }
+
     /// The label set of series `id` (`id < num_series()`).
     pub fn labels(&self, id: u32) -> Result<Labels, BlockError> {
         self.index.labels(id)
