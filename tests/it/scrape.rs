@@ -171,7 +171,7 @@ impl ScrapeServer {
         let manager = ScrapeManager::new(head, 1, state.metrics.clone()).unwrap();
         manager.apply_config(&cfg).unwrap();
         state.external_labels = parking_lot::RwLock::new(Arc::new(
-            fedstore::api::federate::render::ExternalLabels::new(cfg.external_labels()),
+            fedstore::config::ExternalLabels::new(cfg.external_labels()),
         ));
         state.scrape = Some(manager.clone());
         state.config_file = Some(config_path.clone());

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use fedstore::api::federate::render::ExternalLabels;
+use fedstore::config::ExternalLabels;
 use fedstore::server::{self, AppState};
 use fedstore_storage::{Head, HeadOptions};
 

@@ -3,6 +3,8 @@
 //!
 //! Locks: `state` (the segment being written) is taken before `sync` (the group-commit
 //! progress), never the other way round; the committer that runs an fsync holds neither.
+//! `state` is held while the commit's `labels_of` callback reads head labels (symbol table,
+//! then a shard), so it precedes every head lock (docs/storage.md, "Lock order").
 //! Any failed write or fsync poisons the writer: the segment may now end in a torn record,
 //! and appending after it would hide later records from replay.
 
