@@ -9,7 +9,7 @@ use std::time::Duration;
 use fedstore_storage::{AppendStats, Appender, Head, Labels, STALE_NAN_BITS, SeriesRef};
 
 use crate::config::RelabelConfig;
-use crate::exposition::parse::{Entry, Format, Parser, to_labels};
+use crate::exposition::parse::{Entry, Format, Parser, exposed_labels};
 use crate::scrape::cache::{Lookup, ScrapeCache};
 use crate::scrape::target::{report_labels, sample_labels};
 
@@ -206,7 +206,7 @@ pub fn append_body(
                 }
             }
             Lookup::Miss => {
-                let scraped = to_labels(&sample);
+                let scraped = exposed_labels(&sample);
                 let Some(labels) =
                     sample_labels(&scraped, &ctx.target, ctx.honor_labels, &ctx.metric_relabel)
                 else {

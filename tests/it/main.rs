@@ -6,6 +6,7 @@ mod durability;
 mod federate;
 mod federate_golden;
 mod federate_live;
+mod federation_hierarchy;
 mod prometheus;
 mod remote_write;
 mod remote_write_live;
