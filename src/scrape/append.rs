@@ -324,10 +324,37 @@ pub fn scrape_and_report(
             counts.series_added as f64,
         ],
     );
-    let stats = app.commit().unwrap_or_else(|e| {
-        tracing::error!(err = %e, "scrape commit failed");
-        AppendStats::default()
-    });
+    let stats = match app.commit() {
+        Ok(stats) => stats,
+        Err(e) => {
+            // A commit is all or nothing: none of this scrape was stored. Report the scrape
+            // as failed with the cause (Prometheus 2.42 only logs "Scrape commit failed" and
+            // keeps the health it reported before the commit), and try to store `up` 0 in a
+            // commit of its own: it lands when the failure was transient, and a poisoned WAL
+            // refuses it too.
+            let cause = format!("scrape commit failed: {e}");
+            tracing::error!(err = %e, "scrape commit failed");
+            error = Some(cause);
+            let mut app = head.appender();
+            report(
+                &mut app,
+                state,
+                ctx,
+                t_ms,
+                [
+                    0.0,
+                    duration,
+                    counts.total as f64,
+                    counts.added as f64,
+                    counts.series_added as f64,
+                ],
+            );
+            if let Err(e) = app.commit() {
+                tracing::debug!(err = %e, "storing up 0 after a failed scrape commit failed");
+            }
+            AppendStats::default()
+        }
+    };
     Outcome {
         error,
         counts,

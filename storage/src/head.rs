@@ -251,6 +251,17 @@ impl Head {
         Some((s, i, shard.latest(i as usize).is_some()))
     }
 
+    /// Makes the WAL refuse every later commit, as after a failed write (`cause` is the
+    /// reported reason); false without a WAL. For tests of how callers handle a failed commit.
+    #[cfg(any(test, feature = "testutil"))]
+    pub fn poison_wal_for_test(&self, cause: &str) -> bool {
+        let Some(w) = &self.wal else {
+            return false;
+        };
+        w.poison_for_test(cause);
+        true
+    }
+
     /// The WAL writer's counters (`None` without a WAL), for `/metrics`.
     pub fn wal_stats(&self) -> Option<crate::wal::WalStats> {
         self.wal.as_ref().map(crate::wal::Wal::stats)

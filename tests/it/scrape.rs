@@ -160,15 +160,20 @@ pub(crate) struct ScrapeServer {
 impl ScrapeServer {
     /// Starts a server scraping per `yaml` (written to a file so reload can re-read it).
     pub(crate) fn start(yaml: &str) -> ScrapeServer {
-        Self::start_opts(yaml, true)
+        Self::start_opts(yaml, true, false)
     }
 
-    fn start_opts(yaml: &str, lifecycle: bool) -> ScrapeServer {
+    /// `wal`: the head keeps a WAL in the server's temp dir (as `fedstore serve` does).
+    fn start_opts(yaml: &str, lifecycle: bool, wal: bool) -> ScrapeServer {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, yaml).unwrap();
         let cfg = fedstore::config::Config::load(&config_path).unwrap();
-        let head = Arc::new(Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap());
+        let head_opts = HeadOptions {
+            wal: wal.then(|| fedstore_storage::wal::WalOptions::new(dir.path().join("wal"))),
+            ..HeadOptions::default()
+        };
+        let head = Arc::new(Head::open(&dir.path().join("head"), head_opts).unwrap());
         let mut state = AppState::new(head.clone());
         let manager = ScrapeManager::new(head, 1, state.metrics.clone()).unwrap();
         manager.apply_config(&cfg).unwrap();
@@ -479,6 +484,35 @@ fn failures_mark_up_zero_with_last_error() {
     }
 }
 
+/// A scrape whose commit fails (here: the WAL refuses writes) stored nothing: the target is
+/// reported down with the cause, and its `up` is not refreshed.
+#[test]
+fn failed_commit_marks_the_target_down() {
+    let fx = Fixture::start();
+    fx.set_body("/metrics", "a 1\n");
+    let srv = ScrapeServer::start_opts(&config(&[job("j", &[&fx.addr], "")]), true, true);
+    let up = format!("up{{instance=\"{}\",job=\"j\"}}", fx.addr);
+    wait_for(10, "a successful scrape", || {
+        value_of(&srv.federate(&[&up]), &up).filter(|v| v == "1")
+    });
+    assert!(srv.state.head.poison_wal_for_test("injected write failure"));
+    let target = wait_for(10, "the target reported down", || {
+        let t = srv.targets();
+        let x = t["data"]["activeTargets"][0].clone();
+        (x["health"] == "down").then_some(x)
+    });
+    let err = target["lastError"].as_str().unwrap();
+    assert!(
+        err.starts_with("scrape commit failed: ") && err.contains("injected write failure"),
+        "{target}"
+    );
+    // Nothing of the failed scrapes was stored: `up` keeps the timestamp of the last good one.
+    let stamp = |body: &str| body.lines().find(|l| l.starts_with(&up)).map(str::to_owned);
+    let before = stamp(&srv.federate(&[&up])).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(stamp(&srv.federate(&[&up])).unwrap(), before);
+}
+
 #[test]
 fn target_limit_fails_every_target_of_the_pool() {
     let fx = Fixture::start();
@@ -782,7 +816,7 @@ fn reload_adds_keeps_and_removes_targets() {
 
 #[test]
 fn reload_endpoint_methods_and_lifecycle_flag() {
-    let srv = ScrapeServer::start_opts(&config(&[]), false);
+    let srv = ScrapeServer::start_opts(&config(&[]), false, false);
     let a = post(&format!("{}/-/reload", srv.url), "text/plain", b"");
     assert_eq!(a.status, 403);
     assert_eq!(a.text(), "Lifecycle API is not enabled.");

@@ -209,6 +209,13 @@ impl Wal {
             .is_some_and(|w| w & (1 << (r % 64)) != 0)
     }
 
+    /// Poisons the writer as a failed write or fsync does: every later commit is refused
+    /// with `cause` (tests of what callers do then).
+    #[cfg(any(test, feature = "testutil"))]
+    pub(crate) fn poison_for_test(&self, cause: &str) {
+        let _ = self.shared.poison(cause.to_owned());
+    }
+
     /// Serializes checkpoints.
     pub(crate) fn checkpoint_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
         self.shared.checkpointing.lock()
