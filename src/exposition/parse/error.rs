@@ -171,7 +171,7 @@ pub enum ParseErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {kind}")]
 pub struct ParseError {
-    /// 1-based line number of the offending token.
+    /// 1-based line number where the failing entry began.
     pub line: usize,
     /// The error itself.
     pub kind: ParseErrorKind,
