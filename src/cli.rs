@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fedstore_storage::Head;
 
-use crate::api::federate::render::ExternalLabels;
+use crate::config::ExternalLabels;
 use crate::server::{self, AppState};
 
 /// fedstore: a Prometheus-compatible storage node built for federation.

@@ -7,6 +7,7 @@
 
 pub mod duration;
 pub mod error;
+pub mod external_labels;
 pub mod file_sd;
 pub mod global;
 pub mod http_client;
@@ -23,6 +24,7 @@ use serde::Deserialize;
 
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, Location};
+pub use external_labels::ExternalLabels;
 pub use file_sd::FileSdConfig;
 pub use global::GlobalConfig;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
 use crate::api;
-use crate::api::federate::render::ExternalLabels;
+use crate::config::ExternalLabels;
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
 use crate::query::{DEFAULT_MAX_CONCURRENCY, QueryService};

@@ -6,6 +6,7 @@ mod durability;
 mod federate;
 mod federate_golden;
 mod federate_live;
+mod federation_hierarchy;
 mod prometheus;
 mod promql_parse_live;
 mod query_api;
