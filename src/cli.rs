@@ -97,6 +97,20 @@ pub struct ServeArgs {
     /// Longest block compaction merges into; default 10% of the retention time, at most 31d.
     #[arg(long = "storage.tsdb.max-block-duration", value_parser = parse_duration_ms)]
     pub max_block_duration_ms: Option<i64>,
+    /// The URL under which fedstore is reached from outside (alerts' generatorURL,
+    /// `$externalURL`); default `http://<hostname>:<port>`.
+    #[arg(long = "web.external-url", default_value = "")]
+    pub external_url: String,
+    /// Minimum time to wait before resending an alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration_ms)]
+    pub resend_delay_ms: i64,
+    /// Max time to tolerate an outage for restoring the "for" state of an alert.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = parse_duration_ms)]
+    pub for_outage_tolerance_ms: i64,
+    /// Minimum duration between an alert and its restored "for" state (only for alerts with
+    /// a longer "for").
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration_ms)]
+    pub for_grace_period_ms: i64,
     /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
     #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
     pub compaction_interval_ms: i64,
@@ -242,6 +256,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .apply_config(&config)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     state.scrape = Some(scrape.clone());
+    let port = listener.local_addr()?.port();
+    let rules_opts = crate::rules::service::RulesOptions {
+        external_url: if args.external_url.is_empty() {
+            format!("http://{}:{port}", crate::scrape::manager::hostname())
+        } else {
+            args.external_url.trim_end_matches('/').to_owned()
+        },
+        resend_delay_ms: args.resend_delay_ms,
+        outage_tolerance_ms: args.for_outage_tolerance_ms,
+        grace_period_ms: args.for_grace_period_ms,
+    };
+    let rules = crate::rules::service::RulesService::start(
+        db.clone(),
+        state.query.engine().clone(),
+        &config,
+        &rules_opts,
+    )
+    .map_err(|e| anyhow::anyhow!("loading rules: {}", e.replace('\n', "; ")))?;
+    state.rules = Some(rules.clone());
     state.config_file.clone_from(&args.config_file);
     state.enable_lifecycle = args.enable_lifecycle;
     tracing::info!(
@@ -256,6 +289,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server::run(listener, state, shutdown_signal()).await
     });
     scrape.stop();
+    rules.stop();
     served?;
     // Acknowledged writes are already durable; this syncs what `never`/interval modes buffered.
     db.head()

@@ -14,3 +14,5 @@ pub mod recording;
 pub mod restore;
 pub mod template;
 pub mod time;
+pub mod service;
+pub mod metrics;

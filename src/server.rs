@@ -101,6 +101,8 @@ pub struct AppState {
     pub remote_write: Arc<RemoteWriteReceiver>,
     /// fedstore's own metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// Recording and alerting rules; `None` until `serve` starts them.
+    pub rules: Option<Arc<crate::rules::service::RulesService>>,
     /// The PromQL engine (`--query.*`), its queue and threads.
     pub query: QueryService,
     /// Every flag and its value, for `/api/v1/status/flags` (names without `--`).
@@ -133,6 +135,7 @@ impl AppState {
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
             metrics: Arc::new(Metrics::default()),
+            rules: None,
             query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY),
             flags: Vec::new(),
             config_yaml: String::new(),

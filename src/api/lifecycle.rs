@@ -24,6 +24,15 @@ pub fn reload_config(state: &AppState) -> Result<(), String> {
             path.display().to_string()
         )
     })?;
+    // Rules first: a bad rule file keeps everything as it was.
+    if let Some(r) = &state.rules {
+        r.apply(&cfg).map_err(|e| {
+            format!(
+                "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
+                path.display().to_string()
+            )
+        })?;
+    }
     if let Some(m) = &state.scrape {
         m.apply_config(&cfg).map_err(|e| {
             format!(

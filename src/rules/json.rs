@@ -7,7 +7,7 @@ use fedstore_storage::Labels;
 
 use super::alerting::{Alert, AlertState};
 use super::group::{Group, RuleKind};
-use super::notifier::string;
+use crate::api::v1::json::write_str as string;
 use super::time::rfc3339_nanos;
 
 /// Which rules `/api/v1/rules?type=` keeps.

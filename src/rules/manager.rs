@@ -165,7 +165,7 @@ pub fn build_groups(
             for r in g.rules {
                 let expr = fedstore_promql::parse_expr(&r.expr)
                     .map_err(|e| format!("{path}: group {:?}: {e}", g.name))?;
-                let query = r.expr.clone(); // LEAD-FIXME: expr.to_string() once the parser lands
+                let query = expr.to_string();
                 let kind = if r.is_alert() {
                     RuleKind::Alerting(Box::new(AlertingRule::new(
                         r.alert.clone(),

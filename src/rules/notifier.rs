@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::api::v1::json::write_str as string;
 use crate::config::alerting::AlertingConfig;
 use crate::config::{HttpClientConfig, RelabelConfig};
 
@@ -256,31 +257,6 @@ fn map(out: &mut Vec<u8>, m: &BTreeMap<String, String>) {
         string(out, v);
     }
     out.push(b'}');
-}
-
-/// A JSON string with Go's `encoding/json` escaping (HTML-safe).
-pub fn string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
-            }
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
-            }
-            c => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
 }
 
 /// `generatorURL`: `<external URL>/graph?g0.expr=<QueryEscape(expr)>&g0.tab=1`.
