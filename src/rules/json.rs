@@ -7,8 +7,8 @@ use fedstore_storage::Labels;
 
 use super::alerting::{Alert, AlertState};
 use super::group::{Group, RuleKind};
-use crate::api::v1::json::write_str as string;
 use super::time::rfc3339_nanos;
+use crate::api::v1::json::write_str as string;
 
 /// Which rules `/api/v1/rules?type=` keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

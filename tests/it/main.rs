@@ -12,5 +12,6 @@ mod promql_parse_live;
 mod query_api;
 mod remote_write;
 mod remote_write_live;
+mod rules_live;
 mod scrape;
 mod support;
