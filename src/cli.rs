@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Load text-format files into a running server (`POST /api/v1/import/prometheus`).
     Import(ImportArgs),
     /// Cut a corrupt WAL at its first bad record so `serve` can start (the rest is lost).
@@ -144,7 +144,7 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_level)?;
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Import(args) => crate::import_cli::run(&args.files, &args.url),
         Command::Repair(args) => repair(&args),
         Command::Check(cmd) => crate::check_cli::run(&cmd),
