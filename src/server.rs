@@ -14,6 +14,8 @@ use crate::api;
 use crate::api::federate::render::ExternalLabels;
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
+use crate::remote::read::source::HeadSource;
+use crate::remote::read::{ReadLimits, RemoteRead};
 use crate::remote::{DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteReceiver};
 
 /// Milliseconds since the Unix epoch; injected so tests control "now".
@@ -57,6 +59,8 @@ pub struct AppState {
     pub remote_write: Arc<RemoteWriteReceiver>,
     /// fedstore's own metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// Remote read (`POST /api/v1/read`): its storage and limits.
+    pub remote_read: Arc<RemoteRead>,
 }
 
 impl AppState {
@@ -80,6 +84,10 @@ impl AppState {
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
             metrics: Arc::new(Metrics::default()),
+            remote_read: Arc::new(RemoteRead::new(
+                Arc::new(HeadSource(head)),
+                ReadLimits::default(),
+            )),
         }
     }
 }
