@@ -4,6 +4,7 @@
 //! and [`streamed`] (CRC-framed `ChunkedReadResponse`s). Storage is read through
 //! [`fedstore_promql::Queryable`]; no HTTP here (`api::remote_read` is the handler).
 
+pub mod chunking;
 pub mod samples;
 pub mod source;
 pub mod streamed;

@@ -7,6 +7,8 @@ mod federate;
 mod federate_golden;
 mod federate_live;
 mod prometheus;
+mod remote_read;
+mod remote_read_live;
 mod remote_write;
 mod remote_write_live;
 mod scrape;
