@@ -5,6 +5,7 @@
 //! [`fedstore_promql::Queryable`]; no HTTP here (`api::remote_read` is the handler).
 
 pub mod chunking;
+pub mod decode;
 pub mod samples;
 pub mod source;
 pub mod streamed;
@@ -15,7 +16,6 @@ use std::sync::Arc;
 
 use fedstore_promql::storage::{Queryable, SelectHints};
 use fedstore_storage::{MatchOp, Matcher};
-use prost::Message as _;
 use tokio::sync::Semaphore;
 
 use crate::remote::proto;
@@ -137,18 +137,7 @@ pub fn decode_request(body: &[u8]) -> Result<proto::ReadRequest, ReadError> {
     // compressed, so at most ~190 MiB decompressed.
     let n = snappy::decompress_into(body, u32::MAX as usize, &mut raw)
         .map_err(|e| ReadError::bad_request(e.to_string()))?;
-    proto::ReadRequest::decode(&raw[..n]).map_err(|e| ReadError::bad_request(go_decode_text(&e)))
-}
-
-/// Go's (gogo-protobuf) text for a decode failure prost reported: truncation is
-/// `unexpected EOF` there; other malformed input keeps prost's description.
-fn go_decode_text(e: &prost::DecodeError) -> String {
-    let text = e.to_string();
-    if text.contains("buffer underflow") || text.contains("invalid varint") {
-        "unexpected EOF".to_owned()
-    } else {
-        text
-    }
+    decode::read_request(&raw[..n]).map_err(|e| ReadError::bad_request(e.to_string()))
 }
 
 /// Picks the answer format as Prometheus's `NegotiateResponseType`: the first supported entry

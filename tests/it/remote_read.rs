@@ -92,6 +92,11 @@ pub fn body(req: &ReadRequest) -> Vec<u8> {
         .expect("snappy")
 }
 
+/// A snappy block of raw (possibly malformed) protobuf bytes.
+pub fn snappy_raw(raw: &[u8]) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(raw).expect("snappy")
+}
+
 /// `POST /api/v1/read` of `req`.
 pub fn read(url: &str, req: &ReadRequest) -> Reply {
     post_read(url, &body(req))
@@ -401,6 +406,18 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>)> {
                 .compress_vec(&truncated)
                 .expect("snappy"),
         ),
+        ("wrong wire type", snappy_raw(b"\x08\x01")),
+        ("illegal tag 0", snappy_raw(b"\x00")),
+        ("matcher wrong wire type", snappy_raw(b"\x0a\x02\x18\x01")),
+        (
+            "invalid UTF-8 name",
+            snappy_raw(b"\x0a\x0b\x1a\x09\x12\x01\xff\x1a\x04\x08\x00\x10\x01"),
+        ),
+        (
+            "unknown field skipped",
+            snappy_raw(b"\x0a\x02\x48\x01\x38\x05"),
+        ),
+        ("packed accepted types", snappy_raw(b"\x12\x02\x01\x00")),
         (
             "negative zero",
             body(&req(vec![q(s, e, vec![name("fmt")])], &[])),
