@@ -80,3 +80,58 @@ impl Queryable for DbSource {
         Ok(Box::new(Materialized(series)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use fedstore_storage::retention::Retention;
+    use fedstore_storage::{DbOptions, HeadOptions, MatchOp};
+
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    /// A remote-read select over blocks and head sees the samples of both, in order.
+    #[test]
+    fn db_source_reads_blocks_and_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = DbOptions {
+            min_block_duration_ms: H,
+            max_block_duration_ms: None,
+            retention: Retention::default(),
+            compaction_interval: Duration::from_secs(3600),
+            head_gc_keep_ms: 300_000,
+        };
+        let db = Arc::new(Db::open(dir.path(), HeadOptions::default(), opts).expect("db"));
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        let other = Labels::from_pairs([("__name__", "up"), ("job", "b")]);
+        let step = 60_000;
+        for t in (0..4 * H).step_by(step as usize) {
+            let mut app = db.head().appender();
+            app.append(&labels, t, t as f64).expect("append");
+            app.append(&other, t, 1.0).expect("append");
+            app.commit().expect("commit");
+        }
+        let report = db.compact().expect("compact");
+        assert!(!report.head_blocks.is_empty(), "{report:?}");
+        let src = DbSource(db);
+        let m = [Matcher::new(MatchOp::Equal, "job", "a").expect("matcher")];
+        let set = src
+            .select(&m, H / 2, 3 * H, &SelectHints::default())
+            .expect("select");
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.labels(0), labels);
+        let mut got = Vec::new();
+        set.samples(0, &mut got).expect("samples");
+        let want: Vec<(i64, f64)> = (H / 2..=3 * H)
+            .step_by(step as usize)
+            .map(|t| (t, t as f64))
+            .collect();
+        assert_eq!(got, want);
+        let none = src
+            .select(&[], 0, 4 * H, &SelectHints::default())
+            .expect("select");
+        assert!(none.is_empty());
+    }
+}

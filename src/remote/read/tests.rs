@@ -358,3 +358,30 @@ fn streamed_answer_frames_and_splits() {
         .collect();
     assert_eq!(all, want);
 }
+
+#[test]
+fn concurrency_gate() {
+    let (_dir, head) = head_with(1);
+    let storage: Arc<dyn fedstore_promql::Queryable> = Arc::new(HeadSource(head));
+    let unlimited = RemoteRead::new(
+        storage.clone(),
+        ReadLimits {
+            concurrent_limit: 0,
+            ..ReadLimits::default()
+        },
+    );
+    assert!(unlimited.gate().is_none());
+    let two = RemoteRead::new(
+        storage,
+        ReadLimits {
+            concurrent_limit: 2,
+            ..ReadLimits::default()
+        },
+    );
+    let gate = two.gate().expect("a gate").clone();
+    let a = gate.clone().try_acquire_owned().expect("first");
+    let _b = gate.clone().try_acquire_owned().expect("second");
+    assert!(gate.clone().try_acquire_owned().is_err(), "a third waits");
+    drop(a);
+    assert!(gate.try_acquire_owned().is_ok());
+}
