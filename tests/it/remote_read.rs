@@ -431,6 +431,10 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>)> {
             body(&req(vec![q(s, e, vec![name("up_l")])], &[1])),
         ),
         (
+            "sq samples",
+            body(&req(vec![q(s, e, vec![name("sq")])], &[])),
+        ),
+        (
             "sq streamed",
             body(&req(vec![q(s, e, vec![name("sq")])], &[1])),
         ),

@@ -5,6 +5,8 @@
 //! - a second Prometheus with only `remote_read` pointing at fedstore answers PromQL instant
 //!   and range queries exactly as the Prometheus that holds the data locally.
 
+use fedstore::remote::read::ReadLimits;
+
 use crate::prometheus::{self, Prometheus};
 use crate::remote_read::{cases, external_labels, load, post_read};
 use crate::support::{Options, TestServer, enc, free_port_in, get};
@@ -47,9 +49,24 @@ fn remote_read_matches_live_prometheus() {
         return;
     }
     let port = free_port_in(PORT_BASE);
-    let mut local = Prometheus::spawn(port, EXTERNAL, &["--web.enable-remote-write-receiver"]);
+    // Limits low enough that the cases split frames (`sq`'s chunks are ~150 bytes) and hit
+    // the sample limit (`sq` has 201 samples), the same on both sides.
+    let mut local = Prometheus::spawn(
+        port,
+        EXTERNAL,
+        &[
+            "--web.enable-remote-write-receiver",
+            "--storage.remote.read-max-bytes-in-frame=200",
+            "--storage.remote.read-sample-limit=150",
+        ],
+    );
     let srv = TestServer::start_with(Options {
         external_labels: external_labels(),
+        remote_read: Some(ReadLimits {
+            max_bytes_in_frame: 200,
+            sample_limit: 150,
+            ..ReadLimits::default()
+        }),
         ..Options::default()
     });
     local.wait_ready(60);
@@ -101,6 +118,12 @@ fn remote_read_matches_live_prometheus() {
     // A Prometheus with no data of its own, reading fedstore, answers as `local` does. Its
     // external labels equal fedstore's, so each select gains `zone="ie", region="eu"`, which
     // fedstore turns into `zone=""` and merges back, and the reader strips again.
+    // (A fedstore with the default limits: the reader selects all 201 samples of `sq`.)
+    let srv = TestServer::start_with(Options {
+        external_labels: external_labels(),
+        ..Options::default()
+    });
+    load(srv.url());
     let yaml = format!(
         "{EXTERNAL}remote_read:\n  - url: {}/api/v1/read\n    read_recent: true\n",
         srv.url()
