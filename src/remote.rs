@@ -3,7 +3,7 @@
 //! - [`proto`]: prost-derived remote write/read 1.0 messages (the oracle, and remote read).
 //! - [`decode`]: the zero-copy `WriteRequest` decoder of the write hot path.
 //! - [`snappy`]: snappy block decompression with the size check before any work.
-//! - [`write`]: [`RemoteWriteReceiver`]: decode, validate labels, append, report.
+//! - [`receiver`]: [`RemoteWriteReceiver`]: decode, validate labels, append, report.
 //! - [`read`]: remote read: negotiation, matchers, the SAMPLES and streamed answers.
 //!
 //! No HTTP here: `api::remote_write` and `api::remote_read` are the actix handlers. See `remote/README.md`.
@@ -11,9 +11,9 @@
 pub mod decode;
 pub mod proto;
 pub mod read;
+pub mod receiver;
 pub mod snappy;
-pub mod write;
 
-pub use write::{
+pub use receiver::{
     DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteError, RemoteWriteReceiver, SeriesCache, ingest,
 };

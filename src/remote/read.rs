@@ -7,7 +7,6 @@
 pub mod chunking;
 pub mod decode;
 pub mod samples;
-pub mod source;
 pub mod streamed;
 pub mod wire;
 

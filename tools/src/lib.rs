@@ -6,6 +6,7 @@
 //! - [`serve`]: serving a dataset as N scrape targets on loopback (`fedgen serve`).
 //! - [`http`]: a minimal HTTP/1.1 client that measures exact response bytes and time.
 //! - [`procs`]: child processes that are killed on drop, on error and on Ctrl-C; RSS readings.
+//! - [`skips`]: tests that cannot run here: recorded in `target/test-skips.log`, failures in CI.
 //! - [`golden`]: the `tests/data/federate/<case>/` format (selectors, timestamp re-basing).
 //!
 //! Binaries: `fedgen` (dataset files and targets), `peerbench` (fedstore vs Prometheus 2.42 vs
@@ -18,3 +19,4 @@ pub mod golden;
 pub mod http;
 pub mod procs;
 pub mod serve;
+pub mod skips;

@@ -35,6 +35,11 @@ pub fn encode(
         for i in 0..set.len() {
             set.samples(i, &mut samples)
                 .map_err(|e| ReadError::internal(e.0))?;
+            // A selected series without samples in the range is not answered (2.42 selects
+            // series by their chunks in the range).
+            if samples.is_empty() {
+                continue;
+            }
             count += samples.len();
             if sample_limit > 0 && count > sample_limit {
                 return Err(ReadError::bad_request(format!(

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use fedstore_storage::{Head, HeadOptions, Labels};
+use fedstore_storage::{Db, DbOptions, HeadOptions, Labels};
 use prost::Message as _;
 
-use super::source::HeadSource;
 use super::*;
+use crate::query::storage::DbQueryable;
 
 fn label(n: &str, v: &str) -> proto::Label {
     proto::Label {
@@ -159,12 +159,16 @@ fn request_decoding_errors() {
     }
 }
 
-/// A head holding `{__name__="m", i="<i>"}` for i in 0..n with samples at 0, 10, ..., 90 s,
+/// A database holding `{__name__="m", i="<i>"}` for i in 0..n with samples at 0, 10, ..., 90 s,
 /// the last a staleness marker.
-fn head_with(n: usize) -> (tempfile::TempDir, Arc<Head>) {
+fn open_db(dir: &std::path::Path) -> Arc<Db> {
+    Arc::new(Db::open(dir, HeadOptions::default(), DbOptions::default()).expect("db"))
+}
+
+fn db_with(n: usize) -> (tempfile::TempDir, Arc<Db>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = Arc::new(Head::open(dir.path(), HeadOptions::default()).expect("head"));
-    let mut app = head.appender();
+    let db = open_db(dir.path());
+    let mut app = db.head().appender();
     for k in 0..10i64 {
         for i in 0..n {
             let v = if k == 9 {
@@ -177,13 +181,13 @@ fn head_with(n: usize) -> (tempfile::TempDir, Arc<Head>) {
         }
     }
     app.commit().expect("commit");
-    (dir, head)
+    (dir, db)
 }
 
 #[test]
 fn samples_answer_matches_the_prost_oracle() {
-    let (_dir, head) = head_with(3);
-    let src = HeadSource(head);
+    let (_dir, db) = db_with(3);
+    let src = DbQueryable::new(db);
     let ext = ExternalLabels::new(&[("zone".into(), "ie".into())]);
     let queries = vec![
         query(20_000, 40_000, vec![matcher(0, "__name__", "m")]),
@@ -270,8 +274,8 @@ fn chunk_samples(c: &proto::Chunk) -> Vec<(i64, u64)> {
 
 #[test]
 fn streamed_answer_frames_and_splits() {
-    let (_dir, head) = head_with(2);
-    let src = HeadSource(head);
+    let (_dir, db) = db_with(2);
+    let src = DbQueryable::new(db);
     let ext = ExternalLabels::new(&[("zone".into(), "ie".into())]);
     let queries = vec![
         query(15_000, 100_000, vec![matcher(0, "i", "1")]),
@@ -324,15 +328,15 @@ fn streamed_answer_frames_and_splits() {
     // A frame budget smaller than one chunk: one chunk per frame, a series over several frames.
     let many: Vec<proto::Query> = vec![query(0, 100_000, vec![matcher(0, "i", "0")])];
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = Arc::new(Head::open(dir.path(), HeadOptions::default()).expect("head"));
-    let mut app = head.appender();
+    let db = open_db(dir.path());
+    let mut app = db.head().appender();
     let labels = Labels::from_pairs([("__name__", "m"), ("i", "0")]);
     for k in 0..1000i64 {
         app.append(&labels, k * 100, (k * 7 % 13) as f64)
             .expect("append");
     }
     app.commit().expect("commit");
-    let src = HeadSource(head);
+    let src = DbQueryable::new(db);
     let mut body = Vec::new();
     streamed::stream(
         &src,
@@ -361,8 +365,8 @@ fn streamed_answer_frames_and_splits() {
 
 #[test]
 fn concurrency_gate() {
-    let (_dir, head) = head_with(1);
-    let storage: Arc<dyn fedstore_promql::Queryable> = Arc::new(HeadSource(head));
+    let (_dir, db) = db_with(1);
+    let storage: Arc<dyn fedstore_promql::Queryable> = Arc::new(DbQueryable::new(db));
     let unlimited = RemoteRead::new(
         storage.clone(),
         ReadLimits {
