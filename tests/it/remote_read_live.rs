@@ -69,14 +69,33 @@ fn remote_read_matches_live_prometheus() {
         }),
         ..Options::default()
     });
+    // The same data, mostly persisted into 30 s blocks: answers read across blocks and head.
+    let blocks = TestServer::start_with(Options {
+        external_labels: external_labels(),
+        remote_read: Some(ReadLimits {
+            max_bytes_in_frame: 200,
+            sample_limit: 150,
+            ..ReadLimits::default()
+        }),
+        storage: Some(|o| o.db.min_block_duration_ms = 30_000),
+        ..Options::default()
+    });
     local.wait_ready(60);
     load(local.url());
     load(srv.url());
+    load(blocks.url());
+    blocks.db.compact().expect("compaction");
+    assert!(blocks.db.blocks().len() > 1, "data went into blocks");
 
     let mut diffs = Vec::new();
-    for (case, body) in cases() {
+    let servers = [("head", srv.url()), ("blocks", blocks.url())];
+    for ((case, body), (layout, url)) in cases()
+        .into_iter()
+        .flat_map(|c| servers.iter().map(move |s| (c.clone(), *s)))
+    {
+        let case = format!("{case} ({layout})");
         let want = post_read(local.url(), &body);
-        let got = post_read(srv.url(), &body);
+        let got = post_read(url, &body);
         let heads = |r: &crate::remote_read::Reply| {
             (
                 r.status,
