@@ -1,8 +1,9 @@
 //! `POST /api/v1/read`: Prometheus remote read (thin glue over [`crate::remote::read`]).
 //!
 //! Waits for a slot of `--storage.remote.read-concurrent-limit`, reads at most 32 MiB of body,
-//! then does all storage work on the render pool: the SAMPLES answer is built whole and
-//! snappy-compressed; the streamed answer flows through a bounded channel as frames are cut.
+//! then does all storage work on the remote-read pool (`RemoteRead::pool`): the SAMPLES answer
+//! is built whole and snappy-compressed; the streamed answer flows through a bounded channel
+//! as frames are cut.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -18,7 +19,7 @@ const SAMPLES_CONTENT_TYPE: &str = "application/x-protobuf";
 /// `Content-Type` of the streamed answer (Prometheus `remote.ContentTypeHeader` for chunks).
 const STREAMED_CONTENT_TYPE: &str =
     "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
-/// Batches of frames in flight between the render pool and the socket.
+/// Batches of frames in flight between the remote-read pool and the socket.
 const STREAM_CHANNEL: usize = 8;
 
 /// What the streaming job hands the response body.
@@ -73,8 +74,8 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
                     .compress_vec(&raw)
                     .map_err(|e| ReadError::internal(e.to_string()))
             };
-            let answer = state
-                .render_pool
+            let answer = rr
+                .pool()
                 .run(job)
                 .await
                 .unwrap_or_else(|e| Err(ReadError::internal(e.to_string())));
@@ -92,7 +93,7 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
         }
         ResponseType::StreamedXorChunks => {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(STREAM_CHANNEL);
-            state.render_pool.spawn(move || {
+            rr.pool().spawn(move || {
                 let _permit = permit;
                 let mut emit =
                     |frames: Vec<u8>| tx.blocking_send(Piece::Frames(Bytes::from(frames))).is_ok();

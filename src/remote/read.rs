@@ -17,6 +17,7 @@ use fedstore_promql::storage::{Queryable, SelectHints};
 use fedstore_storage::{MatchOp, Matcher};
 use tokio::sync::Semaphore;
 
+use crate::pool::WorkPool;
 use crate::remote::proto;
 use crate::remote::snappy;
 
@@ -64,6 +65,9 @@ pub struct RemoteRead {
     pub limits: ReadLimits,
     /// One permit per concurrent request; `None` when unlimited.
     gate: Option<Arc<Semaphore>>,
+    /// Threads that select, encode and stream answers: one per permitted request, so a slow
+    /// streaming client holds its own thread, never one `/federate` or ingestion needs.
+    pool: WorkPool,
 }
 
 impl RemoteRead {
@@ -71,11 +75,21 @@ impl RemoteRead {
     pub fn new(storage: Arc<dyn Queryable>, limits: ReadLimits) -> Self {
         let gate = (limits.concurrent_limit > 0)
             .then(|| Arc::new(Semaphore::new(limits.concurrent_limit)));
+        let threads = match limits.concurrent_limit {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            n => n,
+        };
         RemoteRead {
             storage,
             limits,
             gate,
+            pool: WorkPool::new("remote-read", threads),
         }
+    }
+
+    /// The threads remote-read work runs on.
+    pub fn pool(&self) -> &WorkPool {
+        &self.pool
     }
 
     /// The concurrency gate, `None` when unlimited.
