@@ -8,6 +8,7 @@ pub mod form;
 pub mod health;
 pub mod import;
 pub mod lifecycle;
+pub mod remote_read;
 pub mod remote_write;
 pub mod self_metrics;
 pub mod targets;
@@ -123,6 +124,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(import::handle)),
         )
         .route("/api/v1/write", web::post().to(remote_write::handle))
+        .service(
+            web::resource("/api/v1/read")
+                .route(web::post().to(remote_read::handle))
+                .default_service(web::to(remote_read::method_not_allowed)),
+        )
         .route("/metrics", web::get().to(self_metrics::handle))
         .route("/-/healthy", web::get().to(health::healthy))
         .route("/-/healthy", web::head().to(health::healthy))

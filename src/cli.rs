@@ -111,6 +111,16 @@ pub struct ServeArgs {
     /// a longer "for").
     #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration_ms)]
     pub for_grace_period_ms: i64,
+    /// Most samples one remote-read query may return in the SAMPLES answer; 0: no limit
+    /// (ignored for streamed answers, as in Prometheus).
+    #[arg(long = "storage.remote.read-sample-limit", default_value = "5e7", value_parser = parse_count)]
+    pub remote_read_sample_limit: usize,
+    /// Most remote-read requests served at once (more wait); 0: no limit.
+    #[arg(long = "storage.remote.read-concurrent-limit", default_value = "10", value_parser = parse_count)]
+    pub remote_read_concurrent_limit: usize,
+    /// Chunk bytes per frame of a streamed remote-read answer (labels count against it).
+    #[arg(long = "storage.remote.read-max-bytes-in-frame", default_value = "1048576", value_parser = parse_count)]
+    pub remote_read_max_bytes_in_frame: usize,
     /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
     #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
     pub compaction_interval_ms: i64,
@@ -131,6 +141,17 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     let size = crate::config::size::ByteSize::parse(s)?;
     size.limit()
         .ok_or_else(|| format!("{s:?} is not a positive size"))
+}
+
+/// A non-negative count, also in the float form Prometheus's defaults use (`5e7`).
+fn parse_count(s: &str) -> Result<usize, String> {
+    if let Ok(n) = s.parse::<usize>() {
+        return Ok(n);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f >= 0.0 && f.fract() == 0.0 && f <= usize::MAX as f64 => Ok(f as usize),
+        _ => Err(format!("{s:?} is not a non-negative whole number")),
+    }
 }
 
 fn parse_duration_ms(s: &str) -> Result<i64, String> {
@@ -235,6 +256,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.query_max_concurrency,
     );
     state.flags = flag_values(&args);
+    state.remote_read = Arc::new(crate::remote::read::RemoteRead::new(
+        Arc::new(crate::query::storage::DbQueryable::new(db.clone())),
+        crate::remote::read::ReadLimits {
+            sample_limit: args.remote_read_sample_limit,
+            concurrent_limit: args.remote_read_concurrent_limit,
+            max_bytes_in_frame: args.remote_read_max_bytes_in_frame,
+            chunk_range_ms: args.min_block_duration_ms.max(1),
+        },
+    ));
     state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
         head.clone(),
         usize::try_from(args.remote_write_max_bytes).unwrap_or(usize::MAX),
@@ -326,6 +356,18 @@ fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
         (
             "web.remote-write.max-bytes",
             args.remote_write_max_bytes.to_string(),
+        ),
+        (
+            "storage.remote.read-sample-limit",
+            args.remote_read_sample_limit.to_string(),
+        ),
+        (
+            "storage.remote.read-concurrent-limit",
+            args.remote_read_concurrent_limit.to_string(),
+        ),
+        (
+            "storage.remote.read-max-bytes-in-frame",
+            args.remote_read_max_bytes_in_frame.to_string(),
         ),
         ("storage.tsdb.retention.time", ms(args.retention_time_ms)),
         (

@@ -10,6 +10,8 @@ mod federation_hierarchy;
 mod prometheus;
 mod promql_parse_live;
 mod query_api;
+mod remote_read;
+mod remote_read_live;
 mod remote_write;
 mod remote_write_live;
 mod rules_live;

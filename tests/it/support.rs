@@ -47,6 +47,8 @@ pub struct Options {
     pub external_labels: Vec<(String, String)>,
     /// Fixed "now" in ms; None means the wall clock at start.
     pub now_ms: Option<i64>,
+    /// Remote-read limits; None means the defaults.
+    pub remote_read: Option<fedstore::remote::read::ReadLimits>,
     /// Adjusts the storage options (data in a temporary directory) before opening.
     pub storage: Option<fn(&mut StorageOptions)>,
 }
@@ -75,6 +77,12 @@ impl TestServer {
         let mut state = AppState::new(db.clone());
         state.external_labels =
             parking_lot::RwLock::new(Arc::new(ExternalLabels::new(&opts.external_labels)));
+        if let Some(limits) = opts.remote_read {
+            state.remote_read = Arc::new(fedstore::remote::read::RemoteRead::new(
+                Arc::new(fedstore::query::storage::DbQueryable::new(db.clone())),
+                limits,
+            ));
+        }
         let clock_now = now_ms.clone();
         state.clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
