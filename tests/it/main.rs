@@ -7,6 +7,7 @@ mod federate;
 mod federate_golden;
 mod federate_live;
 mod prometheus;
+mod promql_live;
 mod remote_write;
 mod remote_write_live;
 mod scrape;
