@@ -154,6 +154,16 @@ impl Fedstore {
                 crate::support::post(&url, "text/plain", dataset::import_text(chunk).as_bytes());
             assert_eq!(a.status, 204, "import: {}\n{}", a.text(), self.log());
         }
+        let metrics = crate::support::get(&format!("{}/metrics", self.url), &[]).text();
+        let series = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("fedstore_head_series "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert_eq!(
+            series,
+            Some(data.len() as f64),
+            "head series after the import"
+        );
     }
 
     /// Whether fedstore answers the query API (it did not before issue 10's API landed).
@@ -375,6 +385,7 @@ fn promql_matches_prometheus() {
     }
     let data = dataset::build();
     let fed = Fedstore::start();
+    fed.import(&data);
     if !fed.has_query_api() {
         crate::support::skip(
             test,
@@ -382,7 +393,6 @@ fn promql_matches_prometheus() {
         );
         return;
     }
-    fed.import(&data);
     let prom = prometheus_with(&data);
     let queries = full_corpus();
     let t = Instant::now();
@@ -485,6 +495,7 @@ fn promtool_queries_fedstore() {
     }
     let data = dataset::build();
     let fed = Fedstore::start();
+    fed.import(&data);
     if !fed.has_query_api() {
         crate::support::skip(
             test,
@@ -492,7 +503,6 @@ fn promtool_queries_fedstore() {
         );
         return;
     }
-    fed.import(&data);
     let prom = prometheus_with(&data);
     let t = |ms: i64| format!("{}", ms / 1000);
     let (t1, start, end) = (
