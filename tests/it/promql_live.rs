@@ -600,3 +600,59 @@ fn promtool_queries_fedstore() {
         crate::support::assert_text_eq(&got, &want, &format!("promtool query {case:?}"));
     }
 }
+
+/// The harness against a real, non-exact implementation: VictoriaMetrics 1.79 (MetricsQL is
+/// not PromQL) on the same data must be reported as different on many queries. Manual
+/// (`cargo test --test it victoriametrics -- --ignored --nocapture`): it prints the blocks.
+#[test]
+#[ignore = "manual: shows how the harness reports a non-exact implementation"]
+fn harness_reports_victoriametrics_differences() {
+    const VM: &str = "/usr/bin/victoria-metrics";
+    if !peers_present("promql_live::harness_reports_victoriametrics_differences")
+        || !Path::new(VM).exists()
+    {
+        return;
+    }
+    let data = dataset::build();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(VM);
+    cmd.arg(format!(
+        "-storageDataPath={}",
+        dir.path().join("data").display()
+    ))
+    .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+    .args([
+        "-retentionPeriod=100y",
+        "-search.maxStalenessInterval=5m",
+        "-search.disableCache",
+        "-search.latencyOffset=0s",
+    ]);
+    let _vm = ChildGuard::spawn("victoria-metrics", cmd, &dir.path().join("log")).unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ureq::get(&format!("{url}/health")).call().is_err() {
+        assert!(Instant::now() < deadline, "VictoriaMetrics not ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let a = crate::support::post(
+        &format!("{url}/api/v1/import/prometheus"),
+        "text/plain",
+        dataset::import_text(&data).as_bytes(),
+    );
+    assert_eq!(a.status / 100, 2, "import: {}", a.text());
+    let _ = crate::support::get(&format!("{url}/internal/force_flush"), &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let prom = prometheus_with(&data);
+    let queries = full_corpus();
+    let names = ("prometheus", "victoriametrics");
+    let diffs = run_corpus(&queries, &all_modes(), prom.url(), &url, names);
+    for d in diffs.iter().take(60) {
+        eprintln!("{d}");
+    }
+    eprintln!("{} of {} queries differ", diffs.len(), queries.len());
+    assert!(
+        diffs.len() > queries.len() / 20,
+        "VictoriaMetrics matched Prometheus almost everywhere"
+    );
+}

@@ -69,7 +69,7 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     senders: usize,
     /// Ports: fedstore = base, Prometheus = base+1, VictoriaMetrics = base+2.
-    #[arg(long, default_value_t = 19470)]
+    #[arg(long, default_value_t = 19360)]
     port_base: u16,
     /// fedstore binary.
     #[arg(long, default_value = "target/release/fedstore")]
