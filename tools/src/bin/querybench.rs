@@ -114,6 +114,9 @@ fn rows() -> Vec<Row> {
     let instant = move |q: &'static str| {
         move |end: i64| format!("/api/v1/query?query={}&time={}", enc(q), secs(end))
     };
+    let instant_owned = move |q: String| {
+        move |end: i64| format!("/api/v1/query?query={}&time={}", enc(&q), secs(end))
+    };
     let range = move |q: String, span_ms: i64, step: &'static str| {
         move |end: i64| {
             format!(
@@ -132,6 +135,11 @@ fn rows() -> Vec<Row> {
             path: Box::new(instant(
                 r#"sum by (job) (rate({__name__=~"node_metric_00.*"}[5m]))"#,
             )),
+        },
+        Row {
+            key: "rate_sum_names",
+            title: "the same as one sum per name (`sum by (job) (rate(node_metric_000_total[5m])) + ...`, 9 names)".into(),
+            path: Box::new(instant_owned(rate_sum_per_name())),
         },
         Row {
             key: "count_by_name",
@@ -190,6 +198,19 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+/// `rate` over `{__name__=~"node_metric_00.*"}` gives series that differ only in the dropped
+/// metric name, which Prometheus 2.42 refuses ("vector cannot contain metrics with the same
+/// labelset"); this is the sum the issue's row means, written so every server can answer it:
+/// one `sum by (job) (rate(...))` per name matched by the regex, added up.
+fn rate_sum_per_name() -> String {
+    (0..10)
+        .map(NodeSetSpec::metric)
+        .filter(|m| m.starts_with("node_metric_00"))
+        .map(|m| format!("sum by (job) (rate({m}[5m]))"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
 /// One row's measurement on one server.
 #[derive(Clone, Debug, Default)]
 struct Cell {
@@ -200,6 +221,8 @@ struct Cell {
     /// Series in the answer (queries) or `None` (other endpoints).
     series: Option<usize>,
     note: Option<String>,
+    /// The error text of a non-200 answer.
+    error_text: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -598,12 +621,17 @@ fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
                 }
             }
             Ok(resp) => {
+                // Timed like an answer (the server did the work), marked in the table.
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 cell.note = Some(format!(
-                    "HTTP {}: {:.200}",
+                    "HTTP {} {}",
                     resp.status,
-                    String::from_utf8_lossy(&body)
+                    v["errorType"].as_str().unwrap_or("")
                 ));
-                break;
+                cell.error_text = v["error"].as_str().map(str::to_owned);
+                if rep > 0 {
+                    times.push(resp.elapsed);
+                }
             }
             Err(e) => {
                 cell.note = Some(format!("{e}"));
@@ -673,7 +701,8 @@ fn render_table(args: &Args, data: &Data, rows: &[Row], runs: &[(Server, Run)]) 
         let cell = |s: Server| -> String {
             match cell_of(runs, s, i) {
                 Some(c) => match (c.median, &c.note) {
-                    (Some(m), _) => fmt_dur(m),
+                    (Some(m), Some(n)) => format!("{} ({n})", fmt_dur(m)),
+                    (Some(m), None) => fmt_dur(m),
                     (None, Some(n)) => n.clone(),
                     _ => "-".into(),
                 },
@@ -713,6 +742,18 @@ fn render_table(args: &Args, data: &Data, rows: &[Row], runs: &[(Server, Run)]) 
         );
     }
     let _ = writeln!(t);
+    for (i, row) in rows.iter().enumerate() {
+        for (s, r) in runs {
+            if let Some(e) = r.cells.get(i).and_then(|c| c.error_text.as_ref()) {
+                let _ = writeln!(
+                    t,
+                    "- {} answered `{}` with an error: {e}",
+                    s.label(),
+                    row.key
+                );
+            }
+        }
+    }
     for (s, r) in runs {
         let _ = writeln!(
             t,
@@ -859,6 +900,13 @@ mod tests {
         }
         assert_eq!(d.time(19), d.end_ms);
         assert_eq!(d.time(0), d.end_ms - 19 * STEP_MS);
+    }
+
+    #[test]
+    fn per_name_sum_covers_the_regex() {
+        let q = rate_sum_per_name();
+        assert_eq!(q.matches("rate(node_metric_00").count(), 9, "{q}");
+        assert!(!q.contains("node:metric_003"), "{q}");
     }
 
     #[test]
