@@ -11,10 +11,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fedstore_promql::parse_selector;
 use fedstore_storage::block::Block;
 use fedstore_storage::compact::compact_head;
 use fedstore_storage::testutil::{NodeSetSpec, counter_step, mix};
-use fedstore_storage::{Head, HeadOptions, SeriesRef, parse_selector};
+use fedstore_storage::{Head, HeadOptions, SeriesRef};
 
 const SAMPLES: i64 = 120;
 const STEP_MS: i64 = 15_000;

@@ -6,8 +6,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fedstore_promql::parse_selector;
 use fedstore_storage::testutil::NodeSetSpec;
-use fedstore_storage::{Head, HeadOptions, LabelsRef, LatestSink, Matcher, parse_selector};
+use fedstore_storage::{Head, HeadOptions, LabelsRef, LatestSink, Matcher};
 
 /// Counts samples; reads the metric name so the label view is exercised.
 struct CountSink(usize);

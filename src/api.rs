@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod remote_write;
 pub mod self_metrics;
 pub mod targets;
+pub mod v1;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -49,10 +50,24 @@ pub enum ApiError {
 impl ApiError {
     /// A JSON `bad_data` error (400).
     pub fn bad_data(message: impl Into<String>) -> Self {
+        Self::json("bad_data", message)
+    }
+
+    /// A JSON error of Prometheus `errorType` `error_type`, with 2.42's status for it
+    /// (`respondError`): bad_data 400, execution 422, timeout and canceled 503, not_found
+    /// 404, internal and anything else (`unavailable` included) 500.
+    pub fn json(error_type: &'static str, message: impl Into<String>) -> Self {
+        let status = match error_type {
+            "bad_data" => StatusCode::BAD_REQUEST,
+            "execution" => StatusCode::UNPROCESSABLE_ENTITY,
+            "timeout" | "canceled" => StatusCode::SERVICE_UNAVAILABLE,
+            "not_found" => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
         ApiError::Json {
-            error_type: "bad_data",
+            error_type,
             message: message.into(),
-            status: StatusCode::BAD_REQUEST,
+            status,
         }
     }
 }
@@ -69,38 +84,37 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut resp = HttpResponse::build(self.status_code());
         match self {
             ApiError::Json {
                 error_type,
                 message,
                 ..
-            } => {
-                let body = serde_json::json!({
-                    "status": "error",
-                    "errorType": error_type,
-                    "error": message,
-                });
-                resp.content_type("application/json").body(body.to_string())
-            }
-            other => {
-                // Go's http.Error: the message, a newline, and these two headers.
-                resp.insert_header((
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                ))
-                .insert_header((
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .body(format!("{other}\n"))
-            }
+            } => HttpResponse::build(self.status_code())
+                .content_type("application/json")
+                .body(v1::json::error_body(error_type, message)),
+            other => http_error(self.status_code(), other),
         }
     }
 }
 
+/// Go's `http.Error(w, msg, status)`: the message, a newline, and its two headers. Every
+/// plain-text error response is rendered here.
+pub fn http_error(status: StatusCode, message: &dyn std::fmt::Display) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        ))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .body(format!("{message}\n"))
+}
+
 /// Registers every endpoint on an actix `App`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    v1::routes(cfg);
     cfg.route("/federate", web::get().to(federate::handle))
         .route("/federate", web::post().to(federate::handle))
         .service(

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fedstore_storage::{Head, HeadOptions};
+use fedstore_storage::Head;
 
-use crate::api::federate::render::ExternalLabels;
+use crate::config::ExternalLabels;
 use crate::server::{self, AppState};
 
 /// fedstore: a Prometheus-compatible storage node built for federation.
@@ -57,6 +57,16 @@ pub struct ServeArgs {
     /// The maximum lookback duration for retrieving metrics (Prometheus duration, e.g. 5m).
     #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration_ms)]
     pub lookback_delta_ms: i64,
+    /// Maximum time a query may take before being aborted (Prometheus duration).
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration_ms)]
+    pub query_timeout_ms: i64,
+    /// Maximum number of samples a single query can load into memory (Prometheus's limit
+    /// counts selected, intermediate and output samples).
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+    /// Maximum number of queries executed concurrently; more wait in line.
+    #[arg(long = "query.max-concurrency", default_value_t = crate::query::DEFAULT_MAX_CONCURRENCY)]
+    pub query_max_concurrency: usize,
     /// Number of head shards (each with its own lock); default from the core count.
     #[arg(long = "storage.tsdb.head-shards")]
     pub head_shards: Option<usize>,
@@ -167,34 +177,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.storage_path.display()
         )
     })?;
-    let mut opts = HeadOptions::default();
-    if let Some(n) = args.head_shards {
-        opts.shards = n.max(1);
-    }
-    // The WAL is the source of truth: the head is rebuilt from it at start-up.
-    opts.wal = Some(
-        fedstore_storage::wal::WalOptions::new(args.storage_path.join("wal"))
-            .with_fsync(args.wal_fsync),
-    );
-    // The Db owns the head (in <path>/head) and the blocks; it must live as long as the
-    // server, since dropping it stops the background compaction.
-    let db_opts = fedstore_storage::DbOptions {
-        min_block_duration_ms: args.min_block_duration_ms.max(1),
-        max_block_duration_ms: args.max_block_duration_ms,
-        retention: fedstore_storage::retention::Retention {
-            time_ms: args.retention_time_ms,
-            size_bytes: args.retention_size_bytes.unwrap_or(0),
+    let storage = server::StorageOptions {
+        path: args.storage_path.clone(),
+        head_shards: args.head_shards,
+        wal_fsync: args.wal_fsync,
+        db: fedstore_storage::DbOptions {
+            min_block_duration_ms: args.min_block_duration_ms.max(1),
+            max_block_duration_ms: args.max_block_duration_ms,
+            retention: fedstore_storage::retention::Retention {
+                time_ms: args.retention_time_ms,
+                size_bytes: args.retention_size_bytes.unwrap_or(0),
+            },
+            compaction_interval: std::time::Duration::from_millis(
+                args.compaction_interval_ms.max(1) as u64,
+            ),
+            head_gc_keep_ms: args.lookback_delta_ms,
         },
-        compaction_interval: std::time::Duration::from_millis(
-            args.compaction_interval_ms.max(1) as u64
-        ),
-        head_gc_keep_ms: args.lookback_delta_ms,
     };
-    let db = Arc::new(
-        fedstore_storage::Db::open(&args.storage_path, opts, db_opts)
-            .with_context(|| format!("opening {}", args.storage_path.display()))?,
-    );
-    db.start_compaction().context("starting compaction")?;
+    // The Db owns the head and the blocks; it lives as long as the server (the state holds
+    // it), since dropping it stops the background compaction.
+    let db = server::open_storage(&storage)
+        .with_context(|| format!("opening {}", args.storage_path.display()))?;
     let head: Arc<Head> = db.head().clone();
     let listener = TcpListener::bind(&args.listen_address).with_context(|| {
         format!(
@@ -202,8 +205,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen_address
         )
     })?;
-    let mut state = AppState::new(head.clone());
+    let mut state = AppState::new(db.clone());
     state.lookback_ms = args.lookback_delta_ms;
+    state.query = crate::query::QueryService::new(
+        fedstore_promql::EngineOptions {
+            lookback_ms: args.lookback_delta_ms,
+            max_samples: args.query_max_samples,
+            timeout: std::time::Duration::from_millis(args.query_timeout_ms.max(0) as u64),
+            default_eval_interval_ms: config.global.evaluation_interval.as_millis() as i64,
+        },
+        args.query_max_concurrency,
+    );
+    state.flags = flag_values(&args);
     state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
         head.clone(),
         usize::try_from(args.remote_write_max_bytes).unwrap_or(usize::MAX),
@@ -212,7 +225,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // The built-in configuration scrapes the address actually bound (port 0 resolved).
     let config = match &args.config_file {
         Some(_) => config,
-        None => crate::config::Config::default_for(&listener.local_addr()?.to_string()),
+        None => {
+            let addr = listener.local_addr()?.to_string();
+            state.config_yaml = crate::config::DEFAULT_CONFIG
+                .replace("localhost:9090", &crate::config::self_scrape_target(&addr));
+            crate::config::Config::default_for(&addr)
+        }
     };
     let scrape = crate::scrape::ScrapeManager::new(head, 2, state.metrics.clone())
         .context("starting the scrape runtime")?;
@@ -241,6 +259,58 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("flushing the WAL at shutdown")?;
     tracing::info!("fedstore stopped");
     Ok(())
+}
+
+/// Every `serve` flag and its value as given or defaulted (`/api/v1/status/flags`).
+fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
+    let ms = |v: i64| crate::api::v1::status::format_duration_ms(v);
+    let path = |p: &std::path::Path| p.display().to_string();
+    let mut flags = vec![
+        (
+            "config.file",
+            args.config_file.as_deref().map(path).unwrap_or_default(),
+        ),
+        ("storage.tsdb.path", path(&args.storage_path)),
+        ("web.listen-address", args.listen_address.clone()),
+        ("query.lookback-delta", ms(args.lookback_delta_ms)),
+        ("query.timeout", ms(args.query_timeout_ms)),
+        ("query.max-samples", args.query_max_samples.to_string()),
+        (
+            "query.max-concurrency",
+            args.query_max_concurrency.to_string(),
+        ),
+        (
+            "storage.tsdb.head-shards",
+            args.head_shards.map(|n| n.to_string()).unwrap_or_default(),
+        ),
+        ("web.enable-lifecycle", args.enable_lifecycle.to_string()),
+        ("storage.wal.fsync", format!("{:?}", args.wal_fsync)),
+        (
+            "web.remote-write.max-bytes",
+            args.remote_write_max_bytes.to_string(),
+        ),
+        ("storage.tsdb.retention.time", ms(args.retention_time_ms)),
+        (
+            "storage.tsdb.retention.size",
+            args.retention_size_bytes
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "0B".into()),
+        ),
+        (
+            "storage.tsdb.min-block-duration",
+            ms(args.min_block_duration_ms),
+        ),
+        (
+            "storage.tsdb.max-block-duration",
+            args.max_block_duration_ms.map(ms).unwrap_or_default(),
+        ),
+        (
+            "storage.tsdb.compaction-interval",
+            ms(args.compaction_interval_ms),
+        ),
+    ];
+    flags.sort();
+    flags.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Resolves on SIGINT or SIGTERM.

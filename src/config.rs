@@ -7,6 +7,7 @@
 
 pub mod duration;
 pub mod error;
+pub mod external_labels;
 pub mod file_sd;
 pub mod global;
 pub mod http_client;
@@ -23,6 +24,7 @@ use serde::Deserialize;
 
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, Location};
+pub use external_labels::ExternalLabels;
 pub use file_sd::FileSdConfig;
 pub use global::GlobalConfig;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
@@ -272,7 +274,7 @@ impl Config {
 }
 
 /// `host:port` to scrape ourselves at, from a listen address.
-fn self_scrape_target(listen_addr: &str) -> String {
+pub fn self_scrape_target(listen_addr: &str) -> String {
     let (host, port) = match listen_addr.rsplit_once(':') {
         Some((h, p)) => (h, p),
         None => ("", listen_addr),

@@ -9,6 +9,7 @@
 //! - [`remote`]: remote-write protobuf and snappy decoding.
 //! - [`scrape`]: the scrape manager: targets, per-target loops, staleness, reload.
 //! - [`metrics`]: fedstore's own `/metrics`.
+//! - [`query`]: PromQL for the HTTP API: engine settings, the query queue, storage adapter.
 //! - [`pool`]: the render threads that keep CPU-heavy work off the HTTP workers.
 //! - [`import_cli`]: `fedstore import FILE...`.
 //!
@@ -22,6 +23,7 @@ pub mod exposition;
 pub mod import_cli;
 pub mod metrics;
 pub mod pool;
+pub mod query;
 pub mod remote;
 pub mod scrape;
 pub mod server;

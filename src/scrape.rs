@@ -6,12 +6,14 @@
 //! - [`scrape_loop`]: the per-target loop (timing, timeout, health, end-of-run staleness).
 //! - [`append`]: parse + append of one scrape, stale markers, synthetic series (hot path).
 //! - [`cache`]: raw series text → series ref, staleness bookkeeping.
+//! - [`metadata`]: `# TYPE`/`# HELP`/`# UNIT` per family per target (`/api/v1/metadata`).
 //! - [`client`]: HTTP/1.1 `GET` with Prometheus's scrape headers (http only).
 
 pub mod append;
 pub mod cache;
 pub mod client;
 pub mod manager;
+pub mod metadata;
 pub mod scrape_loop;
 pub mod target;
 

@@ -3,18 +3,22 @@
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
-use fedstore_storage::Head;
+use fedstore_storage::wal::{FsyncMode, WalOptions};
+use fedstore_storage::{Db, DbOptions, Head, HeadOptions};
 use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
 use crate::api;
-use crate::api::federate::render::ExternalLabels;
+use crate::config::ExternalLabels;
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
+use crate::query::{DEFAULT_MAX_CONCURRENCY, QueryService};
 use crate::remote::{DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteReceiver};
+use fedstore_promql::EngineOptions;
 
 /// Milliseconds since the Unix epoch; injected so tests control "now".
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -31,10 +35,50 @@ pub fn system_clock() -> Clock {
 /// Default `--query.lookback-delta`: 5 minutes, as Prometheus.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
 
+/// Where and how a node keeps its data: `fedstore serve` fills this from its flags, the
+/// in-process test server from a temporary directory; both open it with [`open_storage`].
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// `--storage.tsdb.path`: blocks, `wal/`, `chunks_head/` and `head/` live here.
+    pub path: PathBuf,
+    /// `--storage.tsdb.head-shards`; `None`: from the core count.
+    pub head_shards: Option<usize>,
+    /// `--storage.wal.fsync`.
+    pub wal_fsync: FsyncMode,
+    /// Block ranges, retention, compaction interval, head series gc.
+    pub db: DbOptions,
+}
+
+impl StorageOptions {
+    /// Defaults of `fedstore serve` for data under `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StorageOptions {
+            path: path.into(),
+            head_shards: None,
+            wal_fsync: FsyncMode::default(),
+            db: DbOptions::default(),
+        }
+    }
+}
+
+/// Opens the database under `opts.path` (creating it; the head rebuilt from its WAL) and
+/// starts its background compaction, which stops when the last `Arc<Db>` is dropped.
+pub fn open_storage(opts: &StorageOptions) -> Result<Arc<Db>, fedstore_storage::Error> {
+    let mut head = HeadOptions::default();
+    if let Some(n) = opts.head_shards {
+        head.shards = n.max(1);
+    }
+    // The WAL is the source of truth: the head is rebuilt from it at start-up.
+    head.wal = Some(WalOptions::new(opts.path.join("wal")).with_fsync(opts.wal_fsync));
+    let db = Arc::new(Db::open(&opts.path, head, opts.db.clone())?);
+    db.start_compaction()?;
+    Ok(db)
+}
+
 /// Everything the handlers share.
 pub struct AppState {
-    /// The storage.
-    pub head: Arc<Head>,
+    /// The storage: head and blocks.
+    pub db: Arc<Db>,
     /// External labels as `/federate` applies them; replaced on config reload.
     pub external_labels: RwLock<Arc<ExternalLabels>>,
     /// `--query.lookback-delta` in ms.
@@ -57,15 +101,24 @@ pub struct AppState {
     pub remote_write: Arc<RemoteWriteReceiver>,
     /// fedstore's own metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// The PromQL engine (`--query.*`), its queue and threads.
+    pub query: QueryService,
+    /// Every flag and its value, for `/api/v1/status/flags` (names without `--`).
+    pub flags: Vec<(String, String)>,
+    /// The built-in configuration's YAML (`/api/v1/status/config` without `--config.file`).
+    pub config_yaml: String,
+    /// When the server started (ms since the epoch).
+    pub start_time_ms: i64,
 }
 
 impl AppState {
-    /// State over `head` with defaults: no external labels, 5m lookback, wall clock, one render
+    /// State over `db` with defaults: no external labels, 5m lookback, wall clock, one render
     /// thread per core and two federate answers in flight per core.
-    pub fn new(head: Arc<Head>) -> Self {
+    pub fn new(db: Arc<Db>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let head = db.head().clone();
         AppState {
-            head: head.clone(),
+            db,
             external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
             lookback_ms: DEFAULT_LOOKBACK_MS,
             clock: system_clock(),
@@ -80,7 +133,16 @@ impl AppState {
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
             metrics: Arc::new(Metrics::default()),
+            query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY),
+            flags: Vec::new(),
+            config_yaml: String::new(),
+            start_time_ms: system_clock()(),
         }
+    }
+
+    /// The head alone: `/federate`, scraping and ingestion read and write only the head.
+    pub fn head(&self) -> &Arc<Head> {
+        self.db.head()
     }
 }
 
@@ -96,7 +158,11 @@ pub async fn run(
         App::new()
             .app_data(data.clone())
             .app_data(remote_write.clone())
+            .wrap(actix_web::middleware::from_fn(
+                api::v1::respond::api_wrapper,
+            ))
             .configure(api::routes)
+            .default_service(web::to(api::v1::respond::not_found))
     })
     .disable_signals()
     .listen(listener)?

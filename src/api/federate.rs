@@ -9,8 +9,8 @@ pub mod stream;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use fedstore_promql::parse_selector_bytes;
 use fedstore_storage::Matcher;
-use fedstore_storage::query::parse_selector_bytes;
 
 use self::render::Encoding;
 use self::stream::FederateJob;
@@ -85,7 +85,7 @@ fn prepare(
     }
     let now = (state.clock)();
     Ok(FederateJob {
-        head: state.head.clone(),
+        head: state.head().clone(),
         sets,
         mint_ms: now - state.lookback_ms,
         maxt_ms: now,

@@ -28,7 +28,7 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let now = (state.clock)();
-    let head = state.head.clone();
+    let head = state.head().clone();
     let stats = state
         .ingest_pool
         .run(move || {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 
 use crate::api::ApiError;
-use crate::api::federate::render::ExternalLabels;
 use crate::config::Config;
+use crate::config::ExternalLabels;
 use crate::server::AppState;
 
 /// Re-reads the configuration file and applies it: scrape jobs and external labels. The

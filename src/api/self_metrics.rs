@@ -8,6 +8,6 @@ use crate::server::AppState;
 /// Renders [`crate::metrics::Metrics`].
 pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     let mut buf = Vec::with_capacity(8 << 10);
-    state.metrics.render(&state.head, &mut buf);
+    state.metrics.render(state.head(), &mut buf);
     HttpResponse::Ok().content_type(TEXT_CONTENT_TYPE).body(buf)
 }

@@ -894,8 +894,8 @@ fn data_files_invalid_with_prometheus_messages() {
 #[test]
 fn data_files_agree_with_promtool() {
     let promtool = Path::new("/usr/bin/promtool");
-    if !promtool.exists() {
-        eprintln!("SKIPPED data_files_agree_with_promtool: /usr/bin/promtool is not installed");
+    if !fedstore_tools::skips::peer_installed("data_files_agree_with_promtool", "/usr/bin/promtool")
+    {
         return;
     }
     for (kind, want_ok) in [("valid", true), ("invalid", false)] {

@@ -76,6 +76,16 @@ fn write_integral(buf: &mut Vec<u8>, i: i64) {
 
 /// Shortest digits from `zmij`, re-laid-out as Go's `%g`. `v` is finite and non-zero.
 fn write_general(buf: &mut Vec<u8>, v: f64) {
+    let (digits, nd, point) = shortest_digits(v);
+    if v < 0.0 {
+        buf.push(b'-');
+    }
+    write_go_g(buf, &digits[..nd], point);
+}
+
+/// The shortest round-trip digits of finite non-zero `|v|`: `(digits, count, point)` with
+/// value = 0.D1..Dcount * 10^point, no leading or trailing zeros.
+fn shortest_digits(v: f64) -> ([u8; 40], usize, i32) {
     let mut zb = zmij::Buffer::new();
     let s = zb.format_finite(v.abs()).as_bytes();
     // zmij writes either `ddd.ddd` or `d.ddde±x`; read it back as digits + decimal point
@@ -104,11 +114,57 @@ fn write_general(buf: &mut Vec<u8>, v: f64) {
     while nd > start + 1 && digits[nd - 1] == b'0' {
         nd -= 1;
     }
-    let digits = &digits[start..nd];
-    if v < 0.0 {
+    digits.copy_within(start..nd, 0);
+    (digits, nd - start, point)
+}
+
+/// Appends Go's `strconv.FormatFloat(v, fmt, -1, 64)` for `fmt` `'f'` (plain decimal) or
+/// `'e'` (`d.ddde±XX`): `NaN`, `+Inf`, `-Inf`, `-0` as Go writes them. The query API writes
+/// sample values with it (`'e'` for `|v| < 1e-6` or `>= 1e21`, see `api::v1::json`).
+pub fn write_go_float(buf: &mut Vec<u8>, v: f64, exponent: bool) {
+    if v.is_nan() {
+        buf.extend_from_slice(b"NaN");
+        return;
+    }
+    if v.is_infinite() {
+        buf.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+        return;
+    }
+    if v.is_sign_negative() {
         buf.push(b'-');
     }
-    write_go_g(buf, digits, point);
+    if v == 0.0 {
+        buf.extend_from_slice(if exponent { b"0e+00" } else { b"0" });
+        return;
+    }
+    let (digits, nd, point) = shortest_digits(v);
+    let digits = &digits[..nd];
+    if exponent {
+        buf.push(digits[0]);
+        if nd > 1 {
+            buf.push(b'.');
+            buf.extend_from_slice(&digits[1..]);
+        }
+        let x = point - 1;
+        buf.push(b'e');
+        buf.push(if x < 0 { b'-' } else { b'+' });
+        if x.unsigned_abs() < 10 {
+            buf.push(b'0');
+        }
+        let mut b = itoa::Buffer::new();
+        buf.extend_from_slice(b.format(x.unsigned_abs()).as_bytes());
+    } else if point <= 0 {
+        buf.extend_from_slice(b"0.");
+        buf.extend(std::iter::repeat_n(b'0', (-point) as usize));
+        buf.extend_from_slice(digits);
+    } else if point as usize >= nd {
+        buf.extend_from_slice(digits);
+        buf.extend(std::iter::repeat_n(b'0', point as usize - nd));
+    } else {
+        buf.extend_from_slice(&digits[..point as usize]);
+        buf.push(b'.');
+        buf.extend_from_slice(&digits[point as usize..]);
+    }
 }
 
 /// Reads zmij's exponent (`+12`, `-7`, `300`).
@@ -166,6 +222,31 @@ fn write_go_g(buf: &mut Vec<u8>, digits: &[u8], point: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_f_and_e_formats() {
+        let cases: [(f64, bool, &str); 14] = [
+            (1e21, false, "1000000000000000000000"),
+            (1e21, true, "1e+21"),
+            (1e20, false, "100000000000000000000"),
+            (123456789012345678.0, false, "123456789012345680"),
+            (1e-7, true, "1e-07"),
+            (0.000001, false, "0.000001"),
+            (0.1, false, "0.1"),
+            (1.0 / 3.0, false, "0.3333333333333333"),
+            (1.5e300, true, "1.5e+300"),
+            (1.2246467991473515e-16, true, "1.2246467991473515e-16"),
+            (-0.0, false, "-0"),
+            (f64::NAN, false, "NaN"),
+            (f64::NEG_INFINITY, true, "-Inf"),
+            (-2.5, false, "-2.5"),
+        ];
+        for (v, e, want) in cases {
+            let mut b = Vec::new();
+            write_go_float(&mut b, v, e);
+            assert_eq!(String::from_utf8(b).unwrap(), want, "{v} e={e}");
+        }
+    }
 
     fn fmt(v: f64) -> String {
         let mut b = Vec::new();

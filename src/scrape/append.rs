@@ -6,10 +6,12 @@
 
 use std::time::Duration;
 
-use fedstore_storage::{AppendStats, Appender, Head, Labels, STALE_NAN_BITS, SeriesRef};
+use fedstore_storage::{
+    AppendStats, Appender, Head, Labels, METRIC_NAME_LABEL, STALE_NAN_BITS, SeriesRef,
+};
 
 use crate::config::RelabelConfig;
-use crate::exposition::parse::{Entry, Format, Parser, to_labels};
+use crate::exposition::parse::{Entry, Format, Parser, exposed_labels};
 use crate::scrape::cache::{Lookup, ScrapeCache};
 use crate::scrape::target::{report_labels, sample_labels};
 
@@ -68,7 +70,7 @@ impl SampleContext {
 
     /// Prometheus `verifyLabelLimits`.
     fn verify_label_limits(&self, l: &Labels) -> Result<(), String> {
-        let met = l.get("__name__");
+        let met = l.get(METRIC_NAME_LABEL);
         let met50: String = met.chars().take(50).collect();
         if self.label_limit > 0 && l.len() as u64 > self.label_limit {
             return Err(format!(
@@ -110,6 +112,8 @@ impl SampleContext {
 pub struct TargetState {
     /// The scrape cache.
     pub cache: ScrapeCache,
+    /// Metadata declared by the last successful scrape.
+    pub metadata: std::sync::Arc<crate::scrape::metadata::TargetMetadata>,
     report_refs: [Option<SeriesRef>; 5],
 }
 
@@ -164,10 +168,14 @@ pub fn append_body(
     let mut appended: u64 = 0;
     let mut limit_hit = false;
     let mut err: Option<String> = None;
+    let mut metadata = crate::scrape::metadata::MetadataBuilder::default();
     loop {
         let sample = match parser.next() {
             Ok(Some(Entry::Sample(s))) => s,
-            Ok(Some(_)) => continue,
+            Ok(Some(other)) => {
+                metadata.record(&other);
+                continue;
+            }
             Ok(None) => break,
             Err(e) => {
                 err = Some(e.message());
@@ -206,7 +214,7 @@ pub fn append_body(
                 }
             }
             Lookup::Miss => {
-                let scraped = to_labels(&sample);
+                let scraped = exposed_labels(&sample);
                 let Some(labels) =
                     sample_labels(&scraped, &ctx.target, ctx.honor_labels, &ctx.metric_relabel)
                 else {
@@ -214,7 +222,7 @@ pub fn append_body(
                     appended -= 1;
                     continue;
                 };
-                if labels.get("__name__").is_empty() {
+                if labels.get(METRIC_NAME_LABEL).is_empty() {
                     err = Some("missing metric name (__name__ label)".to_owned());
                     break;
                 }
@@ -261,6 +269,7 @@ pub fn append_body(
         let _ = app.append_ref(r, t_ms, stale);
     });
     cache.iter_done(!body.is_empty());
+    state.metadata = metadata.finish();
     (counts, Ok(()))
 }
 
@@ -324,10 +333,37 @@ pub fn scrape_and_report(
             counts.series_added as f64,
         ],
     );
-    let stats = app.commit().unwrap_or_else(|e| {
-        tracing::error!(err = %e, "scrape commit failed");
-        AppendStats::default()
-    });
+    let stats = match app.commit() {
+        Ok(stats) => stats,
+        Err(e) => {
+            // A commit is all or nothing: none of this scrape was stored. Report the scrape
+            // as failed with the cause (Prometheus 2.42 only logs "Scrape commit failed" and
+            // keeps the health it reported before the commit), and try to store `up` 0 in a
+            // commit of its own: it lands when the failure was transient, and a poisoned WAL
+            // refuses it too.
+            let cause = format!("scrape commit failed: {e}");
+            tracing::error!(err = %e, "scrape commit failed");
+            error = Some(cause);
+            let mut app = head.appender();
+            report(
+                &mut app,
+                state,
+                ctx,
+                t_ms,
+                [
+                    0.0,
+                    duration,
+                    counts.total as f64,
+                    counts.added as f64,
+                    counts.series_added as f64,
+                ],
+            );
+            if let Err(e) = app.commit() {
+                tracing::debug!(err = %e, "storing up 0 after a failed scrape commit failed");
+            }
+            AppendStats::default()
+        }
+    };
     Outcome {
         error,
         counts,

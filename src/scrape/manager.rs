@@ -333,6 +333,7 @@ impl ScrapeManager {
             status: Mutex::new(TargetStatus::default()),
             forced_error: Mutex::new(None),
             metrics: self.inner.metrics.clone(),
+            metadata: Mutex::new(Arc::default()),
         });
         let (tx, rx) = watch::channel(LoopCmd::Run);
         self.inner.handle.spawn(scrape_loop::run(
@@ -378,6 +379,17 @@ impl ScrapeManager {
             }
         }
         view
+    }
+
+    /// The metadata of every active target's last successful scrape (`/api/v1/metadata`).
+    pub fn metadata(&self) -> Vec<Arc<crate::scrape::metadata::TargetMetadata>> {
+        let state = self.inner.state.lock();
+        state
+            .pools
+            .iter()
+            .flat_map(|p| p.active.iter())
+            .map(|a| a.shared.metadata.lock().clone())
+            .collect()
     }
 
     /// Stops every loop without stale markers (shutdown) and the runtime. Idempotent.

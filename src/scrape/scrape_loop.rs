@@ -99,6 +99,8 @@ pub struct LoopShared {
     pub forced_error: Mutex<Option<String>>,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Metadata of the last successful scrape (`/api/v1/metadata`).
+    pub metadata: Mutex<Arc<crate::scrape::metadata::TargetMetadata>>,
 }
 
 /// Milliseconds since the Unix epoch of `t`.
@@ -295,6 +297,7 @@ pub async fn run(
                 }
             }
         };
+        shared.metadata.lock().clone_from(&ok_state.metadata);
         state = Some(ok_state);
         raw = r;
         plain = p;

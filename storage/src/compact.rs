@@ -12,7 +12,7 @@ use crate::block::chunks::PageCache;
 use crate::block::{Block, BlockError, BlockMeta, BlockWriter};
 use crate::head::Head;
 use crate::labels::Labels;
-use crate::query::{MatchOp, Matcher};
+use crate::matcher::{MatchOp, Matcher};
 
 /// Default `--storage.tsdb.min-block-duration`: 2h, as Prometheus.
 pub const DEFAULT_MIN_BLOCK_DURATION_MS: i64 = 2 * 3_600_000;

@@ -5,14 +5,12 @@
 //! Locks: `compacting` serializes compaction rounds; `blocks` is held only to clone or swap
 //! the list, so queries keep reading the blocks they cloned while a round replaces them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::block::chunks::PageCache;
 use crate::block::{
     Block, BlockError, BlockMeta, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX, is_block_dir_name,
 };
@@ -23,7 +21,9 @@ use crate::compact::{
 use crate::error::Error;
 use crate::head::{Head, HeadOptions};
 use crate::labels::Labels;
-use crate::query::Matcher;
+#[cfg(any(test, feature = "testutil"))]
+use crate::matcher::Matcher;
+use crate::querier::Querier;
 use crate::retention::{Retention, beyond_retention};
 
 /// Options of the database.
@@ -114,8 +114,12 @@ pub struct Db {
     /// Held shared by range selects, exclusively while a new block is added and the head
     /// truncated under it: a select must not see the head truncated but miss the block.
     persisting: RwLock<()>,
-    /// Dropping the sender stops the background thread.
-    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// Set (before the head is truncated) to the end of each persisted head range: a
+    /// querier whose snapshot predates it reads that range from the new blocks.
+    head_truncated_before: std::sync::atomic::AtomicI64,
+    /// The background compaction thread: dropping the sender stops it (it also stops once
+    /// the `Db` is gone); the handle lets [`Db::stop_compaction`] wait for it.
+    stop: Mutex<Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -177,6 +181,7 @@ impl Db {
             opts,
             compacting: Mutex::new(()),
             persisting: RwLock::new(()),
+            head_truncated_before: std::sync::atomic::AtomicI64::new(i64::MIN),
             stop: Mutex::new(None),
         })
     }
@@ -191,13 +196,38 @@ impl Db {
         self.blocks.read().clone()
     }
 
+    /// A read view of `[mint_ms, maxt_ms]` (inclusive): a snapshot of the block list and the
+    /// head. Holds no lock: compaction goes on while it reads (see [`Querier`]).
+    pub fn querier(&self, mint_ms: i64, maxt_ms: i64) -> Querier<'_> {
+        let (blocks, floor) = {
+            // Block list and persisted end read together: never a block without its range
+            // being in it.
+            let _consistent = self.persisting.read();
+            let blocks = self.blocks.read().clone();
+            let floor = blocks
+                .iter()
+                .map(|b| b.meta().max_time)
+                .max()
+                .unwrap_or(i64::MIN)
+                .max(self.head_truncated_before());
+            (blocks, floor)
+        };
+        Querier::new(self, blocks, floor, mint_ms, maxt_ms)
+    }
+
+    /// The end of the newest head range persisted and truncated (`i64::MIN` before any).
+    pub(crate) fn head_truncated_before(&self) -> i64 {
+        self.head_truncated_before
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Starts the background compaction thread (one round every
     /// [`DbOptions::compaction_interval`]); it stops when the `Db` is dropped.
     pub fn start_compaction(self: &Arc<Self>) -> Result<(), Error> {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let weak: Weak<Db> = Arc::downgrade(self);
         let every = self.opts.compaction_interval;
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("compaction".to_owned())
             .spawn(move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
@@ -210,8 +240,23 @@ impl Db {
                 }
             })
             .map_err(|e| Error::io(&self.dir, e))?;
-        *self.stop.lock() = Some(tx);
+        *self.stop.lock() = Some((tx, thread));
         Ok(())
+    }
+
+    /// Stops the background compaction thread and waits until a round in progress is done.
+    /// Returns whether a thread was running. Called from the compaction thread itself (its
+    /// round held the last reference), it only signals the stop.
+    pub fn stop_compaction(&self) -> bool {
+        let Some((tx, thread)) = self.stop.lock().take() else {
+            return false;
+        };
+        drop(tx);
+        if thread.thread().id() != std::thread::current().id() {
+            // A panic in a round has been reported by the thread already.
+            let _ = thread.join();
+        }
+        true
     }
 
     /// One compaction round: persists every complete head range (Prometheus: once the head
@@ -252,6 +297,8 @@ impl Db {
             }
             // Order matters: drop the range from the head, then from the WAL (a checkpoint
             // keeps only samples at or after `end`).
+            self.head_truncated_before
+                .fetch_max(end, std::sync::atomic::Ordering::SeqCst);
             report.head_chunk_files_deleted += self.head.truncate_before(end)?;
             // Series whose every sample is now in blocks, none recent: out of the head, so its
             // memory stays bounded under series churn. Range selects may go on meanwhile: the
@@ -327,51 +374,29 @@ impl Db {
 
     /// The series matching any of `sets` with their samples in `[mint_ms, maxt_ms]`
     /// (inclusive), merged from blocks and head, sorted by label set; series without samples
-    /// in the range are left out. Where a block and the head both hold a timestamp, the
-    /// block's sample wins (they are the same sample).
+    /// in the range are left out. Materialises everything: for tests; the server reads
+    /// through [`Db::querier`].
+    #[cfg(any(test, feature = "testutil"))]
     pub fn select_range(
         &self,
         sets: &[Vec<Matcher>],
         mint_ms: i64,
         maxt_ms: i64,
     ) -> Result<Vec<SeriesSamples>, Error> {
-        let _consistent = self.persisting.read();
-        let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-        let mut buf = Vec::new();
-        let mut cache = PageCache::new()?;
-        for b in self
-            .blocks()
-            .iter()
-            .filter(|b| b.overlaps(mint_ms, maxt_ms))
-        {
-            for id in b.select(sets)? {
-                buf.clear();
-                b.samples(id, mint_ms, maxt_ms, &mut cache, &mut buf)?;
-                if !buf.is_empty() {
-                    out.entry(b.labels(id)?)
-                        .or_default()
-                        .extend_from_slice(&buf);
-                }
+        let q = self.querier(mint_ms, maxt_ms);
+        let set = q.select(sets)?;
+        let mut out = Vec::new();
+        for i in 0..set.len() {
+            let mut samples = Vec::new();
+            set.samples(i, &mut samples)?;
+            if !samples.is_empty() {
+                out.push(SeriesSamples {
+                    labels: set.labels(i).clone(),
+                    samples,
+                });
             }
         }
-        for r in self.head.select(sets).refs {
-            buf.clear();
-            self.head.samples(r, mint_ms, maxt_ms, &mut buf);
-            if buf.is_empty() {
-                continue;
-            }
-            if let Some(labels) = self.head.series_labels(r) {
-                out.entry(labels).or_default().extend_from_slice(&buf);
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|(labels, mut samples)| {
-                samples.sort_by_key(|s| s.0);
-                samples.dedup_by_key(|s| s.0);
-                SeriesSamples { labels, samples }
-            })
-            .collect())
+        Ok(out)
     }
 }
 
@@ -398,9 +423,10 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
-    use crate::query::parse_selector;
-    use crate::testutil::must_labels;
+    use crate::testutil::{must_labels, must_matchers};
 
     const H: i64 = 3_600_000;
     const STEP: i64 = 15_000;
@@ -480,11 +506,12 @@ mod tests {
     }
 
     fn check_selects(db: &Db, model: &Model, what: &str) {
-        let sels: [&[&str]; 4] = [
-            &["up"],
-            &["{job=\"db\"}", "req_total"],
-            &["{i=~\"[13]\"}"],
-            &["{job!=\"api\", __name__!~\"u.*\"}"],
+        type Set<'a> = &'a [(&'a str, &'a str, &'a str)];
+        let sels: [&[Set]; 4] = [
+            &[&[("__name__", "=", "up")]],
+            &[&[("job", "=", "db")], &[("__name__", "=", "req_total")]],
+            &[&[("i", "=~", "[13]")]],
+            &[&[("job", "!=", "api"), ("__name__", "!~", "u.*")]],
         ];
         let ranges = [
             (i64::MIN, i64::MAX),
@@ -494,7 +521,7 @@ mod tests {
             (-5, -1),
         ];
         for sel in sels {
-            let sets: Vec<Vec<Matcher>> = sel.iter().map(|s| parse_selector(s).unwrap()).collect();
+            let sets: Vec<Vec<Matcher>> = sel.iter().map(|s| must_matchers(s)).collect();
             for (mint, maxt) in ranges {
                 let got = db.select_range(&sets, mint, maxt).unwrap();
                 assert_eq!(
@@ -549,7 +576,10 @@ mod tests {
             .collect();
         assert_eq!(live.len(), 2, "merged inputs deleted: {live:?}");
         // The head no longer holds most of the persisted range.
-        let r = db.head().select(&[parse_selector("up").unwrap()]).refs[0];
+        let r = db
+            .head()
+            .select(&[must_matchers(&[("__name__", "=", "up")])])
+            .refs[0];
         let mut old = Vec::new();
         db.head().samples(r, 0, 3 * H - 1, &mut old);
         assert!(
@@ -674,7 +704,7 @@ mod tests {
             assert_eq!(db.head().series_removed_total(), report.head_series_removed);
             let head_pods = |db: &Db| -> Vec<Labels> {
                 db.head()
-                    .select(&[parse_selector("pod_up").unwrap()])
+                    .select(&[must_matchers(&[("__name__", "=", "pod_up")])])
                     .refs
                     .iter()
                     .map(|&r| db.head().series_labels(r).unwrap())
@@ -685,7 +715,7 @@ mod tests {
             assert_eq!(db.head().num_series(), stable.len() + left.len(), "{what}");
             // Their samples are all in blocks: range selects see every pod whole.
             check_selects(&db, &model, &what);
-            let sets = vec![parse_selector("{pod=~\"pod-.*\"}").unwrap()];
+            let sets = vec![must_matchers(&[("pod", "=~", "pod-.*")])];
             let got = db.select_range(&sets, i64::MIN, i64::MAX).unwrap();
             assert_eq!(got, expect(&model, &sets, i64::MIN, i64::MAX), "{what}");
             assert_eq!(got.len(), pods.len());
@@ -751,5 +781,27 @@ mod tests {
         }
         assert_eq!(db.blocks().len(), 2);
         check_selects(&db, &model, "background");
+
+        // Stopping joins the thread (within the deadline, else the loop ignored the stop)...
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let stopper = db.clone();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(stopper.stop_compaction());
+        });
+        assert_eq!(
+            done_rx.recv_timeout(Duration::from_secs(10)),
+            Ok(true),
+            "the compaction thread did not stop"
+        );
+        assert!(!db.stop_compaction(), "no thread is left to stop");
+        // ...and no round runs after it: a persistable range stays in the head.
+        load(&db, &mut model, &series()[..2], 3 * H, 5 * H);
+        std::thread::sleep(Duration::from_millis(200)); // ten intervals
+        assert_eq!(db.blocks().len(), 2, "compaction ran after the stop");
+        assert_eq!(
+            db.compact().unwrap().head_blocks.len(),
+            2,
+            "the range was left"
+        );
     }
 }

@@ -9,6 +9,9 @@ mod validate;
 
 pub use validate::{is_valid_label_name, is_valid_metric_name};
 
+/// The label holding a series' metric name (Prometheus `labels.MetricName`).
+pub const METRIC_NAME_LABEL: &str = "__name__";
+
 /// One label pair.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {

@@ -9,8 +9,9 @@
 //!   `select` and `latest`. Files: docs/format/head.md.
 //! - [`postings`]: roaring postings per (label name, value), the per-name sorted value lists and
 //!   the per-metric-name label-set order that makes selections come out in federation order.
-//! - [`query`]: PromQL instant-vector selector parser, label matchers, and `query::select`
-//!   (matchers to postings, as Prometheus's `PostingsForMatchers`).
+//! - [`matcher`]: label matchers with Go regex semantics and their fast paths, and
+//!   `matcher::select` (matchers to postings, as Prometheus's `PostingsForMatchers`). The PromQL
+//!   parser that builds them from text is crate `fedstore-promql`.
 //! - [`chunks`]: delta-of-delta / XOR chunk encoding of series history.
 //! - [`mmap`]: the engine's only `unsafe` code (memmap2).
 //!
@@ -24,9 +25,10 @@ pub mod db;
 pub mod error;
 pub mod head;
 pub mod labels;
+pub mod matcher;
 pub mod mmap;
 pub mod postings;
-pub mod query;
+pub mod querier;
 pub mod retention;
 pub mod series;
 pub mod symbols;
@@ -37,8 +39,9 @@ pub mod wal;
 pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};
 pub use head::{AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection};
-pub use labels::{Label, Labels};
-pub use query::{MatchOp, Matcher, SelectorError, parse_selector};
+pub use labels::{Label, Labels, METRIC_NAME_LABEL};
+pub use matcher::{MatchOp, Matcher};
+pub use querier::{Querier, SeriesSet};
 pub use series::SeriesRef;
 
 /// The bit pattern Prometheus uses for a staleness marker (`value.StaleNaN`).

@@ -11,10 +11,10 @@ use xxhash_rust::xxh3::xxh3_64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SymbolId(pub u32);
 
-/// The symbol every table interns first, so that its id is always [`NAME_SYMBOL`].
-pub const METRIC_NAME_LABEL: &str = "__name__";
+use crate::labels::METRIC_NAME_LABEL;
 
-/// The id of `__name__` in every [`SymbolTable`].
+/// The id of `__name__` ([`METRIC_NAME_LABEL`], the symbol every table interns first) in every
+/// [`SymbolTable`].
 pub const NAME_SYMBOL: SymbolId = SymbolId(0);
 
 /// An append-only string interner.

@@ -169,6 +169,25 @@ pub fn must_labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::from_pairs(pairs.iter().copied())
 }
 
+/// Matchers from `(name, op, value)` triples, `op` one of `=`, `!=`, `=~`, `!~` (the PromQL
+/// selector parser lives in crate `fedstore-promql`, which depends on this one).
+pub fn must_matchers(triples: &[(&str, &str, &str)]) -> Vec<crate::Matcher> {
+    use crate::MatchOp;
+    triples
+        .iter()
+        .map(|&(name, op, value)| {
+            let op = match op {
+                "=" => MatchOp::Equal,
+                "!=" => MatchOp::NotEqual,
+                "=~" => MatchOp::Regex,
+                "!~" => MatchOp::NotRegex,
+                other => panic!("unknown match operator {other:?}"),
+            };
+            crate::Matcher::new(op, name, value).expect("valid matcher")
+        })
+        .collect()
+}
+
 /// A cheap deterministic hash of (series, step).
 pub fn mix(i: u64, k: u64) -> u64 {
     let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fedstore_storage::{Db, DbOptions, HeadOptions, Labels, parse_selector};
+use fedstore_promql::parse_selector;
+use fedstore_storage::{Db, DbOptions, HeadOptions, Labels};
 
 use crate::support::{enc, get, post};
 

@@ -30,6 +30,7 @@ fn run_case(case: &Path) -> usize {
     let srv = TestServer::start_with(Options {
         external_labels: external_labels(case),
         now_ms: Some(now),
+        ..Options::default()
     });
     let input = std::fs::read_to_string(case.join("input.prom")).unwrap();
     let shifted = shift_timestamps(&input, delta).unwrap();

@@ -123,6 +123,7 @@ fn start_case(i: usize, case: Case, delta: i64) -> Running {
     let srv = TestServer::start_with(Options {
         external_labels: external_labels(&case.config),
         now_ms: Some(wall_ms()),
+        ..Options::default()
     });
     let a = post(
         &format!("{}/api/v1/import/prometheus", srv.url()),

@@ -1,8 +1,9 @@
 //! A real Prometheus 2.42 (`/usr/bin/prometheus`) as a child process of a live differential
 //! test: own temp data dir, loopback port chosen by the test, killed on drop (also on panic).
-//! Tests call [`installed`] first and return after its loud SKIP line when it is missing.
+//! The one launcher of real Prometheus for every integration test. Tests call [`installed`]
+//! (or [`Prometheus::start`]) first and return when it is missing: the skip is recorded in
+//! `target/test-skips.log`, and with `CI=true` a missing Prometheus fails the test instead.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fedstore_tools::procs::ChildGuard;
@@ -15,13 +16,11 @@ pub const PROMETHEUS: &str = "/usr/bin/prometheus";
 /// Its promtool (blocks from OpenMetrics, `promtool query`).
 pub const PROMTOOL: &str = "/usr/bin/promtool";
 
-/// Whether Prometheus is installed; prints `SKIP <test>: ... not installed` when it is not.
+/// Whether Prometheus is installed. When it is not, the skip is recorded in
+/// `target/test-skips.log` (the test should return), or, with `CI=true`, the test fails.
+#[track_caller]
 pub fn installed(test: &str) -> bool {
-    if Path::new(PROMETHEUS).exists() {
-        return true;
-    }
-    crate::support::skip(test, &format!("{PROMETHEUS} not installed"));
-    false
+    fedstore_tools::skips::peer_installed(test, PROMETHEUS)
 }
 
 /// Waits until `127.0.0.1:<port>` can be bound (another run of the same test, e.g. a
@@ -45,7 +44,26 @@ pub struct Prometheus {
     dir: tempfile::TempDir,
 }
 
+/// A free loopback port for a real Prometheus whose address the test must know in advance
+/// (tests that run Prometheus without fixed ports take them from 19860-19959).
+pub fn free_port() -> u16 {
+    crate::support::free_port_in(19860)
+}
+
 impl Prometheus {
+    /// Starts Prometheus with `yaml` on `port` and waits until it is ready; `None` (skip
+    /// recorded, or a failure under `CI=true`) when it is not installed.
+    #[track_caller]
+    pub fn start(test: &str, port: u16, yaml: &str, extra: &[&str]) -> Option<Prometheus> {
+        if !installed(test) {
+            return None;
+        }
+        wait_port_free(port, 60);
+        let mut p = Prometheus::spawn(port, yaml, extra);
+        p.wait_ready(30);
+        Some(p)
+    }
+
     /// Spawns Prometheus with `yaml` as its config file, a lookback of 5 m and `extra` flags;
     /// does not wait (see [`Prometheus::wait_ready`]).
     pub fn spawn(port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
@@ -143,6 +161,17 @@ impl Prometheus {
         get(&federate_url(&self.url, matches), &[])
     }
 
+    /// The series of its `/federate` for `matches`: sample lines without `# TYPE` lines,
+    /// values and timestamps, sorted.
+    pub fn series(&self, matches: &[&str]) -> Vec<String> {
+        let matches: Vec<String> = matches.iter().map(|m| (*m).to_owned()).collect();
+        let a = self.federate(&matches);
+        assert_eq!(a.status, 200, "{}", a.text());
+        let mut s = series_of(&a.text());
+        s.sort();
+        s
+    }
+
     /// Waits until the target of `job` has been scraped successfully (`up` is 1) and then
     /// once more (its `up` timestamp moved), so that the samples of a complete scrape are in.
     /// Fails at once when `up` is 0 (the exposition did not parse), with the target's error.
@@ -183,6 +212,14 @@ impl Drop for Prometheus {
         // SIGTERM then SIGKILL; a short grace keeps failing tests quick.
         self.guard.stop(Duration::from_secs(3));
     }
+}
+
+/// The series of a federate body: its sample lines without values and timestamps.
+pub fn series_of(body: &str) -> Vec<String> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.rsplitn(3, ' ').last().unwrap_or(l).to_owned())
+        .collect()
 }
 
 /// `<base>/federate?match[]=..` (no `match[]` at all for an empty list).

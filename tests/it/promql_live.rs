@@ -67,21 +67,10 @@ fn full_corpus() -> Vec<Query> {
 }
 
 /// Whether Prometheus and promtool are installed; with `CI=true` their absence fails.
+#[track_caller]
 fn peers_present(test: &str) -> bool {
-    let missing: Vec<&str> = [PROMETHEUS, PROMTOOL]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("{} not installed", missing.join(" and "));
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: {why} (CI=true)"
-    );
-    crate::support::skip(test, &why);
-    false
+    use fedstore_tools::skips::peer_installed;
+    peer_installed(test, PROMETHEUS) && peer_installed(test, PROMTOOL)
 }
 
 /// A Prometheus serving `data` from blocks, ready.
@@ -617,9 +606,8 @@ fn promtool_queries_fedstore() {
 #[ignore = "manual: shows how the harness reports a non-exact implementation"]
 fn harness_reports_victoriametrics_differences() {
     const VM: &str = "/usr/bin/victoria-metrics";
-    if !peers_present("promql_live::harness_reports_victoriametrics_differences")
-        || !Path::new(VM).exists()
-    {
+    let test = "promql_live::harness_reports_victoriametrics_differences";
+    if !peers_present(test) || !fedstore_tools::skips::peer_installed(test, VM) {
         return;
     }
     let data = dataset::build();

@@ -5,25 +5,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use fedstore::api::federate::render::ExternalLabels;
-use fedstore::server::{self, AppState};
-use fedstore_storage::{Head, HeadOptions};
+use fedstore::config::ExternalLabels;
+use fedstore::server::{self, AppState, StorageOptions};
+use fedstore_storage::{Db, Head};
 
-/// Records that `test` could not run on this machine and why: printed by the test, and
-/// appended to `target/test-skips.log`, which `make test` (so CI) lists after its totals, so a
-/// skip is never silent even though the test harness hides a passing test's output.
-pub fn skip(test: &str, why: &str) {
-    use std::io::Write as _;
-    eprintln!("SKIP {test}: {why}");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.log");
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = writeln!(f, "SKIP {test}: {why}");
-    }
-}
+/// Records that `test` could not run on this machine and why (`target/test-skips.log`,
+/// listed by `make test`).
+pub use fedstore_tools::skips::skip;
 
 /// A free loopback port in `base..base + 100` (each test module that starts its own binaries
 /// owns one such range, so parallel tests do not collide).
@@ -43,6 +31,8 @@ pub struct TestServer {
     url: String,
     /// The head the server serves (tests may append directly).
     pub head: Arc<Head>,
+    /// The database (head and blocks) the server answers queries from.
+    pub db: Arc<Db>,
     /// "Now" as the server sees it, in ms; tests move it.
     pub now_ms: Arc<AtomicI64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -57,6 +47,17 @@ pub struct Options {
     pub external_labels: Vec<(String, String)>,
     /// Fixed "now" in ms; None means the wall clock at start.
     pub now_ms: Option<i64>,
+    /// Adjusts the storage options (data in a temporary directory) before opening.
+    pub storage: Option<fn(&mut StorageOptions)>,
+}
+
+/// Opens storage in `dir` exactly as `fedstore serve` does (WAL, blocks, compaction).
+pub fn open_db(dir: &std::path::Path, adjust: Option<fn(&mut StorageOptions)>) -> Arc<Db> {
+    let mut opts = StorageOptions::new(dir.join("data"));
+    if let Some(f) = adjust {
+        f(&mut opts);
+    }
+    server::open_storage(&opts).unwrap()
 }
 
 impl TestServer {
@@ -68,9 +69,10 @@ impl TestServer {
     /// Starts a server.
     pub fn start_with(opts: Options) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let head = Arc::new(Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap());
+        let db = open_db(dir.path(), opts.storage);
+        let head = db.head().clone();
         let now_ms = Arc::new(AtomicI64::new(opts.now_ms.unwrap_or_else(wall_ms)));
-        let mut state = AppState::new(head.clone());
+        let mut state = AppState::new(db.clone());
         state.external_labels =
             parking_lot::RwLock::new(Arc::new(ExternalLabels::new(&opts.external_labels)));
         let clock_now = now_ms.clone();
@@ -89,6 +91,7 @@ impl TestServer {
         TestServer {
             url,
             head,
+            db,
             now_ms,
             stop: Some(stop_tx),
             thread: Some(thread),

@@ -7,6 +7,7 @@
 //! - [`http`]: a minimal HTTP/1.1 client that measures exact response bytes and time.
 //! - [`procs`]: child processes that are killed on drop, on error and on Ctrl-C; RSS readings.
 //! - [`remote_write`]: remote-write `WriteRequest` encoding and snappy posts (loading servers).
+//! - [`skips`]: tests that cannot run here: recorded in `target/test-skips.log`, failures in CI.
 //! - [`golden`]: the `tests/data/federate/<case>/` format (selectors, timestamp re-basing).
 //!
 //! Binaries: `fedgen` (dataset files and targets), `peerbench` (fedstore vs Prometheus 2.42 vs
@@ -21,3 +22,4 @@ pub mod http;
 pub mod procs;
 pub mod remote_write;
 pub mod serve;
+pub mod skips;

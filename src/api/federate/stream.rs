@@ -329,7 +329,8 @@ fn with_header(st: &mut BodyState, bytes: Bytes) -> Bytes {
 mod tests {
     use std::io::Read;
 
-    use fedstore_storage::{HeadOptions, Labels, parse_selector};
+    use fedstore_promql::parse_selector;
+    use fedstore_storage::{HeadOptions, Labels};
 
     use super::*;
 

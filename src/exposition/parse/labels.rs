@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use fedstore_storage::Labels;
+use fedstore_storage::{Labels, METRIC_NAME_LABEL};
 
 use super::charclass::{LNAME, is};
 use super::error::{ParseErrorKind, go_quote};
@@ -134,15 +134,22 @@ fn unescape(s: &str, quote: bool) -> String {
     out
 }
 
+/// The label set of a sample as the parser read it (Prometheus's `p.Metric(&lset)`):
+/// `__name__` first, then the labels in exposition order, unescaped, **empty values kept**.
+/// A scrape needs them: an exposed label with an empty value is present for `honor_labels`
+/// (`lset.Has`), though it is dropped from what is stored.
+pub fn exposed_labels<'a>(sample: &Sample<'a>) -> Vec<(&'a str, Cow<'a, str>)> {
+    std::iter::once((METRIC_NAME_LABEL, Cow::Borrowed(sample.name)))
+        .chain(sample.labels())
+        .collect()
+}
+
 /// The storage label set of a sample as a Prometheus 2.42 scrape stores it: `__name__` plus its
 /// labels, sorted, and every label whose name has an empty value anywhere in the sample dropped
 /// (`labels.Builder` deletes by name: `m{a="",a="x"}` is stored as `m` [verified 2.42]).
 /// Duplicate names were already rejected by the parser.
 pub fn to_labels(sample: &Sample<'_>) -> Labels {
-    let mut pairs: Vec<(&str, Cow<'_, str>)> =
-        std::iter::once(("__name__", Cow::Borrowed(sample.name)))
-            .chain(sample.labels())
-            .collect();
+    let mut pairs = exposed_labels(sample);
     if pairs.iter().any(|(_, v)| v.is_empty()) {
         let deleted: Vec<&str> = pairs
             .iter()
@@ -161,7 +168,7 @@ pub(super) fn spans_are_simple(buf: &[u8], spans: &[LabelSpan]) -> bool {
     let mut prev: &[u8] = b"";
     for (i, s) in spans.iter().enumerate() {
         let name = &buf[s.name_start..s.name_end];
-        if (i > 0 && name <= prev) || name == b"__name__" {
+        if (i > 0 && name <= prev) || name == METRIC_NAME_LABEL.as_bytes() {
             return false;
         }
         prev = name;
@@ -182,9 +189,9 @@ pub(super) fn check_label_set(
         .iter()
         .map(|s| (&buf[s.name_start..s.name_end], s.empty_value))
         .collect();
-    names.push((b"__name__", false));
+    names.push((METRIC_NAME_LABEL.as_bytes(), false));
     let deleted = |n: &[u8]| names.iter().any(|(m, empty)| *empty && *m == n);
-    if deleted(b"__name__") {
+    if deleted(METRIC_NAME_LABEL.as_bytes()) {
         return Err(ParseErrorKind::MissingMetricName);
     }
     if sample.name.starts_with([' ', '\t']) {
@@ -208,7 +215,7 @@ pub(super) fn check_label_set(
 /// `, `, labels with empty values left out.
 fn go_label_set_string(sample: &Sample<'_>) -> String {
     let mut pairs: Vec<(&str, Cow<'_, str>)> =
-        std::iter::once(("__name__", Cow::Borrowed(sample.name)))
+        std::iter::once((METRIC_NAME_LABEL, Cow::Borrowed(sample.name)))
             .chain(sample.labels())
             .collect();
     let deleted: Vec<&str> = pairs

@@ -14,8 +14,8 @@ use super::BlockError;
 use super::chunks::{ChunkMeta, ChunkRef};
 use super::encoding::{Decbuf, put_uvarint, put_varint};
 use crate::labels::Labels;
+use crate::matcher::{MatchOp, Matcher};
 use crate::mmap::MmapRead;
-use crate::query::{MatchOp, Matcher};
 
 /// File name of the index.
 pub const INDEX_FILE: &str = "index";
@@ -371,13 +371,32 @@ impl Index {
         ))
     }
 
+    /// The label names of the block's series, sorted bytewise.
+    pub fn label_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.postings.keys().map(|&n| self.symbol(n)).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The values of label `name` over the block's series, sorted bytewise.
+    pub fn label_values(&self, name: &str) -> Vec<&str> {
+        let Some(values) = self.symbol_id(name).and_then(|n| self.postings.get(&n)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&str> = values.iter().map(|&(v, _, _)| self.symbol(v)).collect();
+        // Symbol ids follow byte order, so this is normally sorted already.
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     fn bitmap(&self, start: usize, len: usize) -> Result<RoaringBitmap, BlockError> {
         RoaringBitmap::deserialize_from(&self.map.as_bytes()[start..start + len])
             .map_err(|_| BlockError::corruption(&self.path, start as u64, "postings do not decode"))
     }
 
     /// Series ids matching every matcher of `set` (Prometheus `PostingsForMatchers`
-    /// semantics, as `query::select`: a missing label has the empty value; `{}` selects
+    /// semantics, as `matcher::select`: a missing label has the empty value; `{}` selects
     /// nothing).
     pub fn postings_for_matchers(&self, set: &[Matcher]) -> Result<RoaringBitmap, BlockError> {
         if set.is_empty() {

@@ -10,7 +10,7 @@ use super::chunks::{ChunkFiles, ChunkMeta, PageCache};
 use super::index::{INDEX_FILE, Index};
 use super::meta::BlockMeta;
 use crate::labels::Labels;
-use crate::query::Matcher;
+use crate::matcher::Matcher;
 
 /// A persistent block opened for reading.
 #[derive(Debug)]
@@ -72,6 +72,16 @@ impl Block {
             out |= self.index.postings_for_matchers(set)?;
         }
         Ok(out)
+    }
+
+    /// The label names of the block's series, sorted bytewise.
+    pub fn label_names(&self) -> Vec<&str> {
+        self.index.label_names()
+    }
+
+    /// The values of label `name` in the block, sorted bytewise.
+    pub fn label_values(&self, name: &str) -> Vec<&str> {
+        self.index.label_values(name)
     }
 
     /// The label set of series `id` (`id < num_series()`).

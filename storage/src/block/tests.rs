@@ -5,8 +5,7 @@ use std::path::Path;
 use super::chunks::PageCache;
 use super::*;
 use crate::labels::Labels;
-use crate::query::parse_selector;
-use crate::testutil::{counter_step, must_labels};
+use crate::testutil::{counter_step, must_labels, must_matchers};
 
 type Series = Vec<(Labels, Vec<(i64, f64)>)>;
 
@@ -121,18 +120,21 @@ fn round_trip_labels_postings_samples() {
             .collect();
         assert_eq!(bits(&part), bits(&want), "range of {l:?}");
     }
-    let selectors = [
-        "http_requests_total",
-        "{job=\"db\"}",
-        "{__name__=~\"http.*|temp.*\", instance!=\"10.0.0.1:9100\"}",
-        "{zone=\"\"}",
-        "{zone!=\"\"}",
-        "{job!~\"a.*\"}",
-        "{__name__=\"missing\"}",
-        "{x=~\"y|z\", __name__=\"stale\"}",
+    let selectors: [&[(&str, &str, &str)]; 8] = [
+        &[("__name__", "=", "http_requests_total")],
+        &[("job", "=", "db")],
+        &[
+            ("__name__", "=~", "http.*|temp.*"),
+            ("instance", "!=", "10.0.0.1:9100"),
+        ],
+        &[("zone", "=", "")],
+        &[("zone", "!=", "")],
+        &[("job", "!~", "a.*")],
+        &[("__name__", "=", "missing")],
+        &[("x", "=~", "y|z"), ("__name__", "=", "stale")],
     ];
     for sel in selectors {
-        let set = parse_selector(sel).unwrap();
+        let set = must_matchers(sel);
         let got: Vec<u32> = b
             .select(std::slice::from_ref(&set))
             .unwrap()
@@ -144,7 +146,7 @@ fn round_trip_labels_postings_samples() {
             .filter(|(_, (l, _))| set.iter().all(|m| m.matches(l.get(&m.name))))
             .map(|(i, _)| i as u32)
             .collect();
-        assert_eq!(got, want, "selector {sel}");
+        assert_eq!(got, want, "selector {sel:?}");
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::error::AppendError;
-use crate::query::MatchOp;
+use crate::matcher::MatchOp;
 use crate::testutil::{NodeSetSpec, must_labels};
 use crate::{STALE_NAN_BITS, is_stale_nan};
 

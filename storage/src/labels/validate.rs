@@ -2,8 +2,8 @@
 //! unique-name rule of series creation (`label name "a" is not unique: invalid sample`).
 
 use super::Labels;
+use super::METRIC_NAME_LABEL;
 use crate::AppendError;
-use crate::symbols::METRIC_NAME_LABEL;
 
 /// Whether `s` matches `^[a-zA-Z_:][a-zA-Z0-9_:]*$`.
 pub fn is_valid_metric_name(s: &str) -> bool {

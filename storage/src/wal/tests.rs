@@ -12,7 +12,7 @@ use super::segment::{SegmentFile, WalFs};
 use super::*;
 use crate::STALE_NAN_BITS;
 use crate::head::{Head, HeadOptions};
-use crate::query::{MatchOp, Matcher};
+use crate::matcher::{MatchOp, Matcher};
 use crate::testutil::must_labels;
 
 fn opts_in(root: &Path) -> WalOptions {

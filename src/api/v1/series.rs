@@ -1,0 +1,147 @@
+//! `/api/v1/series`, `/api/v1/labels` and `/api/v1/label/<name>/values` over head and
+//! blocks (Prometheus 2.42 `api.series`, `api.labelNames`, `api.labelValues`): each wraps its
+//! errors differently, as 2.42 does; the storage walk runs on the query threads.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use fedstore_storage::Matcher;
+
+use super::json;
+use super::params::{Form, MAX_TIME_MS, MIN_TIME_MS, parse_time};
+use super::respond;
+use crate::api::ApiError;
+use crate::query::QueryFailure;
+use crate::server::AppState;
+
+/// `start`/`end` with `Invalid time value for '<name>'` inside `invalid parameter "<name>"`.
+fn time_param(form: &Form, name: &str, default: i64) -> Result<i64, ApiError> {
+    let v = form.value(name);
+    if v.is_empty() {
+        return Ok(default);
+    }
+    parse_time(&v).map_err(|e| {
+        ApiError::bad_data(format!(
+            "invalid parameter \"{name}\": Invalid time value for '{name}': {e}"
+        ))
+    })
+}
+
+/// Prometheus `parseMatchersParam`: each `match[]` a selector, each with a matcher that
+/// does not match the empty string.
+fn matcher_sets(form: &Form) -> Result<Vec<Vec<Matcher>>, String> {
+    let mut sets = Vec::new();
+    for v in form.values("match[]") {
+        sets.push(parse_match(v).map_err(|e| e.to_string())?);
+    }
+    if sets.iter().any(|s| s.iter().all(Matcher::matches_empty)) {
+        return Err("match[] must contain at least one non-empty matcher".to_owned());
+    }
+    Ok(sets)
+}
+
+/// Parses one `match[]` value (raw bytes: Go reports bad UTF-8 at its column).
+fn parse_match(v: &[u8]) -> Result<Vec<Matcher>, impl std::fmt::Display> {
+    fedstore_promql::parser::parse_selector_bytes(v)
+}
+
+/// Runs a storage walk on the query threads under `--query.timeout`.
+async fn on_query_threads<T: Send + 'static>(
+    state: &AppState,
+    job: impl FnOnce() -> Result<T, fedstore_storage::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let deadline = state.query.deadline(None);
+    state
+        .query
+        .run(deadline, move |_| {
+            job().map_err(|e| fedstore_promql::EvalError::Storage(e.to_string()))
+        })
+        .await
+        .map_err(|e: QueryFailure| e.api_error())
+}
+
+/// `GET|POST /api/v1/series`.
+pub async fn series(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form = Form::parse_checked(&req, &body).map_err(ApiError::bad_data)?;
+    if form.values("match[]").is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let start = time_param(&form, "start", MIN_TIME_MS)?;
+    let end = time_param(&form, "end", MAX_TIME_MS)?;
+    let sets = matcher_sets(&form)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
+    let db = state.db.clone();
+    let body = on_query_threads(&state, move || {
+        let q = db.querier(start, end);
+        let set = q.select(&sets)?;
+        let whole = start <= MIN_TIME_MS && end >= MAX_TIME_MS;
+        let mut buf = json::begin_success(64 * set.len());
+        buf.push(b'[');
+        let mut samples = Vec::new();
+        let mut first = true;
+        for i in 0..set.len() {
+            if !whole {
+                set.samples(i, &mut samples)?;
+                if samples.is_empty() {
+                    continue;
+                }
+            }
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            json::write_labels(&mut buf, set.labels(i));
+        }
+        buf.push(b']');
+        Ok(json::finish(buf))
+    })
+    .await?;
+    Ok(respond::json(&req, body))
+}
+
+/// `GET|POST /api/v1/labels`.
+pub async fn labels(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form = Form::parse(&req, &body);
+    let start = time_param(&form, "start", MIN_TIME_MS)?;
+    let end = time_param(&form, "end", MAX_TIME_MS)?;
+    let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
+    let db = state.db.clone();
+    let names = on_query_threads(&state, move || db.querier(start, end).label_names(&sets)).await?;
+    let mut buf = json::begin_success(16 * names.len());
+    json::write_str_array(&mut buf, &names);
+    Ok(respond::json(&req, json::finish(buf)))
+}
+
+/// `GET /api/v1/label/<name>/values`.
+pub async fn label_values(
+    req: HttpRequest,
+    body: web::Bytes,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    if !fedstore_storage::labels::is_valid_label_name(&name) {
+        return Err(ApiError::bad_data(format!(
+            "invalid label name: {}",
+            crate::exposition::parse::go_quote(name.as_bytes())
+        )));
+    }
+    let form = Form::parse(&req, &body);
+    let start = time_param(&form, "start", MIN_TIME_MS)?;
+    let end = time_param(&form, "end", MAX_TIME_MS)?;
+    let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
+    let db = state.db.clone();
+    let values = on_query_threads(&state, move || {
+        db.querier(start, end).label_values(&name, &sets)
+    })
+    .await?;
+    let mut buf = json::begin_success(16 * values.len());
+    json::write_str_array(&mut buf, &values);
+    Ok(respond::json(&req, json::finish(buf)))
+}

@@ -1,0 +1,329 @@
+//! `/api/v1/status/{buildinfo,runtimeinfo,flags,config,tsdb}` (Prometheus 2.42
+//! `api.serveBuildInfo`, `serveRuntimeInfo`, `serveFlags`, `serveConfig`, `serveTSDBStatus`).
+//!
+//! `tsdb` is the cardinality view; unlike 2.42 (head only) it counts every series stored,
+//! head and blocks merged, as issue 10 asks, and its `headStats` describe the head.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use fedstore_storage::{MatchOp, Matcher};
+
+use super::json;
+use super::respond;
+use crate::api::ApiError;
+use crate::server::AppState;
+
+/// Entries per `status/tsdb` list (2.42 shows the top 10).
+const TSDB_TOP: usize = 10;
+
+fn object(req: &HttpRequest, fields: &[(&str, Field<'_>)]) -> HttpResponse {
+    let mut buf = json::begin_success(256);
+    write_object(&mut buf, fields);
+    respond::json(req, json::finish(buf))
+}
+
+/// A JSON field value of the status objects.
+enum Field<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bool(bool),
+}
+
+fn write_object(buf: &mut Vec<u8>, fields: &[(&str, Field<'_>)]) {
+    buf.push(b'{');
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        json::write_str(buf, k);
+        buf.push(b':');
+        match v {
+            Field::Str(s) => json::write_str(buf, s),
+            Field::Int(n) => buf.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            Field::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+        }
+    }
+    buf.push(b'}');
+}
+
+/// `GET /api/v1/status/buildinfo`.
+pub async fn buildinfo(req: HttpRequest) -> HttpResponse {
+    object(
+        &req,
+        &[
+            ("version", Field::Str(env!("CARGO_PKG_VERSION"))),
+            (
+                "revision",
+                Field::Str(option_env!("FEDSTORE_REVISION").unwrap_or("unknown")),
+            ),
+            (
+                "branch",
+                Field::Str(option_env!("FEDSTORE_BRANCH").unwrap_or("unknown")),
+            ),
+            (
+                "buildUser",
+                Field::Str(option_env!("FEDSTORE_BUILD_USER").unwrap_or("unknown")),
+            ),
+            (
+                "buildDate",
+                Field::Str(option_env!("FEDSTORE_BUILD_DATE").unwrap_or("unknown")),
+            ),
+            // The field name is Prometheus's; fedstore is not Go: the toolchain it needs.
+            (
+                "goVersion",
+                Field::Str(concat!("rust", env!("CARGO_PKG_RUST_VERSION"))),
+            ),
+        ],
+    )
+}
+
+/// `GET /api/v1/status/runtimeinfo`.
+pub async fn runtimeinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let start = rfc3339_ms(state.start_time_ms);
+    let threads = std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count() as i64);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as i64);
+    let retention = state
+        .flags
+        .iter()
+        .find(|(k, _)| k == "storage.tsdb.retention.time")
+        .map_or("15d", |(_, v)| v.as_str());
+    object(
+        &req,
+        &[
+            ("startTime", Field::Str(&start)),
+            ("CWD", Field::Str(&cwd)),
+            ("reloadConfigSuccess", Field::Bool(true)),
+            ("lastConfigTime", Field::Str(&start)),
+            ("corruptionCount", Field::Int(0)),
+            // fedstore has threads, not goroutines: the process's thread count.
+            ("goroutineCount", Field::Int(threads)),
+            ("GOMAXPROCS", Field::Int(cores)),
+            ("GOGC", Field::Str("")),
+            ("GODEBUG", Field::Str("")),
+            ("storageRetention", Field::Str(retention)),
+        ],
+    )
+}
+
+/// `GET /api/v1/status/flags`: every flag (name without `--`) and its value, sorted.
+pub async fn flags(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let mut flags: Vec<&(String, String)> = state.flags.iter().collect();
+    flags.sort();
+    let mut buf = json::begin_success(1024);
+    buf.push(b'{');
+    for (i, (k, v)) in flags.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        json::write_str(&mut buf, k);
+        buf.push(b':');
+        json::write_str(&mut buf, v);
+    }
+    buf.push(b'}');
+    respond::json(&req, json::finish(buf))
+}
+
+/// `GET /api/v1/status/config`: the configuration file as loaded (the built-in one when
+/// none was given).
+pub async fn config(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let yaml = match &state.config_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| ApiError::json("internal", format!("reading {}: {e}", path.display())))?,
+        None => state.config_yaml.clone(),
+    };
+    Ok(object(&req, &[("yaml", Field::Str(&yaml))]))
+}
+
+/// `GET /api/v1/status/tsdb`.
+pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let deadline = state.query.deadline(None);
+    let body = state
+        .query
+        .run(deadline, move |_| {
+            tsdb_body(&db).map_err(|e| fedstore_promql::EvalError::Storage(e.to_string()))
+        })
+        .await
+        .map_err(|e| e.api_error())?;
+    Ok(respond::json(&req, body))
+}
+
+fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Error> {
+    let all = Matcher::new(MatchOp::NotEqual, "__name__", "")
+        .map_err(|e| fedstore_storage::Error::io("status/tsdb", std::io::Error::other(e)))?;
+    let q = db.querier(i64::MIN, i64::MAX);
+    let set = q.select(&[vec![all]])?;
+    let mut by_name: HashMap<&str, u64> = HashMap::new();
+    let mut by_pair: HashMap<(&str, &str), u64> = HashMap::new();
+    for i in 0..set.len() {
+        let labels = set.labels(i);
+        *by_name.entry(labels.get("__name__")).or_default() += 1;
+        for l in labels.iter() {
+            *by_pair
+                .entry((l.name.as_str(), l.value.as_str()))
+                .or_default() += 1;
+        }
+    }
+    // Distinct values per name, and their bytes, from the distinct pairs.
+    let mut values: HashMap<&str, (u64, u64)> = HashMap::new();
+    for &(n, v) in by_pair.keys() {
+        let e = values.entry(n).or_default();
+        e.0 += 1;
+        e.1 += v.len() as u64;
+    }
+    let head = db.head();
+    let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
+    let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
+    let mut buf = json::begin_success(4096);
+    buf.extend_from_slice(b"{\"headStats\":");
+    write_object(
+        &mut buf,
+        &[
+            ("numSeries", Field::Int(head.num_series() as i64)),
+            ("numLabelPairs", Field::Int(head_label_pairs(head) as i64)),
+            ("chunkCount", Field::Int(chunks as i64)),
+            ("minTime", Field::Int(min_t)),
+            ("maxTime", Field::Int(max_t)),
+        ],
+    );
+    let top = |buf: &mut Vec<u8>, key: &str, items: Vec<(String, u64)>| {
+        let mut items = items;
+        items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        items.truncate(TSDB_TOP);
+        buf.push(b',');
+        json::write_str(buf, key);
+        buf.extend_from_slice(b":[");
+        for (i, (name, value)) in items.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"name\":");
+            json::write_str(buf, name);
+            buf.extend_from_slice(b",\"value\":");
+            buf.extend_from_slice(itoa::Buffer::new().format(*value).as_bytes());
+            buf.push(b'}');
+        }
+        buf.push(b']');
+    };
+    top(
+        &mut buf,
+        "seriesCountByMetricName",
+        by_name.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect(),
+    );
+    top(
+        &mut buf,
+        "labelValueCountByLabelName",
+        values.iter().map(|(n, v)| ((*n).to_owned(), v.0)).collect(),
+    );
+    top(
+        &mut buf,
+        "memoryInBytesByLabelName",
+        values.iter().map(|(n, v)| ((*n).to_owned(), v.1)).collect(),
+    );
+    top(
+        &mut buf,
+        "seriesCountByLabelValuePair",
+        by_pair
+            .iter()
+            .map(|((n, v), c)| (format!("{n}={v}"), *c))
+            .collect(),
+    );
+    buf.push(b'}');
+    Ok(json::finish(buf))
+}
+
+/// Distinct label pairs in the head's index.
+fn head_label_pairs(head: &fedstore_storage::Head) -> usize {
+    head.label_names()
+        .iter()
+        .map(|n| head.label_values(n).len())
+        .sum()
+}
+
+/// A duration in ms as Prometheus prints one (`15d`, `5m`, `1h30m`, `0s`).
+pub fn format_duration_ms(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = ms;
+    if rest < 0 {
+        out.push('-');
+        rest = -rest;
+    }
+    // As prometheus/common `model.Duration.String`: years and weeks only when exact (`90d`,
+    // not `12w6d`).
+    for (unit, len, exact) in [
+        ("y", 365 * 86_400_000, true),
+        ("w", 7 * 86_400_000, true),
+        ("d", 86_400_000, false),
+        ("h", 3_600_000, false),
+        ("m", 60_000, false),
+        ("s", 1000, false),
+        ("ms", 1, false),
+    ] {
+        if exact && rest % len != 0 {
+            continue;
+        }
+        if rest >= len {
+            out.push_str(&format!("{}{unit}", rest / len));
+            rest %= len;
+        }
+    }
+    out
+}
+
+/// `ms` as RFC 3339 UTC with ms (`2026-12-07T01:10:24.123Z`).
+fn rfc3339_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_print_as_prometheus() {
+        for (ms, want) in [
+            (15 * 86_400_000, "15d"),
+            (14 * 86_400_000, "2w"),
+            (300_000, "5m"),
+            (5_400_000, "1h30m"),
+            (0, "0s"),
+        ] {
+            assert_eq!(super::format_duration_ms(ms), want);
+        }
+    }
+
+    #[test]
+    fn rfc3339_of_known_instants() {
+        assert_eq!(super::rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::rfc3339_ms(1_796_605_824_123),
+            "2026-12-07T01:10:24.123Z"
+        );
+    }
+}
