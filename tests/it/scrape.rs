@@ -491,7 +491,11 @@ fn failed_commit_marks_the_target_down() {
     wait_for(10, "a successful scrape", || {
         value_of(&srv.federate(&[&up]), &up).filter(|v| v == "1")
     });
-    assert!(srv.state.head.poison_wal_for_test("injected write failure"));
+    assert!(
+        srv.state
+            .head()
+            .poison_wal_for_test("injected write failure")
+    );
     let target = wait_for(10, "the target reported down", || {
         let t = srv.targets();
         let x = t["data"]["activeTargets"][0].clone();
