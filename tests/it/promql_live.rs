@@ -213,7 +213,11 @@ fn assert_no_diffs(diffs: &[String], total: usize, names: (&str, &str)) {
             .to_owned();
         *by_file.entry(origin).or_default() += 1;
     }
-    let shown = 40;
+    // `PROMQL_LIVE_SHOW=n` prints more blocks (all of them with a large n).
+    let shown = std::env::var("PROMQL_LIVE_SHOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
     panic!(
         "{} of {total} queries differ between {} and {} (by source: {by_file:?}); first {}:\n{}",
         diffs.len(),
