@@ -833,10 +833,14 @@ fn render_svg(data: &Data, rows: &[Row], runs: &[(Server, Run)]) -> String {
             r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
             left - 8.0,
             gy + bar * 1.5 + 4.0,
-            xml_escape(&row.title.replace('`', ""))
-                .chars()
-                .take(52)
-                .collect::<String>()
+            // Cut before escaping, so no entity is cut in half.
+            xml_escape(
+                &row.title
+                    .replace('`', "")
+                    .chars()
+                    .take(52)
+                    .collect::<String>()
+            )
         );
         for (k, (srv, color)) in servers.iter().enumerate() {
             let y = gy + k as f64 * bar;
