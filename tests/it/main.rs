@@ -8,6 +8,7 @@ mod federate_golden;
 mod federate_live;
 mod federation_hierarchy;
 mod prometheus;
+mod promql_live;
 mod promql_parse_live;
 mod query_api;
 mod remote_read;

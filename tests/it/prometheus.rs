@@ -13,6 +13,9 @@ use crate::support::{Answer, enc, get};
 /// The Debian Prometheus 2.42 binary the live tests run against.
 pub const PROMETHEUS: &str = "/usr/bin/prometheus";
 
+/// Its promtool (blocks from OpenMetrics, `promtool query`).
+pub const PROMTOOL: &str = "/usr/bin/promtool";
+
 /// Whether Prometheus is installed. When it is not, the skip is recorded in
 /// `target/test-skips.log` (the test should return), or, with `CI=true`, the test fails.
 #[track_caller]
@@ -64,7 +67,10 @@ impl Prometheus {
     /// Spawns Prometheus with `yaml` as its config file, a lookback of 5 m and `extra` flags;
     /// does not wait (see [`Prometheus::wait_ready`]).
     pub fn spawn(port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(tempfile::tempdir().unwrap(), port, yaml, extra)
+    }
+
+    fn spawn_in(dir: tempfile::TempDir, port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
         let cfg = dir.path().join("prometheus.yml");
         std::fs::write(&cfg, yaml).unwrap();
         let mut cmd = std::process::Command::new(PROMETHEUS);
@@ -82,6 +88,34 @@ impl Prometheus {
             url: format!("http://127.0.0.1:{port}"),
             dir,
         }
+    }
+
+    /// [`Prometheus::spawn`] on a data directory that already holds the blocks `promtool tsdb
+    /// create-blocks-from openmetrics` makes of `openmetrics` (panics with promtool's output
+    /// when it fails).
+    pub fn spawn_with_blocks(
+        port: u16,
+        yaml: &str,
+        extra: &[&str],
+        openmetrics: &str,
+    ) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("input.om");
+        std::fs::write(&input, openmetrics).unwrap();
+        let out = std::process::Command::new(PROMTOOL)
+            .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
+            .arg(&input)
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool create-blocks-from openmetrics failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&input).unwrap();
+        Self::spawn_in(dir, port, yaml, extra)
     }
 
     /// Base URL, e.g. `http://127.0.0.1:19800`.
