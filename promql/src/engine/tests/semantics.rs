@@ -476,3 +476,22 @@ fn range_query_equals_instant_queries_at_each_step() {
         }
     }
 }
+
+#[test]
+fn on_name_sees_names_dropped_by_functions() {
+    let st = dataset_d();
+    let r = |m: &str| call("rate", vec![range(v(m), 100 * S)]);
+    let e = bin_on(
+        BinOp::And,
+        r("c1"),
+        r("c2"),
+        true,
+        &["__name__"],
+        Cardinality::ManyToMany,
+        &[],
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [r#"{i="1", job="j"} 0.9444444444444445"#]
+    );
+}
