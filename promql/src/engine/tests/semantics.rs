@@ -495,3 +495,73 @@ fn on_name_sees_names_dropped_by_functions() {
         [r#"{i="1", job="j"} 0.9444444444444445"#]
     );
 }
+
+/// Enough series for the selector work to be split between the two worker threads.
+fn many_series() -> MemStorage {
+    let mut st = MemStorage::new();
+    for i in 0..1500 {
+        let l = named(
+            "m",
+            &[("i", &format!("{i:04}")), ("g", &(i % 3).to_string())],
+        );
+        let samples = (0..=40)
+            .map(|k| (k * 15 * S, (k * (i + 1)) as f64))
+            .collect();
+        st.add_series(l, samples);
+    }
+    st.finish();
+    st
+}
+
+#[test]
+fn parallel_workers_keep_series_order_and_values() {
+    let st = many_series();
+    let got = instant(&st, &v("m"), 300 * S);
+    assert_eq!(got.len(), 1500);
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(got, sorted, "selector output in label order");
+    assert_eq!(got[1499], r#"{__name__="m", g="2", i="1499"} 30000"#);
+    // rate of a counter growing by (i+1) every 15 s is (i+1)/15; summed per g.
+    let e = agg_by(
+        AggOp::Sum,
+        &["g"],
+        call("rate", vec![range(v("m"), 60 * S)]),
+    );
+    let Value::Vector(s) = engine().instant(&st, &e, 300 * S).unwrap() else {
+        panic!()
+    };
+    for x in &s {
+        let g: usize = x.labels.get("g").parse().unwrap();
+        let want: f64 = (0..1500)
+            .filter(|i| i % 3 == g)
+            .map(|i| (i + 1) as f64 / 15.0)
+            .sum();
+        assert!((x.v - want).abs() < 1e-9 * want, "{x:?} vs {want}");
+    }
+    for e in [
+        e,
+        call("rate", vec![range(v("m"), 60 * S)]),
+        agg_p(AggOp::Topk, num(3.0), v("m")),
+        bin(BinOp::Gtr, v("m"), num(5000.0)),
+    ] {
+        let Value::Matrix(series) = engine().range(&st, &e, 0, 600 * S, 45 * S).unwrap() else {
+            panic!("a matrix")
+        };
+        let mut t = 0;
+        while t <= 600 * S {
+            let mut from_range: Vec<String> = series
+                .iter()
+                .filter_map(|s| {
+                    let p = s.points.iter().find(|(pt, _)| *pt == t)?;
+                    Some(format!("{} {}", labels::to_string(&s.labels), fmt_v(p.1)))
+                })
+                .collect();
+            let mut from_instant = instant(&st, &e, t);
+            from_range.sort();
+            from_instant.sort();
+            assert_eq!(from_range, from_instant, "{e:?} at {t}");
+            t += 45 * S;
+        }
+    }
+}
