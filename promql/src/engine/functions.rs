@@ -199,9 +199,9 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
             let v = take_vec(take_arg(&mut args, 0), n);
             Val::Vector(map_steps(v, |x, k| match name {
                 "clamp" if p2[k] < p1[k] => ABSENT,
-                "clamp" => p1[k].max(p2[k].min(x)),
-                "clamp_min" => p1[k].max(x),
-                _ => p1[k].min(x),
+                "clamp" => go_max(p1[k], go_min(p2[k], x)),
+                "clamp_min" => go_max(p1[k], x),
+                _ => go_min(p1[k], x),
             }))
         }
         "round" => {
@@ -284,6 +284,36 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
             )));
         }
     })
+}
+
+/// Go's `math.Max`: +Inf wins, then NaN wins (Rust's `f64::max` ignores NaN), +0 over -0.
+fn go_max(x: f64, y: f64) -> f64 {
+    if x == f64::INFINITY || y == f64::INFINITY {
+        f64::INFINITY
+    } else if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x == 0.0 && x == y {
+        if x.is_sign_negative() { y } else { x }
+    } else if x > y {
+        x
+    } else {
+        y
+    }
+}
+
+/// Go's `math.Min`: -Inf wins, then NaN wins, -0 over +0.
+fn go_min(x: f64, y: f64) -> f64 {
+    if x == f64::NEG_INFINITY || y == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x == 0.0 && x == y {
+        if x.is_sign_negative() { x } else { y }
+    } else if x < y {
+        x
+    } else {
+        y
+    }
 }
 
 /// `sort`/`sort_desc` of a one-step vector: by value, NaN last, ties in input order.

@@ -565,3 +565,38 @@ fn parallel_workers_keep_series_order_and_values() {
         }
     }
 }
+
+#[test]
+fn clamp_propagates_nan_as_go_math_does() {
+    let st = dataset_d();
+    let h1 = || vm("cpu", &[("host", "=", "h1")]);
+    check!(
+        instant(
+            &st,
+            &call("clamp", vec![h1(), num(0.0), num(f64::NAN)]),
+            100 * S
+        ),
+        [r#"{env="prod", host="h1"} NaN"#]
+    );
+    check!(
+        instant(&st, &call("clamp_min", vec![h1(), num(f64::NAN)]), 100 * S),
+        [r#"{env="prod", host="h1"} NaN"#]
+    );
+    check!(
+        instant(
+            &st,
+            &call("clamp_max", vec![h1(), num(f64::NEG_INFINITY)]),
+            100 * S
+        ),
+        [r#"{env="prod", host="h1"} -Inf"#]
+    );
+    let nan = vm("mem", &[("host", "=", "h4")]);
+    check!(
+        instant(
+            &st,
+            &call("clamp_max", vec![nan, num(f64::INFINITY)]),
+            100 * S
+        ),
+        [r#"{env="dev", host="h4", job="y"} NaN"#]
+    );
+}
