@@ -600,3 +600,25 @@ fn clamp_propagates_nan_as_go_math_does() {
         [r#"{env="dev", host="h4", job="y"} NaN"#]
     );
 }
+
+#[test]
+fn log_functions_follow_go_math() {
+    let st = dataset_d();
+    let f = |name: &str, x: f64| {
+        instant(
+            &st,
+            &call(name, vec![call("vector", vec![num(x)])]),
+            100 * S,
+        )
+    };
+    // Values checked against the 2.42 binary.
+    check!(f("log10", 1000.0), ["{} 3"]);
+    check!(f("log2", 3.0), ["{} 1.5849625007211563"]);
+    check!(f("log2", 1e-5), ["{} -16.609640474436812"]);
+    check!(f("log10", 123.456), ["{} 2.0915122016277716"]);
+    check!(f("log2", 8.0), ["{} 3"]);
+    check!(f("log2", 0.0), ["{} -Inf"]);
+    check!(f("log10", -1.0), ["{} NaN"]);
+    check!(f("log2", 5e-324), ["{} -1074"]);
+    check!(f("log10", f64::INFINITY), ["{} +Inf"]);
+}
