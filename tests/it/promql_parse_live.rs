@@ -5,7 +5,8 @@
 //! for byte, and the recorded corpus must still be what Prometheus answers.
 //!
 //! `FEDSTORE_RECORD_PROMQL=1` rewrites the corpus file from Prometheus's answers (add a line
-//! `{"q": "..."}` to add a query). `FEDSTORE_PROMQL_SEED` changes the mutation seed.
+//! `{"q": "..."}` to add a query). `FEDSTORE_PROMQL_SEED` changes the mutation seed and
+//! `FEDSTORE_PROMQL_MUTATIONS` their number.
 
 use std::fmt::Write as _;
 
@@ -16,7 +17,7 @@ use crate::support::{enc, free_port_in, get};
 
 /// This file's port range is 19950-20049.
 const PORT_BASE: u16 = 19950;
-/// Mutated queries per run.
+/// Mutated queries per run unless `FEDSTORE_PROMQL_MUTATIONS` is set.
 const MUTATIONS: usize = 600;
 /// Seed of the mutations unless `FEDSTORE_PROMQL_SEED` is set.
 const DEFAULT_SEED: u64 = 0x0070_2042;
@@ -179,7 +180,7 @@ fn boundary(s: &str, r: u64) -> usize {
 /// One to three random edits of `q`: insert a fragment, delete a span, or replace a span.
 fn mutate(q: &str, state: &mut u64) -> String {
     let mut s = q.to_owned();
-    for _ in 0..=(next(state) % 3) {
+    for _ in 0..=(next(state) % 4) {
         let at = boundary(&s, next(state));
         let len = (next(state) % 6) as usize;
         let mut end = (at + len).min(s.len());
@@ -252,9 +253,13 @@ fn promql_parse_matches_prometheus_2_42() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SEED);
+    let mutations = std::env::var("FEDSTORE_PROMQL_MUTATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(MUTATIONS);
     let mut state = seed;
     let corpus_len = queries.len();
-    for _ in 0..MUTATIONS {
+    for _ in 0..mutations {
         let src = &queries[(next(&mut state) % corpus_len as u64) as usize].0;
         let q = mutate(src, &mut state);
         let live = theirs(&base, &q);
@@ -276,7 +281,7 @@ fn promql_parse_matches_prometheus_2_42() {
     }
     prom.assert_alive();
     eprintln!(
-        "{TEST}: {} queries ({errors} errors, {valid} valid; {MUTATIONS} mutations, seed {seed})",
+        "{TEST}: {} queries ({errors} errors, {valid} valid; {mutations} mutations, seed {seed})",
         queries.len()
     );
     assert!(
