@@ -90,7 +90,7 @@ pub fn parse_api_duration_ns(s: &str) -> Result<i64, String> {
     let quoted = super::quote::go_quote(s.as_bytes());
     if let Ok(d) = super::number::parse_go_float(s) {
         let ns = d * 1e9;
-        if ns > MAX || ns < MIN {
+        if !ns.is_nan() && !(MIN..=MAX).contains(&ns) {
             return Err(format!(
                 "cannot parse {quoted} to a valid duration. It overflows int64"
             ));
