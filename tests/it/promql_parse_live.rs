@@ -2,7 +2,9 @@
 //! `promql/tests/data/parse_corpus.jsonl` plus seeded random mutations of them go to
 //! `/api/v1/query` (the parse error text) and `/api/v1/format_query` (the printed form) of a
 //! real Prometheus and to `fedstore_promql`; error texts and printed forms must be equal byte
-//! for byte, and the recorded corpus must still be what Prometheus answers.
+//! for byte, and the recorded corpus must still be what Prometheus answers. Every valid corpus
+//! query is also loaded as a recording rule: `/api/v1/rules` shows it as Go's `expr.String()`,
+//! which must equal our `Display` (long expressions included, which `format_query` splits).
 //!
 //! `FEDSTORE_RECORD_PROMQL=1` rewrites the corpus file from Prometheus's answers (add a line
 //! `{"q": "..."}` to add a query). `FEDSTORE_PROMQL_SEED` changes the mutation seed and
@@ -209,16 +211,35 @@ fn promql_parse_matches_prometheus_2_42() {
         );
         return;
     }
-    let port = free_port_in(PORT_BASE);
-    let mut prom = Prometheus::spawn(port, "global:\n  scrape_interval: 15s\n", &[]);
-    prom.wait_ready(60);
-    let base = prom.url().to_owned();
-
     let text = std::fs::read_to_string(corpus_path()).unwrap();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The recording rules: every query the corpus records as valid, evaluated hourly.
+    let rule_queries: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["pretty"].is_string())
+        .map(|l| l["q"].as_str().unwrap())
+        .collect();
+    let rules_dir = tempfile::tempdir().unwrap();
+    let rules_path = rules_dir.path().join("rules.yml");
+    let mut rules = String::from("groups:\n- name: corpus\n  interval: 1h\n  rules:\n");
+    for (i, q) in rule_queries.iter().enumerate() {
+        // A JSON string is a valid YAML scalar.
+        let _ = writeln!(rules, "  - record: corpus_{i}\n    expr: {}", json!(q));
+    }
+    std::fs::write(&rules_path, rules).unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 15s\nrule_files:\n- {}\n",
+        rules_path.display()
+    );
+
+    let port = free_port_in(PORT_BASE);
+    let mut prom = Prometheus::spawn(port, &config, &[]);
+    prom.wait_ready(60);
+    let base = prom.url().to_owned();
+
     let record = std::env::var("FEDSTORE_RECORD_PROMQL").is_ok_and(|v| v == "1");
     let mut failures = String::new();
     let mut recorded = String::new();
@@ -247,6 +268,28 @@ fn promql_parse_matches_prometheus_2_42() {
     }
     if record {
         std::fs::write(corpus_path(), recorded).unwrap();
+    }
+
+    let a = get(&format!("{base}/api/v1/rules"), &[]);
+    let v: Value = serde_json::from_slice(&a.body).unwrap();
+    let loaded = v["data"]["groups"][0]["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(loaded.len(), rule_queries.len(), "rules loaded: {v}");
+    for (q, rule) in rule_queries.iter().zip(&loaded) {
+        let theirs = rule["query"].as_str().unwrap();
+        let ours = fedstore_promql::parse_expr(q).map(|e| e.to_string());
+        let equal = match &ours {
+            Ok(o) => o == theirs || normalize_invalid_utf8(o) == normalize_invalid_utf8(theirs),
+            Err(_) => false,
+        };
+        if !equal {
+            let _ = writeln!(
+                failures,
+                "String() of {q:?}\n  Prometheus: {theirs:?}\n  fedstore:   {ours:?}"
+            );
+        }
     }
 
     let seed = std::env::var("FEDSTORE_PROMQL_SEED")
