@@ -377,3 +377,90 @@ fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
     }
     G(Some(f))
 }
+
+/// The federation page's hierarchy: two locals scrape targets and record `job:` aggregates, a
+/// global federates `{__name__=~"job:.*"}` from them with the page's config. An all-fedstore
+/// tree, an all-Prometheus tree and both mixed trees hold the same series and values.
+#[test]
+fn hierarchical_federation_of_recorded_aggregates() {
+    let test = "hierarchical_federation_of_recorded_aggregates";
+    if !installed(test) {
+        return;
+    }
+    let targets = [Fixture::start(), Fixture::start()];
+    targets[0].set_body("/metrics", "m{k=\"a\"} 1\nm{k=\"b\"} 2\n");
+    targets[1].set_body("/metrics", "m{k=\"a\"} 10\nm{k=\"c\"} 30\nm{k=\"d\"} 5\n");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: agg\n    interval: 1s\n    rules:\n      - record: job:m:sum\n        expr: sum by (job) (m)\n      - record: job:m:count\n        expr: count by (job) (m)\n",
+    )
+    .unwrap();
+    let local = |i: usize| {
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {{local: l{i}}}\nrule_files: ['{}']\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['{}']}}]\n",
+            rules.display(),
+            targets[i - 1].addr
+        )
+    };
+    let global = |locals: [&str; 2]| {
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: federate\n    scrape_interval: 1s\n    honor_labels: true\n    metrics_path: /federate\n    params:\n      'match[]':\n        - '{{__name__=~\"job:.*\"}}'\n    static_configs:\n      - targets: ['{}', '{}']\n",
+            locals[0].trim_start_matches("http://"),
+            locals[1].trim_start_matches("http://")
+        )
+    };
+    let f_locals = [Node::start(&local(1)), Node::start(&local(2))];
+    let p_locals = [
+        Prometheus::start(test, free_port(), &local(1), &[]).unwrap(),
+        Prometheus::start(test, free_port(), &local(2), &[]).unwrap(),
+    ];
+    let fl = [f_locals[0].url.as_str(), f_locals[1].url.as_str()];
+    let pl = [p_locals[0].url(), p_locals[1].url()];
+    let ff = Node::start(&global(fl));
+    let fp = Node::start(&global(pl));
+    let pp = Prometheus::start(test, free_port(), &global(pl), &[]).unwrap();
+    let pf = Prometheus::start(test, free_port(), &global(fl), &[]).unwrap();
+
+    let want = vec![
+        "job:m:count{job=\"node\",local=\"l1\",instance=\"\"} 2".to_owned(),
+        "job:m:count{job=\"node\",local=\"l2\",instance=\"\"} 3".to_owned(),
+        "job:m:sum{job=\"node\",local=\"l1\",instance=\"\"} 3".to_owned(),
+        "job:m:sum{job=\"node\",local=\"l2\",instance=\"\"} 45".to_owned(),
+    ];
+    let lines = |base: &str| -> Vec<String> {
+        let a = get(
+            &crate::prometheus::federate_url(base, &[r#"{__name__=~"job:.*"}"#.to_owned()]),
+            &[],
+        );
+        let mut v: Vec<String> = a
+            .text()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.rsplit_once(' ').map_or(l, |(head, _ts)| head).to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    for (name, base) in [
+        ("fedstore global over fedstore locals", ff.url.as_str()),
+        ("fedstore global over Prometheus locals", fp.url.as_str()),
+        ("Prometheus global over Prometheus locals", pp.url()),
+        ("Prometheus global over fedstore locals", pf.url()),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = lines(base);
+            if got == want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: {got:#?}\nwant {want:#?}\nfedstore log: {}",
+                ff.log()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
