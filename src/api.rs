@@ -115,6 +115,14 @@ pub fn http_error(status: StatusCode, message: &dyn std::fmt::Display) -> HttpRe
 
 /// Registers every endpoint on an actix `App`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/v1/federate/count",
+        web::get().to(federate::count::handle),
+    )
+    .route(
+        "/api/v1/federate/count",
+        web::post().to(federate::count::handle),
+    );
     v1::routes(cfg);
     cfg.route("/federate", web::get().to(federate::handle))
         .route("/federate", web::post().to(federate::handle))

@@ -4,6 +4,7 @@ mod blocks;
 mod diskfull;
 mod durability;
 mod federate;
+mod federate_extra;
 mod federate_golden;
 mod federate_live;
 mod federation_hierarchy;
