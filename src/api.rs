@@ -33,6 +33,9 @@ pub enum ApiError {
     /// 503 with a plain-text body (not ready, overloaded).
     #[error("{0}")]
     UnavailableText(String),
+    /// 422 with a plain-text body: the request is valid but over a configured limit.
+    #[error("{0}")]
+    UnprocessableText(String),
     /// 413 with a plain-text body: the request body is over the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -80,6 +83,7 @@ impl ResponseError for ApiError {
             ApiError::InternalText(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::UnavailableText(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnprocessableText(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Json { status, .. } => *status,
         }
     }

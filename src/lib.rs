@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod exposition;
 pub mod import_cli;
+pub mod limits;
 pub mod metrics;
 pub mod pool;
 pub mod query;

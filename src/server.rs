@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::api;
 use crate::config::ExternalLabels;
+use crate::limits::{Gate, RequestLimit};
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
 use crate::query::storage::DbQueryable;
@@ -33,6 +34,9 @@ pub fn system_clock() -> Clock {
             .map_or(0, |d| d.as_millis() as i64)
     })
 }
+
+/// Default `--web.max-connections` (Prometheus's).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Default `--query.lookback-delta`: 5 minutes, as Prometheus.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -115,6 +119,14 @@ pub struct AppState {
     pub start_time_ms: i64,
     /// Remote read (`POST /api/v1/read`): its storage and limits.
     pub remote_read: Arc<RemoteRead>,
+    /// The line in front of [`Self::federate_slots`]: a federate finding it full gets a 503.
+    pub federate_gate: Gate,
+    /// `--web.federate.max-series`: most series one `/federate` answer may have (422 above).
+    pub federate_max_series: Option<usize>,
+    /// `--web.import.max-*-per-request`.
+    pub import_limit: RequestLimit,
+    /// `--web.max-connections`: most simultaneous connections (0: no limit).
+    pub max_connections: usize,
 }
 
 impl AppState {
@@ -124,6 +136,8 @@ impl AppState {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let head = db.head().clone();
         let db_for_read = db.clone();
+        let federate_slots = Arc::new(Semaphore::new(cores.max(2) * 2));
+        let metrics = Arc::new(Metrics::default());
         AppState {
             db,
             external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
@@ -131,7 +145,11 @@ impl AppState {
             clock: system_clock(),
             render_pool: WorkPool::new("render", cores.max(2)),
             ingest_pool: WorkPool::new("ingest", cores),
-            federate_slots: Arc::new(Semaphore::new(cores.max(2) * 2)),
+            federate_gate: Gate::new(federate_slots.clone(), crate::limits::DEFAULT_MAX_QUEUE),
+            federate_slots,
+            federate_max_series: None,
+            import_limit: RequestLimit::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             scrape: None,
             config_file: None,
             enable_lifecycle: false,
@@ -139,9 +157,10 @@ impl AppState {
                 head.clone(),
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
-            metrics: Arc::new(Metrics::default()),
+            metrics: metrics.clone(),
             rules: None,
-            query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY),
+            query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY)
+                .with_queue(crate::limits::DEFAULT_MAX_QUEUE, metrics),
             flags: Vec::new(),
             config_yaml: String::new(),
             start_time_ms: system_clock()(),
@@ -165,8 +184,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let remote_write = web::Data::from(state.remote_write.clone());
+    let max_connections = state.max_connections;
     let data = web::Data::from(state);
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(remote_write.clone())
@@ -176,9 +196,16 @@ pub async fn run(
             .configure(api::routes)
             .default_service(web::to(api::v1::respond::not_found))
     })
-    .disable_signals()
-    .listen(listener)?
-    .run();
+    .disable_signals();
+    if max_connections > 0 {
+        // actix counts per worker; like Prometheus's LimitListener, connections over the
+        // limit wait in the listen backlog rather than being refused.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        server = server
+            .workers(workers)
+            .max_connections(max_connections.div_ceil(workers).max(1));
+    }
+    let server = server.listen(listener)?.run();
     let handle = server.handle();
     tokio::select! {
         res = server => res,

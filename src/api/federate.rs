@@ -131,12 +131,54 @@ fn prepare(
 }
 
 async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpResponse {
-    let Ok(permit) = state.federate_slots.clone().acquire_owned().await else {
-        return error_response(
-            &ApiError::UnavailableText("server is shutting down".into()),
-            enc,
-        );
+    let permit = match state.federate_gate.enter().await {
+        Ok(p) => p,
+        Err(full) => {
+            state.metrics.refusals.count("/federate", "queue_full");
+            let msg = format!(
+                "too many concurrent federate requests: all slots busy and {} already waiting (--web.federate.max-queue); retry later",
+                full.max_waiting
+            );
+            return error_response(&ApiError::UnavailableText(msg), enc);
+        }
     };
+    let mut refs = stream::select_inline(&job);
+    let mut job = job;
+    if let Some(max) = state.federate_max_series {
+        // The limit is checked on the whole selection before the first byte, so a refused
+        // answer is a clean 422 rather than a truncated 200.
+        let selected = match refs {
+            Some(r) => r,
+            None => match state
+                .render_pool
+                .run(move || {
+                    let r = job.select();
+                    (job, r)
+                })
+                .await
+            {
+                Ok((j, r)) => {
+                    job = j;
+                    r
+                }
+                Err(e) => {
+                    return error_response(
+                        &ApiError::InternalText(format!("federate selection failed: {e}")),
+                        enc,
+                    );
+                }
+            },
+        };
+        if selected.len() > max {
+            state.metrics.refusals.count("/federate", "too_many_series");
+            let msg = format!(
+                "federate answer would have {} series, over the limit of {max} series per answer (--web.federate.max-series); narrow match[] or split it with shard=i&shards=n",
+                selected.len()
+            );
+            return error_response(&ApiError::UnprocessableText(msg), enc);
+        }
+        refs = Some(selected);
+    }
     let mut resp = HttpResponse::Ok();
     resp.insert_header((
         header::CONTENT_TYPE,
@@ -145,7 +187,6 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
     if let Some(ce) = enc.header_value() {
         resp.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(ce)));
     }
-    let refs = stream::select_inline(&job);
     if let Some(refs) = &refs
         && refs.len() <= stream::INLINE_SERIES
     {

@@ -8,6 +8,7 @@ mod federate_extra;
 mod federate_golden;
 mod federate_live;
 mod federation_hierarchy;
+mod limits;
 mod prometheus;
 mod promql_live;
 mod promql_parse_live;

@@ -15,7 +15,7 @@ fn start() -> TestServer {
     })
 }
 
-fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+pub(crate) fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
         labels: labels
             .iter()
@@ -35,7 +35,7 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     }
 }
 
-fn snappy(ts: Vec<TimeSeries>) -> Vec<u8> {
+pub(crate) fn snappy(ts: Vec<TimeSeries>) -> Vec<u8> {
     let raw = WriteRequest {
         timeseries: ts,
         metadata: vec![],

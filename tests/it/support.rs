@@ -51,6 +51,8 @@ pub struct Options {
     pub remote_read: Option<fedstore::remote::read::ReadLimits>,
     /// Adjusts the storage options (data in a temporary directory) before opening.
     pub storage: Option<fn(&mut StorageOptions)>,
+    /// Adjusts the server state (limits, ...) just before the server starts.
+    pub state: Option<fn(&mut AppState)>,
 }
 
 /// Opens storage in `dir` exactly as `fedstore serve` does (WAL, blocks, compaction).
@@ -85,6 +87,9 @@ impl TestServer {
         }
         let clock_now = now_ms.clone();
         state.clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
+        if let Some(f) = opts.state {
+            f(&mut state);
+        }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
