@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// fsync covers the commits of a few ms), never, or an interval like 100ms.
     #[arg(long = "storage.wal.fsync", default_value = "group")]
     pub wal_fsync: fedstore_storage::wal::FsyncMode,
+    /// Path to a configuration file that can enable TLS or authentication (exporter-toolkit
+    /// format, as Prometheus).
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
     /// Maximum number of simultaneous connections (Prometheus's flag; 0: no limit). More
     /// wait in the listen backlog.
     #[arg(long = "web.max-connections", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
@@ -283,6 +287,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_queue(args.query_max_queue, state.metrics.clone());
     state.max_connections = args.max_connections;
+    if let Some(p) = &args.web_config_file {
+        let wc = crate::web_config::WebConfig::load(p)
+            .with_context(|| format!("--web.config.file {}", p.display()))?;
+        state.web_config = Some(Arc::new(wc));
+    }
     state.federate_max_series = args.federate_max_series;
     state.federate_gate =
         crate::limits::Gate::new(state.federate_slots.clone(), args.federate_max_queue);
@@ -395,6 +404,13 @@ fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
         ),
         ("web.enable-lifecycle", args.enable_lifecycle.to_string()),
         ("web.max-connections", args.max_connections.to_string()),
+        (
+            "web.config.file",
+            args.web_config_file
+                .as_deref()
+                .map(path)
+                .unwrap_or_default(),
+        ),
         ("web.federate.max-series", opt(args.federate_max_series)),
         (
             "web.federate.max-queue",

@@ -30,3 +30,4 @@ pub mod remote;
 pub mod rules;
 pub mod scrape;
 pub mod server;
+pub mod web_config;

@@ -127,6 +127,8 @@ pub struct AppState {
     pub import_limit: RequestLimit,
     /// `--web.max-connections`: most simultaneous connections (0: no limit).
     pub max_connections: usize,
+    /// `--web.config.file`: TLS, basic auth, headers; `None`: plain HTTP to anyone.
+    pub web_config: Option<Arc<crate::web_config::WebConfig>>,
 }
 
 impl AppState {
@@ -150,6 +152,7 @@ impl AppState {
             federate_max_series: None,
             import_limit: RequestLimit::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            web_config: None,
             scrape: None,
             config_file: None,
             enable_lifecycle: false,
@@ -185,13 +188,36 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let remote_write = web::Data::from(state.remote_write.clone());
     let max_connections = state.max_connections;
+    let web_config = state.web_config.clone();
+    let tls = match web_config
+        .as_deref()
+        .and_then(|w| w.tls_server_config.as_ref())
+    {
+        Some(t) => Some(
+            crate::web_config::tls::server_config(t)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
+    let guard = web_config
+        .as_deref()
+        .and_then(crate::web_config::auth::WebGuard::new)
+        .map(web::Data::new);
     let data = web::Data::from(state);
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
+        let mut app = App::new();
+        if let Some(g) = &guard {
+            app = app.app_data(g.clone());
+        }
+        app.app_data(data.clone())
             .app_data(remote_write.clone())
             .wrap(actix_web::middleware::from_fn(
                 api::v1::respond::api_wrapper,
+            ))
+            // Outermost: nothing is answered before the credentials are checked.
+            .wrap(actix_web::middleware::Condition::new(
+                guard.is_some(),
+                actix_web::middleware::from_fn(crate::web_config::auth::guard),
             ))
             .configure(api::routes)
             .default_service(web::to(api::v1::respond::not_found))
@@ -205,7 +231,11 @@ pub async fn run(
             .workers(workers)
             .max_connections(max_connections.div_ceil(workers).max(1));
     }
-    let server = server.listen(listener)?.run();
+    let server = match tls {
+        Some(cfg) => server.listen_rustls_0_23(listener, cfg)?,
+        None => server.listen(listener)?,
+    }
+    .run();
     let handle = server.handle();
     tokio::select! {
         res = server => res,

@@ -17,7 +17,7 @@ const NOW: i64 = 1_700_000_000_000;
 fn start(state: fn(&mut AppState)) -> TestServer {
     TestServer::start_with(Options {
         now_ms: Some(NOW),
-        state: Some(state),
+        state: Some(Box::new(state)),
         ..Options::default()
     })
 }

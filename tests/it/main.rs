@@ -20,3 +20,4 @@ mod remote_write_live;
 mod rules_live;
 mod scrape;
 mod support;
+mod web_security;

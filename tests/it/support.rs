@@ -40,6 +40,9 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
 }
 
+/// Changes made to the server state before it starts.
+pub type StateAdjust = Box<dyn FnOnce(&mut AppState) + Send>;
+
 /// Options for [`TestServer::start_with`].
 #[derive(Default)]
 pub struct Options {
@@ -52,7 +55,7 @@ pub struct Options {
     /// Adjusts the storage options (data in a temporary directory) before opening.
     pub storage: Option<fn(&mut StorageOptions)>,
     /// Adjusts the server state (limits, ...) just before the server starts.
-    pub state: Option<fn(&mut AppState)>,
+    pub state: Option<StateAdjust>,
 }
 
 /// Opens storage in `dir` exactly as `fedstore serve` does (WAL, blocks, compaction).
