@@ -1,4 +1,7 @@
 fn main() -> std::process::ExitCode {
+    // Before any thread starts: large transient buffers (scrape bodies, remote writes) must
+    // go back to the kernel when freed (src/alloc.rs).
+    fedstore::alloc::tune();
     match fedstore::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
