@@ -185,11 +185,7 @@ mod tests {
         assert!(h.open.bytes().len() < MAX_OPEN_CHUNK_BYTES + MAX_SAMPLE_BYTES);
         // A truncation hides the chunks ending before the cut; the open chunk stays.
         files.truncate_before(5_000).unwrap();
-        let oldest_left = chain
-            .iter()
-            .find(|c| c.1 >= 5_000)
-            .map(|c| c.0)
-            .unwrap();
+        let oldest_left = chain.iter().find(|c| c.1 >= 5_000).map(|c| c.0).unwrap();
         assert!(oldest_left <= 5_000);
         let mut got = Vec::new();
         h.for_each_in(&files, 0, 100_000, &mut |t, _| got.push(t));
