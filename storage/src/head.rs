@@ -319,7 +319,7 @@ impl Head {
     pub fn select_size_bound(&self, sets: &[Vec<Matcher>]) -> Option<u64> {
         let postings = self.postings.read();
         let symbols = self.symbols.read();
-        crate::query::select::size_bound(&postings, &symbols, sets)
+        crate::matcher::select::size_bound(&postings, &symbols, sets)
     }
 
     /// Label names of committed series, sorted bytewise.
