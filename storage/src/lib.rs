@@ -24,6 +24,7 @@ pub mod compact;
 pub mod db;
 pub mod error;
 pub mod head;
+pub mod index_reader;
 pub mod labels;
 pub mod matcher;
 pub mod mmap;
