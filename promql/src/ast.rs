@@ -311,3 +311,28 @@ pub struct Call {
     /// The arguments.
     pub args: Vec<Expr>,
 }
+
+impl Expr {
+    /// The type the expression evaluates to (Go's `Expr.Type()`).
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Expr::Number(_) => ValueType::Scalar,
+            Expr::String(_) => ValueType::String,
+            Expr::Vector(_) | Expr::Aggregate(_) => ValueType::Vector,
+            Expr::Matrix(_) | Expr::Subquery(_) => ValueType::Matrix,
+            Expr::Paren(e) => e.value_type(),
+            Expr::Unary(u) => u.expr.value_type(),
+            Expr::Binary(b) => {
+                if b.lhs.value_type() == ValueType::Scalar
+                    && b.rhs.value_type() == ValueType::Scalar
+                {
+                    ValueType::Scalar
+                } else {
+                    ValueType::Vector
+                }
+            }
+            Expr::Call(c) => crate::parser::functions::lookup(&c.func)
+                .map_or(ValueType::Vector, |f| f.return_type),
+        }
+    }
+}

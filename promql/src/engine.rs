@@ -1,11 +1,39 @@
 //! PromQL evaluation (Prometheus 2.42 `promql/engine.go`, `functions.go`): instant and range
 //! queries over a [`Queryable`].
+//!
+//! Every node is evaluated at all steps at once, series by series (not step by step): a
+//! selector reads each series once and computes its value at every step; functions,
+//! aggregations and operators work on per-series step columns (`columns`). Selector and
+//! range-function work is split between two threads in bounded batches (`parallel`).
 
-use std::time::Duration;
+mod aggregate;
+mod binop;
+mod columns;
+mod date;
+mod eval;
+mod format;
+mod functions;
+mod histogram;
+mod label_fns;
+mod labels;
+mod over_time;
+mod parallel;
+mod quantile;
+mod rate;
+mod selectors;
+mod subquery;
+#[cfg(test)]
+mod tests;
+mod topk;
+mod windows;
 
-use crate::ast::Expr;
+use std::time::{Duration, Instant};
+
+use crate::ast::{Expr, ValueType};
 use crate::storage::Queryable;
-use crate::value::Value;
+use crate::value::{Sample, Series, Value};
+use columns::{Val, is_absent};
+use eval::Evaluator;
 
 /// Engine settings (the `--query.*` flags).
 #[derive(Debug, Clone)]
@@ -68,25 +96,101 @@ impl Engine {
 
     /// Evaluates `expr` at `t_ms` (`/api/v1/query`). A vector's samples carry `t_ms`; a range
     /// vector comes back as a matrix of raw samples.
-    pub fn instant(
-        &self,
-        _q: &dyn Queryable,
-        _expr: &Expr,
-        _t_ms: i64,
-    ) -> Result<Value, EvalError> {
-        Err(EvalError::Execution("not implemented yet".into()))
+    pub fn instant(&self, q: &dyn Queryable, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
+        let mut ev = self.evaluator(q, t_ms, t_ms, 1);
+        Ok(match ev.eval(expr)? {
+            Val::Scalar(s) => Value::Scalar { t_ms, v: s[0] },
+            Val::Str(s) => Value::String { t_ms, s },
+            Val::Vector(mut v) => {
+                v.materialize();
+                let samples = v
+                    .labels
+                    .into_iter()
+                    .zip(v.vals)
+                    .filter(|(_, x)| !is_absent(*x))
+                    .map(|(labels, x)| Sample { labels, t_ms, v: x })
+                    .collect();
+                Value::Vector(samples)
+            }
+            Val::Matrix(m) => Value::Matrix(m),
+        })
     }
 
     /// Evaluates `expr` (a scalar or instant vector) at `start_ms + k*step_ms <= end_ms`
     /// (`/api/v1/query_range`); the result is a matrix sorted by labels.
     pub fn range(
         &self,
-        _q: &dyn Queryable,
-        _expr: &Expr,
-        _start_ms: i64,
-        _end_ms: i64,
-        _step_ms: i64,
+        q: &dyn Queryable,
+        expr: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
     ) -> Result<Value, EvalError> {
-        Err(EvalError::Execution("not implemented yet".into()))
+        if step_ms <= 0 || end_ms < start_ms {
+            return Err(EvalError::Execution(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        let ty = value_type(expr);
+        if !matches!(ty, ValueType::Scalar | ValueType::Vector) {
+            return Err(EvalError::Execution(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                ty.as_str()
+            )));
+        }
+        let mut ev = self.evaluator(q, start_ms, end_ms, step_ms);
+        let mut series = match ev.eval(expr)? {
+            Val::Scalar(s) => vec![Series {
+                labels: Default::default(),
+                points: s.iter().enumerate().map(|(k, v)| (ev.ts(k), *v)).collect(),
+            }],
+            Val::Vector(v) => eval::to_matrix(v, start_ms, step_ms),
+            _ => Vec::new(),
+        };
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(Value::Matrix(series))
+    }
+
+    fn evaluator<'a>(
+        &'a self,
+        q: &'a dyn Queryable,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Evaluator<'a> {
+        Evaluator {
+            q,
+            opts: &self.opts,
+            deadline: Instant::now() + self.opts.timeout,
+            start,
+            end,
+            interval: step,
+            query_start: start,
+            query_end: end,
+            cur: 0,
+        }
+    }
+}
+
+/// The type `e` evaluates to (the parser's `Expr.Type()`).
+pub fn value_type(e: &Expr) -> ValueType {
+    match e {
+        Expr::Number(_) => ValueType::Scalar,
+        Expr::String(_) => ValueType::String,
+        Expr::Vector(_) | Expr::Aggregate(_) => ValueType::Vector,
+        Expr::Matrix(_) | Expr::Subquery(_) => ValueType::Matrix,
+        Expr::Paren(inner) => value_type(inner),
+        Expr::Unary(u) => value_type(&u.expr),
+        Expr::Binary(b) => {
+            if value_type(&b.lhs) == ValueType::Scalar && value_type(&b.rhs) == ValueType::Scalar {
+                ValueType::Scalar
+            } else {
+                ValueType::Vector
+            }
+        }
+        Expr::Call(c) => match c.func.as_str() {
+            "time" | "pi" | "scalar" => ValueType::Scalar,
+            _ => ValueType::Vector,
+        },
     }
 }

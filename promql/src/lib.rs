@@ -7,6 +7,7 @@
 //! - [`engine`]: evaluation of instant and range queries over a [`Queryable`] storage.
 //! - [`storage`]: what the engine needs from storage ([`Queryable`], [`SeriesSet`]).
 //! - [`value`]: query results (scalar, string, vector, matrix).
+//! - `testutil` (tests, feature `testutil`): an in-memory [`Queryable`].
 //!
 //! Nothing here knows about HTTP or JSON; the server crate renders results.
 #![deny(clippy::unwrap_used)]
@@ -15,6 +16,8 @@ pub mod ast;
 pub mod engine;
 pub mod parser;
 pub mod storage;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 pub mod value;
 
 pub use ast::{Expr, ValueType};

@@ -7,6 +7,7 @@ mod federate;
 mod federate_golden;
 mod federate_live;
 mod prometheus;
+mod promql_parse_live;
 mod query_api;
 mod remote_write;
 mod remote_write_live;

@@ -1,5 +1,5 @@
-//! The PromQL lexer, as far as a metric selector needs it (Prometheus 2.42
-//! `promql/parser/lex.go`): top-level statements, the inside of braces, strings and comments.
+//! The PromQL lexer (Prometheus 2.42 `promql/parser/lex.go`): top-level statements, the inside
+//! of braces and brackets, strings, numbers, durations and comments.
 //!
 //! Tokens are lexed lazily, one per [`Lexer::next_token`] call, because the parser stops at the
 //! first error: lexer errors that Go would hit only after a parse error never surface here.
@@ -33,8 +33,14 @@ pub(crate) enum Kind {
     RightBrace,
     /// `(`
     LeftParen,
+    /// `)`
+    RightParen,
     /// `[`
     LeftBracket,
+    /// `]`
+    RightBracket,
+    /// `:` inside brackets (Go also lexes any letter there as a colon).
+    Colon,
     /// `,`
     Comma,
     /// `=`
@@ -103,7 +109,10 @@ impl Token {
             Kind::LeftBrace
             | Kind::RightBrace
             | Kind::LeftParen
+            | Kind::RightParen
             | Kind::LeftBracket
+            | Kind::RightBracket
+            | Kind::Colon
             | Kind::Comma
             | Kind::Eql
             | Kind::Preprocessor => item_string(val),
@@ -177,6 +186,11 @@ pub(crate) struct Lexer<'a> {
     width: usize,
     brace_open: bool,
     string_open: char,
+    paren_depth: usize,
+    bracket_open: bool,
+    got_colon: bool,
+    /// Set by `[`: the next token is lexed as a duration (`lexDuration`).
+    duration_next: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -189,6 +203,10 @@ impl<'a> Lexer<'a> {
             width: 0,
             brace_open: false,
             string_open: '"',
+            paren_depth: 0,
+            bracket_open: false,
+            got_colon: false,
+            duration_next: false,
         }
     }
 
@@ -252,7 +270,10 @@ impl<'a> Lexer<'a> {
     /// The next token, skipping whitespace and comments.
     pub fn next_token(&mut self) -> Result<Token, LexError> {
         loop {
-            let tok = if self.brace_open {
+            let tok = if self.duration_next {
+                self.duration_next = false;
+                Some(self.duration()?)
+            } else if self.brace_open {
                 self.inside_braces()?
             } else {
                 self.statements()?
@@ -291,6 +312,12 @@ impl<'a> Lexer<'a> {
         }
         let r = self.next();
         let tok = match r {
+            None if self.paren_depth != 0 => {
+                return Err(self.error("unclosed left parenthesis".to_string()));
+            }
+            None if self.bracket_open => {
+                return Err(self.error("unclosed left bracket".to_string()));
+            }
             None => self.emit(Kind::Eof),
             Some(',') => self.emit(Kind::Comma),
             c if is_space(c) => {
@@ -335,24 +362,53 @@ impl<'a> Lexer<'a> {
                 return self.string().map(Some);
             }
             Some('`') => return self.raw_string().map(Some),
+            Some(c) if (is_alpha(Some(c)) || c == ':') && self.bracket_open => {
+                // lex.go: inside brackets any letter or `:` is the subquery colon.
+                if self.got_colon {
+                    return Err(self.error(format!("unexpected colon {}", go_quote_rune(Some(c)))));
+                }
+                self.got_colon = true;
+                self.emit(Kind::Colon)
+            }
             c if is_alpha(c) || c == Some(':') => {
                 self.backup();
                 return Ok(Some(self.keyword_or_identifier()));
             }
-            Some('(') => self.emit(Kind::LeftParen),
+            Some('(') => {
+                self.paren_depth += 1;
+                self.emit(Kind::LeftParen)
+            }
             Some(')') => {
-                // Go emits RIGHT_PAREN, then overwrites it with this error because the paren
-                // depth went negative; the error is therefore reported after the `)`.
-                self.start = self.pos;
-                return Err(self.error("unexpected right parenthesis ')'".to_string()));
+                let t = self.emit(Kind::RightParen);
+                if self.paren_depth == 0 {
+                    // Go emits RIGHT_PAREN, then overwrites it with this error because the
+                    // paren depth went negative; the error is therefore reported after the `)`.
+                    return Err(self.error("unexpected right parenthesis ')'".to_string()));
+                }
+                self.paren_depth -= 1;
+                t
             }
             Some('{') => {
                 self.brace_open = true;
                 self.emit(Kind::LeftBrace)
             }
-            Some('[') => self.emit(Kind::LeftBracket),
+            Some('[') => {
+                if self.bracket_open {
+                    return Err(self.error("unexpected left bracket '['".to_string()));
+                }
+                self.got_colon = false;
+                let t = self.emit(Kind::LeftBracket);
+                self.skip_spaces();
+                self.bracket_open = true;
+                self.duration_next = true;
+                t
+            }
             Some(']') => {
-                return Err(self.error("unexpected right bracket ']'".to_string()));
+                if !self.bracket_open {
+                    return Err(self.error("unexpected right bracket ']'".to_string()));
+                }
+                self.bracket_open = false;
+                self.emit(Kind::RightBracket)
             }
             Some('@') => self.emit(Kind::At),
             Some(c) => {
@@ -502,6 +558,19 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
+    /// `lexDuration`: the token after `[`.
+    fn duration(&mut self) -> Result<Token, LexError> {
+        if self.scan_number() {
+            return Err(self.error("missing unit character in duration".to_string()));
+        }
+        if !self.accept_remaining_duration() {
+            let text = &self.input[self.start..self.pos];
+            return Err(self.error(format!("bad duration syntax: {}", go_quote(text))));
+        }
+        self.backup();
+        Ok(self.emit(Kind::Duration))
+    }
+
     /// `lexNumberOrDuration`.
     fn number_or_duration(&mut self) -> Result<Token, LexError> {
         if self.scan_number() {
@@ -573,111 +642,4 @@ impl<'a> Lexer<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lex_all(input: &str) -> Vec<(Kind, String)> {
-        let mut l = Lexer::new(input.as_bytes());
-        let mut out = Vec::new();
-        loop {
-            match l.next_token() {
-                Ok(t) => {
-                    out.push((
-                        t.kind,
-                        String::from_utf8_lossy(t.val(input.as_bytes())).into(),
-                    ));
-                    if t.kind == Kind::Eof {
-                        return out;
-                    }
-                }
-                Err(e) => {
-                    out.push((Kind::Eof, format!("ERR@{}: {}", e.pos, e.msg)));
-                    return out;
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn tokens() {
-        use Kind::*;
-        let cases: &[(&str, &[(Kind, &str)])] = &[
-            ("foo", &[(Ident, "foo"), (Eof, "")]),
-            ("a:b", &[(MetricIdent, "a:b"), (Eof, "")]),
-            ("SUM by", &[(Aggr, "SUM"), (Keyword, "by"), (Eof, "")]),
-            (
-                "{a=~'b'}",
-                &[
-                    (LeftBrace, "{"),
-                    (Ident, "a"),
-                    (EqlRegex, "=~"),
-                    (Str, "'b'"),
-                    (RightBrace, "}"),
-                    (Eof, ""),
-                ],
-            ),
-            (
-                "{a!~`b`,}",
-                &[
-                    (LeftBrace, "{"),
-                    (Ident, "a"),
-                    (NeqRegex, "!~"),
-                    (Str, "`b`"),
-                    (Comma, ","),
-                    (RightBrace, "}"),
-                    (Eof, ""),
-                ],
-            ),
-            (
-                "{sum!=\"x\"}",
-                &[
-                    (LeftBrace, "{"),
-                    (Ident, "sum"),
-                    (Neq, "!="),
-                    (Str, "\"x\""),
-                    (RightBrace, "}"),
-                    (Eof, ""),
-                ],
-            ),
-            ("x # c\n", &[(Ident, "x"), (Eof, "")]),
-            (
-                "1.5e3 5m 0x1f",
-                &[
-                    (Number, "1.5e3"),
-                    (Duration, "5m"),
-                    (Number, "0x1f"),
-                    (Eof, ""),
-                ],
-            ),
-            ("Inf", &[(Number, "Inf"), (Eof, "")]),
-            (
-                "== != <= >",
-                &[(Op, "=="), (Neq, "!="), (Op, "<="), (Op, ">"), (Eof, "")],
-            ),
-            (
-                "5x",
-                &[(Eof, "ERR@0: bad number or duration syntax: \"5\"")],
-            ),
-            (
-                "5mx",
-                &[(Eof, "ERR@0: bad number or duration syntax: \"5mx\"")],
-            ),
-            (
-                "x )",
-                &[
-                    (Ident, "x"),
-                    (Eof, "ERR@3: unexpected right parenthesis ')'"),
-                ],
-            ),
-            (
-                "!",
-                &[(Eof, "ERR@0: unexpected character after '!': '\u{FFFD}'")],
-            ),
-        ];
-        for (input, want) in cases {
-            let got = lex_all(input);
-            let want: Vec<(Kind, String)> = want.iter().map(|(k, s)| (*k, s.to_string())).collect();
-            assert_eq!(got, want, "case {input:?}");
-        }
-    }
-}
+mod tests;

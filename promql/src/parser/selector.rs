@@ -6,52 +6,12 @@
 
 use fedstore_storage::{METRIC_NAME_LABEL, MatchOp, Matcher};
 
-use super::ParseError as SelectorError;
-use super::lexer::{Kind, LexError, Lexer, Token};
+use super::lexer::{Kind, Token};
 use super::quote::{go_quote, unquote};
-
-/// `ParseErr.Error()`: `<line>:<col>: parse error: <msg>` with a 1-based byte column.
-fn parse_error(input: &[u8], pos: usize, msg: &str) -> SelectorError {
-    if pos > input.len() {
-        return SelectorError(format!("invalid position: parse error: {msg}"));
-    }
-    let before = &input[..pos];
-    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let last_newline = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(-1, |i| i as isize);
-    let col = pos as isize - last_newline;
-    SelectorError(format!("{line}:{col}: parse error: {msg}"))
-}
-
-struct Parser<'a> {
-    input: &'a [u8],
-    lexer: Lexer<'a>,
-}
+use super::{ParseError, Parser};
 
 impl Parser<'_> {
-    fn next(&mut self) -> Result<Token, SelectorError> {
-        self.lexer
-            .next_token()
-            .map_err(|LexError { pos, msg }| parse_error(self.input, pos, &msg))
-    }
-
-    /// `p.unexpected(context, expected)` for the offending token `t`.
-    fn unexpected(&self, t: Token, context: &str, expected: &str) -> SelectorError {
-        let mut msg = format!("unexpected {}", t.desc(self.input));
-        if !context.is_empty() {
-            msg.push_str(" in ");
-            msg.push_str(context);
-        }
-        if !expected.is_empty() {
-            msg.push_str(", expected ");
-            msg.push_str(expected);
-        }
-        parse_error(self.input, t.pos, &msg)
-    }
-
-    fn vector_selector(&mut self) -> Result<Vec<Matcher>, SelectorError> {
+    fn vector_selector(&mut self) -> Result<Vec<Matcher>, ParseError> {
         let mut t = self.next()?;
         let mut name = None;
         if t.is_metric_name {
@@ -71,14 +31,14 @@ impl Parser<'_> {
         if let Some(n) = name {
             let value = String::from_utf8_lossy(n.val(self.input)).into_owned();
             let m = Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, value)
-                .map_err(|e| parse_error(self.input, n.pos, &e))?;
+                .map_err(|e| self.error_at(n.pos, &e))?;
             matchers.push(m);
         }
         Ok(matchers)
     }
 
     /// The matchers after `{`, up to and including `}`.
-    fn label_matchers(&mut self) -> Result<Vec<Matcher>, SelectorError> {
+    pub(super) fn label_matchers(&mut self) -> Result<Vec<Matcher>, ParseError> {
         const CONTEXT: &str = "label matching";
         let mut matchers = Vec::new();
         let mut t = self.next()?;
@@ -125,24 +85,20 @@ impl Parser<'_> {
         label: Token,
         op: MatchOp,
         value: Token,
-    ) -> Result<Matcher, SelectorError> {
+    ) -> Result<Matcher, ParseError> {
         let raw = value.val(self.input);
         let unquoted = unquote(raw).map_err(|e| {
             let msg = format!("error unquoting string {}: {e}", go_quote(raw));
-            parse_error(self.input, value.pos, &msg)
+            self.error_at(value.pos, &msg)
         })?;
         let name = String::from_utf8_lossy(label.val(self.input)).into_owned();
-        Matcher::from_bytes(op, name, unquoted).map_err(|e| parse_error(self.input, label.pos, &e))
+        Matcher::from_bytes(op, name, unquoted).map_err(|e| self.error_at(label.pos, &e))
     }
 }
 
 /// Parses a selector given as bytes (e.g. percent-decoded from a URL).
-pub(crate) fn parse(input: &[u8]) -> Result<Vec<Matcher>, SelectorError> {
-    Parser {
-        input,
-        lexer: Lexer::new(input),
-    }
-    .vector_selector()
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<Matcher>, ParseError> {
+    Parser::new(input).vector_selector()
 }
 
 #[cfg(test)]

@@ -1,0 +1,102 @@
+//! The engine's intermediate values: every expression is evaluated at all steps at once, so an
+//! instant vector is a set of series, each with one value per step (series-major, one flat
+//! buffer), and a scalar is one value per step.
+//!
+//! A missing value is the staleness-marker bit pattern: stale markers never survive a selector,
+//! and IEEE arithmetic only produces quiet NaNs, so no computed value can carry these bits.
+
+use fedstore_storage::{Labels, STALE_NAN_BITS};
+
+use crate::value::Series;
+
+/// The "no value at this step" marker inside a [`StepVec`].
+pub(crate) const ABSENT: f64 = f64::from_bits(STALE_NAN_BITS);
+
+/// Whether `v` is the [`ABSENT`] marker.
+#[inline]
+pub(crate) fn is_absent(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// An instant vector over all steps: series `i` has `vals[i*n..(i+1)*n]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StepVec {
+    /// Steps per series.
+    pub n: usize,
+    /// One label set per series, in the engine's output order.
+    pub labels: Vec<Labels>,
+    /// `labels.len() * n` values, [`ABSENT`] where a series has no value.
+    pub vals: Vec<f64>,
+    /// `__name__` is logically removed from every label set but not yet taken out (dropping it
+    /// costs an allocation per series, which an enclosing aggregation does not need).
+    pub name_dropped: bool,
+}
+
+impl StepVec {
+    /// An empty vector over `n` steps.
+    pub fn new(n: usize) -> Self {
+        StepVec {
+            n,
+            ..StepVec::default()
+        }
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The values of series `i`.
+    pub fn col(&self, i: usize) -> &[f64] {
+        &self.vals[i * self.n..(i + 1) * self.n]
+    }
+
+    /// Appends a series unless it has no value at any step.
+    pub fn push(&mut self, labels: Labels, col: &[f64]) {
+        if col.iter().all(|v| is_absent(*v)) {
+            return;
+        }
+        self.labels.push(labels);
+        self.vals.extend_from_slice(col);
+    }
+
+    /// Appends all series of `other` (same `n`, same name state).
+    pub fn append(&mut self, other: StepVec) {
+        self.labels.extend(other.labels);
+        self.vals.extend(other.vals);
+    }
+
+    /// Takes `__name__` out of the label sets if it was dropped lazily.
+    pub fn materialize(&mut self) {
+        if self.name_dropped {
+            for l in &mut self.labels {
+                *l = crate::engine::labels::drop_name(l);
+            }
+            self.name_dropped = false;
+        }
+    }
+
+    /// Number of values present at each step.
+    pub fn present_per_step(&self) -> Vec<usize> {
+        let mut out = vec![0usize; self.n];
+        for c in self.vals.chunks_exact(self.n.max(1)) {
+            for (o, v) in out.iter_mut().zip(c) {
+                *o += usize::from(!is_absent(*v));
+            }
+        }
+        out
+    }
+}
+
+/// A value of any PromQL type, at every step of the current evaluation.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    /// One value per step.
+    Scalar(Vec<f64>),
+    /// A string literal.
+    Str(String),
+    /// An instant vector.
+    Vector(StepVec),
+    /// A range vector (only as the result of an instant query of a selector or subquery).
+    Matrix(Vec<Series>),
+}

@@ -1,0 +1,336 @@
+//! Function calls (Prometheus 2.42 `functions.go`): dispatch to the range-vector functions
+//! (`windows`), and the step-wise functions over instant vectors and scalars here: math,
+//! clamps, rounding, `timestamp`, `time`, `vector`, `scalar`, `sort`, `absent`, dates; the label
+//! functions live in `label_fns`, `histogram_quantile` in `histogram`.
+
+use fedstore_storage::{Labels, MatchOp};
+
+use crate::ast::{Call, Expr};
+use crate::engine::columns::{ABSENT, StepVec, Val, is_absent};
+use crate::engine::eval::{Evaluator, merge_same_labels};
+use crate::engine::windows::{self, RangeFn};
+use crate::engine::{EvalError, date, histogram, label_fns, labels, selectors};
+
+/// Evaluates a function call.
+pub(crate) fn eval(ev: &mut Evaluator, call: &Call) -> Result<Val, EvalError> {
+    if let Some((f, mi)) = RangeFn::from_name(&call.func) {
+        return windows::eval(ev, call, f, mi);
+    }
+    let n = ev.steps();
+    let name = call.func.as_str();
+    // timestamp(selector) reads the samples' own times.
+    if let ("timestamp", Some(Expr::Vector(vs))) = (name, call.args.first().map(unparen)) {
+        let original = ev.cur;
+        let v = selectors::eval_vector(ev, vs, true)?;
+        let out = v.present_per_step();
+        ev.account_steps(original, &[], &out)?;
+        return finish(v);
+    }
+    let original = ev.cur;
+    let mut args = Vec::with_capacity(call.args.len());
+    for a in &call.args {
+        args.push(ev.eval(a)?);
+    }
+    // Inputs held at each step: every vector sample and one per scalar argument.
+    let mut inputs = vec![0usize; n];
+    for a in &args {
+        match a {
+            Val::Vector(v) => {
+                for (i, c) in v.present_per_step().into_iter().enumerate() {
+                    inputs[i] += c;
+                }
+            }
+            Val::Scalar(_) => inputs.iter_mut().for_each(|x| *x += 1),
+            _ => {}
+        }
+    }
+    let out = apply(ev, name, call, args)?;
+    let outputs = match &out {
+        Val::Vector(v) => v.present_per_step(),
+        _ => vec![1; n],
+    };
+    ev.account_steps(original, &inputs, &outputs)?;
+    match out {
+        Val::Vector(v) => finish(v),
+        other => Ok(other),
+    }
+}
+
+fn finish(v: StepVec) -> Result<Val, EvalError> {
+    Ok(Val::Vector(merge_same_labels(v)?))
+}
+
+/// `e` without enclosing parentheses.
+pub(crate) fn unparen(mut e: &Expr) -> &Expr {
+    while let Expr::Paren(inner) = e {
+        e = inner;
+    }
+    e
+}
+
+fn take_vec(v: Val, n: usize) -> StepVec {
+    match v {
+        Val::Vector(v) => v,
+        _ => StepVec::new(n),
+    }
+}
+
+fn scalar(v: Option<&Val>, n: usize) -> Vec<f64> {
+    match v {
+        Some(Val::Scalar(s)) => s.clone(),
+        _ => vec![f64::NAN; n],
+    }
+}
+
+/// Takes argument `i` out (an empty vector if the call has fewer arguments; the parser
+/// checks arity, so this only keeps a malformed tree from panicking).
+fn take_arg(args: &mut Vec<Val>, i: usize) -> Val {
+    if i < args.len() {
+        args.swap_remove(i)
+    } else {
+        Val::Vector(StepVec::default())
+    }
+}
+
+fn string_arg(call: &Call, i: usize) -> &str {
+    match call.args.get(i).map(unparen) {
+        Some(Expr::String(s)) => s,
+        _ => "",
+    }
+}
+
+/// Maps every present value with `f` and drops `__name__`.
+fn map_values(mut v: StepVec, f: impl Fn(f64) -> f64) -> StepVec {
+    v.vals
+        .iter_mut()
+        .filter(|x| !is_absent(**x))
+        .for_each(|x| *x = f(*x));
+    v.name_dropped = true;
+    v
+}
+
+/// Maps every present value with `f(value, step)` and drops `__name__`.
+fn map_steps(mut v: StepVec, f: impl Fn(f64, usize) -> f64) -> StepVec {
+    let n = v.n;
+    for (j, x) in v.vals.iter_mut().enumerate() {
+        if !is_absent(*x) {
+            *x = f(*x, j % n.max(1));
+        }
+    }
+    v.name_dropped = true;
+    v
+}
+
+fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<Val, EvalError> {
+    let n = ev.steps();
+    let math: Option<fn(f64) -> f64> = match name {
+        "abs" => Some(f64::abs),
+        "ceil" => Some(f64::ceil),
+        "floor" => Some(f64::floor),
+        "exp" => Some(f64::exp),
+        "sqrt" => Some(f64::sqrt),
+        "ln" => Some(f64::ln),
+        "log2" => Some(f64::log2),
+        "log10" => Some(f64::log10),
+        "sin" => Some(f64::sin),
+        "cos" => Some(f64::cos),
+        "tan" => Some(f64::tan),
+        "asin" => Some(f64::asin),
+        "acos" => Some(f64::acos),
+        "atan" => Some(f64::atan),
+        "sinh" => Some(f64::sinh),
+        "cosh" => Some(f64::cosh),
+        "tanh" => Some(f64::tanh),
+        "asinh" => Some(f64::asinh),
+        "acosh" => Some(f64::acosh),
+        "atanh" => Some(f64::atanh),
+        "rad" => Some(|v| v * std::f64::consts::PI / 180.0),
+        "deg" => Some(|v| v * 180.0 / std::f64::consts::PI),
+        "sgn" => Some(|v: f64| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        }),
+        _ => None,
+    };
+    if let Some(f) = math {
+        let v = take_vec(take_arg(&mut args, 0), n);
+        return Ok(Val::Vector(map_values(v, f)));
+    }
+    Ok(match name {
+        "time" => Val::Scalar((0..n).map(|k| ev.ts(k) as f64 / 1000.0).collect()),
+        "pi" => Val::Scalar(vec![std::f64::consts::PI; n]),
+        "vector" => {
+            let s = scalar(args.first(), n);
+            let mut v = StepVec::new(n);
+            v.push(Labels::default(), &s);
+            Val::Vector(v)
+        }
+        "scalar" => {
+            let v = take_vec(take_arg(&mut args, 0), n);
+            let mut out = vec![f64::NAN; n];
+            let mut count = vec![0u32; n];
+            for i in 0..v.len() {
+                for (k, x) in v.col(i).iter().enumerate() {
+                    if !is_absent(*x) {
+                        count[k] += 1;
+                        out[k] = *x;
+                    }
+                }
+            }
+            for (o, c) in out.iter_mut().zip(count) {
+                if c != 1 {
+                    *o = f64::NAN;
+                }
+            }
+            Val::Scalar(out)
+        }
+        "clamp" | "clamp_min" | "clamp_max" => {
+            let p1 = scalar(args.get(1), n);
+            let p2 = if name == "clamp" {
+                scalar(args.get(2), n)
+            } else {
+                Vec::new()
+            };
+            let v = take_vec(take_arg(&mut args, 0), n);
+            Val::Vector(map_steps(v, |x, k| match name {
+                "clamp" if p2[k] < p1[k] => ABSENT,
+                "clamp" => p1[k].max(p2[k].min(x)),
+                "clamp_min" => p1[k].max(x),
+                _ => p1[k].min(x),
+            }))
+        }
+        "round" => {
+            let to = if args.len() > 1 {
+                scalar(args.get(1), n)
+            } else {
+                vec![1.0; n]
+            };
+            let v = take_vec(take_arg(&mut args, 0), n);
+            Val::Vector(map_steps(v, |x, k| {
+                let inv = 1.0 / to[k];
+                (x * inv + 0.5).floor() / inv
+            }))
+        }
+        "timestamp" => {
+            let v = take_vec(take_arg(&mut args, 0), n);
+            let (start, interval) = (ev.start, ev.interval);
+            Val::Vector(map_steps(v, |_, k| {
+                (start + k as i64 * interval) as f64 / 1000.0
+            }))
+        }
+        "sort" | "sort_desc" => {
+            let v = take_vec(take_arg(&mut args, 0), n);
+            Val::Vector(if n == 1 {
+                sort(v, name == "sort_desc")
+            } else {
+                v
+            })
+        }
+        "absent" => {
+            let v = take_vec(take_arg(&mut args, 0), n);
+            let present = v.present_per_step();
+            let col: Vec<f64> = present
+                .iter()
+                .map(|c| if *c > 0 { ABSENT } else { 1.0 })
+                .collect();
+            let mut out = StepVec::new(n);
+            let labels = call.args.first().map(absent_labels).unwrap_or_default();
+            out.push(labels, &col);
+            Val::Vector(out)
+        }
+        "label_replace" => {
+            let v = take_vec(take_arg(&mut args, 0), n);
+            let a: Vec<&str> = (1..5).map(|i| string_arg(call, i)).collect();
+            Val::Vector(label_fns::label_replace(v, a[0], a[1], a[2], a[3])?)
+        }
+        "label_join" => {
+            let v = take_vec(take_arg(&mut args, 0), n);
+            let src: Vec<&str> = (3..call.args.len()).map(|i| string_arg(call, i)).collect();
+            Val::Vector(label_fns::label_join(
+                v,
+                string_arg(call, 1),
+                string_arg(call, 2),
+                &src,
+            )?)
+        }
+        "histogram_quantile" => {
+            let q = scalar(args.first(), n);
+            let v = take_vec(take_arg(&mut args, 1), n);
+            Val::Vector(histogram::histogram_quantile(&q, v)?)
+        }
+        // Native histograms are not stored, so these never have input.
+        "histogram_count" | "histogram_sum" | "histogram_fraction" => Val::Vector(StepVec::new(n)),
+        "days_in_month" | "day_of_month" | "day_of_week" | "day_of_year" | "hour" | "minute"
+        | "month" | "year" => {
+            let f = date::by_name(name);
+            if args.is_empty() {
+                let col: Vec<f64> = (0..n).map(|k| f(ev.ts(k).div_euclid(1000))).collect();
+                let mut out = StepVec::new(n);
+                out.push(Labels::default(), &col);
+                Val::Vector(out)
+            } else {
+                let v = take_vec(take_arg(&mut args, 0), n);
+                Val::Vector(map_values(v, |x| f(x as i64)))
+            }
+        }
+        other => {
+            return Err(EvalError::Execution(format!(
+                "function \"{other}\" is not supported"
+            )));
+        }
+    })
+}
+
+/// `sort`/`sort_desc` of a one-step vector: by value, NaN last, ties in input order.
+fn sort(v: StepVec, desc: bool) -> StepVec {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (v.vals[a], v.vals[b]);
+        match (x.is_nan(), y.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ if desc => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+            _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        }
+    });
+    let mut out = StepVec::new(1);
+    out.name_dropped = v.name_dropped;
+    let mut labels: Vec<Option<Labels>> = v.labels.into_iter().map(Some).collect();
+    for i in idx {
+        if let Some(l) = labels[i].take() {
+            out.labels.push(l);
+            out.vals.push(v.vals[i]);
+        }
+    }
+    out
+}
+
+/// The labels of `absent(selector)`: the `=` matchers' pairs (not `__name__`); any other
+/// matcher on a name, or a second `=` on it, removes that name.
+pub(crate) fn absent_labels(arg: &Expr) -> Labels {
+    let matchers = match unparen(arg) {
+        Expr::Vector(vs) => &vs.matchers,
+        Expr::Matrix(ms) => &ms.vs.matchers,
+        _ => return Labels::default(),
+    };
+    let mut set: Vec<(String, String)> = Vec::new();
+    let mut removed: Vec<&str> = Vec::new();
+    for m in matchers {
+        if m.name == labels::METRIC_NAME {
+            continue;
+        }
+        if m.op == MatchOp::Equal && !set.iter().any(|(n, _)| *n == m.name) {
+            set.push((m.name.clone(), m.value.clone()));
+        } else {
+            removed.push(&m.name);
+        }
+    }
+    set.retain(|(n, _)| !removed.contains(&n.as_str()));
+    Labels::from_pairs(set)
+}

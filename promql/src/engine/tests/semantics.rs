@@ -1,0 +1,478 @@
+//! Cases written from the language reference and from reading Prometheus's
+//! `promql/testdata/*.test` (operators, staleness, subqueries, aggregators, limits), plus the
+//! property that a range query equals the instant queries at its steps.
+
+use std::time::Duration;
+
+use super::*;
+
+#[test]
+fn nan_comparisons_and_bool() {
+    let st = dataset_d();
+    check!(
+        instant(&st, &bin(BinOp::Eql, v("mem"), num(f64::NAN)), 100 * S),
+        []
+    );
+    check!(
+        instant(&st, &bin_bool(BinOp::Neq, v("cpu"), num(f64::NAN)), 100 * S),
+        [
+            r#"{env="dev", host="h3"} 1"#,
+            r#"{env="prod", host="h1"} 1"#,
+            r#"{env="prod", host="h2"} 1"#,
+        ]
+    );
+    check!(
+        instant(&st, &bin_bool(BinOp::Gtr, num(1.0), num(2.0)), 100 * S),
+        ["0"]
+    );
+    check!(
+        instant(&st, &bin_bool(BinOp::Gtr, v("cpu"), num(1.5)), 100 * S),
+        [
+            r#"{env="dev", host="h3"} 1"#,
+            r#"{env="prod", host="h1"} 0"#,
+            r#"{env="prod", host="h2"} 1"#,
+        ]
+    );
+    // Arithmetic drops the name, comparisons keep it.
+    check!(
+        instant(
+            &st,
+            &bin(BinOp::Gte, vm("cpu", &[("host", "=", "h2")]), num(2.0)),
+            100 * S
+        ),
+        [r#"{__name__="cpu", env="prod", host="h2"} 2"#]
+    );
+    check!(
+        instant(
+            &st,
+            &bin(BinOp::Mod, vm("cpu", &[("host", "=", "h3")]), num(-2.0)),
+            100 * S
+        ),
+        [r#"{env="dev", host="h3"} 1"#]
+    );
+    check!(
+        instant(&st, &bin(BinOp::Pow, num(2.0), num(10.0)), 100 * S),
+        ["1024"]
+    );
+}
+
+#[test]
+fn set_operators() {
+    let st = dataset_d();
+    let got = instant(
+        &st,
+        &bin(BinOp::Or, call("vector", vec![num(0.0)]), v("cpu")),
+        100 * S,
+    );
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0], "{} 0");
+    assert_eq!(
+        instant(&st, &bin(BinOp::Or, v("cpu"), v("mem")), 100 * S).len(),
+        7
+    );
+    check!(
+        instant(&st, &bin(BinOp::And, v("mem"), v("cpu")), 100 * S),
+        []
+    );
+    use Cardinality::ManyToMany;
+    let e = bin_on(
+        BinOp::And,
+        v("mem"),
+        v("cpu"),
+        true,
+        &["host"],
+        ManyToMany,
+        &[],
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [
+            r#"{__name__="mem", env="dev", host="h3", job="x"} 30"#,
+            r#"{__name__="mem", env="prod", host="h1", job="x"} 10"#,
+            r#"{__name__="mem", env="prod", host="h2", job="x"} 20"#,
+        ]
+    );
+    let e = bin_on(
+        BinOp::Unless,
+        v("mem"),
+        v("cpu"),
+        true,
+        &["host"],
+        ManyToMany,
+        &[],
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [r#"{__name__="mem", env="dev", host="h4", job="y"} NaN"#]
+    );
+    let e = bin_on(
+        BinOp::Unless,
+        v("mem"),
+        v("cpu"),
+        false,
+        &["job"],
+        ManyToMany,
+        &[],
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [r#"{__name__="mem", env="dev", host="h4", job="y"} NaN"#]
+    );
+}
+
+#[test]
+fn unary_minus_drops_name_and_checks_duplicates() {
+    let st = dataset_d();
+    check!(
+        instant(&st, &neg(vm("cpu", &[("host", "=", "h1")])), 100 * S),
+        [r#"{env="prod", host="h1"} -1"#]
+    );
+    let dup = vm("", &[("__name__", "=~", "dup_a|dup_b")]);
+    assert_eq!(
+        err_of(&st, &neg(dup), 100 * S),
+        EvalError::Execution("vector cannot contain metrics with the same labelset".into())
+    );
+}
+
+#[test]
+fn grouping_without_and_by_name() {
+    let st = dataset_d();
+    let e = agg_full(AggOp::Sum, None, v("mem"), &["host"], true);
+    check!(
+        instant(&st, &e, 100 * S),
+        [
+            r#"{env="dev", job="x"} 30"#,
+            r#"{env="dev", job="y"} NaN"#,
+            r#"{env="prod", job="x"} 30"#,
+        ]
+    );
+    let e = agg_by(
+        AggOp::Count,
+        &["__name__"],
+        vm("", &[("__name__", "=~", "cpu|mem")]),
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [r#"{__name__="cpu"} 3"#, r#"{__name__="mem"} 4"#]
+    );
+    // After a function that drops the name, `by (__name__)` sees no name.
+    let e = agg_by(AggOp::Count, &["__name__"], call("abs", vec![v("cpu")]));
+    check!(instant(&st, &e, 100 * S), ["{} 3"]);
+    check!(
+        instant(&st, &agg(AggOp::Group, v("mem")), 100 * S),
+        ["{} 1"]
+    );
+    check!(
+        instant(&st, &agg_p(AggOp::Bottomk, num(1.0), v("mem")), 100 * S),
+        [r#"{__name__="mem", env="prod", host="h1", job="x"} 10"#]
+    );
+    check!(
+        instant(&st, &agg_p(AggOp::Topk, num(0.0), v("mem")), 100 * S),
+        []
+    );
+    let e = agg_full(AggOp::Topk, Some(num(1.0)), v("mem"), &["env"], false);
+    check!(
+        instant(&st, &e, 100 * S),
+        [
+            r#"{__name__="mem", env="dev", host="h3", job="x"} 30"#,
+            r#"{__name__="mem", env="prod", host="h2", job="x"} 20"#,
+        ]
+    );
+}
+
+#[test]
+fn label_functions() {
+    let st = dataset_d();
+    let e = call(
+        "label_replace",
+        vec![
+            vm("cpu", &[("host", "=", "h1")]),
+            s("dst"),
+            s("$1-x"),
+            s("host"),
+            s("h(.*)"),
+        ],
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [r#"{__name__="cpu", dst="1-x", env="prod", host="h1"} 1"#]
+    );
+    let e = call(
+        "label_replace",
+        vec![v("cpu"), s("dst"), s("x"), s("host"), s("(.*")],
+    );
+    assert_eq!(
+        err_of(&st, &e, 100 * S),
+        EvalError::Execution("invalid regular expression in label_replace(): (.*".into())
+    );
+    let e = call(
+        "label_replace",
+        vec![v("cpu"), s("1new"), s("x"), s("host"), s(".*")],
+    );
+    assert_eq!(
+        err_of(&st, &e, 100 * S),
+        EvalError::Execution("invalid destination label name in label_replace(): 1new".into())
+    );
+    let e = call(
+        "label_join",
+        vec![
+            vm("cpu", &[("host", "=", "h1")]),
+            s("j"),
+            s("-"),
+            s("env"),
+            s("host"),
+        ],
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [r#"{__name__="cpu", env="prod", host="h1", j="prod-h1"} 1"#]
+    );
+    let e = call("label_join", vec![v("cpu"), s("j"), s("-"), s("1bad")]);
+    assert_eq!(
+        err_of(&st, &e, 100 * S),
+        EvalError::Execution("invalid source label name in label_join(): 1bad".into())
+    );
+}
+
+#[test]
+fn scalar_clamp_and_misc_functions() {
+    let st = dataset_d();
+    check!(
+        instant(&st, &call("scalar", vec![v("cpu")]), 100 * S),
+        ["NaN"]
+    );
+    check!(
+        instant(
+            &st,
+            &call("scalar", vec![vm("cpu", &[("host", "=", "h2")])]),
+            100 * S
+        ),
+        ["2"]
+    );
+    check!(
+        instant(
+            &st,
+            &call("clamp", vec![v("cpu"), num(2.0), num(1.0)]),
+            100 * S
+        ),
+        []
+    );
+    check!(
+        instant(
+            &st,
+            &call("clamp", vec![v("cpu"), num(1.5), num(2.5)]),
+            100 * S
+        ),
+        [
+            r#"{env="dev", host="h3"} 2.5"#,
+            r#"{env="prod", host="h1"} 1.5"#,
+            r#"{env="prod", host="h2"} 2"#,
+        ]
+    );
+    // Go's own `math.Sin` gives ...515e-16, libm ...532e-16: equal within the differential
+    // test's 1e-9 relative tolerance, not to the last bit.
+    let sin = call("sin", vec![call("vector", vec![call("pi", vec![])])]);
+    let Value::Vector(got) = engine().instant(&st, &sin, 100 * S).unwrap() else {
+        panic!("a vector")
+    };
+    assert!((got[0].v - 1.2246467991473515e-16).abs() < 1e-12 * 1.2246467991473515e-16);
+    check!(
+        instant(
+            &st,
+            &call("last_over_time", vec![range(v("b"), 30 * S)]),
+            150 * S
+        ),
+        [r#"{__name__="b"} 5"#]
+    );
+    check!(
+        instant(&st, &call("sort", vec![v("mem")]), 100 * S)
+            .iter()
+            .map(|x| x.rsplit(' ').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>(),
+        ["10", "20", "30", "NaN"]
+    );
+}
+
+#[test]
+fn staleness_and_offsets_in_range_queries() {
+    let st = dataset_d();
+    check!(
+        range_q(&st, &v("st"), 100 * S, 220 * S, 10 * S),
+        [r#"{__name__="st"} 100:1 110:2 200:3 210:3 220:3"#]
+    );
+    check!(
+        range_q(&st, &offset(v("b"), -10 * S), 100 * S, 120 * S, 10 * S),
+        [r#"{__name__="b"} 100:1 110:2 120:3"#]
+    );
+    let e = call("absent_over_time", vec![range(v("lb"), 10 * S)]);
+    check!(range_q(&st, &e, 90 * S, 120 * S, 10 * S), ["{} 90:1 120:1"]);
+    check!(
+        range_q(&st, &call("absent", vec![v("st")]), 115 * S, 125 * S, 5 * S),
+        ["{} 120:1 125:1"]
+    );
+}
+
+#[test]
+fn max_samples_limit() {
+    let st = dataset_d();
+    let e = Engine::new(EngineOptions {
+        max_samples: 5,
+        ..EngineOptions::default()
+    });
+    assert!(e.instant(&st, &v("qv"), 100 * S).is_ok());
+    let too_many = EvalError::Execution(
+        "query processing would load too many samples into memory in query execution".into(),
+    );
+    assert_eq!(
+        e.instant(&st, &agg(AggOp::Sum, v("qv")), 100 * S),
+        Err(too_many.clone())
+    );
+    assert_eq!(
+        e.range(&st, &v("cpu"), 100 * S, 101 * S, S),
+        Err(too_many.clone())
+    );
+    assert_eq!(
+        e.instant(&st, &range(v("sq"), 10 * S), 100 * S),
+        Err(too_many)
+    );
+}
+
+#[test]
+fn timeout() {
+    let st = dataset_d();
+    let e = Engine::new(EngineOptions {
+        timeout: Duration::ZERO,
+        ..EngineOptions::default()
+    });
+    assert_eq!(
+        e.instant(&st, &v("cpu"), 100 * S),
+        Err(EvalError::Timeout(
+            "query timed out in expression evaluation".into()
+        ))
+    );
+}
+
+#[test]
+fn step_invariant_and_at_in_range_queries() {
+    let st = dataset_d();
+    let e = agg(AggOp::Sum, at(v("sq"), AtModifier::Timestamp(50 * S)));
+    check!(
+        range_q(&st, &e, 100 * S, 120 * S, 10 * S),
+        ["{} 100:50 110:50 120:50"]
+    );
+    let e = call("rate", vec![at(range(v("sq"), 60 * S), AtModifier::End)]);
+    check!(
+        range_q(&st, &e, 100 * S, 120 * S, 10 * S),
+        ["{} 100:1 110:1 120:1"]
+    );
+    // A subquery inside a range query: inner steps aligned to absolute multiples.
+    let e = call("count_over_time", vec![subq(v("sq"), 30 * S, Some(7 * S))]);
+    check!(
+        range_q(&st, &e, 100 * S, 102 * S, S),
+        ["{} 100:5 101:4 102:4"]
+    );
+}
+
+/// Expressions whose range evaluation must agree with instant evaluation at every step.
+fn consistency_cases() -> Vec<Expr> {
+    use Cardinality::*;
+    vec![
+        v("b"),
+        v("st"),
+        call("rate", vec![range(v("c1"), 30 * S)]),
+        call("irate", vec![range(v("c1"), 30 * S)]),
+        call("deriv", vec![range(v("sq"), 20 * S)]),
+        call("predict_linear", vec![range(v("lin"), 30 * S), num(10.0)]),
+        call("avg_over_time", vec![range(v("b"), 25 * S)]),
+        call("quantile_over_time", vec![num(0.3), range(v("b"), 25 * S)]),
+        call(
+            "max_over_time",
+            vec![offset(subq(v("sq"), 30 * S, Some(7 * S)), 3 * S)],
+        ),
+        call(
+            "sum_over_time",
+            vec![subq(
+                call("rate", vec![range(v("c2"), 20 * S)]),
+                40 * S,
+                None,
+            )],
+        ),
+        agg_by(
+            AggOp::Sum,
+            &["job"],
+            call("rate", vec![range(vm("", &[("job", "=", "j")]), 40 * S)]),
+        ),
+        agg_p(
+            AggOp::Topk,
+            num(2.0),
+            vm("", &[("__name__", "=~", "c1|c2|b")]),
+        ),
+        agg_p(
+            AggOp::Quantile,
+            num(0.7),
+            vm("", &[("__name__", "=~", "c1|c2|b|sq")]),
+        ),
+        agg_p(
+            AggOp::CountValues,
+            s("val"),
+            vm("", &[("__name__", "=~", "c1|c2")]),
+        ),
+        agg(AggOp::Stddev, vm("", &[("__name__", "=~", "c1|c2|b")])),
+        bin(BinOp::Sub, v("c1"), v("c2")),
+        bin_on(BinOp::Div, v("c1"), v("c2"), true, &["job"], OneToOne, &[]),
+        bin(BinOp::Or, v("c1"), v("b")),
+        bin_on(
+            BinOp::Unless,
+            v("c1"),
+            v("c2"),
+            true,
+            &["job"],
+            ManyToMany,
+            &[],
+        ),
+        bin_bool(BinOp::Gtr, v("c1"), v("c2")),
+        bin(BinOp::Gtr, v("sq"), call("scalar", vec![v("b")])),
+        call("absent", vec![v("st")]),
+        call("absent_over_time", vec![range(v("lb"), 10 * S)]),
+        call("timestamp", vec![v("st")]),
+        call("histogram_quantile", vec![num(0.5), v("lat_bucket")]),
+        call(
+            "label_replace",
+            vec![v("c1"), s("x"), s("$1"), s("job"), s("(.*)")],
+        ),
+        call("hour", vec![v("sq")]),
+        call("time", vec![]),
+    ]
+}
+
+#[test]
+fn range_query_equals_instant_queries_at_each_step() {
+    let st = dataset_d();
+    let eng = engine();
+    let (start, end, step) = (0, 260 * S, 7 * S);
+    for e in consistency_cases() {
+        let Value::Matrix(series) = eng.range(&st, &e, start, end, step).unwrap() else {
+            panic!("range result is a matrix")
+        };
+        let mut t = start;
+        while t <= end {
+            let mut from_range: Vec<String> = series
+                .iter()
+                .filter_map(|s| {
+                    s.points
+                        .iter()
+                        .find(|(pt, _)| *pt == t)
+                        .map(|(_, x)| format!("{} {}", labels::to_string(&s.labels), fmt_v(*x)))
+                })
+                .collect();
+            let mut from_instant = match eng.instant(&st, &e, t).unwrap() {
+                Value::Scalar { v, .. } => vec![format!("{{}} {}", fmt_v(v))],
+                other => render(&other),
+            };
+            from_range.sort();
+            from_instant.sort();
+            assert_eq!(from_range, from_instant, "{e:?} at {t}");
+            t += step;
+        }
+    }
+}
