@@ -33,11 +33,6 @@ pub trait NameValues<'a> {
     /// Number of values.
     fn len(&self) -> usize;
 
-    /// Whether the name has no values.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Value `i` (`i < len()`), in byte order.
     fn value(&self, i: usize) -> &'a str;
 
