@@ -753,3 +753,160 @@ fn promtool_instant_and_range() {
     .unwrap();
     assert_eq!(out, format!("{{}} =>\n1 @[{start}]\n1 @[{t1}]\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// The real binary: flags, and queries over blocks and head. Ports come from 19400-19499.
+
+/// `fedstore serve` on `data` with `args`, killed on drop.
+struct Binary {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Binary {
+    fn start(data: &std::path::Path, args: &[&str]) -> Binary {
+        let port = crate::support::free_port_in(19400);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fedstore"))
+            .args(["serve", "--web.listen-address"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--storage.tsdb.path")
+            .arg(data)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("fedstore exited with {status}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && get(&format!("{url}/-/ready"), &[]).status == 200
+            {
+                return Binary { child, url };
+            }
+            assert!(std::time::Instant::now() < deadline, "fedstore not ready");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let a = get(&format!("{}{path}", self.url), &[]);
+        (a.status, a.text())
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve` wires the `--query.*` flags into the engine and `status/flags`, and answers
+/// queries over history that compaction moved into blocks, merged with the head.
+#[test]
+fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
+    const HOUR: i64 = 3_600_000;
+    const STEP: i64 = 15_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Binary::start(
+        &data,
+        &[
+            "--storage.tsdb.min-block-duration",
+            "1h",
+            "--storage.tsdb.compaction-interval",
+            "100ms",
+            "--storage.tsdb.retention.time",
+            "1y",
+            "--query.lookback-delta",
+            "3h",
+            "--query.max-samples",
+            "5000",
+            "--query.timeout",
+            "1m",
+            "--query.max-concurrency",
+            "3",
+        ],
+    );
+    let (_, flags) = srv.get("/api/v1/status/flags");
+    let flags: serde_json::Value = serde_json::from_str(&flags).unwrap();
+    assert_eq!(flags["data"]["query.max-samples"], "5000", "{flags}");
+    assert_eq!(flags["data"]["query.timeout"], "1m");
+    assert_eq!(flags["data"]["query.max-concurrency"], "3");
+    assert_eq!(flags["data"]["query.lookback-delta"], "3h");
+    assert_eq!(flags["data"]["storage.tsdb.retention.time"], "1y");
+    // 4h of history for 3 series ending about 1 h ago: compaction persists most of it.
+    let base = (wall_ms() - 5 * HOUR).div_euclid(HOUR) * HOUR;
+    let mut body = String::new();
+    let mut t = base;
+    while t < base + 4 * HOUR {
+        for i in 0..3 {
+            body.push_str(&format!("qb{{i=\"{i}\"}} {} {t}\n", (t - base) / STEP + i));
+        }
+        t += STEP;
+    }
+    let a = post(
+        &format!("{}/api/v1/import/prometheus", srv.url),
+        "text/plain",
+        body.as_bytes(),
+    );
+    assert!(a.status < 300, "{}", a.text());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let blocks = std::fs::read_dir(&data)
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name();
+                fedstore_storage::block::is_block_dir_name(&n.to_string_lossy())
+            })
+            .count();
+        if blocks >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no blocks written");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Every step of the 4h sees all three series: sum = 3 * k + 0 + 1 + 2.
+    let (start, end) = (base / 1000, (base + 4 * HOUR - STEP) / 1000);
+    let (status, body) = srv.get(&format!(
+        "/api/v1/query_range?query=sum(qb)&start={start}&end={end}&step=15"
+    ));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let values = v["data"]["result"][0]["values"].as_array().unwrap();
+    assert_eq!(values.len() as i64, 4 * HOUR / STEP);
+    for (k, p) in values.iter().enumerate() {
+        assert_eq!(p[1], format!("{}", 3 * k + 3), "step {k}");
+    }
+    // count_over_time across the block boundaries: every sample once.
+    let (_, body) = srv.get(&format!(
+        "/api/v1/query?query=count_over_time(qb%7Bi%3D%221%22%7D%5B4h%5D)&time={end}"
+    ));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["data"]["result"][0]["value"][1],
+        format!("{}", 4 * HOUR / STEP),
+        "{body}"
+    );
+    // series and label values see the blocks too.
+    let (_, body) = srv.get(&format!(
+        "/api/v1/label/i/values?start={start}&end={}",
+        start + 600
+    ));
+    assert_eq!(body, r#"{"status":"success","data":["0","1","2"]}"#);
+    // --query.max-samples: a subquery of 3 series x 2880 points is over 5000.
+    let (status, body) = srv.get(&format!(
+        "/api/v1/query?query=count_over_time(qb%5B4h%3A5s%5D)&time={end}"
+    ));
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            422,
+            r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory in query execution"}"#
+        )
+    );
+}
