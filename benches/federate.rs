@@ -10,7 +10,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fedstore::api::federate::render::{Encoding, ExternalLabels, Piece, Renderer};
+use fedstore::api::federate::render::{Encoding, Piece, Renderer};
+use fedstore::config::ExternalLabels;
 use fedstore_promql::parse_selector;
 use fedstore_storage::testutil::NodeSetSpec;
 use fedstore_storage::{Head, HeadOptions, LabelsRef, LatestSink, Matcher};

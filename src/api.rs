@@ -8,6 +8,7 @@ pub mod form;
 pub mod health;
 pub mod import;
 pub mod lifecycle;
+pub mod remote_read;
 pub mod remote_write;
 pub mod self_metrics;
 pub mod targets;
@@ -84,29 +85,32 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut resp = HttpResponse::build(self.status_code());
         match self {
             ApiError::Json {
                 error_type,
                 message,
                 ..
-            } => resp
+            } => HttpResponse::build(self.status_code())
                 .content_type("application/json")
                 .body(v1::json::error_body(error_type, message)),
-            other => {
-                // Go's http.Error: the message, a newline, and these two headers.
-                resp.insert_header((
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                ))
-                .insert_header((
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .body(format!("{other}\n"))
-            }
+            other => http_error(self.status_code(), other),
         }
     }
+}
+
+/// Go's `http.Error(w, msg, status)`: the message, a newline, and its two headers. Every
+/// plain-text error response is rendered here.
+pub fn http_error(status: StatusCode, message: &dyn std::fmt::Display) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        ))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .body(format!("{message}\n"))
 }
 
 /// Registers every endpoint on an actix `App`.
@@ -120,6 +124,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(import::handle)),
         )
         .route("/api/v1/write", web::post().to(remote_write::handle))
+        .service(
+            web::resource("/api/v1/read")
+                .route(web::post().to(remote_read::handle))
+                .default_service(web::to(remote_read::method_not_allowed)),
+        )
         .route("/metrics", web::get().to(self_metrics::handle))
         .route("/-/healthy", web::get().to(health::healthy))
         .route("/-/healthy", web::head().to(health::healthy))

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fedstore_storage::Head;
 
-use crate::api::federate::render::ExternalLabels;
+use crate::config::ExternalLabels;
 use crate::server::{self, AppState};
 
 /// fedstore: a Prometheus-compatible storage node built for federation.
@@ -27,11 +27,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Load text-format files into a running server (`POST /api/v1/import/prometheus`).
     Import(ImportArgs),
     /// Cut a corrupt WAL at its first bad record so `serve` can start (the rest is lost).
     Repair(RepairArgs),
+    /// Check rule or configuration files (as `promtool check`).
+    #[command(subcommand)]
+    Check(crate::check_cli::CheckCommand),
 }
 
 /// Flags of `fedstore repair`.
@@ -94,6 +97,30 @@ pub struct ServeArgs {
     /// Longest block compaction merges into; default 10% of the retention time, at most 31d.
     #[arg(long = "storage.tsdb.max-block-duration", value_parser = parse_duration_ms)]
     pub max_block_duration_ms: Option<i64>,
+    /// The URL under which fedstore is reached from outside (alerts' generatorURL,
+    /// `$externalURL`); default `http://<hostname>:<port>`.
+    #[arg(long = "web.external-url", default_value = "")]
+    pub external_url: String,
+    /// Minimum time to wait before resending an alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_duration_ms)]
+    pub resend_delay_ms: i64,
+    /// Max time to tolerate an outage for restoring the "for" state of an alert.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = parse_duration_ms)]
+    pub for_outage_tolerance_ms: i64,
+    /// Minimum duration between an alert and its restored "for" state (only for alerts with
+    /// a longer "for").
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = parse_duration_ms)]
+    pub for_grace_period_ms: i64,
+    /// Most samples one remote-read query may return in the SAMPLES answer; 0: no limit
+    /// (ignored for streamed answers, as in Prometheus).
+    #[arg(long = "storage.remote.read-sample-limit", default_value = "5e7", value_parser = parse_count)]
+    pub remote_read_sample_limit: usize,
+    /// Most remote-read requests served at once (more wait); 0: no limit.
+    #[arg(long = "storage.remote.read-concurrent-limit", default_value = "10", value_parser = parse_count)]
+    pub remote_read_concurrent_limit: usize,
+    /// Chunk bytes per frame of a streamed remote-read answer (labels count against it).
+    #[arg(long = "storage.remote.read-max-bytes-in-frame", default_value = "1048576", value_parser = parse_count)]
+    pub remote_read_max_bytes_in_frame: usize,
     /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
     #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
     pub compaction_interval_ms: i64,
@@ -116,6 +143,17 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is not a positive size"))
 }
 
+/// A non-negative count, also in the float form Prometheus's defaults use (`5e7`).
+fn parse_count(s: &str) -> Result<usize, String> {
+    if let Ok(n) = s.parse::<usize>() {
+        return Ok(n);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f >= 0.0 && f.fract() == 0.0 && f <= usize::MAX as f64 => Ok(f as usize),
+        _ => Err(format!("{s:?} is not a non-negative whole number")),
+    }
+}
+
 fn parse_duration_ms(s: &str) -> Result<i64, String> {
     crate::config::duration::Duration::parse(s)
         .map(|d| d.as_millis() as i64)
@@ -127,9 +165,10 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_level)?;
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Import(args) => crate::import_cli::run(&args.files, &args.url),
         Command::Repair(args) => repair(&args),
+        Command::Check(cmd) => crate::check_cli::run(&cmd),
     }
 }
 
@@ -217,6 +256,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.query_max_concurrency,
     );
     state.flags = flag_values(&args);
+    state.remote_read = Arc::new(crate::remote::read::RemoteRead::new(
+        Arc::new(crate::query::storage::DbQueryable::new(db.clone())),
+        crate::remote::read::ReadLimits {
+            sample_limit: args.remote_read_sample_limit,
+            concurrent_limit: args.remote_read_concurrent_limit,
+            max_bytes_in_frame: args.remote_read_max_bytes_in_frame,
+            chunk_range_ms: args.min_block_duration_ms.max(1),
+        },
+    ));
     state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
         head.clone(),
         usize::try_from(args.remote_write_max_bytes).unwrap_or(usize::MAX),
@@ -238,6 +286,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .apply_config(&config)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     state.scrape = Some(scrape.clone());
+    let port = listener.local_addr()?.port();
+    let rules_opts = crate::rules::service::RulesOptions {
+        external_url: if args.external_url.is_empty() {
+            format!("http://{}:{port}", crate::scrape::manager::hostname())
+        } else {
+            args.external_url.trim_end_matches('/').to_owned()
+        },
+        resend_delay_ms: args.resend_delay_ms,
+        outage_tolerance_ms: args.for_outage_tolerance_ms,
+        grace_period_ms: args.for_grace_period_ms,
+    };
+    let rules = crate::rules::service::RulesService::start(
+        db.clone(),
+        state.query.engine().clone(),
+        &config,
+        &rules_opts,
+    )
+    .map_err(|e| anyhow::anyhow!("loading rules: {}", e.replace('\n', "; ")))?;
+    state.rules = Some(rules.clone());
     state.config_file.clone_from(&args.config_file);
     state.enable_lifecycle = args.enable_lifecycle;
     tracing::info!(
@@ -252,6 +319,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server::run(listener, state, shutdown_signal()).await
     });
     scrape.stop();
+    rules.stop();
     served?;
     // Acknowledged writes are already durable; this syncs what `never`/interval modes buffered.
     db.head()
@@ -288,6 +356,18 @@ fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
         (
             "web.remote-write.max-bytes",
             args.remote_write_max_bytes.to_string(),
+        ),
+        (
+            "storage.remote.read-sample-limit",
+            args.remote_read_sample_limit.to_string(),
+        ),
+        (
+            "storage.remote.read-concurrent-limit",
+            args.remote_read_concurrent_limit.to_string(),
+        ),
+        (
+            "storage.remote.read-max-bytes-in-frame",
+            args.remote_read_max_bytes_in_frame.to_string(),
         ),
         ("storage.tsdb.retention.time", ms(args.retention_time_ms)),
         (

@@ -2,11 +2,13 @@
 //! Prometheus 2.42 `config/config.go`, with errors that lead with `file:line:column`.
 //!
 //! Parsing is strict (`yaml.UnmarshalStrict`): unknown fields are errors. Sections fedstore
-//! does not act on (`rule_files`, `alerting`, `remote_write`, `remote_read`, `storage`,
-//! `tracing`) are accepted loosely and reported by [`Config::ignored_sections`].
+//! does not act on (`remote_write`, `remote_read`, `storage`, `tracing`) are accepted loosely
+//! and reported by [`Config::ignored_sections`].
 
+pub mod alerting;
 pub mod duration;
 pub mod error;
+pub mod external_labels;
 pub mod file_sd;
 pub mod global;
 pub mod http_client;
@@ -23,6 +25,7 @@ use serde::Deserialize;
 
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, Location};
+pub use external_labels::ExternalLabels;
 pub use file_sd::FileSdConfig;
 pub use global::GlobalConfig;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
@@ -54,20 +57,16 @@ pub struct Config {
     pub global: GlobalConfig,
     /// Scrape jobs in file order; job names are unique.
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// `rule_files` patterns (accepted and checked as Prometheus does; not evaluated).
+    /// `rule_files` patterns (globs; relative ones resolved against the file's directory).
     pub rule_files: Vec<String>,
+    /// `alerting`: Alertmanagers and alert relabeling.
+    pub alerting: alerting::AlertingConfig,
     /// Top-level sections present in the file that fedstore ignores, in a fixed order.
     ignored_sections: Vec<&'static str>,
 }
 
 /// Top-level sections accepted for compatibility but not acted on.
-const IGNORED_SECTIONS: [&str; 5] = [
-    "alerting",
-    "remote_write",
-    "remote_read",
-    "storage",
-    "tracing",
-];
+const IGNORED_SECTIONS: [&str; 4] = ["remote_write", "remote_read", "storage", "tracing"];
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename = "Config")]
@@ -79,7 +78,7 @@ struct RawConfig {
     #[serde(default)]
     scrape_configs: Vec<Option<ScrapeConfig>>,
     #[serde(default)]
-    alerting: Option<serde_yaml_ng::Value>,
+    alerting: Option<alerting::AlertingConfig>,
     #[serde(default)]
     remote_write: Option<serde_yaml_ng::Value>,
     #[serde(default)]
@@ -102,6 +101,7 @@ impl Default for Config {
             global: GlobalConfig::default(),
             scrape_configs: Vec::new(),
             rule_files: Vec::new(),
+            alerting: alerting::AlertingConfig::default(),
             ignored_sections: Vec::new(),
         }
     }
@@ -203,24 +203,21 @@ impl Config {
         }
 
         let present = [
-            raw.alerting.is_some(),
             raw.remote_write.is_some(),
             raw.remote_read.is_some(),
             raw.storage.is_some(),
             raw.tracing.is_some(),
         ];
-        let mut ignored_sections: Vec<&'static str> = IGNORED_SECTIONS
+        let ignored_sections: Vec<&'static str> = IGNORED_SECTIONS
             .iter()
             .zip(present)
             .filter_map(|(name, p)| p.then_some(*name))
             .collect();
-        if !raw.rule_files.is_empty() {
-            ignored_sections.insert(0, "rule_files");
-        }
         Ok(Config {
             global,
             scrape_configs,
             rule_files: raw.rule_files,
+            alerting: raw.alerting.unwrap_or_default(),
             ignored_sections,
         })
     }
@@ -247,8 +244,8 @@ impl Config {
         &self.global.external_labels
     }
 
-    /// Sections present in the file that fedstore accepts but ignores (`rule_files`,
-    /// `alerting`, `remote_write`, `remote_read`, `storage`, `tracing`).
+    /// Sections present in the file that fedstore accepts but ignores (`remote_write`,
+    /// `remote_read`, `storage`, `tracing`).
     pub fn ignored_sections(&self) -> &[&'static str] {
         &self.ignored_sections
     }

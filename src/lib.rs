@@ -17,6 +17,7 @@
 
 pub mod alloc;
 pub mod api;
+pub mod check_cli;
 pub mod cli;
 pub mod config;
 pub mod exposition;
@@ -25,5 +26,6 @@ pub mod metrics;
 pub mod pool;
 pub mod query;
 pub mod remote;
+pub mod rules;
 pub mod scrape;
 pub mod server;

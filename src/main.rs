@@ -1,4 +1,6 @@
 fn main() -> std::process::ExitCode {
+    // Before anything allocates much or starts a thread (see src/alloc.rs).
+    fedstore::alloc::tune();
     match fedstore::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

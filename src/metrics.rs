@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fedstore_storage::{AppendStats, Head};
 
 use crate::exposition::float::write_float;
-use crate::exposition::write::{SampleLine, write_help_line, write_type_line};
+use crate::exposition::write::{write_help_line, write_sample, write_type_line};
 
 /// Where appended samples came from (the `source` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,22 +63,34 @@ impl Histogram {
             write_sample(
                 buf,
                 &format!("{name}_bucket"),
-                labels,
-                Some(("le", le)),
+                labels.iter().copied().chain([("le", le)]),
                 cumulative as f64,
+                None,
             );
         }
         let count = self.count.load(Ordering::Relaxed) as f64;
         write_sample(
             buf,
             &format!("{name}_bucket"),
-            labels,
-            Some(("le", "+Inf")),
+            labels.iter().copied().chain([("le", "+Inf")]),
             count,
+            None,
         );
         let sum = f64::from_bits(self.sum_bits.load(Ordering::Relaxed));
-        write_sample(buf, &format!("{name}_sum"), labels, None, sum);
-        write_sample(buf, &format!("{name}_count"), labels, None, count);
+        write_sample(
+            buf,
+            &format!("{name}_sum"),
+            labels.iter().copied(),
+            sum,
+            None,
+        );
+        write_sample(
+            buf,
+            &format!("{name}_count"),
+            labels.iter().copied(),
+            count,
+            None,
+        );
     }
 }
 
@@ -141,9 +153,9 @@ impl Metrics {
         write_sample(
             buf,
             "fedstore_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))],
-            None,
+            [("version", env!("CARGO_PKG_VERSION"))],
             1.0,
+            None,
         );
 
         family(
@@ -155,9 +167,9 @@ impl Metrics {
         write_sample(
             buf,
             "fedstore_head_series",
-            &[],
-            None,
+            [],
             head.num_series() as f64,
+            None,
         );
         family(
             buf,
@@ -168,9 +180,9 @@ impl Metrics {
         write_sample(
             buf,
             "fedstore_head_series_removed_total",
-            &[],
-            None,
+            [],
             head.series_removed_total() as f64,
+            None,
         );
         family(
             buf,
@@ -216,16 +228,16 @@ impl Metrics {
         write_sample(
             buf,
             "fedstore_federate_requests_total",
-            &[("code", "200")],
-            None,
+            [("code", "200")],
             ok,
+            None,
         );
         write_sample(
             buf,
             "fedstore_federate_requests_total",
-            &[("code", "400")],
-            None,
+            [("code", "400")],
             bad,
+            None,
         );
         family(
             buf,
@@ -234,7 +246,7 @@ impl Metrics {
             "Federation answers cut short because the client went away.",
         );
         let aborted = self.federate_aborted.load(Ordering::Relaxed) as f64;
-        write_sample(buf, "fedstore_federate_aborted_total", &[], None, aborted);
+        write_sample(buf, "fedstore_federate_aborted_total", [], aborted, None);
         family(
             buf,
             "fedstore_federate_request_duration_seconds",
@@ -255,16 +267,16 @@ impl Metrics {
         write_sample(
             buf,
             "fedstore_scrapes_total",
-            &[("result", "success")],
-            None,
+            [("result", "success")],
             ok,
+            None,
         );
         write_sample(
             buf,
             "fedstore_scrapes_total",
-            &[("result", "failure")],
-            None,
+            [("result", "failure")],
             failed,
+            None,
         );
         family(
             buf,
@@ -314,7 +326,7 @@ impl Metrics {
     fn per_source(&self, buf: &mut Vec<u8>, name: &str, values: &[AtomicU64; 3]) {
         for (i, source) in SOURCES.iter().enumerate() {
             let v = values[i].load(Ordering::Relaxed) as f64;
-            write_sample(buf, name, &[("source", source)], None, v);
+            write_sample(buf, name, [("source", *source)], v, None);
         }
     }
 }
@@ -367,27 +379,13 @@ fn chunk_file_metrics(head: &Head, buf: &mut Vec<u8>) {
 fn unlabelled(buf: &mut Vec<u8>, metrics: &[(&str, &str, &str, f64)]) {
     for &(name, kind, help, v) in metrics {
         family(buf, name, kind, help);
-        write_sample(buf, name, &[], None, v);
+        write_sample(buf, name, [], v, None);
     }
 }
 
 fn family(buf: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
     write_help_line(buf, name, help);
     write_type_line(buf, name, kind);
-}
-
-fn write_sample(
-    buf: &mut Vec<u8>,
-    name: &str,
-    labels: &[(&str, &str)],
-    extra: Option<(&str, &str)>,
-    v: f64,
-) {
-    let mut line = SampleLine::new(buf, name);
-    for (n, val) in labels.iter().copied().chain(extra) {
-        line.label(n, val);
-    }
-    line.finish(v, None);
 }
 
 /// `process_*` metrics from `/proc/self`, as client_golang's process collector names them.
@@ -410,9 +408,9 @@ fn process_metrics(buf: &mut Vec<u8>) {
             write_sample(
                 buf,
                 "process_cpu_seconds_total",
-                &[],
-                None,
+                [],
                 (utime + stime) / ticks,
+                None,
             );
         }
         if let Some(vsize) = field(20) {
@@ -422,7 +420,7 @@ fn process_metrics(buf: &mut Vec<u8>) {
                 "gauge",
                 "Virtual memory size in bytes.",
             );
-            write_sample(buf, "process_virtual_memory_bytes", &[], None, vsize);
+            write_sample(buf, "process_virtual_memory_bytes", [], vsize, None);
         }
         if let Some(rss) = field(21) {
             family(
@@ -431,7 +429,7 @@ fn process_metrics(buf: &mut Vec<u8>) {
                 "gauge",
                 "Resident memory size in bytes.",
             );
-            write_sample(buf, "process_resident_memory_bytes", &[], None, rss * page);
+            write_sample(buf, "process_resident_memory_bytes", [], rss * page, None);
         }
         if let (Some(start), Some(boot)) = (field(19), boot_time()) {
             family(
@@ -443,9 +441,9 @@ fn process_metrics(buf: &mut Vec<u8>) {
             write_sample(
                 buf,
                 "process_start_time_seconds",
-                &[],
-                None,
+                [],
                 boot + start / ticks,
+                None,
             );
         }
     }
@@ -456,7 +454,7 @@ fn process_metrics(buf: &mut Vec<u8>) {
             "gauge",
             "Number of open file descriptors.",
         );
-        write_sample(buf, "process_open_fds", &[], None, fds.count() as f64);
+        write_sample(buf, "process_open_fds", [], fds.count() as f64, None);
     }
 }
 

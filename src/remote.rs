@@ -1,17 +1,19 @@
-//! Prometheus remote write (and, later, read): protobuf messages, snappy, the receiver core.
+//! Prometheus remote write and read: protobuf messages, snappy, the receiver and reader cores.
 //!
 //! - [`proto`]: prost-derived remote write/read 1.0 messages (the oracle, and remote read).
 //! - [`decode`]: the zero-copy `WriteRequest` decoder of the write hot path.
 //! - [`snappy`]: snappy block decompression with the size check before any work.
-//! - [`write`]: [`RemoteWriteReceiver`]: decode, validate labels, append, report.
+//! - [`receiver`]: [`RemoteWriteReceiver`]: decode, validate labels, append, report.
+//! - [`read`]: remote read: negotiation, matchers, the SAMPLES and streamed answers.
 //!
-//! No HTTP here: `api::remote_write` is the actix handler. See `remote/README.md`.
+//! No HTTP here: `api::remote_write` and `api::remote_read` are the actix handlers. See `remote/README.md`.
 
 pub mod decode;
 pub mod proto;
+pub mod read;
+pub mod receiver;
 pub mod snappy;
-pub mod write;
 
-pub use write::{
+pub use receiver::{
     DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteError, RemoteWriteReceiver, SeriesCache, ingest,
 };

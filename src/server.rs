@@ -13,10 +13,12 @@ use parking_lot::RwLock;
 use tokio::sync::Semaphore;
 
 use crate::api;
-use crate::api::federate::render::ExternalLabels;
+use crate::config::ExternalLabels;
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
+use crate::query::storage::DbQueryable;
 use crate::query::{DEFAULT_MAX_CONCURRENCY, QueryService};
+use crate::remote::read::{ReadLimits, RemoteRead};
 use crate::remote::{DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteReceiver};
 use fedstore_promql::EngineOptions;
 
@@ -101,6 +103,8 @@ pub struct AppState {
     pub remote_write: Arc<RemoteWriteReceiver>,
     /// fedstore's own metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// Recording and alerting rules; `None` until `serve` starts them.
+    pub rules: Option<Arc<crate::rules::service::RulesService>>,
     /// The PromQL engine (`--query.*`), its queue and threads.
     pub query: QueryService,
     /// Every flag and its value, for `/api/v1/status/flags` (names without `--`).
@@ -109,6 +113,8 @@ pub struct AppState {
     pub config_yaml: String,
     /// When the server started (ms since the epoch).
     pub start_time_ms: i64,
+    /// Remote read (`POST /api/v1/read`): its storage and limits.
+    pub remote_read: Arc<RemoteRead>,
 }
 
 impl AppState {
@@ -117,6 +123,7 @@ impl AppState {
     pub fn new(db: Arc<Db>) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let head = db.head().clone();
+        let db_for_read = db.clone();
         AppState {
             db,
             external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
@@ -133,10 +140,15 @@ impl AppState {
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
             metrics: Arc::new(Metrics::default()),
+            rules: None,
             query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY),
             flags: Vec::new(),
             config_yaml: String::new(),
             start_time_ms: system_clock()(),
+            remote_read: Arc::new(RemoteRead::new(
+                Arc::new(DbQueryable::new(db_for_read)),
+                ReadLimits::default(),
+            )),
         }
     }
 

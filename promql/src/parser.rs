@@ -22,7 +22,7 @@ use fedstore_storage::Matcher;
 use crate::ast::Expr;
 use lexer::{Kind, LexError, Lexer, Token};
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{format_duration, parse_api_duration_ns, parse_duration};
 pub use number::format_go_float;
 pub use pretty::pretty;
 
@@ -77,6 +77,8 @@ struct Parser<'a> {
     /// How many aggregations enclose the current point: their `aggregate_op error` rule is then
     /// what Go's error recovery finds first.
     aggregations: usize,
+    /// How deep the expression grammar's recursion is (see `expr::MAX_DEPTH`).
+    nesting: u32,
 }
 
 impl<'a> Parser<'a> {
@@ -87,6 +89,7 @@ impl<'a> Parser<'a> {
             peeked: None,
             last_end: 0,
             aggregations: 0,
+            nesting: 0,
         }
     }
 

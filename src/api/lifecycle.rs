@@ -7,8 +7,8 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 
 use crate::api::ApiError;
-use crate::api::federate::render::ExternalLabels;
 use crate::config::Config;
+use crate::config::ExternalLabels;
 use crate::server::AppState;
 
 /// Re-reads the configuration file and applies it: scrape jobs and external labels. The
@@ -24,6 +24,15 @@ pub fn reload_config(state: &AppState) -> Result<(), String> {
             path.display().to_string()
         )
     })?;
+    // Rules first: a bad rule file keeps everything as it was.
+    if let Some(r) = &state.rules {
+        r.apply(&cfg).map_err(|e| {
+            format!(
+                "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
+                path.display().to_string()
+            )
+        })?;
+    }
     if let Some(m) = &state.scrape {
         m.apply_config(&cfg).map_err(|e| {
             format!(

@@ -2,9 +2,10 @@
 //!
 //! Reads the body under a size cap, refuses oversized bodies from the snappy header before
 //! receiving the rest, and runs decode + append on the ingest pool (`AppState::ingest_pool`). All protocol logic is in
-//! [`crate::remote::write`]. Like Prometheus 2.42, no request header is checked.
+//! [`crate::remote::receiver`]. Like Prometheus 2.42, no request header is checked.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::BytesMut;
 use futures_util::StreamExt as _;
@@ -92,22 +93,12 @@ pub async fn handle(
 }
 
 impl ResponseError for RemoteWriteError {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        self.status()
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        // Go's http.Error: the message, a newline, and these two headers.
-        HttpResponse::build(self.status())
-            .insert_header((
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ))
-            .insert_header((
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .body(self.body())
+        crate::api::http_error(self.status_code(), self)
     }
 }
 
@@ -115,6 +106,7 @@ impl ResponseError for RemoteWriteError {
 mod tests {
     use std::sync::Arc;
 
+    use actix_web::http::header::HeaderValue;
     use actix_web::{App, test};
     use fedstore_storage::{Head, HeadOptions};
 

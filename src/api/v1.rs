@@ -7,6 +7,7 @@ pub mod metadata;
 pub mod params;
 pub mod query;
 pub mod respond;
+pub mod rules;
 pub mod series;
 pub mod status;
 
@@ -43,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             series::label_values
         ))
         .service(get_only!("/api/v1/metadata", metadata::handle))
+        .service(get_only!("/api/v1/rules", rules::rules))
+        .service(get_only!("/api/v1/alerts", rules::alerts))
         .service(get_only!("/api/v1/status/buildinfo", status::buildinfo))
         .service(get_only!("/api/v1/status/runtimeinfo", status::runtimeinfo))
         .service(get_only!("/api/v1/status/flags", status::flags))

@@ -5,11 +5,12 @@
 use std::fmt;
 use std::sync::LazyLock;
 
+use fedstore_storage::labels::is_valid_label_name;
 use fedstore_storage::{MatchOp, Matcher};
 use md5::{Digest, Md5};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
-use crate::config::yaml::{self, is_valid_label_name};
+use crate::config::yaml;
 
 /// The relabel actions of Prometheus 2.42 (names are matched case-insensitively in YAML).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -646,7 +646,7 @@ fn seed_federation_config() {
 }
 
 #[test]
-fn ignored_sections_are_accepted() {
+fn ignored_sections_are_accepted_and_alerting_is_read() {
     let yaml = r#"
 rule_files: [rules/*.yml]
 alerting:
@@ -666,16 +666,13 @@ scrape_configs:
     let cfg = parse(yaml);
     assert_eq!(
         cfg.ignored_sections(),
-        [
-            "rule_files",
-            "alerting",
-            "remote_write",
-            "remote_read",
-            "storage",
-            "tracing"
-        ]
+        ["remote_write", "remote_read", "storage", "tracing"]
     );
     assert_eq!(cfg.rule_files, vec!["rules/*.yml"]);
+    assert_eq!(
+        cfg.alerting.alertmanagers[0].urls(),
+        ["http://am:9093/api/v2/alerts"]
+    );
     assert!(parse("global: {}").ignored_sections().is_empty());
 }
 
@@ -894,8 +891,8 @@ fn data_files_invalid_with_prometheus_messages() {
 #[test]
 fn data_files_agree_with_promtool() {
     let promtool = Path::new("/usr/bin/promtool");
-    if !promtool.exists() {
-        eprintln!("SKIPPED data_files_agree_with_promtool: /usr/bin/promtool is not installed");
+    if !fedstore_tools::skips::peer_installed("data_files_agree_with_promtool", "/usr/bin/promtool")
+    {
         return;
     }
     for (kind, want_ok) in [("valid", true), ("invalid", false)] {

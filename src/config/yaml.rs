@@ -5,17 +5,8 @@
 
 use std::fmt;
 
+use fedstore_storage::labels::is_valid_label_name;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-
-/// Whether `name` is a valid Prometheus 2.42 label name (`^[a-zA-Z_][a-zA-Z0-9_]*$`).
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {}
-        _ => return false,
-    }
-    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
 
 /// Visits any YAML scalar as its text, the way go-yaml v2 fills a Go `string`.
 struct ScalarText;
@@ -285,24 +276,6 @@ impl<'de> serde::Deserialize<'de> for StringList {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_names() {
-        let cases = [
-            ("a", true),
-            ("_", true),
-            ("__name__", true),
-            ("a1_B", true),
-            ("", false),
-            ("1a", false),
-            ("a:b", false),
-            ("a-b", false),
-            ("ä", false),
-        ];
-        for (name, want) in cases {
-            assert_eq!(is_valid_label_name(name), want, "{name:?}");
-        }
-    }
 
     #[derive(serde::Deserialize, Debug)]
     #[serde(deny_unknown_fields)]

@@ -16,7 +16,7 @@ mod tests;
 mod text;
 
 pub use error::{ParseError, ParseErrorKind, Token, go_quote};
-pub use labels::{LabelIter, to_labels};
+pub use labels::{LabelIter, exposed_labels, to_labels};
 
 use std::borrow::Cow;
 

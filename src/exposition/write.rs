@@ -52,6 +52,18 @@ fn has_label_escape(b: &[u8]) -> bool {
         .any(|&c| c == b'\\' || c == b'\n' || c == b'"')
 }
 
+/// Appends `<sep>name="escaped value"`: one label pair of a sample line, `sep` being `{` before
+/// the first pair and `,` before the others. Every label pair the server writes comes from
+/// here, including the federate renderer's cached prefixes.
+#[inline]
+pub fn write_label_pair(buf: &mut Vec<u8>, sep: u8, name: &str, value: &str) {
+    buf.push(sep);
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b"=\"");
+    write_label_value(buf, value);
+    buf.push(b'"');
+}
+
 /// Appends HELP text with HELP escaping: `\` → `\\`, newline → `\n` (a `"` stays as is).
 #[inline]
 pub fn write_help(buf: &mut Vec<u8>, help: &str) {
@@ -107,12 +119,9 @@ impl<'b> SampleLine<'b> {
     /// Appends `name="escaped value"` (with `{` or `,` before it).
     #[inline]
     pub fn label(&mut self, name: &str, value: &str) {
-        self.buf.push(if self.has_labels { b',' } else { b'{' });
+        let sep = if self.has_labels { b',' } else { b'{' };
         self.has_labels = true;
-        self.buf.extend_from_slice(name.as_bytes());
-        self.buf.extend_from_slice(b"=\"");
-        write_label_value(self.buf, value);
-        self.buf.push(b'"');
+        write_label_pair(self.buf, sep, name, value);
     }
 
     /// Whether any label has been written.

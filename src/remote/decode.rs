@@ -17,9 +17,9 @@ const RECURSION_LIMIT: u32 = 100;
 const LABEL_FIELDS_CTX: u32 = RECURSION_LIMIT - 2;
 
 /// Wire types of the protobuf encoding.
-const WIRE_VARINT: u8 = 0;
-const WIRE_FIXED64: u8 = 1;
-const WIRE_LEN: u8 = 2;
+pub(crate) const WIRE_VARINT: u8 = 0;
+pub(crate) const WIRE_FIXED64: u8 = 1;
+pub(crate) const WIRE_LEN: u8 = 2;
 const WIRE_START_GROUP: u8 = 3;
 const WIRE_END_GROUP: u8 = 4;
 const WIRE_FIXED32: u8 = 5;
@@ -437,7 +437,7 @@ fn utf8<'a>(b: &'a [u8], field: &'static str) -> Result<&'a str, DecodeError> {
 }
 
 /// Checks the wire type of a known field.
-fn check_wire(got: u8, want: u8, field: &'static str) -> Result<(), DecodeError> {
+pub(crate) fn check_wire(got: u8, want: u8, field: &'static str) -> Result<(), DecodeError> {
     if got == want {
         Ok(())
     } else {
@@ -449,19 +449,24 @@ fn check_wire(got: u8, want: u8, field: &'static str) -> Result<(), DecodeError>
 }
 
 /// A cursor over one message body.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn is_empty(&self) -> bool {
+    /// A cursor at the start of `buf`.
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.buf.len()
     }
 
     /// A base-128 varint, at most 10 bytes, the 10th at most 1 (prost's overflow rule).
     #[inline]
-    fn varint(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
         let rest = &self.buf[self.pos..];
         match rest.first() {
             Some(&b) if b < 0x80 => {
@@ -491,7 +496,7 @@ impl<'a> Reader<'a> {
 
     /// A field key: (field number, wire type).
     #[inline]
-    fn key(&mut self, message: &'static str) -> Result<(u32, u8), DecodeError> {
+    pub(crate) fn key(&mut self, message: &'static str) -> Result<(u32, u8), DecodeError> {
         let key = self.varint()?;
         let wire_type = (key & 7) as u8;
         let tag = key >> 3;
@@ -514,7 +519,7 @@ impl<'a> Reader<'a> {
 
     /// A length-delimited field's bytes.
     #[inline]
-    fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.varint()?;
         let rest = self.buf.len() - self.pos;
         if len > rest as u64 {
@@ -543,7 +548,7 @@ impl<'a> Reader<'a> {
 
     /// Skips an unknown field whose key was just read, as prost's `skip_field` does
     /// (groups included, consuming the recursion budget `ctx`).
-    fn skip(&mut self, tag: u32, wire: u8, ctx: u32) -> Result<(), DecodeError> {
+    pub(crate) fn skip(&mut self, tag: u32, wire: u8, ctx: u32) -> Result<(), DecodeError> {
         if ctx == 0 {
             return Err(DecodeError::RecursionLimit);
         }

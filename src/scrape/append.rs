@@ -11,7 +11,7 @@ use fedstore_storage::{
 };
 
 use crate::config::RelabelConfig;
-use crate::exposition::parse::{Entry, Format, Parser, to_labels};
+use crate::exposition::parse::{Entry, Format, Parser, exposed_labels};
 use crate::scrape::cache::{Lookup, ScrapeCache};
 use crate::scrape::target::{report_labels, sample_labels};
 
@@ -214,7 +214,7 @@ pub fn append_body(
                 }
             }
             Lookup::Miss => {
-                let scraped = to_labels(&sample);
+                let scraped = exposed_labels(&sample);
                 let Some(labels) =
                     sample_labels(&scraped, &ctx.target, ctx.honor_labels, &ctx.metric_relabel)
                 else {
@@ -333,10 +333,37 @@ pub fn scrape_and_report(
             counts.series_added as f64,
         ],
     );
-    let stats = app.commit().unwrap_or_else(|e| {
-        tracing::error!(err = %e, "scrape commit failed");
-        AppendStats::default()
-    });
+    let stats = match app.commit() {
+        Ok(stats) => stats,
+        Err(e) => {
+            // A commit is all or nothing: none of this scrape was stored. Report the scrape
+            // as failed with the cause (Prometheus 2.42 only logs "Scrape commit failed" and
+            // keeps the health it reported before the commit), and try to store `up` 0 in a
+            // commit of its own: it lands when the failure was transient, and a poisoned WAL
+            // refuses it too.
+            let cause = format!("scrape commit failed: {e}");
+            tracing::error!(err = %e, "scrape commit failed");
+            error = Some(cause);
+            let mut app = head.appender();
+            report(
+                &mut app,
+                state,
+                ctx,
+                t_ms,
+                [
+                    0.0,
+                    duration,
+                    counts.total as f64,
+                    counts.added as f64,
+                    counts.series_added as f64,
+                ],
+            );
+            if let Err(e) = app.commit() {
+                tracing::debug!(err = %e, "storing up 0 after a failed scrape commit failed");
+            }
+            AppendStats::default()
+        }
+    };
     Outcome {
         error,
         counts,

@@ -350,16 +350,37 @@ pub fn offset_ns(
 }
 
 /// Prometheus's `mutateSampleLabels` without metric relabeling: attaches the target labels to
-/// a scraped label set. With `honor` the scraped values win; otherwise the target's win and
+/// a scraped label set. With `honor` the scraped labels win; otherwise the target's win and
 /// the scraped non-empty values move to `exported_<name>` (prefix repeated until unused).
-pub fn mutate_sample_labels(scraped: &Labels, target: &Labels, honor: bool) -> LabelPairs {
-    let mut out: LabelPairs = scraped
+///
+/// `exposed` is the label set as the parser read it, `__name__` included and **empty values
+/// kept**: a label exposed with an empty value is present. Under `honor`, an exposed
+/// `instance=""` (what a source's `/federate` sends for its aggregates) keeps the target's
+/// `instance` off, as Prometheus 2.42's `lset.Has`; the renaming check of the non-honor path
+/// also asks for presence (`exposedLabels.Has`). Then every name with an empty value is
+/// dropped, as `labels.Builder` does, so the result has no empty values.
+pub fn mutate_sample_labels<V: AsRef<str>>(
+    exposed: &[(&str, V)],
+    target: &Labels,
+    honor: bool,
+) -> LabelPairs {
+    let has = |name: &str| exposed.iter().any(|(n, _)| *n == name);
+    // `lset.Get`: the first value of the name, "" when absent.
+    let value_of = |name: &str| {
+        exposed
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, v)| v.as_ref())
+    };
+    let mut out: LabelPairs = exposed
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .filter(|(n, _)| !exposed.iter().any(|(m, v)| m == n && v.as_ref().is_empty()))
+        .map(|(n, v)| ((*n).to_owned(), v.as_ref().to_owned()))
         .collect();
+    out.sort();
     if honor {
         for l in target.iter() {
-            if scraped.get(&l.name).is_empty() {
+            if !has(&l.name) {
                 set(&mut out, &l.name, l.value.clone());
             }
         }
@@ -367,7 +388,7 @@ pub fn mutate_sample_labels(scraped: &Labels, target: &Labels, honor: bool) -> L
     }
     let mut conflicts: Vec<(String, String)> = Vec::new();
     for l in target.iter() {
-        let existing = scraped.get(&l.name);
+        let existing = value_of(&l.name);
         if !existing.is_empty() {
             conflicts.push((l.name.clone(), existing.to_owned()));
         }
@@ -377,14 +398,15 @@ pub fn mutate_sample_labels(scraped: &Labels, target: &Labels, honor: bool) -> L
         return out;
     }
     // resolveConflictingExposedLabels: shortest names first (stable), each prefixed until
-    // no exposed label, target label or earlier renamed conflict has the name.
+    // no exposed label (empty-valued ones included), target label or earlier renamed
+    // conflict has the name.
     conflicts.sort_by_key(|(n, _)| n.len());
     for i in 0..conflicts.len() {
         let mut name = conflicts[i].0.clone();
         loop {
             name = format!("{EXPORTED_LABEL_PREFIX}{name}");
-            let taken = !scraped.get(&name).is_empty()
-                || !target.get(&name).is_empty()
+            let taken = has(&name)
+                || target.iter().any(|l| l.name == name)
                 || conflicts[..i].iter().any(|(n, _)| *n == name);
             if !taken {
                 conflicts[i].0 = name;
@@ -398,15 +420,16 @@ pub fn mutate_sample_labels(scraped: &Labels, target: &Labels, honor: bool) -> L
     out
 }
 
-/// The full sample mutation: target labels, then `metric_relabel_configs`. `None` when
-/// relabeling dropped the sample (or left no labels).
-pub fn sample_labels(
-    scraped: &Labels,
+/// The full sample mutation: target labels, then `metric_relabel_configs` (which, as in
+/// Prometheus, see the label set without empty values). `None` when relabeling dropped the
+/// sample (or left no labels).
+pub fn sample_labels<V: AsRef<str>>(
+    exposed: &[(&str, V)],
     target: &Labels,
     honor: bool,
     metric_relabel: &[RelabelConfig],
 ) -> Option<Labels> {
-    let mut pairs = mutate_sample_labels(scraped, target, honor);
+    let mut pairs = mutate_sample_labels(exposed, target, honor);
     if !metric_relabel.is_empty() && !relabel::process(metric_relabel, &mut pairs) {
         return None;
     }

@@ -117,8 +117,9 @@ pub struct Db {
     /// Set (before the head is truncated) to the end of each persisted head range: a
     /// querier whose snapshot predates it reads that range from the new blocks.
     head_truncated_before: std::sync::atomic::AtomicI64,
-    /// Dropping the sender stops the background thread.
-    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// The background compaction thread: dropping the sender stops it (it also stops once
+    /// the `Db` is gone); the handle lets [`Db::stop_compaction`] wait for it.
+    stop: Mutex<Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -226,7 +227,7 @@ impl Db {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let weak: Weak<Db> = Arc::downgrade(self);
         let every = self.opts.compaction_interval;
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("compaction".to_owned())
             .spawn(move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
@@ -239,8 +240,23 @@ impl Db {
                 }
             })
             .map_err(|e| Error::io(&self.dir, e))?;
-        *self.stop.lock() = Some(tx);
+        *self.stop.lock() = Some((tx, thread));
         Ok(())
+    }
+
+    /// Stops the background compaction thread and waits until a round in progress is done.
+    /// Returns whether a thread was running. Called from the compaction thread itself (its
+    /// round held the last reference), it only signals the stop.
+    pub fn stop_compaction(&self) -> bool {
+        let Some((tx, thread)) = self.stop.lock().take() else {
+            return false;
+        };
+        drop(tx);
+        if thread.thread().id() != std::thread::current().id() {
+            // A panic in a round has been reported by the thread already.
+            let _ = thread.join();
+        }
+        true
     }
 
     /// One compaction round: persists every complete head range (Prometheus: once the head
@@ -765,5 +781,27 @@ mod tests {
         }
         assert_eq!(db.blocks().len(), 2);
         check_selects(&db, &model, "background");
+
+        // Stopping joins the thread (within the deadline, else the loop ignored the stop)...
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let stopper = db.clone();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(stopper.stop_compaction());
+        });
+        assert_eq!(
+            done_rx.recv_timeout(Duration::from_secs(10)),
+            Ok(true),
+            "the compaction thread did not stop"
+        );
+        assert!(!db.stop_compaction(), "no thread is left to stop");
+        // ...and no round runs after it: a persistable range stays in the head.
+        load(&db, &mut model, &series()[..2], 3 * H, 5 * H);
+        std::thread::sleep(Duration::from_millis(200)); // ten intervals
+        assert_eq!(db.blocks().len(), 2, "compaction ran after the stop");
+        assert_eq!(
+            db.compact().unwrap().head_blocks.len(),
+            2,
+            "the range was left"
+        );
     }
 }

@@ -9,11 +9,14 @@
 //! index order. Appends take one shard's write lock at a time; series creation takes the
 //! symbol table's write lock then one shard's; indexing at commit takes the index write lock,
 //! the symbol read lock and all shard read locks; series garbage collection ([`Head::gc`])
-//! takes the index write lock, then one shard write lock at a time. See docs/format/head.md
-//! for the files.
+//! takes the index write lock, then one shard write lock at a time. The WAL writer's `state`
+//! lock comes before all of them: a commit holds it while the writer reads the labels of
+//! newly logged series ([`Head::series_labels`]: symbol table, then one shard). The whole
+//! order is in docs/storage.md ("Lock order"). See docs/format/head.md for the files.
 
 mod append;
 mod chunk_files;
+mod gc;
 mod history;
 mod latest;
 mod shard;
@@ -36,6 +39,7 @@ use crate::symbols::{SymbolId, SymbolTable};
 pub use append::Appender;
 pub use chunk_files::ChunkFileStats;
 use chunk_files::ChunkFiles;
+pub use gc::GcStats;
 pub use latest::SymbolLabels;
 use shard::ShardData;
 
@@ -80,20 +84,6 @@ pub struct AppendStats {
     pub out_of_bounds: u64,
     /// Series created by this batch.
     pub series_created: u64,
-}
-
-/// What one [`Head::gc`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GcStats {
-    /// Series unindexed and emptied (now tombstones).
-    pub series_removed: u64,
-    /// Candidates found by the scan that a racing commit revived before they were removed.
-    pub series_revived: u64,
-    /// How long the index write lock was held (selections and new-series commits wait
-    /// this long).
-    pub index_lock: std::time::Duration,
-    /// Wall time of the whole collection.
-    pub elapsed: std::time::Duration,
 }
 
 /// A borrowed view of one series' label set, in name order (`__name__` included).
@@ -261,6 +251,17 @@ impl Head {
         Some((s, i, shard.latest(i as usize).is_some()))
     }
 
+    /// Makes the WAL refuse every later commit, as after a failed write (`cause` is the
+    /// reported reason); false without a WAL. For tests of how callers handle a failed commit.
+    #[cfg(any(test, feature = "testutil"))]
+    pub fn poison_wal_for_test(&self, cause: &str) -> bool {
+        let Some(w) = &self.wal else {
+            return false;
+        };
+        w.poison_for_test(cause);
+        true
+    }
+
     /// The WAL writer's counters (`None` without a WAL), for `/metrics`.
     pub fn wal_stats(&self) -> Option<crate::wal::WalStats> {
         self.wal.as_ref().map(crate::wal::Wal::stats)
@@ -388,85 +389,6 @@ impl Head {
     pub fn truncate_before(&self, t_ms: i64) -> Result<u64, Error> {
         self.min_t.fetch_max(t_ms, Ordering::AcqRel);
         self.chunks.truncate_before(t_ms)
-    }
-
-    /// Series garbage collection: every indexed series whose latest sample is older than
-    /// `before_ms` becomes a tombstone. It leaves the index (so selections, label names and
-    /// label values no longer see it), its history is freed and its latest sample cleared.
-    /// Its ref, label set and hash entry stay: a scrape cache's `append_ref` or an
-    /// `append(labels)` for it later stores a first sample and the commit indexes it again,
-    /// under the same ref, and the WAL's series records stay correct.
-    ///
-    /// Call it only for `before_ms` at or below a persisted block's end (with
-    /// [`Head::set_min_valid_time`] already there): the removed samples must be in blocks.
-    /// Commits go on meanwhile; each candidate is re-checked under its shard's write lock, so
-    /// a sample committed to it before that is kept and one committed after revives it.
-    pub fn gc(&self, before_ms: i64) -> GcStats {
-        let t0 = std::time::Instant::now();
-        let mut stats = GcStats::default();
-        // 1. Scan, without the index lock: candidates per shard and their label pairs (a
-        //    superset of what is removed; labels never change, so reading them here is safe).
-        let mut candidates: Vec<Vec<u32>> = Vec::with_capacity(self.shards.len());
-        let mut pairs: Vec<(SymbolId, SymbolId)> = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = shard.read();
-            let mut c = Vec::new();
-            shard.older_than(before_ms, &mut c);
-            for &i in &c {
-                pairs.extend(
-                    shard
-                        .labels(i as usize)
-                        .pairs()
-                        .map(|(n, v)| (SymbolId(n), SymbolId(v))),
-                );
-            }
-            candidates.push(c);
-        }
-        if candidates.iter().all(Vec::is_empty) {
-            stats.elapsed = t0.elapsed();
-            return stats;
-        }
-        pairs.sort_unstable();
-        pairs.dedup();
-        // 2. Under the index write lock: re-check and tombstone, one shard at a time, then
-        //    unindex the batch. A commit reviving a series after its shard was done waits
-        //    for the index lock to index it, so it finds it unindexed and indexes it again.
-        let mut freed = Vec::new();
-        let mut removed = roaring::RoaringBitmap::new();
-        let mut postings = self.postings.write();
-        let locked = std::time::Instant::now();
-        for (s, c) in candidates.iter().enumerate() {
-            if c.is_empty() {
-                continue;
-            }
-            let mut shard = self.shards[s].write();
-            for &i in c {
-                let Some(r) = self.join(s, i) else { continue };
-                if !postings.contains(r.0) {
-                    continue;
-                }
-                match shard.latest(i as usize) {
-                    Some((t, _)) if t < before_ms => {
-                        freed.extend(shard.tombstone(i as usize));
-                        removed.insert(r.0);
-                    }
-                    _ => stats.series_revived += 1,
-                }
-            }
-        }
-        stats.series_removed = postings.remove_batch(&removed, &pairs);
-        stats.index_lock = locked.elapsed();
-        drop(postings);
-        drop(freed);
-        self.series_removed
-            .fetch_add(stats.series_removed, Ordering::Relaxed);
-        stats.elapsed = t0.elapsed();
-        stats
-    }
-
-    /// Series removed by [`Head::gc`] since the head was opened, for `/metrics`.
-    pub fn series_removed_total(&self) -> u64 {
-        self.series_removed.load(Ordering::Relaxed)
     }
 
     /// Counters of the head's chunk files, for `/metrics`.

@@ -3,7 +3,7 @@
 //! the WAL tail is truncated, damage in the middle stops start-up until repaired, and SIGTERM
 //! stops cleanly.
 //!
-//! Ports come from 19600-19699. The tests skip loudly when the binary runs without a WAL.
+//! Ports come from 19600-19699. A binary that starts without a WAL fails them.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -178,16 +178,15 @@ fn http(url: &str, body: Option<&[u8]>) -> Result<(u16, String), String> {
     Ok((status, text))
 }
 
-fn skip_without_wal(node: &Node) -> bool {
-    if node.has_wal() {
-        return false;
-    }
-    crate::support::skip(
-        "durability",
-        "`fedstore serve` keeps no WAL (src/cli.rs does not set HeadOptions::wal), so there is \
-         no durability to test",
+/// The WAL is always on in `fedstore serve`: a data directory without `wal/` after start-up
+/// is a regression, not a reason to skip.
+#[track_caller]
+fn assert_wal(node: &Node) {
+    assert!(
+        node.has_wal(),
+        "`fedstore serve` started without a WAL ({}/wal missing)",
+        node.data.display()
     );
-    true
 }
 
 /// A small xorshift generator; the seed is printed so a failing round can be replayed.
@@ -234,9 +233,7 @@ fn kill9_keeps_every_acknowledged_import() {
     let started = Instant::now();
     for round in 0..6 {
         let node = Node::start(&data).unwrap();
-        if skip_without_wal(&node) {
-            return;
-        }
+        assert_wal(&node);
         check(&node, &acked.lock().unwrap(), round);
         // Two concurrent senders until the kill, which lands at a random moment.
         let stop = Arc::new(AtomicBool::new(false));
@@ -331,9 +328,7 @@ fn wal_tail_damage_is_truncated_and_middle_damage_needs_repair() {
     for (name, damage, survive) in cases {
         let data = dir.path().join(name.replace(' ', "_"));
         let node = Node::start(&data).unwrap();
-        if skip_without_wal(&node) {
-            return;
-        }
+        assert_wal(&node);
         for k in 0..5 {
             assert!(node.import(k, base_ms), "case {name}: import {k}");
         }

@@ -325,3 +325,22 @@ fn concurrent_large_federates_all_complete() {
         );
     }
 }
+
+/// A label value left open on line 4 is closed by the quote of a later line; the error that
+/// follows names line 4, where the sample began, with Prometheus's message text, and nothing
+/// of the body is stored.
+#[test]
+fn import_error_names_the_line_the_sample_began_on() {
+    let srv = TestServer::start();
+    let body = "ok1 1\nok2 2\nok3 3\nbad_label{a=\"1} 1\nnext{b=\"2\"} 1\nlast 5\n";
+    let a = post(
+        &format!("{}/api/v1/import/prometheus", srv.url()),
+        "text/plain",
+        body.as_bytes(),
+    );
+    assert_eq!(a.status, 400);
+    assert_eq!(a.text(), "line 4: expected label name, got \"INVALID\"\n");
+    let stored = federate(&srv, &["{__name__=~\"ok.*\"}"]);
+    assert_eq!(stored.status, 200);
+    assert_eq!(stored.text(), "");
+}

@@ -1,8 +1,9 @@
 //! A real Prometheus 2.42 (`/usr/bin/prometheus`) as a child process of a live differential
 //! test: own temp data dir, loopback port chosen by the test, killed on drop (also on panic).
-//! Tests call [`installed`] first and return after its loud SKIP line when it is missing.
+//! The one launcher of real Prometheus for every integration test. Tests call [`installed`]
+//! (or [`Prometheus::start`]) first and return when it is missing: the skip is recorded in
+//! `target/test-skips.log`, and with `CI=true` a missing Prometheus fails the test instead.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fedstore_tools::procs::ChildGuard;
@@ -12,13 +13,14 @@ use crate::support::{Answer, enc, get};
 /// The Debian Prometheus 2.42 binary the live tests run against.
 pub const PROMETHEUS: &str = "/usr/bin/prometheus";
 
-/// Whether Prometheus is installed; prints `SKIP <test>: ... not installed` when it is not.
+/// Its promtool (blocks from OpenMetrics, `promtool query`).
+pub const PROMTOOL: &str = "/usr/bin/promtool";
+
+/// Whether Prometheus is installed. When it is not, the skip is recorded in
+/// `target/test-skips.log` (the test should return), or, with `CI=true`, the test fails.
+#[track_caller]
 pub fn installed(test: &str) -> bool {
-    if Path::new(PROMETHEUS).exists() {
-        return true;
-    }
-    crate::support::skip(test, &format!("{PROMETHEUS} not installed"));
-    false
+    fedstore_tools::skips::peer_installed(test, PROMETHEUS)
 }
 
 /// Waits until `127.0.0.1:<port>` can be bound (another run of the same test, e.g. a
@@ -42,11 +44,33 @@ pub struct Prometheus {
     dir: tempfile::TempDir,
 }
 
+/// A free loopback port for a real Prometheus whose address the test must know in advance
+/// (tests that run Prometheus without fixed ports take them from 19860-19959).
+pub fn free_port() -> u16 {
+    crate::support::free_port_in(19860)
+}
+
 impl Prometheus {
+    /// Starts Prometheus with `yaml` on `port` and waits until it is ready; `None` (skip
+    /// recorded, or a failure under `CI=true`) when it is not installed.
+    #[track_caller]
+    pub fn start(test: &str, port: u16, yaml: &str, extra: &[&str]) -> Option<Prometheus> {
+        if !installed(test) {
+            return None;
+        }
+        wait_port_free(port, 60);
+        let mut p = Prometheus::spawn(port, yaml, extra);
+        p.wait_ready(30);
+        Some(p)
+    }
+
     /// Spawns Prometheus with `yaml` as its config file, a lookback of 5 m and `extra` flags;
     /// does not wait (see [`Prometheus::wait_ready`]).
     pub fn spawn(port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(tempfile::tempdir().unwrap(), port, yaml, extra)
+    }
+
+    fn spawn_in(dir: tempfile::TempDir, port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
         let cfg = dir.path().join("prometheus.yml");
         std::fs::write(&cfg, yaml).unwrap();
         let mut cmd = std::process::Command::new(PROMETHEUS);
@@ -64,6 +88,34 @@ impl Prometheus {
             url: format!("http://127.0.0.1:{port}"),
             dir,
         }
+    }
+
+    /// [`Prometheus::spawn`] on a data directory that already holds the blocks `promtool tsdb
+    /// create-blocks-from openmetrics` makes of `openmetrics` (panics with promtool's output
+    /// when it fails).
+    pub fn spawn_with_blocks(
+        port: u16,
+        yaml: &str,
+        extra: &[&str],
+        openmetrics: &str,
+    ) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("input.om");
+        std::fs::write(&input, openmetrics).unwrap();
+        let out = std::process::Command::new(PROMTOOL)
+            .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
+            .arg(&input)
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool create-blocks-from openmetrics failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&input).unwrap();
+        Self::spawn_in(dir, port, yaml, extra)
     }
 
     /// Base URL, e.g. `http://127.0.0.1:19800`.
@@ -109,6 +161,17 @@ impl Prometheus {
         get(&federate_url(&self.url, matches), &[])
     }
 
+    /// The series of its `/federate` for `matches`: sample lines without `# TYPE` lines,
+    /// values and timestamps, sorted.
+    pub fn series(&self, matches: &[&str]) -> Vec<String> {
+        let matches: Vec<String> = matches.iter().map(|m| (*m).to_owned()).collect();
+        let a = self.federate(&matches);
+        assert_eq!(a.status, 200, "{}", a.text());
+        let mut s = series_of(&a.text());
+        s.sort();
+        s
+    }
+
     /// Waits until the target of `job` has been scraped successfully (`up` is 1) and then
     /// once more (its `up` timestamp moved), so that the samples of a complete scrape are in.
     /// Fails at once when `up` is 0 (the exposition did not parse), with the target's error.
@@ -149,6 +212,14 @@ impl Drop for Prometheus {
         // SIGTERM then SIGKILL; a short grace keeps failing tests quick.
         self.guard.stop(Duration::from_secs(3));
     }
+}
+
+/// The series of a federate body: its sample lines without values and timestamps.
+pub fn series_of(body: &str) -> Vec<String> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.rsplitn(3, ' ').last().unwrap_or(l).to_owned())
+        .collect()
 }
 
 /// `<base>/federate?match[]=..` (no `match[]` at all for an empty list).

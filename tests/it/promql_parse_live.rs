@@ -2,10 +2,13 @@
 //! `promql/tests/data/parse_corpus.jsonl` plus seeded random mutations of them go to
 //! `/api/v1/query` (the parse error text) and `/api/v1/format_query` (the printed form) of a
 //! real Prometheus and to `fedstore_promql`; error texts and printed forms must be equal byte
-//! for byte, and the recorded corpus must still be what Prometheus answers.
+//! for byte, and the recorded corpus must still be what Prometheus answers. Every valid corpus
+//! query is also loaded as a recording rule: `/api/v1/rules` shows it as Go's `expr.String()`,
+//! which must equal our `Display` (long expressions included, which `format_query` splits).
 //!
 //! `FEDSTORE_RECORD_PROMQL=1` rewrites the corpus file from Prometheus's answers (add a line
-//! `{"q": "..."}` to add a query). `FEDSTORE_PROMQL_SEED` changes the mutation seed.
+//! `{"q": "..."}` to add a query). `FEDSTORE_PROMQL_SEED` changes the mutation seed and
+//! `FEDSTORE_PROMQL_MUTATIONS` their number.
 
 use std::fmt::Write as _;
 
@@ -16,7 +19,7 @@ use crate::support::{enc, free_port_in, get};
 
 /// This file's port range is 19950-20049.
 const PORT_BASE: u16 = 19950;
-/// Mutated queries per run.
+/// Mutated queries per run unless `FEDSTORE_PROMQL_MUTATIONS` is set.
 const MUTATIONS: usize = 600;
 /// Seed of the mutations unless `FEDSTORE_PROMQL_SEED` is set.
 const DEFAULT_SEED: u64 = 0x0070_2042;
@@ -179,7 +182,7 @@ fn boundary(s: &str, r: u64) -> usize {
 /// One to three random edits of `q`: insert a fragment, delete a span, or replace a span.
 fn mutate(q: &str, state: &mut u64) -> String {
     let mut s = q.to_owned();
-    for _ in 0..=(next(state) % 3) {
+    for _ in 0..=(next(state) % 4) {
         let at = boundary(&s, next(state));
         let len = (next(state) % 6) as usize;
         let mut end = (at + len).min(s.len());
@@ -208,16 +211,35 @@ fn promql_parse_matches_prometheus_2_42() {
         );
         return;
     }
-    let port = free_port_in(PORT_BASE);
-    let mut prom = Prometheus::spawn(port, "global:\n  scrape_interval: 15s\n", &[]);
-    prom.wait_ready(60);
-    let base = prom.url().to_owned();
-
     let text = std::fs::read_to_string(corpus_path()).unwrap();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The recording rules: every query the corpus records as valid, evaluated hourly.
+    let rule_queries: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["pretty"].is_string())
+        .map(|l| l["q"].as_str().unwrap())
+        .collect();
+    let rules_dir = tempfile::tempdir().unwrap();
+    let rules_path = rules_dir.path().join("rules.yml");
+    let mut rules = String::from("groups:\n- name: corpus\n  interval: 1h\n  rules:\n");
+    for (i, q) in rule_queries.iter().enumerate() {
+        // A JSON string is a valid YAML scalar.
+        let _ = writeln!(rules, "  - record: corpus_{i}\n    expr: {}", json!(q));
+    }
+    std::fs::write(&rules_path, rules).unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 15s\nrule_files:\n- {}\n",
+        rules_path.display()
+    );
+
+    let port = free_port_in(PORT_BASE);
+    let mut prom = Prometheus::spawn(port, &config, &[]);
+    prom.wait_ready(60);
+    let base = prom.url().to_owned();
+
     let record = std::env::var("FEDSTORE_RECORD_PROMQL").is_ok_and(|v| v == "1");
     let mut failures = String::new();
     let mut recorded = String::new();
@@ -248,13 +270,39 @@ fn promql_parse_matches_prometheus_2_42() {
         std::fs::write(corpus_path(), recorded).unwrap();
     }
 
+    let a = get(&format!("{base}/api/v1/rules"), &[]);
+    let v: Value = serde_json::from_slice(&a.body).unwrap();
+    let loaded = v["data"]["groups"][0]["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(loaded.len(), rule_queries.len(), "rules loaded: {v}");
+    for (q, rule) in rule_queries.iter().zip(&loaded) {
+        let theirs = rule["query"].as_str().unwrap();
+        let ours = fedstore_promql::parse_expr(q).map(|e| e.to_string());
+        let equal = match &ours {
+            Ok(o) => o == theirs || normalize_invalid_utf8(o) == normalize_invalid_utf8(theirs),
+            Err(_) => false,
+        };
+        if !equal {
+            let _ = writeln!(
+                failures,
+                "String() of {q:?}\n  Prometheus: {theirs:?}\n  fedstore:   {ours:?}"
+            );
+        }
+    }
+
     let seed = std::env::var("FEDSTORE_PROMQL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SEED);
+    let mutations = std::env::var("FEDSTORE_PROMQL_MUTATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(MUTATIONS);
     let mut state = seed;
     let corpus_len = queries.len();
-    for _ in 0..MUTATIONS {
+    for _ in 0..mutations {
         let src = &queries[(next(&mut state) % corpus_len as u64) as usize].0;
         let q = mutate(src, &mut state);
         let live = theirs(&base, &q);
@@ -276,7 +324,7 @@ fn promql_parse_matches_prometheus_2_42() {
     }
     prom.assert_alive();
     eprintln!(
-        "{TEST}: {} queries ({errors} errors, {valid} valid; {MUTATIONS} mutations, seed {seed})",
+        "{TEST}: {} queries ({errors} errors, {valid} valid; {mutations} mutations, seed {seed})",
         queries.len()
     );
     assert!(

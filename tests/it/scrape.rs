@@ -1,11 +1,12 @@
 //! Scraping end to end: fixture targets served by the test, a real fedstore server with a
 //! scrape configuration, `/federate` and `/api/v1/targets` checked; reload; a two-level
-//! federation tree; and the real-Prometheus proofs (skipped loudly without the binary).
+//! federation tree; and the real-Prometheus proofs (started by `crate::prometheus`, which
+//! records a skip without the binary and fails under `CI=true`).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use fedstore::scrape::ScrapeManager;
 use fedstore::server::{self, AppState};
 use parking_lot::Mutex;
 
+use crate::prometheus::{Prometheus, free_port};
 use crate::support::{enc, get, post};
 
 // ---------------------------------------------------------------------------------------
@@ -40,15 +42,15 @@ impl Reply {
 }
 
 /// A tiny HTTP server on 127.0.0.1:0 answering by path; records request heads.
-struct Fixture {
-    addr: String,
+pub(crate) struct Fixture {
+    pub(crate) addr: String,
     replies: Arc<Mutex<HashMap<String, Reply>>>,
     requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Fixture {
-    fn start() -> Fixture {
+    pub(crate) fn start() -> Fixture {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let replies: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
@@ -77,7 +79,7 @@ impl Fixture {
         self.replies.lock().insert(path.to_owned(), reply);
     }
 
-    fn set_body(&self, path: &str, body: &str) {
+    pub(crate) fn set_body(&self, path: &str, body: &str) {
         self.set(path, Reply::ok(body));
     }
 }
@@ -143,9 +145,9 @@ fn serve_conn(
 // ---------------------------------------------------------------------------------------
 // A fedstore server with a scrape configuration
 
-struct ScrapeServer {
+pub(crate) struct ScrapeServer {
     url: String,
-    addr: String,
+    pub(crate) addr: String,
     state: Arc<AppState>,
     config_path: PathBuf,
     manager: ScrapeManager,
@@ -156,10 +158,11 @@ struct ScrapeServer {
 
 impl ScrapeServer {
     /// Starts a server scraping per `yaml` (written to a file so reload can re-read it).
-    fn start(yaml: &str) -> ScrapeServer {
+    pub(crate) fn start(yaml: &str) -> ScrapeServer {
         Self::start_opts(yaml, true)
     }
 
+    /// The storage keeps a WAL in the server's temp dir, as `fedstore serve` does.
     fn start_opts(yaml: &str, lifecycle: bool) -> ScrapeServer {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("prometheus.yml");
@@ -171,7 +174,7 @@ impl ScrapeServer {
         let manager = ScrapeManager::new(head, 1, state.metrics.clone()).unwrap();
         manager.apply_config(&cfg).unwrap();
         state.external_labels = parking_lot::RwLock::new(Arc::new(
-            fedstore::api::federate::render::ExternalLabels::new(cfg.external_labels()),
+            fedstore::config::ExternalLabels::new(cfg.external_labels()),
         ));
         state.scrape = Some(manager.clone());
         state.config_file = Some(config_path.clone());
@@ -211,12 +214,8 @@ impl ScrapeServer {
     }
 
     /// Sample lines (no `# TYPE`) of `/federate` for `matches`, timestamps removed.
-    fn series(&self, matches: &[&str]) -> Vec<String> {
-        self.federate(matches)
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.rsplitn(3, ' ').last().unwrap_or(l).to_owned())
-            .collect()
+    pub(crate) fn series(&self, matches: &[&str]) -> Vec<String> {
+        crate::prometheus::series_of(&self.federate(matches))
     }
 
     fn targets(&self) -> serde_json::Value {
@@ -248,7 +247,7 @@ impl Drop for ScrapeServer {
 
 /// Polls `f` every 100 ms until it returns `Some`, failing after `secs` seconds.
 #[track_caller]
-fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f() {
@@ -479,6 +478,39 @@ fn failures_mark_up_zero_with_last_error() {
             "{series} in\n{body}"
         );
     }
+}
+
+/// A scrape whose commit fails (here: the WAL refuses writes) stored nothing: the target is
+/// reported down with the cause, and its `up` is not refreshed.
+#[test]
+fn failed_commit_marks_the_target_down() {
+    let fx = Fixture::start();
+    fx.set_body("/metrics", "a 1\n");
+    let srv = ScrapeServer::start_opts(&config(&[job("j", &[&fx.addr], "")]), true);
+    let up = format!("up{{instance=\"{}\",job=\"j\"}}", fx.addr);
+    wait_for(10, "a successful scrape", || {
+        value_of(&srv.federate(&[&up]), &up).filter(|v| v == "1")
+    });
+    assert!(
+        srv.state
+            .head()
+            .poison_wal_for_test("injected write failure")
+    );
+    let target = wait_for(10, "the target reported down", || {
+        let t = srv.targets();
+        let x = t["data"]["activeTargets"][0].clone();
+        (x["health"] == "down").then_some(x)
+    });
+    let err = target["lastError"].as_str().unwrap();
+    assert!(
+        err.starts_with("scrape commit failed: ") && err.contains("injected write failure"),
+        "{target}"
+    );
+    // Nothing of the failed scrapes was stored: `up` keeps the timestamp of the last good one.
+    let stamp = |body: &str| body.lines().find(|l| l.starts_with(&up)).map(str::to_owned);
+    let before = stamp(&srv.federate(&[&up])).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(stamp(&srv.federate(&[&up])).unwrap(), before);
 }
 
 #[test]
@@ -839,7 +871,7 @@ fn file_sd_targets_follow_the_file() {
 // Federation trees (seed configuration, hosts replaced)
 
 /// The seed federation job (docs/federation "Configuring federation") with `targets`.
-fn seed_federation_config(targets: &[&str]) -> String {
+pub(crate) fn seed_federation_config(targets: &[&str]) -> String {
     let list: Vec<String> = targets
         .iter()
         .map(|t| format!("          - \"{t}\""))
@@ -918,74 +950,6 @@ fn two_level_federation_tree() {
 // ---------------------------------------------------------------------------------------
 // Real Prometheus 2.42 (issue items 2-4)
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-
-/// A real Prometheus on `port`, killed on drop.
-struct Prometheus {
-    child: std::process::Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    /// Starts Prometheus with `yaml`, or prints a loud SKIP and returns `None`.
-    fn start(test: &str, port: u16, yaml: &str) -> Option<Prometheus> {
-        if !Path::new(PROMETHEUS).exists() {
-            eprintln!("SKIP {test}: {PROMETHEUS} is not installed (real-Prometheus proof not run)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("prometheus.yml");
-        std::fs::write(&cfg, yaml).unwrap();
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = std::process::Command::new(PROMETHEUS)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let p = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        wait_for(20, "Prometheus ready", || {
-            let ok = ureq::get(&format!("{}/-/ready", p.url)).call().is_ok();
-            ok.then_some(())
-        });
-        Some(p)
-    }
-
-    /// Sample lines of its `/federate` for `matches`, timestamps removed, sorted.
-    fn series(&self, matches: &[&str]) -> Vec<String> {
-        let q: Vec<String> = matches
-            .iter()
-            .map(|m| format!("match[]={}", enc(m)))
-            .collect();
-        let a = get(&format!("{}/federate?{}", self.url, q.join("&")), &[]);
-        let mut s: Vec<String> = a
-            .text()
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.rsplitn(3, ' ').last().unwrap_or(l).to_owned())
-            .collect();
-        s.sort();
-        s
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Item 2: a real Prometheus as the global server federating from fedstore (seed config).
 #[test]
 fn real_prometheus_federates_from_fedstore() {
@@ -993,8 +957,9 @@ fn real_prometheus_federates_from_fedstore() {
     let local = ScrapeServer::start(&local_config("prometheus", &fx.addr));
     let Some(prom) = Prometheus::start(
         "real_prometheus_federates_from_fedstore",
-        19561,
+        free_port(),
         &seed_federation_config(&[&local.addr]),
+        &[],
     ) else {
         return;
     };
@@ -1026,12 +991,17 @@ fn real_prometheus_federates_from_fedstore() {
 fn fedstore_federates_from_real_prometheus() {
     let fx = local_fixture("us");
     let prom_cfg = local_config("prometheus", &fx.addr);
-    let Some(_prom) =
-        Prometheus::start("fedstore_federates_from_real_prometheus", 19562, &prom_cfg)
-    else {
+    let port = free_port();
+    let Some(_prom) = Prometheus::start(
+        "fedstore_federates_from_real_prometheus",
+        port,
+        &prom_cfg,
+        &[],
+    ) else {
         return;
     };
-    let global = ScrapeServer::start(&seed_federation_config(&["127.0.0.1:19562"]));
+    let source = format!("127.0.0.1:{port}");
+    let global = ScrapeServer::start(&seed_federation_config(&[&source]));
     let i = &fx.addr;
     let mut want = vec![
         format!("http_requests_total{{dc=\"us\",instance=\"{i}\",job=\"prometheus\",path=\"/\"}}"),
@@ -1057,7 +1027,7 @@ fn fedstore_federates_from_real_prometheus() {
     // exposed instance (honor_labels), and the federate target's own up is separate.
     assert_eq!(
         global.series(&["up{job=\"federate\"}"]),
-        ["up{instance=\"127.0.0.1:19562\",job=\"federate\"}"]
+        [format!("up{{instance=\"{source}\",job=\"federate\"}}")]
     );
 }
 
@@ -1072,10 +1042,12 @@ fn cross_service_federation_into_one_fedstore() {
     );
     let fx_app = Fixture::start();
     fx_app.set_body("/metrics", "shop_orders_total 42\n");
+    let port = free_port();
     let Some(_cluster) = Prometheus::start(
         "cross_service_federation_into_one_fedstore",
-        19563,
+        port,
         &local_config("cluster", &fx_cluster.addr),
+        &[],
     ) else {
         return;
     };
@@ -1090,7 +1062,7 @@ fn cross_service_federation_into_one_fedstore() {
         "    params:",
         "      'match[]': ['container_memory_bytes{service=\"shop\"}']",
         "    static_configs:",
-        "      - targets: ['127.0.0.1:19563']",
+        &format!("      - targets: ['127.0.0.1:{port}']"),
         "  - job_name: app-federate",
         "    honor_labels: true",
         "    metrics_path: /federate",

@@ -5,25 +5,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use fedstore::api::federate::render::ExternalLabels;
+use fedstore::config::ExternalLabels;
 use fedstore::server::{self, AppState, StorageOptions};
 use fedstore_storage::{Db, Head};
 
-/// Records that `test` could not run on this machine and why: printed by the test, and
-/// appended to `target/test-skips.log`, which `make test` (so CI) lists after its totals, so a
-/// skip is never silent even though the test harness hides a passing test's output.
-pub fn skip(test: &str, why: &str) {
-    use std::io::Write as _;
-    eprintln!("SKIP {test}: {why}");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.log");
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = writeln!(f, "SKIP {test}: {why}");
-    }
-}
+/// Records that `test` could not run on this machine and why (`target/test-skips.log`,
+/// listed by `make test`).
+pub use fedstore_tools::skips::skip;
 
 /// A free loopback port in `base..base + 100` (each test module that starts its own binaries
 /// owns one such range, so parallel tests do not collide).
@@ -59,6 +47,8 @@ pub struct Options {
     pub external_labels: Vec<(String, String)>,
     /// Fixed "now" in ms; None means the wall clock at start.
     pub now_ms: Option<i64>,
+    /// Remote-read limits; None means the defaults.
+    pub remote_read: Option<fedstore::remote::read::ReadLimits>,
     /// Adjusts the storage options (data in a temporary directory) before opening.
     pub storage: Option<fn(&mut StorageOptions)>,
     /// Engine settings (`--query.*`); `None`: the defaults.
@@ -92,6 +82,12 @@ impl TestServer {
         }
         state.external_labels =
             parking_lot::RwLock::new(Arc::new(ExternalLabels::new(&opts.external_labels)));
+        if let Some(limits) = opts.remote_read {
+            state.remote_read = Arc::new(fedstore::remote::read::RemoteRead::new(
+                Arc::new(fedstore::query::storage::DbQueryable::new(db.clone())),
+                limits,
+            ));
+        }
         let clock_now = now_ms.clone();
         state.clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use fedstore_storage::Labels;
 
 use crate::ast::{AggOp, AggregateExpr, Expr};
-use crate::engine::columns::{ABSENT, StepVec, Val, is_absent};
+use crate::engine::columns::{ABSENT, Prep, StepVec, Val, is_absent};
 use crate::engine::eval::{Evaluator, is_step_invariant, merge_same_labels};
 use crate::engine::format::{go_format_f, go_v};
 use crate::engine::functions::unparen;
@@ -37,7 +37,10 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Val, EvalErr
     grouping.sort();
     if !matches!(a.op, AggOp::Topk | AggOp::Bottomk | AggOp::CountValues) {
         let mut folder = Folder::new(a.op, n, a.without, grouping);
-        if !stream_into(ev, &a.expr, &mut |part| {
+        let spec = (a.grouping.clone(), a.without);
+        let mut spec_sorted = spec.0;
+        spec_sorted.sort();
+        if !stream_into(ev, &a.expr, (&spec_sorted, spec.1), &mut |part| {
             folder.add(&part);
             Ok(())
         })? {
@@ -95,13 +98,27 @@ pub(crate) fn group_ids(v: &StepVec, without: bool, grouping: &[String]) -> Vec<
 /// Evaluates `e` into `sink` batch by batch when it is a selector or a range function of a
 /// range selector (the shapes whose output can be folded without being held); `false` when
 /// `e` has another shape and was not evaluated.
-fn stream_into(ev: &mut Evaluator, e: &Expr, sink: &mut Sink) -> Result<bool, EvalError> {
+fn stream_into(
+    ev: &mut Evaluator,
+    e: &Expr,
+    grouping: (&[String], bool),
+    sink: &mut Sink,
+) -> Result<bool, EvalError> {
     if ev.start != ev.end && is_step_invariant(e) {
         return Ok(false);
     }
     match unparen(e) {
         Expr::Vector(vs) => {
-            selectors::eval_vector_into(ev, vs, false, sink)?;
+            selectors::eval_vector_into(
+                ev,
+                vs,
+                false,
+                Prep {
+                    grouping: Some(grouping),
+                    hash: false,
+                },
+                sink,
+            )?;
             Ok(true)
         }
         Expr::Call(c) => match RangeFn::from_name(&c.func) {
@@ -109,7 +126,7 @@ fn stream_into(ev: &mut Evaluator, e: &Expr, sink: &mut Sink) -> Result<bool, Ev
                 if f != RangeFn::Absent
                     && matches!(c.args.get(mi).map(unparen), Some(Expr::Matrix(_))) =>
             {
-                windows::eval_into(ev, c, f, mi, sink)?;
+                windows::eval_into(ev, c, f, mi, Some(grouping), sink)?;
                 Ok(true)
             }
             _ => Ok(false),

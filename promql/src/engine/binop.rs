@@ -149,7 +149,9 @@ fn sig_ids(
 
 fn set_op(op: BinOp, mut l: StepVec, mut r: StepVec, m: &VectorMatching) -> StepVec {
     let n = l.n;
-    if l.name_dropped != r.name_dropped {
+    // Signatures must see a lazily dropped name as absent when `on(__name__)` asks for it.
+    let on_name = m.on && m.labels.iter().any(|x| x == labels::METRIC_NAME);
+    if l.name_dropped != r.name_dropped || on_name {
         l.materialize();
         r.materialize();
     }

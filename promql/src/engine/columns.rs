@@ -30,6 +30,40 @@ pub(crate) struct StepVec {
     /// `__name__` is logically removed from every label set but not yet taken out (dropping it
     /// costs an allocation per series, which an enclosing aggregation does not need).
     pub name_dropped: bool,
+    /// Per series, the grouping key of the enclosing aggregation when the worker that
+    /// produced the series computed it ([`Prep`]); empty otherwise.
+    pub group_keys: Vec<u64>,
+    /// Per series, the label-set hash for the duplicate check, when computed by the worker.
+    pub hashes: Vec<u64>,
+}
+
+/// Per-series work a selector's worker threads do for the consumer of their output, so it
+/// runs in parallel: the enclosing aggregation's grouping key, the duplicate-check hash.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Prep<'a> {
+    /// `(grouping, without)` of the enclosing aggregation.
+    pub grouping: Option<(&'a [String], bool)>,
+    /// Whether to hash every label set (`name_dropped` applied).
+    pub hash: bool,
+}
+
+impl Prep<'_> {
+    /// Records the keys `self` asks for of the series just pushed with labels `l`.
+    pub fn apply(&self, part: &mut StepVec, l: &Labels, name_dropped: bool, buf: &mut Vec<u8>) {
+        if let Some((grouping, without)) = self.grouping {
+            part.group_keys.push(crate::engine::labels::grouping_key(
+                l,
+                without,
+                grouping,
+                name_dropped,
+                buf,
+            ));
+        }
+        if self.hash {
+            part.hashes
+                .push(crate::engine::labels::hash(l, name_dropped, buf));
+        }
+    }
 }
 
 impl StepVec {
@@ -64,6 +98,8 @@ impl StepVec {
     pub fn append(&mut self, other: StepVec) {
         self.labels.extend(other.labels);
         self.vals.extend(other.vals);
+        self.group_keys.extend(other.group_keys);
+        self.hashes.extend(other.hashes);
     }
 
     /// Takes `__name__` out of the label sets if it was dropped lazily.

@@ -6,7 +6,7 @@ use fedstore_storage::is_stale_nan;
 
 use crate::ast::{MatrixSelector, VectorSelector};
 use crate::engine::EvalError;
-use crate::engine::columns::{ABSENT, StepVec, Val};
+use crate::engine::columns::{ABSENT, Prep, StepVec, Val};
 use crate::engine::eval::Evaluator;
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
 use crate::storage::{SelectHints, SeriesSet};
@@ -65,7 +65,7 @@ pub(crate) fn eval_vector(
 ) -> Result<StepVec, EvalError> {
     let mut out = StepVec::new(ev.steps());
     out.name_dropped = timestamps;
-    eval_vector_into(ev, vs, timestamps, &mut |part| {
+    eval_vector_into(ev, vs, timestamps, Prep::default(), &mut |part| {
         out.append(part);
         Ok(())
     })?;
@@ -78,6 +78,7 @@ pub(crate) fn eval_vector_into(
     ev: &mut Evaluator,
     vs: &VectorSelector,
     timestamps: bool,
+    prep: Prep,
     sink: &mut Sink,
 ) -> Result<(), EvalError> {
     let n = ev.steps();
@@ -90,6 +91,7 @@ pub(crate) fn eval_vector_into(
         let mut part = StepVec::new(n);
         let mut counts = Vec::with_capacity(r.len());
         let mut buf = Vec::new();
+        let mut key_buf = Vec::new();
         let mut col = vec![ABSENT; n];
         for i in r {
             read(set_ref, i, &mut buf)?;
@@ -112,7 +114,9 @@ pub(crate) fn eval_vector_into(
                 count += 1;
             }
             if count > 0 {
-                part.labels.push(set_ref.labels(i));
+                let l = set_ref.labels(i);
+                prep.apply(&mut part, &l, timestamps, &mut key_buf);
+                part.labels.push(l);
                 part.vals.extend_from_slice(&col);
             }
             counts.push(count);

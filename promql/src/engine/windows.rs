@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use fedstore_storage::{Labels, is_stale_nan};
 
 use crate::ast::{Call, Expr};
-use crate::engine::columns::{ABSENT, StepVec, Val};
+use crate::engine::columns::{ABSENT, Prep, StepVec, Val};
 use crate::engine::eval::{Evaluator, SAME_LABELSET};
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
 use crate::engine::selectors::{Sink, read, select};
@@ -159,12 +159,14 @@ pub(crate) fn eval(
     let n = ev.steps();
     let mut out = StepVec::new(n);
     out.name_dropped = f != RangeFn::Last;
-    let any = eval_into(ev, call, f, mi, &mut |part| {
+    let any = eval_into(ev, call, f, mi, None, &mut |part| {
         if f != RangeFn::Absent {
             out.append(part);
         }
         Ok(())
     })?;
+    // The duplicate-check hashes were for `eval_into` only.
+    out.hashes = Vec::new();
     if f == RangeFn::Absent {
         let mut res = StepVec::new(n);
         let col: Vec<f64> = any.iter().map(|a| if *a { ABSENT } else { 1.0 }).collect();
@@ -186,8 +188,13 @@ pub(crate) fn eval_into(
     call: &Call,
     f: RangeFn,
     mi: usize,
+    grouping: Option<(&[String], bool)>,
     sink: &mut Sink,
 ) -> Result<Vec<bool>, EvalError> {
+    let prep = Prep {
+        grouping,
+        hash: f != RangeFn::Absent,
+    };
     let n = ev.steps();
     // Scalar parameters, one value per step.
     let mut params: Vec<Vec<f64>> = Vec::new();
@@ -223,8 +230,12 @@ pub(crate) fn eval_into(
     let mut buf = Vec::new();
     let mut checked = |part: StepVec| -> Result<(), EvalError> {
         if f != RangeFn::Absent {
-            for l in &part.labels {
-                if !seen.insert(labels::hash(l, part.name_dropped, &mut buf)) {
+            for (i, l) in part.labels.iter().enumerate() {
+                let h = match part.hashes.get(i) {
+                    Some(h) => *h,
+                    None => labels::hash(l, part.name_dropped, &mut buf),
+                };
+                if !seen.insert(h) {
                     return Err(EvalError::Execution(SAME_LABELSET.into()));
                 }
             }
@@ -238,9 +249,12 @@ pub(crate) fn eval_into(
                 ev,
                 f,
                 &Source::Set(&*set),
-                &ends,
-                range_ms,
-                &params,
+                &Spec {
+                    ends: &ends,
+                    range_ms,
+                    params: &params,
+                },
+                prep,
                 &mut checked,
             )
         }
@@ -253,9 +267,12 @@ pub(crate) fn eval_into(
                 ev,
                 f,
                 &Source::Mem(&series),
-                &ends,
-                range_ms,
-                &params,
+                &Spec {
+                    ends: &ends,
+                    range_ms,
+                    params: &params,
+                },
+                prep,
                 &mut checked,
             )?;
             ev.cur -= held;
@@ -265,17 +282,29 @@ pub(crate) fn eval_into(
     }
 }
 
-/// Applies `f` to every series of `src`, handing the results to `sink`; returns, per step, whether any series had a
-/// window with samples (for `absent_over_time`).
+/// The windows of one call: their ends per step, their length, the scalar parameters.
+struct Spec<'a> {
+    ends: &'a [i64],
+    range_ms: i64,
+    params: &'a [Vec<f64>],
+}
+
+/// Applies `f` to every series of `src`, handing the results to `sink`; returns, per step,
+/// whether any series had a window with samples (for `absent_over_time`).
 fn run(
     ev: &mut Evaluator,
     f: RangeFn,
     src: &Source,
-    ends: &[i64],
-    range_ms: i64,
-    params: &[Vec<f64>],
+    spec: &Spec,
+    prep: Prep,
     sink: &mut Sink,
 ) -> Result<Vec<bool>, EvalError> {
+    let Spec {
+        ends,
+        range_ms,
+        params,
+    } = *spec;
+    let name_dropped = f != RangeFn::Last;
     let n = ends.len();
     let start = ev.start;
     let interval = ev.interval;
@@ -286,6 +315,7 @@ fn run(
         let mut any = vec![false; n];
         let mut buf = Vec::new();
         let mut scratch = Vec::new();
+        let mut key_buf = Vec::new();
         let mut col = vec![ABSENT; n];
         for i in r {
             src.load(i, &mut buf)?;
@@ -323,7 +353,9 @@ fn run(
                 }
             }
             if outputs > 0 {
-                part.labels.push(src.labels(i));
+                let l = src.labels(i);
+                prep.apply(&mut part, &l, name_dropped, &mut key_buf);
+                part.labels.push(l);
                 part.vals.extend_from_slice(&col);
             }
             counts.push((widest, outputs));
@@ -343,7 +375,7 @@ fn run(
                 }
                 ev.cur += outputs as usize;
             }
-            part.name_dropped = f != RangeFn::Last;
+            part.name_dropped = name_dropped;
             sink(part)?;
             any.iter_mut().zip(part_any).for_each(|(a, p)| *a |= p);
         }

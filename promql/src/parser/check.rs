@@ -23,6 +23,10 @@ pub(super) struct Node {
     pub end: usize,
     /// `checkAST`'s first error in this subtree: position and message.
     pub check: Option<(usize, String)>,
+    /// The expression's type, kept so no check walks the subtree again.
+    pub vtype: ValueType,
+    /// Levels of the tree under and including this node (see `MAX_DEPTH`).
+    pub depth: u32,
 }
 
 /// `ValueType`'s own string (`vector`, `matrix`...), which one message prints undocumented.
@@ -38,7 +42,7 @@ fn raw_name(t: ValueType) -> &'static str {
 /// `p.expectType`: the node's own errors first, then its type.
 fn expect_type(node: &Node, want: ValueType, context: &str) -> Option<(usize, String)> {
     node.check.clone().or_else(|| {
-        let got = node.expr.value_type();
+        let got = node.vtype;
         (got != want).then(|| {
             let msg = format!(
                 "expected type {} in {context}, got {}",
@@ -76,6 +80,8 @@ pub(super) fn vector_selector(vs: VectorSelector, start: usize, end: usize) -> N
         start,
         end,
         check,
+        vtype: ValueType::Vector,
+        depth: 1,
     }
 }
 
@@ -89,12 +95,14 @@ pub(super) fn matrix(node: Node, range_ms: i64, end: usize) -> Node {
         start: node.start,
         end,
         check: node.check,
+        vtype: ValueType::Matrix,
+        depth: node.depth + 1,
     }
 }
 
 pub(super) fn subquery(node: Node, range_ms: i64, step_ms: Option<i64>, end: usize) -> Node {
     let check = node.check.clone().or_else(|| {
-        let t = node.expr.value_type();
+        let t = node.vtype;
         (t != ValueType::Vector).then(|| {
             let msg = format!(
                 "subquery is only allowed on instant vector, got {} instead",
@@ -114,12 +122,14 @@ pub(super) fn subquery(node: Node, range_ms: i64, step_ms: Option<i64>, end: usi
         start: node.start,
         end,
         check,
+        vtype: ValueType::Matrix,
+        depth: node.depth + 1,
     }
 }
 
 pub(super) fn unary(start: usize, op: UnaryOp, operand: Node) -> Node {
     let check = operand.check.clone().or_else(|| {
-        let t = operand.expr.value_type();
+        let t = operand.vtype;
         (t != ValueType::Scalar && t != ValueType::Vector).then(|| {
             let msg = format!(
                 "unary expression only allowed on expressions of type scalar or instant vector, got {}",
@@ -136,6 +146,8 @@ pub(super) fn unary(start: usize, op: UnaryOp, operand: Node) -> Node {
         start,
         end: operand.end,
         check,
+        vtype: operand.vtype,
+        depth: operand.depth + 1,
     }
 }
 
@@ -175,7 +187,10 @@ pub(super) fn call(def: &FunctionDef, args: Vec<Node>, start: usize, end: usize)
             }
         }
     }
+    let depth = 1 + args.iter().map(|a| a.depth).max().unwrap_or(0);
     Node {
+        vtype: def.return_type,
+        depth,
         expr: Expr::Call(Call {
             func: def.name.to_string(),
             args: args.into_iter().map(|a| a.expr).collect(),
@@ -207,7 +222,10 @@ pub(super) fn aggregate(
             check = expect_type(p, want, "aggregation parameter");
         }
     }
+    let depth = 1 + expr.depth.max(param.as_ref().map_or(0, |p| p.depth));
     Node {
+        vtype: ValueType::Vector,
+        depth,
         expr: Expr::Aggregate(AggregateExpr {
             op,
             expr: Box::new(expr.expr),
@@ -231,8 +249,8 @@ pub(super) fn binary(
     return_bool: bool,
     mut vm: VectorMatching,
 ) -> Node {
-    let lt = lhs.expr.value_type();
-    let rt = rhs.expr.value_type();
+    let lt = lhs.vtype;
+    let rt = rhs.vtype;
     let start = lhs.start;
     let mut own = None;
     // Go's opRange: the operator's start, found by skipping spaces after the left operand.
@@ -309,7 +327,14 @@ pub(super) fn binary(
         );
     }
     let check = lhs.check.or(rhs.check).or(own);
+    let vtype = if lt == ValueType::Scalar && rt == ValueType::Scalar {
+        ValueType::Scalar
+    } else {
+        ValueType::Vector
+    };
     Node {
+        vtype,
+        depth: 1 + lhs.depth.max(rhs.depth),
         expr: Expr::Binary(BinaryExpr {
             op,
             lhs: Box::new(lhs.expr),

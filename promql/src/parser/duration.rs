@@ -80,6 +80,30 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     Ok(total)
 }
 
+/// The HTTP API's duration parameters (`step`, `timeout`; `web/api/v1/api.go` `parseDuration`):
+/// float seconds (`15`, `1.5`, `1e3`) or a Prometheus duration (`5m`), in **nanoseconds** as
+/// Go's `time.Duration`. The error is the text the API puts after `invalid parameter "step": `.
+pub fn parse_api_duration_ns(s: &str) -> Result<i64, String> {
+    // float64(math.MaxInt64) and float64(math.MinInt64).
+    const MAX: f64 = 9_223_372_036_854_775_807.0;
+    const MIN: f64 = -9_223_372_036_854_775_808.0;
+    let quoted = super::quote::go_quote(s.as_bytes());
+    if let Ok(d) = super::number::parse_go_float(s) {
+        let ns = d * 1e9;
+        if !ns.is_nan() && !(MIN..=MAX).contains(&ns) {
+            return Err(format!(
+                "cannot parse {quoted} to a valid duration. It overflows int64"
+            ));
+        }
+        // Go converts NaN to math.MinInt64 on amd64.
+        return Ok(if ns.is_nan() { i64::MIN } else { ns as i64 });
+    }
+    match parse_duration(s) {
+        Ok(ms) => Ok(ms * 1_000_000),
+        Err(_) => Err(format!("cannot parse {quoted} to a valid duration")),
+    }
+}
+
 /// `model.Duration.String()`: `0s`, `5m`, `1h30m`, `1d12h`; years and weeks only when they
 /// divide the rest exactly (`90d`, not `12w6d`).
 pub fn format_duration(ms: i64) -> String {
@@ -141,5 +165,22 @@ mod tests {
         .map(|ms| format_duration(*ms))
         .collect();
         assert_eq!(printed, ["5m", "1h30m", "90d", "2w", "1s500ms", "0s"]);
+    }
+
+    #[test]
+    fn api_durations() {
+        assert_eq!(parse_api_duration_ns("15"), Ok(15_000_000_000));
+        assert_eq!(parse_api_duration_ns("0.0001"), Ok(100_000));
+        assert_eq!(parse_api_duration_ns("1e3"), Ok(1_000_000_000_000));
+        assert_eq!(parse_api_duration_ns("5m"), Ok(300_000_000_000));
+        assert_eq!(parse_api_duration_ns("-1"), Ok(-1_000_000_000));
+        assert_eq!(
+            parse_api_duration_ns("1e10"),
+            Err("cannot parse \"1e10\" to a valid duration. It overflows int64".into())
+        );
+        assert_eq!(
+            parse_api_duration_ns("5x"),
+            Err("cannot parse \"5x\" to a valid duration".into())
+        );
     }
 }

@@ -14,7 +14,9 @@ use super::lexer::{Kind, Token};
 use super::number::parse_number;
 use super::quote::{go_quote, unquote};
 use super::{ParseError, Parser, functions};
-use crate::ast::{AggOp, BinOp, Cardinality, Expr, UnaryOp, VectorMatching, VectorSelector};
+use crate::ast::{
+    AggOp, BinOp, Cardinality, Expr, UnaryOp, ValueType, VectorMatching, VectorSelector,
+};
 
 /// Parses a whole expression (`START_EXPRESSION expr EOF`) and type-checks it.
 pub(super) fn parse(input: &[u8]) -> Result<Expr, ParseError> {
@@ -45,6 +47,13 @@ fn precedence(op: BinOp) -> u8 {
         BinOp::Pow => 6,
     }
 }
+
+/// The deepest expression tree accepted, and the deepest nesting of the parser's own recursion.
+/// Prometheus has no limit (Go stacks grow); every walk of our tree (printing, dropping,
+/// evaluation) recurses, so a deeper query is refused rather than allowed to overflow a
+/// thread's stack and abort the server. Real queries nest a few dozen levels; at the limit a
+/// release build parses in about 0.5 MB of stack (1,088 levels fit in 2 MiB).
+pub(super) const MAX_DEPTH: u32 = 256;
 
 /// The precedence of unary `+`/`-` (`%prec MUL`): only `^` binds tighter.
 const UNARY_OPERAND_PRECEDENCE: u8 = 6;
@@ -148,6 +157,24 @@ impl Parser<'_> {
 
     /// `expr` with operators of at least `min_prec`.
     pub(super) fn expr(&mut self, min_prec: u8) -> Result<Node, ParseError> {
+        self.nesting += 1;
+        let r = self.expr_nested(min_prec);
+        self.nesting -= 1;
+        r
+    }
+
+    /// Refuses a tree deeper than [`MAX_DEPTH`] (a fedstore limit, see there).
+    pub(super) fn check_depth(&self, depth: u32, pos: usize) -> Result<(), ParseError> {
+        if depth > MAX_DEPTH || self.nesting > MAX_DEPTH {
+            let msg = format!("expression nests more than {MAX_DEPTH} levels deep");
+            return Err(self.error_at(pos, &msg));
+        }
+        Ok(())
+    }
+
+    fn expr_nested(&mut self, min_prec: u8) -> Result<Node, ParseError> {
+        let t = self.peek()?;
+        self.check_depth(0, t.pos)?;
         let mut lhs = self.unary()?;
         loop {
             let t = self.peek()?;
@@ -163,6 +190,7 @@ impl Parser<'_> {
             let rhs_min = if op == BinOp::Pow { prec } else { prec + 1 };
             let rhs = self.expr(rhs_min)?;
             lhs = check::binary(self.input, op, lhs, rhs, return_bool, matching);
+            self.check_depth(lhs.depth, lhs.start)?;
         }
     }
 
@@ -257,6 +285,8 @@ impl Parser<'_> {
                 start: t.pos,
                 end: operand.end,
                 check: None,
+                vtype: ValueType::Scalar,
+                depth: 1,
             });
         }
         Ok(check::unary(t.pos, op, operand))
@@ -273,6 +303,7 @@ impl Parser<'_> {
                 Kind::At => self.at(node)?,
                 _ => return Ok(node),
             };
+            self.check_depth(node.depth, node.start)?;
         }
     }
 
@@ -305,6 +336,8 @@ impl Parser<'_> {
                     start: t.pos,
                     end: close.end,
                     check: inner.check,
+                    vtype: inner.vtype,
+                    depth: inner.depth + 1,
                     expr: Expr::Paren(Box::new(inner.expr)),
                 })
             }
@@ -481,10 +514,12 @@ impl Parser<'_> {
 impl Node {
     fn leaf(expr: Expr, t: Token) -> Node {
         Node {
+            vtype: expr.value_type(),
             expr,
             start: t.pos,
             end: t.end,
             check: None,
+            depth: 1,
         }
     }
 }

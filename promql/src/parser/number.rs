@@ -32,15 +32,20 @@ fn parse_int_base0(s: &str) -> Option<i64> {
     i64::try_from(n).ok()
 }
 
-/// `strconv.ParseFloat(s, 64)` for what the lexer produces: decimal forms, `inf`, `nan`;
-/// hexadecimal mantissas need a `p` exponent, which the lexer cannot produce, so they fail.
+/// `strconv.ParseFloat(s, 64)` for decimal forms with an optional sign, `inf`, `infinity` and
+/// `nan` in any case; the error is Go's text. Hexadecimal floats (`0x1p-2`) and `_` separators,
+/// which Go also accepts, are refused: the lexer cannot produce them.
+pub(crate) fn parse_go_float(s: &str) -> Result<f64, String> {
+    parse_float(s)
+}
+
 fn parse_float(s: &str) -> Result<f64, String> {
     let syntax = || format!("strconv.ParseFloat: parsing {}: invalid syntax", go_q(s));
     let lower = s.to_ascii_lowercase();
     match lower.as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => return Ok(f64::INFINITY),
-        "-inf" | "-infinity" => return Ok(f64::NEG_INFINITY),
         "nan" => return Ok(f64::NAN),
+        "-inf" | "-infinity" => return Ok(f64::NEG_INFINITY),
         _ => {}
     }
     let ok_chars = s

@@ -148,3 +148,49 @@ fn parse_timing() {
         eprintln!("parse_expr {q:<90} {us:>7.2} µs");
     }
 }
+
+/// Parsing, printing and dropping the deepest accepted trees fits in a 2 MiB thread stack
+/// (Rust's default for spawned threads) in release builds, where one level takes about 2 KB
+/// (debug builds take about 12 KB, so the test gives them 8 MiB); one level more is refused
+/// with an error, not a crash.
+#[test]
+fn nesting_limit() {
+    use expr::MAX_DEPTH;
+    let n = MAX_DEPTH as usize;
+    let deep_parens = |levels: usize| format!("{}foo{}", "(".repeat(levels), ")".repeat(levels));
+    let deep_pow = |levels: usize| vec!["2"; levels + 1].join(" ^ ");
+    let deep_sum = |levels: usize| vec!["foo"; levels + 1].join(" + ");
+    let deep_neg = |levels: usize| format!("{}foo", "-".repeat(levels));
+    let deep_subquery = |levels: usize| format!("foo{}", "[5m:1m]".repeat(levels));
+    let cases: Vec<(String, String)> = vec![
+        (deep_parens(n - 1), deep_parens(n)),
+        (deep_pow(n - 1), deep_pow(n + 1)),
+        (deep_sum(n - 1), deep_sum(n)),
+        (deep_neg(n - 1), deep_neg(n)),
+    ];
+    // Subqueries of subqueries are a type error, reported only if nothing else is wrong.
+    let sub_ok_depth = deep_subquery(n - 1);
+    let sub_too_deep = deep_subquery(n);
+    std::thread::Builder::new()
+        .stack_size(if cfg!(debug_assertions) {
+            8 << 20
+        } else {
+            2 << 20
+        })
+        .spawn(move || {
+            for (ok, too_deep) in &cases {
+                let e = parse_expr(ok).unwrap_or_else(|e| panic!("{}...: {e}", &ok[..20]));
+                assert!(!pretty(&e).is_empty());
+                drop(e);
+                let err = parse_expr(too_deep).expect_err("deeper than the limit");
+                assert!(err.0.contains("nests more than"), "{err}");
+            }
+            let err = parse_expr(&sub_ok_depth).expect_err("type error");
+            assert!(err.0.contains("subquery is only allowed"), "{err}");
+            let err = parse_expr(&sub_too_deep).expect_err("deeper than the limit");
+            assert!(err.0.contains("nests more than"), "{err}");
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
+}

@@ -13,8 +13,11 @@ use fedstore_storage::{LabelsRef, LatestSink, METRIC_NAME_LABEL};
 use super::encode::{Checksum, SegmentEncoder, encode_fragment};
 pub use super::encode::{Encoding, GZIP_LEVEL};
 
+/// Re-exported where the federate stream and benches have always found it; the type is
+/// configuration and lives in [`crate::config`].
+pub use crate::config::ExternalLabels;
 use crate::exposition::float::{write_float, write_i64};
-use crate::exposition::write::{write_label_value, write_type_line};
+use crate::exposition::write::{write_label_pair, write_type_line};
 
 /// Raw text is handed to the encoder (or sent) once it reaches this size.
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -25,32 +28,6 @@ const TEXT_CAPACITY: usize = FLUSH_BYTES + 4096;
 const SEND_BYTES: usize = 32 * 1024;
 /// Series with more labels than this take the generic path (`LabelsRef::for_each`).
 const MAX_FAST_LABELS: usize = 32;
-
-/// External labels as `/federate` applies them: sorted by name, and always with an
-/// `instance` entry (`""` unless configured), so that a global server scraping with
-/// `honor_labels: true` does not stamp the source's address onto aggregated series.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExternalLabels {
-    pairs: Vec<(String, String)>,
-}
-
-impl ExternalLabels {
-    /// Builds the federate view of the configured `global.external_labels`.
-    pub fn new(configured: &[(String, String)]) -> Self {
-        let mut pairs: Vec<(String, String)> = configured.to_vec();
-        if !pairs.iter().any(|(n, _)| n == "instance") {
-            pairs.push(("instance".to_owned(), String::new()));
-        }
-        pairs.sort();
-        pairs.dedup_by(|a, b| a.0 == b.0);
-        ExternalLabels { pairs }
-    }
-
-    /// The labels in name order.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
-    }
-}
 
 /// What a segment renderer hands to the response, in order.
 #[derive(Debug)]
@@ -153,10 +130,10 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
             enc,
             text: Vec::with_capacity(TEXT_CAPACITY),
             out: SegmentEncoder::new(enc),
-            ext_used: vec![false; ext.pairs.len()],
+            ext_used: vec![false; ext.pairs().len()],
             ext_first: {
                 let mut first = [false; 256];
-                for (n, _) in &ext.pairs {
+                for (n, _) in ext.pairs() {
                     if let Some(&b) = n.as_bytes().first() {
                         first[usize::from(b)] = true;
                     }
@@ -289,12 +266,8 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
                 if value.is_empty() {
                     return self.sample_generic(&sl, t_ms, v);
                 }
-                let line = &mut fast.line;
-                line.push(if j == 1 { b'{' } else { b',' });
-                line.extend_from_slice(sl.resolve(name_id).as_bytes());
-                line.extend_from_slice(b"=\"");
-                write_label_value(line, value);
-                line.push(b'"');
+                let sep = if j == 1 { b'{' } else { b',' };
+                write_label_pair(&mut fast.line, sep, sl.resolve(name_id), value);
             }
             fast.ends[j] = fast.line.len();
             fast.ids[j] = (name_id, value_id);
@@ -350,7 +323,7 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
             }
         }
         let text = &mut self.text;
-        let ext = &self.ext.pairs;
+        let ext = self.ext.pairs();
         let used = &mut self.ext_used;
         used.fill(false);
         text.extend_from_slice(name.as_bytes());
@@ -360,12 +333,8 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
             if n == METRIC_NAME_LABEL || val.is_empty() {
                 return;
             }
-            text.push(sep);
+            write_label_pair(text, sep, n, val);
             sep = b',';
-            text.extend_from_slice(n.as_bytes());
-            text.extend_from_slice(b"=\"");
-            write_label_value(text, val);
-            text.push(b'"');
             // Most label names cannot be external ones: a first-byte test skips the compare.
             if n.as_bytes()
                 .first()
@@ -377,12 +346,8 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
         });
         for (i, (n, val)) in ext.iter().enumerate() {
             if !used[i] {
-                text.push(sep);
+                write_label_pair(text, sep, n, val);
                 sep = b',';
-                text.extend_from_slice(n.as_bytes());
-                text.extend_from_slice(b"=\"");
-                write_label_value(text, val);
-                text.push(b'"');
             }
         }
         if sep == b',' {
@@ -411,16 +376,12 @@ fn build_suffix(
 ) {
     out.clear();
     let mut braces = pairs.len() > 1;
-    for (en, ev) in &ext.pairs {
+    for (en, ev) in ext.pairs() {
         if pairs[1..].iter().any(|&(n, _)| sl.resolve(n) == en) {
             continue;
         }
-        out.push(if braces { b',' } else { b'{' });
+        write_label_pair(out, if braces { b',' } else { b'{' }, en, ev);
         braces = true;
-        out.extend_from_slice(en.as_bytes());
-        out.extend_from_slice(b"=\"");
-        write_label_value(out, ev);
-        out.push(b'"');
     }
     if braces {
         out.push(b'}');

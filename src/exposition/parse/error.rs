@@ -166,11 +166,12 @@ pub enum ParseErrorKind {
     },
 }
 
-/// A parse error: the 1-based line where it was found and what went wrong.
+/// A parse error: the 1-based line the failing entry began on (a label value may span lines:
+/// the error names where its sample started, not where the lexer stopped) and what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {kind}")]
 pub struct ParseError {
-    /// 1-based line number of the offending token.
+    /// 1-based line number where the failing entry began.
     pub line: usize,
     /// The error itself.
     pub kind: ParseErrorKind,

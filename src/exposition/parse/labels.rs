@@ -134,15 +134,22 @@ fn unescape(s: &str, quote: bool) -> String {
     out
 }
 
+/// The label set of a sample as the parser read it (Prometheus's `p.Metric(&lset)`):
+/// `__name__` first, then the labels in exposition order, unescaped, **empty values kept**.
+/// A scrape needs them: an exposed label with an empty value is present for `honor_labels`
+/// (`lset.Has`), though it is dropped from what is stored.
+pub fn exposed_labels<'a>(sample: &Sample<'a>) -> Vec<(&'a str, Cow<'a, str>)> {
+    std::iter::once((METRIC_NAME_LABEL, Cow::Borrowed(sample.name)))
+        .chain(sample.labels())
+        .collect()
+}
+
 /// The storage label set of a sample as a Prometheus 2.42 scrape stores it: `__name__` plus its
 /// labels, sorted, and every label whose name has an empty value anywhere in the sample dropped
 /// (`labels.Builder` deletes by name: `m{a="",a="x"}` is stored as `m` [verified 2.42]).
 /// Duplicate names were already rejected by the parser.
 pub fn to_labels(sample: &Sample<'_>) -> Labels {
-    let mut pairs: Vec<(&str, Cow<'_, str>)> =
-        std::iter::once((METRIC_NAME_LABEL, Cow::Borrowed(sample.name)))
-            .chain(sample.labels())
-            .collect();
+    let mut pairs = exposed_labels(sample);
     if pairs.iter().any(|(_, v)| v.is_empty()) {
         let deleted: Vec<&str> = pairs
             .iter()

@@ -455,11 +455,23 @@ const TEXT_CASES: &[Case] = &[
         &[],
         "line 1: expected label value, got \"INVALID\"",
     ),
+    // An error names the line its sample began on, not the line the lexer reached.
     bad(
         "unterminated value over lines",
         b"m{a=\"b} 1\nn 2\no 3\n",
         &[],
-        "line 4: expected label value, got \"INVALID\"",
+        "line 1: expected label value, got \"INVALID\"",
+    ),
+    bad(
+        "value closed by a later line's quote (issue 9)",
+        b"ok 1\nok2 2\nok3 3\nbad_label{a=\"1} 1\nx{b=\"2\"} 1\n",
+        &["ok{} 1 - @1", "ok2{} 2 - @2", "ok3{} 3 - @3"],
+        "line 4: expected label name, got \"INVALID\"",
+    ),
+    ok(
+        "lines count on after a value with raw newlines",
+        b"m{a=\"x\ny\nz\"} 1\nn 2\no 3",
+        &["m{a=\"x\\ny\\nz\"} 1 - @1", "n{} 2 - @4", "o{} 3 - @5"],
     ),
     bad(
         "unclosed braces",

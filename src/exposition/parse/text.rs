@@ -215,9 +215,12 @@ impl<'a> Parser<'a> {
         let mut c = self.t_at(j);
         self.spans.clear();
         let mut labels_at = None;
+        // Raw newlines inside label values: the line count moves on once the sample is
+        // complete, so that an error anywhere in it names the line it began on.
+        let mut value_newlines = 0;
         if c == b'{' {
             labels_at = Some(j);
-            j = self.text_labels(j + 1)?;
+            (j, value_newlines) = self.text_labels(j + 1)?;
             series_end = j;
             j = self.t_skip_ws(j);
             c = self.t_at(j);
@@ -258,7 +261,7 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected("expected timestamp or new record", Token::Invalid));
         };
         self.pos = (j + 1).min(self.buf.len());
-        self.line += 1;
+        self.line += 1 + value_newlines;
         self.finish_sample(
             start,
             i,
@@ -271,14 +274,16 @@ impl<'a> Parser<'a> {
         )
     }
 
-    /// The label block after `{` at `j - 1`; returns the index after `}`.
+    /// The label block after `{` at `j - 1`; returns the index after `}` and the number of
+    /// raw newlines inside its label values.
     #[inline]
-    fn text_labels(&mut self, mut j: usize) -> Result<usize, super::ParseError> {
+    fn text_labels(&mut self, mut j: usize) -> Result<(usize, usize), super::ParseError> {
+        let mut newlines = 0;
         loop {
             j = self.t_skip_ws(j);
             let c = self.t_at(j);
             if c == b'}' {
-                return Ok(j + 1);
+                return Ok((j + 1, newlines));
             }
             if !is(c, LNAME_START) {
                 return Err(self.unexpected("expected label name", label_state_token(c)));
@@ -302,7 +307,8 @@ impl<'a> Parser<'a> {
             if self.t_at(j) != b'"' {
                 return Err(self.unexpected("expected label value", Token::Invalid));
             }
-            let (value_end, non_ascii) = self.text_quoted(j + 1)?;
+            let (value_end, non_ascii, value_newlines) = self.text_quoted(j + 1)?;
+            newlines += value_newlines;
             if non_ascii && std::str::from_utf8(&self.buf[j..=value_end]).is_err() {
                 return Err(self.err(ParseErrorKind::InvalidLabelValueUtf8));
             }
@@ -328,10 +334,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Scans a quoted value from just after its opening quote; returns the index of the
-    /// closing quote and whether a byte >= 0x80 occurred. Raw newlines are allowed (counted).
+    /// closing quote, whether a byte >= 0x80 occurred and how many raw newlines (allowed)
+    /// the value holds.
     #[inline]
-    fn text_quoted(&mut self, mut k: usize) -> Result<(usize, bool), super::ParseError> {
+    fn text_quoted(&mut self, mut k: usize) -> Result<(usize, bool, usize), super::ParseError> {
         let mut non_ascii = false;
+        let mut newlines = 0;
         let len = self.buf.len();
         loop {
             while k < len && !is(self.buf[k], QUOTED_STOP) {
@@ -342,7 +350,7 @@ impl<'a> Parser<'a> {
                 return Err(self.unexpected("expected label value", Token::Invalid));
             }
             match self.buf[k] {
-                b'"' => return Ok((k, non_ascii)),
+                b'"' => return Ok((k, non_ascii, newlines)),
                 b'\\' => {
                     k = self.t_skip_nul(k + 1);
                     match self.buf.get(k) {
@@ -354,7 +362,7 @@ impl<'a> Parser<'a> {
                     k += 1;
                 }
                 b'\n' => {
-                    self.line += 1;
+                    newlines += 1;
                     k += 1;
                 }
                 0 => k += 1,

@@ -163,6 +163,39 @@ fn failures_report_up_zero_and_mark_stale() {
 }
 
 #[test]
+fn failed_commit_reports_the_scrape_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = Head::open(
+        &dir.path().join("head"),
+        fedstore_storage::HeadOptions {
+            wal: Some(fedstore_storage::wal::WalOptions::new(
+                dir.path().join("wal"),
+            )),
+            ..fedstore_storage::HeadOptions::default()
+        },
+    )
+    .unwrap();
+    let c = ctx();
+    let mut st = TargetState::new();
+    let o = scrape(&head, &mut st, &c, "a 1\nb 2\n", 1000);
+    assert_eq!(o.error, None);
+    assert_eq!(latest(&head, "up", &[]), Some((1000, 1.0)));
+
+    assert!(head.poison_wal_for_test("disk on fire"));
+    let o = scrape(&head, &mut st, &c, "a 3\nb 4\nnew_series 5\n", 2000);
+    let err = o.error.expect("a failed commit fails the scrape");
+    assert!(
+        err.starts_with("scrape commit failed: ") && err.contains("disk on fire"),
+        "{err}"
+    );
+    assert_eq!(o.stats, AppendStats::default());
+    // Nothing of the scrape was stored (the up 0 report is refused by the poisoned WAL too).
+    assert_eq!(latest(&head, "a", &[]), Some((1000, 1.0)));
+    assert_eq!(latest(&head, "up", &[]), Some((1000, 1.0)));
+    assert_eq!(latest(&head, "new_series", &[]), None);
+}
+
+#[test]
 fn labels_timestamps_and_relabeling() {
     let (_d, head) = mk_head();
     let yaml = "scrape_configs:\n- job_name: j\n  metric_relabel_configs:\n  - source_labels: [__name__]\n    regex: drop_me\n    action: drop\n";

@@ -81,9 +81,51 @@ fn exported_label_conflicts() {
             true,
             &[("__name__", "m"), ("instance", "t:1"), ("job", "x")],
         ),
+        // A source's /federate sends its aggregates with `instance=""`: present, so the
+        // target's instance stays off (2.42 `lset.Has`), then the empty label is dropped.
+        (
+            "honor labels: exposed empty instance keeps the target's off",
+            &[("__name__", "job:up:count"), ("job", "p"), ("instance", "")],
+            true,
+            &[("__name__", "job:up:count"), ("job", "p")],
+        ),
+        (
+            "honor labels: other empty labels dropped, absent target labels added",
+            &[("__name__", "m"), ("zone", ""), ("a", "1")],
+            true,
+            &[
+                ("__name__", "m"),
+                ("a", "1"),
+                ("instance", "t:1"),
+                ("job", "j"),
+            ],
+        ),
+        (
+            "honor labels: a name with an empty value anywhere is dropped",
+            &[("__name__", "m"), ("job", ""), ("job", "x")],
+            true,
+            &[("__name__", "m"), ("instance", "t:1")],
+        ),
+        (
+            "no honor: an empty exposed value is no conflict",
+            &[("__name__", "m"), ("instance", ""), ("b", "")],
+            false,
+            &[("__name__", "m"), ("instance", "t:1"), ("job", "j")],
+        ),
+        (
+            "no honor: an empty exposed exported_ label still takes the name",
+            &[("__name__", "m"), ("job", "x"), ("exported_job", "")],
+            false,
+            &[
+                ("__name__", "m"),
+                ("exported_exported_job", "x"),
+                ("instance", "t:1"),
+                ("job", "j"),
+            ],
+        ),
     ];
     for (name, scraped, honor, want) in cases {
-        let got = mutate_sample_labels(&labels(scraped), &target, *honor);
+        let got = mutate_sample_labels(scraped, &target, *honor);
         assert_eq!(got, pairs(want), "{name}");
     }
 }
@@ -92,7 +134,7 @@ fn exported_label_conflicts() {
 fn exported_prefix_skips_target_and_earlier_conflicts() {
     // Target has `exported_a`; scraped `a` must become `exported_exported_a`.
     let target = labels(&[("a", "T"), ("exported_a", "TT")]);
-    let got = mutate_sample_labels(&labels(&[("__name__", "m"), ("a", "s")]), &target, false);
+    let got = mutate_sample_labels(&[("__name__", "m"), ("a", "s")], &target, false);
     assert_eq!(
         got,
         pairs(&[
@@ -236,4 +278,33 @@ fn report_labels_ignore_honor() {
         report_labels("up", &target),
         labels(&[("__name__", "up"), ("instance", "i"), ("job", "j")])
     );
+}
+
+#[test]
+fn metric_relabeling_sees_exposed_empty_labels_as_absent() {
+    // Prometheus hands relabeling the label set after `labels.Builder`: no empty values, and
+    // under honor_labels no target `instance` where the source exposed `instance=""`.
+    let cfg = job(concat!(
+        "scrape_configs:\n- job_name: j\n  honor_labels: true\n  static_configs:\n",
+        "  - targets: ['t:1']\n  metric_relabel_configs:\n",
+        "  - {source_labels: [instance], regex: '(.*)', target_label: instance, replacement: 'x${1}'}\n",
+        "  - {source_labels: [zone], regex: '', action: keep}\n",
+    ));
+    let target = labels(&[("instance", "t:1"), ("job", "j")]);
+    type Pairs = &'static [(&'static str, &'static str)];
+    let cases: &[(Pairs, Option<Pairs>)] = &[
+        (
+            &[("__name__", "m"), ("instance", ""), ("zone", "")],
+            Some(&[("__name__", "m"), ("instance", "x"), ("job", "j")]),
+        ),
+        (
+            &[("__name__", "m"), ("zone", "")],
+            Some(&[("__name__", "m"), ("instance", "xt:1"), ("job", "j")]),
+        ),
+        (&[("__name__", "m"), ("zone", "eu")], None),
+    ];
+    for (exposed, want) in cases {
+        let got = sample_labels(exposed, &target, true, &cfg.metric_relabel_configs);
+        assert_eq!(got, want.map(labels), "{exposed:?}");
+    }
 }

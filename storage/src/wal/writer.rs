@@ -3,6 +3,8 @@
 //!
 //! Locks: `state` (the segment being written) is taken before `sync` (the group-commit
 //! progress), never the other way round; the committer that runs an fsync holds neither.
+//! `state` is held while the commit's `labels_of` callback reads head labels (symbol table,
+//! then a shard), so it precedes every head lock (docs/storage.md, "Lock order").
 //! Any failed write or fsync poisons the writer: the segment may now end in a torn record,
 //! and appending after it would hide later records from replay.
 
@@ -205,6 +207,13 @@ impl Wal {
         st.logged
             .get((r / 64) as usize)
             .is_some_and(|w| w & (1 << (r % 64)) != 0)
+    }
+
+    /// Poisons the writer as a failed write or fsync does: every later commit is refused
+    /// with `cause` (tests of what callers do then).
+    #[cfg(any(test, feature = "testutil"))]
+    pub(crate) fn poison_for_test(&self, cause: &str) {
+        let _ = self.shared.poison(cause.to_owned());
     }
 
     /// Serializes checkpoints.

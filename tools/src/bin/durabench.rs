@@ -34,6 +34,7 @@ use clap::Parser;
 use fedstore_tools::dataset::{Dataset, DatasetConfig};
 use fedstore_tools::http;
 use fedstore_tools::procs::{self, ChildGuard};
+use fedstore_tools::remote_write;
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "WAL replay time, RSS per series and bytes per sample: fedstore vs Prometheus")]
@@ -413,11 +414,7 @@ fn load(
             let handles: Vec<_> = (0..args.senders)
                 .map(|_| {
                     sc.spawn(|| -> Result<()> {
-                        let agent: ureq::Agent = ureq::Agent::config_builder()
-                            .timeout_global(Some(Duration::from_secs(300)))
-                            .http_status_as_error(false)
-                            .build()
-                            .into();
+                        let agent = remote_write::agent();
                         let mut pb = Vec::new();
                         let mut enc = snap::raw::Encoder::new();
                         loop {
@@ -429,19 +426,7 @@ fn load(
                             for d in &defs[a..b] {
                                 encode_series(ds, d, start_ms, step_ms, w0..w1, &mut pb);
                             }
-                            let body = enc.compress_vec(&pb)?;
-                            let mut resp = agent
-                                .post(&url)
-                                .header("Content-Encoding", "snappy")
-                                .header("Content-Type", "application/x-protobuf")
-                                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                                .send(&body[..])
-                                .with_context(|| format!("POST {url}"))?;
-                            let status = resp.status().as_u16();
-                            if status / 100 != 2 {
-                                let text = resp.body_mut().read_to_string().unwrap_or_default();
-                                bail!("POST {url}: {status} {text}");
-                            }
+                            remote_write::post(&agent, &url, &pb, &mut enc)?;
                         }
                     })
                 })
@@ -476,47 +461,18 @@ fn encode_series(
     range: std::ops::Range<usize>,
     out: &mut Vec<u8>,
 ) {
-    let mut ts = Vec::with_capacity(512 + range.len() * 20);
-    for (n, v) in &d.labels {
-        let len = 2 + n.len() + varint_len(n.len() as u64) + v.len() + varint_len(v.len() as u64);
-        ts.push(0x0a);
-        put_varint(&mut ts, len as u64);
-        put_bytes_field(&mut ts, 0x0a, n.as_bytes());
-        put_bytes_field(&mut ts, 0x12, v.as_bytes());
-    }
-    for i in range {
-        let t = start_ms + step_ms * i as i64;
-        let mut sample = Vec::with_capacity(20);
-        sample.push(0x09);
-        sample.extend_from_slice(&ds.value(&d.series, t).to_le_bytes());
-        sample.push(0x10);
-        put_varint(&mut sample, t as u64);
-        put_bytes_field(&mut ts, 0x12, &sample);
-    }
-    put_bytes_field(out, 0x0a, &ts);
-}
-
-fn put_bytes_field(out: &mut Vec<u8>, tag: u8, b: &[u8]) {
-    out.push(tag);
-    put_varint(out, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
+    let mut labels = Vec::with_capacity(512);
+    remote_write::encode_labels(
+        d.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        &mut labels,
+    );
+    let samples: Vec<(i64, f64)> = range
+        .map(|i| {
+            let t = start_ms + step_ms * i as i64;
+            (t, ds.value(&d.series, t))
+        })
+        .collect();
+    remote_write::encode_series(&labels, &samples, &mut Vec::new(), out);
 }
 
 /// (blocks, bytes, bytes under `chunks/`, samples, series) of every `<ULID>/meta.json`
@@ -573,22 +529,6 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn varints_match_protobuf() {
-        for (v, want) in [
-            (0u64, vec![0u8]),
-            (1, vec![1]),
-            (127, vec![0x7f]),
-            (128, vec![0x80, 0x01]),
-            (300, vec![0xac, 0x02]),
-        ] {
-            let mut out = Vec::new();
-            put_varint(&mut out, v);
-            assert_eq!(out, want, "{v}");
-            assert_eq!(varint_len(v), want.len(), "{v}");
-        }
-    }
 
     #[test]
     fn time_series_encoding_is_well_formed() {

@@ -476,3 +476,149 @@ fn range_query_equals_instant_queries_at_each_step() {
         }
     }
 }
+
+#[test]
+fn on_name_sees_names_dropped_by_functions() {
+    let st = dataset_d();
+    let r = |m: &str| call("rate", vec![range(v(m), 100 * S)]);
+    let e = bin_on(
+        BinOp::And,
+        r("c1"),
+        r("c2"),
+        true,
+        &["__name__"],
+        Cardinality::ManyToMany,
+        &[],
+    );
+    check!(
+        instant(&st, &e, 100 * S),
+        [r#"{i="1", job="j"} 0.9444444444444445"#]
+    );
+}
+
+/// Enough series for the selector work to be split between the two worker threads.
+fn many_series() -> MemStorage {
+    let mut st = MemStorage::new();
+    for i in 0..1500 {
+        let l = named(
+            "m",
+            &[("i", &format!("{i:04}")), ("g", &(i % 3).to_string())],
+        );
+        let samples = (0..=40)
+            .map(|k| (k * 15 * S, (k * (i + 1)) as f64))
+            .collect();
+        st.add_series(l, samples);
+    }
+    st.finish();
+    st
+}
+
+#[test]
+fn parallel_workers_keep_series_order_and_values() {
+    let st = many_series();
+    let got = instant(&st, &v("m"), 300 * S);
+    assert_eq!(got.len(), 1500);
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(got, sorted, "selector output in label order");
+    assert_eq!(got[1499], r#"{__name__="m", g="2", i="1499"} 30000"#);
+    // rate of a counter growing by (i+1) every 15 s is (i+1)/15; summed per g.
+    let e = agg_by(
+        AggOp::Sum,
+        &["g"],
+        call("rate", vec![range(v("m"), 60 * S)]),
+    );
+    let Value::Vector(s) = engine().instant(&st, &e, 300 * S).unwrap() else {
+        panic!()
+    };
+    for x in &s {
+        let g: usize = x.labels.get("g").parse().unwrap();
+        let want: f64 = (0..1500)
+            .filter(|i| i % 3 == g)
+            .map(|i| (i + 1) as f64 / 15.0)
+            .sum();
+        assert!((x.v - want).abs() < 1e-9 * want, "{x:?} vs {want}");
+    }
+    for e in [
+        e,
+        call("rate", vec![range(v("m"), 60 * S)]),
+        agg_p(AggOp::Topk, num(3.0), v("m")),
+        bin(BinOp::Gtr, v("m"), num(5000.0)),
+    ] {
+        let Value::Matrix(series) = engine().range(&st, &e, 0, 600 * S, 45 * S).unwrap() else {
+            panic!("a matrix")
+        };
+        let mut t = 0;
+        while t <= 600 * S {
+            let mut from_range: Vec<String> = series
+                .iter()
+                .filter_map(|s| {
+                    let p = s.points.iter().find(|(pt, _)| *pt == t)?;
+                    Some(format!("{} {}", labels::to_string(&s.labels), fmt_v(p.1)))
+                })
+                .collect();
+            let mut from_instant = instant(&st, &e, t);
+            from_range.sort();
+            from_instant.sort();
+            assert_eq!(from_range, from_instant, "{e:?} at {t}");
+            t += 45 * S;
+        }
+    }
+}
+
+#[test]
+fn clamp_propagates_nan_as_go_math_does() {
+    let st = dataset_d();
+    let h1 = || vm("cpu", &[("host", "=", "h1")]);
+    check!(
+        instant(
+            &st,
+            &call("clamp", vec![h1(), num(0.0), num(f64::NAN)]),
+            100 * S
+        ),
+        [r#"{env="prod", host="h1"} NaN"#]
+    );
+    check!(
+        instant(&st, &call("clamp_min", vec![h1(), num(f64::NAN)]), 100 * S),
+        [r#"{env="prod", host="h1"} NaN"#]
+    );
+    check!(
+        instant(
+            &st,
+            &call("clamp_max", vec![h1(), num(f64::NEG_INFINITY)]),
+            100 * S
+        ),
+        [r#"{env="prod", host="h1"} -Inf"#]
+    );
+    let nan = vm("mem", &[("host", "=", "h4")]);
+    check!(
+        instant(
+            &st,
+            &call("clamp_max", vec![nan, num(f64::INFINITY)]),
+            100 * S
+        ),
+        [r#"{env="dev", host="h4", job="y"} NaN"#]
+    );
+}
+
+#[test]
+fn log_functions_follow_go_math() {
+    let st = dataset_d();
+    let f = |name: &str, x: f64| {
+        instant(
+            &st,
+            &call(name, vec![call("vector", vec![num(x)])]),
+            100 * S,
+        )
+    };
+    // Values checked against the 2.42 binary.
+    check!(f("log10", 1000.0), ["{} 3"]);
+    check!(f("log2", 3.0), ["{} 1.5849625007211563"]);
+    check!(f("log2", 1e-5), ["{} -16.609640474436812"]);
+    check!(f("log10", 123.456), ["{} 2.0915122016277716"]);
+    check!(f("log2", 8.0), ["{} 3"]);
+    check!(f("log2", 0.0), ["{} -Inf"]);
+    check!(f("log10", -1.0), ["{} NaN"]);
+    check!(f("log2", 5e-324), ["{} -1074"]);
+    check!(f("log10", f64::INFINITY), ["{} +Inf"]);
+}

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
+use fedstore_storage::labels::{is_valid_label_name, is_valid_metric_name};
 use fedstore_storage::{
     AppendError, AppendStats, Appender, Head, Labels, METRIC_NAME_LABEL, SeriesRef,
 };
@@ -78,12 +78,13 @@ pub enum RemoteWriteError {
 }
 
 impl RemoteWriteError {
-    /// The HTTP status of the response.
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status code of the response: 413 too large, 500 storage, 400 otherwise
+    /// (a number, so that the receiver needs no HTTP library).
+    pub fn status(&self) -> u16 {
         match self {
-            RemoteWriteError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            RemoteWriteError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+            RemoteWriteError::TooLarge { .. } => 413,
+            RemoteWriteError::Storage(_) => 500,
+            _ => 400,
         }
     }
 
@@ -355,24 +356,6 @@ fn validate_labels(labels: &[LabelView<'_>]) -> Result<(), RemoteWriteError> {
         return Err(invalid("missing metric name (__name__ label)".to_string()));
     }
     Ok(())
-}
-
-/// `model.LabelName.IsValid` (legacy scheme).
-fn is_valid_label_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-}
-
-/// `model.IsValidMetricName` (legacy scheme).
-fn is_valid_metric_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':')
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
 }
 
 /// The labels as sent, in Prometheus `labels.String()` form: `{a="b", c="d"}`.

@@ -1,0 +1,945 @@
+//! querybench: the query API's speed (issue 10) for fedstore, Prometheus 2.42 and
+//! VictoriaMetrics 1.79 on the same samples, as one markdown table with ratios and an SVG chart.
+//!
+//! The dataset is the storage crate's node-exporter-like set (`NodeSetSpec`: instances x 100
+//! metric names `node_metric_NNN_total` x 10 series, plus `job:` aggregates) and one classic
+//! histogram per instance (`node_request_duration_seconds_bucket`, 12 `le` buckets), 2 h of 15 s
+//! samples ending when the tool starts, loaded into every server by remote write (30-minute
+//! windows in time order, series-major inside a window, so Prometheus's appendable window
+//! accepts everything). Servers run one after the other with fresh data dirs.
+//!
+//! Every measurement is the median of `--reps` timed requests after one warm-up; the peak RSS
+//! growth of the server during a row's requests is polled every 5 ms from `/proc`. A server that
+//! does not answer a query API (404) gets `-` in its cells.
+//!
+//! Example (the 50k-series run): `target/release/querybench --series 50000`.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, ensure};
+use clap::{Parser, ValueEnum};
+use fedstore_storage::testutil::{NodeSetSpec, mix};
+use fedstore_tools::http;
+use fedstore_tools::procs::{self, ChildGuard};
+use fedstore_tools::remote_write;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Server {
+    Fedstore,
+    Prometheus,
+    Victoriametrics,
+}
+
+impl Server {
+    fn label(self) -> &'static str {
+        match self {
+            Server::Fedstore => "fedstore",
+            Server::Prometheus => "Prometheus 2.42",
+            Server::Victoriametrics => "VictoriaMetrics 1.79",
+        }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Query API speed: fedstore vs Prometheus 2.42 vs VictoriaMetrics 1.79")]
+struct Args {
+    /// Servers to run, in this order (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values = ["fedstore", "prometheus", "victoriametrics"])]
+    only: Vec<Server>,
+    /// Node series (rounded to whole instances of 1,000); the histogram and `job:` series come on top.
+    #[arg(long, default_value_t = 1_000_000)]
+    series: usize,
+    /// Samples per series (480 = 2 h at 15 s).
+    #[arg(long, default_value_t = 480)]
+    samples: usize,
+    /// Timed repetitions per row (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Samples per remote-write request (about).
+    #[arg(long, default_value_t = 60_000)]
+    request_samples: usize,
+    /// Concurrent remote-write senders.
+    #[arg(long, default_value_t = 2)]
+    senders: usize,
+    /// Ports: fedstore = base, Prometheus = base+1, VictoriaMetrics = base+2.
+    #[arg(long, default_value_t = 19360)]
+    port_base: u16,
+    /// fedstore binary.
+    #[arg(long, default_value = "target/release/fedstore")]
+    fedstore_bin: PathBuf,
+    /// Prometheus binary.
+    #[arg(long, default_value = "/usr/bin/prometheus")]
+    prometheus_bin: PathBuf,
+    /// VictoriaMetrics binary.
+    #[arg(long, default_value = "/usr/bin/victoria-metrics")]
+    vm_bin: PathBuf,
+    /// Where temp data dirs go (a fresh sub-directory is made and removed).
+    #[arg(long, default_value = "/tmp")]
+    work_dir: PathBuf,
+    /// Also write the markdown table to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the chart here.
+    #[arg(long, default_value = "docs/img/querybench.svg")]
+    svg: PathBuf,
+}
+
+/// The histogram's metric name and buckets.
+const HISTOGRAM: &str = "node_request_duration_seconds_bucket";
+const LES: [&str; 12] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+];
+/// The metric of the range row (~10 series per instance).
+const ONE_METRIC: &str = "node_metric_001_total";
+const STEP_MS: i64 = 15_000;
+
+/// One row of the table: an API request relative to the data's end time.
+struct Row {
+    key: &'static str,
+    title: String,
+    /// Path and query string given the data's last timestamp in ms.
+    path: Box<dyn Fn(i64) -> String + Send + Sync>,
+}
+
+fn rows() -> Vec<Row> {
+    let enc = http::encode_component;
+    let secs = |ms: i64| format!("{}.{:03}", ms / 1000, ms % 1000);
+    let instant = move |q: &'static str| {
+        move |end: i64| format!("/api/v1/query?query={}&time={}", enc(q), secs(end))
+    };
+    let instant_owned = move |q: String| {
+        move |end: i64| format!("/api/v1/query?query={}&time={}", enc(&q), secs(end))
+    };
+    let range = move |q: String, span_ms: i64, step: &'static str| {
+        move |end: i64| {
+            format!(
+                "/api/v1/query_range?query={}&start={}&end={}&step={step}",
+                enc(&q),
+                secs(end - span_ms),
+                secs(end)
+            )
+        }
+    };
+    let all = r#"{__name__=~".+"}"#;
+    vec![
+        Row {
+            key: "rate_sum",
+            title: r#"instant `sum by (job) (rate({__name__=~"node_metric_00.*"}[5m]))`"#.into(),
+            path: Box::new(instant(
+                r#"sum by (job) (rate({__name__=~"node_metric_00.*"}[5m]))"#,
+            )),
+        },
+        Row {
+            key: "rate_sum_names",
+            title: "the same as one sum per name (`sum by (job) (rate(node_metric_000_total[5m])) + ...`, 9 names)".into(),
+            path: Box::new(instant_owned(rate_sum_per_name())),
+        },
+        Row {
+            key: "count_by_name",
+            title: r#"instant `count by (__name__) ({__name__=~".+"})`"#.into(),
+            path: Box::new(instant(r#"count by (__name__) ({__name__=~".+"})"#)),
+        },
+        Row {
+            key: "topk_count",
+            title: r#"instant `topk(10, count by (__name__) ({__name__=~".+"}))`"#.into(),
+            path: Box::new(instant(
+                r#"topk(10, count by (__name__) ({__name__=~".+"}))"#,
+            )),
+        },
+        Row {
+            key: "range_rate",
+            title: format!("range 1 h / 15 s `sum by (instance) (rate({ONE_METRIC}[5m]))`"),
+            path: Box::new(range(
+                format!("sum by (instance) (rate({ONE_METRIC}[5m]))"),
+                3_600_000,
+                "15",
+            )),
+        },
+        Row {
+            key: "range_histogram",
+            title: format!(
+                "range 2 h / 60 s `histogram_quantile(0.99, sum by (le) (rate({HISTOGRAM}[5m])))`"
+            ),
+            path: Box::new(range(
+                format!("histogram_quantile(0.99, sum by (le) (rate({HISTOGRAM}[5m])))"),
+                7_200_000 - STEP_MS,
+                "60",
+            )),
+        },
+        Row {
+            key: "series",
+            title: r#"`/api/v1/series?match[]={__name__=~".+"}` (2 h)"#.into(),
+            path: Box::new(move |end: i64| {
+                format!(
+                    "/api/v1/series?match%5B%5D={}&start={}&end={}",
+                    enc(all),
+                    secs(end - 7_200_000),
+                    secs(end)
+                )
+            }),
+        },
+        Row {
+            key: "label_values",
+            title: "`/api/v1/label/instance/values`".into(),
+            path: Box::new(|_| "/api/v1/label/instance/values".into()),
+        },
+        Row {
+            key: "status_tsdb",
+            title: "`/api/v1/status/tsdb`".into(),
+            path: Box::new(|_| "/api/v1/status/tsdb".into()),
+        },
+    ]
+}
+
+/// `rate` over `{__name__=~"node_metric_00.*"}` gives series that differ only in the dropped
+/// metric name, which Prometheus 2.42 refuses ("vector cannot contain metrics with the same
+/// labelset"); this is the sum the issue's row means, written so every server can answer it:
+/// one `sum by (job) (rate(...))` per name matched by the regex, added up.
+fn rate_sum_per_name() -> String {
+    (0..10)
+        .map(NodeSetSpec::metric)
+        .filter(|m| m.starts_with("node_metric_00"))
+        .map(|m| format!("sum by (job) (rate({m}[5m]))"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// One row's measurement on one server.
+#[derive(Clone, Debug, Default)]
+struct Cell {
+    median: Option<Duration>,
+    /// Peak RSS above the RSS before the row's first request, KiB.
+    rss_growth_kib: u64,
+    bytes: u64,
+    /// Series in the answer (queries) or `None` (other endpoints).
+    series: Option<usize>,
+    note: Option<String>,
+    /// The error text of a non-200 answer.
+    error_text: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Run {
+    load: Option<Duration>,
+    rss_after_load_kib: u64,
+    cells: Vec<Cell>,
+    error: Option<String>,
+}
+
+/// The dataset: node series from `NodeSetSpec`, then the histogram buckets.
+struct Data {
+    spec: NodeSetSpec,
+    /// Pre-encoded labels of every series, concatenated; `offsets[i]..offsets[i + 1]`.
+    labels: Vec<u8>,
+    offsets: Vec<usize>,
+    /// Index of the first histogram series.
+    first_bucket: usize,
+    end_ms: i64,
+    samples: usize,
+}
+
+impl Data {
+    fn new(series: usize, samples: usize) -> Data {
+        let instances = (series / 1000).max(1);
+        let spec = NodeSetSpec {
+            instances,
+            metrics: 100,
+            series_per_metric: 10,
+            aggregated: instances,
+        };
+        let (mut labels, mut offsets) = (Vec::new(), vec![0]);
+        spec.for_each(|l| {
+            remote_write::encode_labels(
+                l.iter().map(|x| (x.name.as_str(), x.value.as_str())),
+                &mut labels,
+            );
+            offsets.push(labels.len());
+        });
+        let first_bucket = offsets.len() - 1;
+        for i in 0..instances {
+            let inst = NodeSetSpec::instance(i);
+            for le in LES {
+                let pairs = [
+                    ("__name__", HISTOGRAM),
+                    ("instance", inst.as_str()),
+                    ("job", "node"),
+                    ("le", le),
+                ];
+                remote_write::encode_labels(pairs, &mut labels);
+                offsets.push(labels.len());
+            }
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Data {
+            spec,
+            labels,
+            offsets,
+            first_bucket,
+            end_ms: now - now % STEP_MS,
+            samples,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn labels(&self, i: usize) -> &[u8] {
+        &self.labels[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    fn time(&self, k: usize) -> i64 {
+        self.end_ms - STEP_MS * (self.samples - 1 - k) as i64
+    }
+
+    /// Sample `k` of series `i`: counters grow by a per-series rate with jitter below it;
+    /// buckets are cumulative over `le` and over time.
+    fn value(&self, i: usize, k: usize) -> f64 {
+        let k = k as u64;
+        if i >= self.first_bucket {
+            let (inst, b) = (
+                (i - self.first_bucket) / LES.len(),
+                (i - self.first_bucket) % LES.len(),
+            );
+            let per_step = 50 + mix(inst as u64, 1) % 200;
+            let total = per_step * k + mix(inst as u64, k) % per_step;
+            // Share of observations at or below bucket b: rising to 1 at +Inf.
+            let share = ((b + 1) as f64 / LES.len() as f64).powf(0.5);
+            return (total as f64 * share).floor();
+        }
+        let i = i as u64;
+        let rate = 1 + mix(i, 1) % 1000;
+        ((mix(i, 0) % 100_000) + rate * k + mix(i, k) % rate) as f64
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.reps > 0 && args.senders > 0,
+        "positive --reps and --senders"
+    );
+    procs::install_signal_handler()?;
+    let t = Instant::now();
+    let data = Arc::new(Data::new(args.series, args.samples));
+    eprintln!(
+        "{} series ({} node instances) x {} samples, labels encoded in {:.1}s",
+        data.len(),
+        data.spec.instances,
+        args.samples,
+        t.elapsed().as_secs_f64()
+    );
+    let work = args
+        .work_dir
+        .join(format!("querybench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let rows = rows();
+    let mut runs = Vec::new();
+    for &server in &args.only {
+        eprintln!("=== {}", server.label());
+        let dir = work.join(format!("{server:?}").to_lowercase());
+        std::fs::create_dir_all(&dir)?;
+        let mut run = Run::default();
+        if let Err(e) = run_server(&args, &data, &rows, server, &dir, &mut run) {
+            eprintln!("{}: {e:#}", server.label());
+            run.error = Some(format!("{e:#}"));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        runs.push((server, run));
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let table = render_table(&args, &data, &rows, &runs);
+    println!("{table}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &table)?;
+    }
+    if let Some(parent) = args.svg.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.svg, render_svg(&data, &rows, &runs))?;
+    eprintln!("chart written to {}", args.svg.display());
+    Ok(())
+}
+
+fn run_server(
+    args: &Args,
+    data: &Arc<Data>,
+    rows: &[Row],
+    server: Server,
+    dir: &Path,
+    run: &mut Run,
+) -> Result<()> {
+    let port = args.port_base
+        + match server {
+            Server::Fedstore => 0,
+            Server::Prometheus => 1,
+            Server::Victoriametrics => 2,
+        };
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let log = dir.join("server.log");
+    let mut child = start(args, server, dir, port, &log)?;
+    procs::wait_until(&mut child, &log, Duration::from_secs(120), "ready", || {
+        let path = if server == Server::Victoriametrics {
+            "/health"
+        } else {
+            "/-/ready"
+        };
+        Ok(
+            http::get(addr, path, &[], Duration::from_secs(5), &mut |_| {})
+                .is_ok_and(|r| r.status == 200),
+        )
+    })?;
+    let t = Instant::now();
+    // All three take Prometheus remote write at the same path.
+    load(args, data, &format!("http://{addr}/api/v1/write"))?;
+    if server == Server::Victoriametrics {
+        // Make everything searchable now rather than within a second or two.
+        let _ = http::get(
+            addr,
+            "/internal/force_flush",
+            &[],
+            Duration::from_secs(60),
+            &mut |_| {},
+        );
+    }
+    // Wait until the histogram's newest samples answer (the last series loaded).
+    let probe = format!(
+        "/api/v1/query?query={}&time={}",
+        http::encode_component(&format!("count({HISTOGRAM})")),
+        data.end_ms / 1000
+    );
+    let want = (data.len() - data.first_bucket) as f64;
+    let mut api = true;
+    procs::wait_until(
+        &mut child,
+        &log,
+        Duration::from_secs(300),
+        "loaded samples to answer",
+        || {
+            let (resp, body) = http::get_body(addr, &probe, &[], Duration::from_secs(60))?;
+            if resp.status == 404 {
+                api = false;
+                return Ok(true);
+            }
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let n = v["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok());
+            Ok(n == Some(want))
+        },
+    )?;
+    run.load = Some(t.elapsed());
+    thread::sleep(Duration::from_secs(3));
+    run.rss_after_load_kib = procs::rss_kib(child.pid()).map_or(0, |m| m.0);
+    eprintln!(
+        "  loaded in {:.1}s, RSS {} MiB{}",
+        t.elapsed().as_secs_f64(),
+        run.rss_after_load_kib / 1024,
+        if api { "" } else { "; no query API (404)" }
+    );
+    for row in rows {
+        let cell = if api {
+            measure(args, addr, child.pid(), &(row.path)(data.end_ms))
+        } else {
+            Cell {
+                note: Some("no query API".into()),
+                ..Cell::default()
+            }
+        };
+        eprintln!(
+            "  {:16} {:>10} series {:>8} bytes {:>11} RSS +{} MiB {}",
+            row.key,
+            cell.median.map_or("-".into(), fmt_dur),
+            cell.series.map_or("-".into(), |s| s.to_string()),
+            cell.bytes,
+            cell.rss_growth_kib / 1024,
+            cell.note.as_deref().unwrap_or("")
+        );
+        run.cells.push(cell);
+        child
+            .check_alive()
+            .with_context(|| format!("see {}", log.display()))?;
+    }
+    child.stop(Duration::from_secs(60));
+    Ok(())
+}
+
+fn start(args: &Args, server: Server, dir: &Path, port: u16, log: &Path) -> Result<ChildGuard> {
+    let listen = format!("127.0.0.1:{port}");
+    let data = dir.join("data");
+    let empty = dir.join("empty.yml");
+    std::fs::write(
+        &empty,
+        "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
+    )?;
+    let cmd = match server {
+        Server::Fedstore => {
+            ensure!(
+                args.fedstore_bin.exists(),
+                "{} not built (cargo build --release)",
+                args.fedstore_bin.display()
+            );
+            let mut c = Command::new(&args.fedstore_bin);
+            c.arg("serve")
+                .arg(format!("--config.file={}", empty.display()))
+                .arg(format!("--storage.tsdb.path={}", data.display()))
+                .arg(format!("--web.listen-address={listen}"));
+            c
+        }
+        Server::Prometheus => {
+            let mut c = Command::new(&args.prometheus_bin);
+            c.arg(format!("--config.file={}", empty.display()))
+                .arg(format!("--storage.tsdb.path={}", data.display()))
+                .arg(format!("--web.listen-address={listen}"))
+                .arg("--web.enable-remote-write-receiver");
+            c
+        }
+        Server::Victoriametrics => {
+            let mut c = Command::new(&args.vm_bin);
+            c.arg(format!("-storageDataPath={}", data.display()))
+                .arg(format!("-httpListenAddr={listen}"))
+                // Prometheus's lookback, no answer cache, no latency offset, and limits that
+                // let 1M-series answers through (the others have none).
+                .arg("-search.maxStalenessInterval=5m")
+                .arg("-search.disableCache")
+                .arg("-search.latencyOffset=0s")
+                .arg("-search.maxUniqueTimeseries=100000000")
+                .arg("-search.maxSeries=100000000")
+                .arg("-search.maxSamplesPerQuery=10000000000")
+                .arg("-search.maxQueryDuration=10m")
+                .arg("-search.maxConcurrentRequests=16")
+                .arg("-search.maxQueueDuration=10m");
+            c
+        }
+    };
+    ChildGuard::spawn(server.label(), cmd, log)
+}
+
+/// Sends every sample by remote write: 30-minute windows in time order, series-major inside.
+fn load(args: &Args, data: &Arc<Data>, url: &str) -> Result<()> {
+    let window = (1_800_000 / STEP_MS) as usize;
+    let n = data.len();
+    let t = Instant::now();
+    for w0 in (0..data.samples).step_by(window) {
+        let w1 = (w0 + window).min(data.samples);
+        let per_req = (args.request_samples / (w1 - w0)).max(1);
+        let next = AtomicUsize::new(0);
+        let results: Vec<Result<()>> = thread::scope(|sc| {
+            let handles: Vec<_> = (0..args.senders)
+                .map(|_| {
+                    sc.spawn(|| -> Result<()> {
+                        let agent = remote_write::agent();
+                        let mut enc = snap::raw::Encoder::new();
+                        let (mut pb, mut scratch, mut samples) =
+                            (Vec::new(), Vec::new(), Vec::new());
+                        loop {
+                            let a = next.fetch_add(1, Ordering::Relaxed) * per_req;
+                            if a >= n {
+                                return Ok(());
+                            }
+                            pb.clear();
+                            for i in a..(a + per_req).min(n) {
+                                samples.clear();
+                                samples.extend((w0..w1).map(|k| (data.time(k), data.value(i, k))));
+                                remote_write::encode_series(
+                                    data.labels(i),
+                                    &samples,
+                                    &mut scratch,
+                                    &mut pb,
+                                );
+                            }
+                            remote_write::post(&agent, url, &pb, &mut enc)?;
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("sender panicked")))
+                })
+                .collect()
+        });
+        for r in results {
+            r?;
+        }
+    }
+    let total = (n * data.samples) as f64;
+    eprintln!(
+        "  sent {total} samples in {:.1}s ({:.0}/s)",
+        t.elapsed().as_secs_f64(),
+        total / t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Times `path` `--reps` times after a warm-up while a thread polls the server's RSS.
+fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
+    let base = procs::rss_kib(pid).map_or(0, |m| m.0);
+    let peak = Arc::new(AtomicU64::new(base));
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some((rss, _)) = procs::rss_kib(pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut cell = Cell::default();
+    let mut times = Vec::new();
+    for rep in 0..=args.reps {
+        let mut body = Vec::new();
+        let keep = path.starts_with("/api/v1/query");
+        let r = http::get(addr, path, &[], Duration::from_secs(600), &mut |b| {
+            if keep {
+                body.extend_from_slice(b);
+            }
+        });
+        match r {
+            Ok(resp) if resp.status == 200 => {
+                cell.bytes = resp.body_bytes;
+                if keep {
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    cell.series = v["data"]["result"].as_array().map(Vec::len);
+                }
+                if rep > 0 {
+                    times.push(resp.elapsed);
+                }
+            }
+            Ok(resp) => {
+                // Timed like an answer (the server did the work), marked in the table.
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                cell.note = Some(format!(
+                    "HTTP {} {}",
+                    resp.status,
+                    v["errorType"].as_str().unwrap_or("")
+                ));
+                cell.error_text = v["error"].as_str().map(str::to_owned);
+                if rep > 0 {
+                    times.push(resp.elapsed);
+                }
+            }
+            Err(e) => {
+                cell.note = Some(format!("{e}"));
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.join();
+    times.sort();
+    cell.median = times.get(times.len() / 2).copied();
+    cell.rss_growth_kib = peak.load(Ordering::Relaxed).saturating_sub(base);
+    cell
+}
+
+fn fmt_dur(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+fn cell_of(runs: &[(Server, Run)], server: Server, row: usize) -> Option<&Cell> {
+    runs.iter().find(|(s, _)| *s == server)?.1.cells.get(row)
+}
+
+/// `other / fedstore` as "N.Nx" (how many times faster fedstore is).
+fn ratio(runs: &[(Server, Run)], other: Server, row: usize) -> String {
+    let f = cell_of(runs, Server::Fedstore, row).and_then(|c| c.median);
+    let o = cell_of(runs, other, row).and_then(|c| c.median);
+    match (f, o) {
+        (Some(f), Some(o)) if f.as_nanos() > 0 => {
+            format!("{:.1}x", o.as_secs_f64() / f.as_secs_f64())
+        }
+        _ => "-".into(),
+    }
+}
+
+fn render_table(args: &Args, data: &Data, rows: &[Row], runs: &[(Server, Run)]) -> String {
+    let servers = [
+        Server::Fedstore,
+        Server::Prometheus,
+        Server::Victoriametrics,
+    ];
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{} series ({} node instances x 1,000, {} `job:` series, {} histogram buckets) x {} samples at 15 s; median of {} runs; load average at the end {:.1}.\n",
+        data.len(),
+        data.spec.instances,
+        data.spec.aggregated,
+        data.len() - data.first_bucket,
+        data.samples,
+        args.reps,
+        procs::loadavg().unwrap_or(f64::NAN)
+    );
+    let _ = writeln!(
+        t,
+        "| request | fedstore | Prometheus 2.42 | VictoriaMetrics 1.79 | vs Prometheus | vs VictoriaMetrics | series | peak RSS growth (fedstore / Prometheus / VM) |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+    for (i, row) in rows.iter().enumerate() {
+        let cell = |s: Server| -> String {
+            match cell_of(runs, s, i) {
+                Some(c) => match (c.median, &c.note) {
+                    (Some(m), Some(n)) => format!("{} ({n})", fmt_dur(m)),
+                    (Some(m), None) => fmt_dur(m),
+                    (None, Some(n)) => n.clone(),
+                    _ => "-".into(),
+                },
+                None => "-".into(),
+            }
+        };
+        let series: Vec<String> = servers
+            .iter()
+            .filter_map(|s| cell_of(runs, *s, i).and_then(|c| c.series))
+            .map(|n| n.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let rss: Vec<String> = servers
+            .iter()
+            .map(|s| {
+                cell_of(runs, *s, i)
+                    .filter(|c| c.median.is_some())
+                    .map_or("-".into(), |c| format!("{} MiB", c.rss_growth_kib / 1024))
+            })
+            .collect();
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.title,
+            cell(Server::Fedstore),
+            cell(Server::Prometheus),
+            cell(Server::Victoriametrics),
+            ratio(runs, Server::Prometheus, i),
+            ratio(runs, Server::Victoriametrics, i),
+            if series.is_empty() {
+                "-".into()
+            } else {
+                series.join(" / ")
+            },
+            rss.join(" / ")
+        );
+    }
+    let _ = writeln!(t);
+    for (i, row) in rows.iter().enumerate() {
+        for (s, r) in runs {
+            if let Some(e) = r.cells.get(i).and_then(|c| c.error_text.as_ref()) {
+                let _ = writeln!(
+                    t,
+                    "- {} answered `{}` with an error: {e}",
+                    s.label(),
+                    row.key
+                );
+            }
+        }
+    }
+    for (s, r) in runs {
+        let _ = writeln!(
+            t,
+            "- {}: loaded in {}, RSS after load {} MiB{}",
+            s.label(),
+            r.load.map_or("-".into(), fmt_dur),
+            r.rss_after_load_kib / 1024,
+            r.error
+                .as_ref()
+                .map_or(String::new(), |e| format!("; error: {e}"))
+        );
+    }
+    t
+}
+
+/// A horizontal grouped bar chart of the medians on a log scale.
+fn render_svg(data: &Data, rows: &[Row], runs: &[(Server, Run)]) -> String {
+    let servers = [
+        (Server::Fedstore, "#2b8a3e"),
+        (Server::Prometheus, "#e8590c"),
+        (Server::Victoriametrics, "#5f3dc4"),
+    ];
+    let (left, width, bar, gap) = (330.0, 560.0, 12.0, 14.0);
+    let group = bar * 3.0 + gap;
+    let top = 60.0;
+    let height = top + group * rows.len() as f64 + 40.0;
+    // Log scale from 0.1 ms to the largest median rounded up to a power of ten.
+    let max_ms = runs
+        .iter()
+        .flat_map(|(_, r)| r.cells.iter().filter_map(|c| c.median))
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .fold(1.0, f64::max);
+    let (lo, hi) = (-1.0f64, max_ms.log10().ceil().max(1.0));
+    let x = |ms: f64| left + width * ((ms.max(0.1).log10() - lo) / (hi - lo));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" font-family="sans-serif" font-size="12">"#,
+        left + width + 80.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="20" font-size="14" font-weight="bold">Query API, median latency (log scale), {} series x {} samples</text>"#,
+        data.len(),
+        data.samples
+    );
+    for (k, (srv, color)) in servers.iter().enumerate() {
+        let lx = left + k as f64 * 180.0;
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="32" width="12" height="12" fill="{color}"/><text x="{}" y="43">{}</text>"#,
+            lx + 16.0,
+            srv.label()
+        );
+    }
+    let mut p = lo;
+    while p <= hi {
+        let ms = 10f64.powf(p);
+        let gx = x(ms);
+        let label = if ms >= 1000.0 {
+            format!("{} s", ms / 1000.0)
+        } else {
+            format!("{ms} ms")
+        };
+        let _ = writeln!(
+            s,
+            r##"<line x1="{gx:.1}" y1="{top}" x2="{gx:.1}" y2="{}" stroke="#ddd"/><text x="{gx:.1}" y="{}" text-anchor="middle" fill="#555">{label}</text>"##,
+            height - 35.0,
+            height - 20.0
+        );
+        p += 1.0;
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let gy = top + i as f64 * group;
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 8.0,
+            gy + bar * 1.5 + 4.0,
+            // Cut before escaping, so no entity is cut in half.
+            xml_escape(
+                &row.title
+                    .replace('`', "")
+                    .chars()
+                    .take(52)
+                    .collect::<String>()
+            )
+        );
+        for (k, (srv, color)) in servers.iter().enumerate() {
+            let y = gy + k as f64 * bar;
+            match cell_of(runs, *srv, i).and_then(|c| c.median) {
+                Some(m) => {
+                    let ms = m.as_secs_f64() * 1000.0;
+                    let _ = writeln!(
+                        s,
+                        r#"<rect x="{left}" y="{y:.1}" width="{:.1}" height="{}" fill="{color}"/><text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
+                        (x(ms) - left).max(1.0),
+                        bar - 2.0,
+                        x(ms) + 4.0,
+                        y + bar - 3.0,
+                        fmt_dur(m)
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        r##"<text x="{}" y="{:.1}" font-size="10" fill="#999">{}: -</text>"##,
+                        left + 4.0,
+                        y + bar - 3.0,
+                        srv.label()
+                    );
+                }
+            }
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_values_are_counters_and_buckets_cumulative() {
+        let d = Data::new(2000, 20);
+        assert_eq!(d.len(), 2 * 1000 + 2 + 2 * LES.len());
+        for i in [0, 1, 999, 1500] {
+            assert!(
+                (1..20).all(|k| d.value(i, k) >= d.value(i, k - 1)),
+                "series {i}"
+            );
+        }
+        let b0 = d.first_bucket;
+        for k in 0..20 {
+            let row: Vec<f64> = (0..LES.len()).map(|b| d.value(b0 + b, k)).collect();
+            assert!(
+                row.windows(2).all(|w| w[0] <= w[1]),
+                "buckets at {k}: {row:?}"
+            );
+        }
+        assert_eq!(d.time(19), d.end_ms);
+        assert_eq!(d.time(0), d.end_ms - 19 * STEP_MS);
+    }
+
+    #[test]
+    fn per_name_sum_covers_the_regex() {
+        let q = rate_sum_per_name();
+        assert_eq!(q.matches("rate(node_metric_00").count(), 9, "{q}");
+        assert!(!q.contains("node:metric_003"), "{q}");
+    }
+
+    #[test]
+    fn table_and_chart_show_ratios() {
+        let d = Data::new(1000, 4);
+        let rows = rows();
+        let mk = |ms: u64| Run {
+            cells: (0..rows.len())
+                .map(|_| Cell {
+                    median: Some(Duration::from_millis(ms)),
+                    series: Some(3),
+                    ..Cell::default()
+                })
+                .collect(),
+            ..Run::default()
+        };
+        let runs = vec![
+            (Server::Fedstore, mk(10)),
+            (Server::Prometheus, mk(100)),
+            (Server::Victoriametrics, mk(20)),
+        ];
+        let args = Args::parse_from(["querybench"]);
+        let t = render_table(&args, &d, &rows, &runs);
+        assert!(
+            t.contains("| 10 ms | 100 ms | 20 ms | 10.0x | 2.0x | 3 |"),
+            "{t}"
+        );
+        let svg = render_svg(&d, &rows, &runs);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<rect").count(), 3 + 3 * rows.len());
+    }
+}
