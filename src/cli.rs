@@ -408,3 +408,25 @@ async fn shutdown_signal() {
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_parse_as_prometheus_writes_them() {
+        // (input, expected)
+        let cases = [
+            ("0", Ok(0)),
+            ("10", Ok(10)),
+            ("5e7", Ok(50_000_000)),
+            ("1048576", Ok(1_048_576)),
+            ("1.5", Err(())),
+            ("-1", Err(())),
+            ("x", Err(())),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_count(input).map_err(|_| ()), want, "input {input}");
+        }
+    }
+}
