@@ -10,6 +10,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod remote_write;
 pub mod self_metrics;
+pub mod starting;
 pub mod targets;
 
 use actix_web::http::StatusCode;

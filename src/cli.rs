@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
     #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
     pub compaction_interval_ms: i64,
+    /// Time between head snapshots while running (a graceful stop always writes one); a
+    /// restart loads the newest and replays only the WAL after it. 0s: only at stop.
+    #[arg(long = "storage.tsdb.head-snapshot-interval", default_value = "5m", value_parser = parse_duration_ms)]
+    pub head_snapshot_interval_ms: i64,
 }
 
 /// Flags of `fedstore import`.
@@ -176,6 +180,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fedstore_storage::wal::WalOptions::new(args.storage_path.join("wal"))
             .with_fsync(args.wal_fsync),
     );
+    // Listen before the head opens: while it loads, /-/ready answers 503 and /metrics shows
+    // the replay's progress (api/starting.rs); the API takes the same socket over after.
+    let listener = TcpListener::bind(&args.listen_address).with_context(|| {
+        format!(
+            "--web.listen-address: cannot listen on {}",
+            args.listen_address
+        )
+    })?;
+    let progress = Arc::new(fedstore_storage::head::StartupProgress::new());
+    opts.progress = Some(progress.clone());
+    let starting = crate::api::starting::StartingServer::start(
+        listener.try_clone().context("cloning the listener")?,
+        progress.clone(),
+    )
+    .context("starting the HTTP server")?;
+    tracing::info!(address = %listener.local_addr()?, "listening; opening the head (/-/ready answers 503 until done)");
     // The Db owns the head (in <path>/head) and the blocks; it must live as long as the
     // server, since dropping it stops the background compaction.
     let db_opts = fedstore_storage::DbOptions {
@@ -194,15 +214,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fedstore_storage::Db::open(&args.storage_path, opts, db_opts)
             .with_context(|| format!("opening {}", args.storage_path.display()))?,
     );
+    starting.stop();
     db.start_compaction().context("starting compaction")?;
     let head: Arc<Head> = db.head().clone();
-    let listener = TcpListener::bind(&args.listen_address).with_context(|| {
-        format!(
-            "--web.listen-address: cannot listen on {}",
-            args.listen_address
-        )
-    })?;
+    let ticker = (args.head_snapshot_interval_ms > 0)
+        .then(|| {
+            fedstore_storage::head::SnapshotTicker::start(
+                Arc::downgrade(&head),
+                std::time::Duration::from_millis(args.head_snapshot_interval_ms as u64),
+            )
+        })
+        .transpose()
+        .context("starting head snapshots")?;
     let mut state = AppState::new(head.clone());
+    state.startup = Some(progress);
     state.lookback_ms = args.lookback_delta_ms;
     state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
         head.clone(),
@@ -239,6 +264,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.head()
         .flush_wal()
         .context("flushing the WAL at shutdown")?;
+    drop(ticker);
+    // The next start loads it instead of replaying the whole WAL; without it, it replays.
+    if let Err(e) = db.head().write_snapshot() {
+        tracing::warn!(error = %e, "no head snapshot at shutdown; the next start replays the WAL");
+    }
     tracing::info!("fedstore stopped");
     Ok(())
 }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub remote_write: Arc<RemoteWriteReceiver>,
     /// fedstore's own metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// How the head's start-up went (`fedstore_head_replay_*` on `/metrics`); `None` in tests.
+    pub startup: Option<Arc<fedstore_storage::head::StartupProgress>>,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
             metrics: Arc::new(Metrics::default()),
+            startup: None,
         }
     }
 }

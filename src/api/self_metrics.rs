@@ -9,5 +9,8 @@ use crate::server::AppState;
 pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     let mut buf = Vec::with_capacity(8 << 10);
     state.metrics.render(&state.head, &mut buf);
+    if let Some(p) = &state.startup {
+        super::starting::render_replay_metrics(p, &mut buf);
+    }
     HttpResponse::Ok().content_type(TEXT_CONTENT_TYPE).body(buf)
 }
