@@ -87,8 +87,9 @@ pub struct ServeArgs {
     /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
     #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
     pub compaction_interval_ms: i64,
-    /// Time between head snapshots while running (a graceful stop always writes one); a
-    /// restart loads the newest and replays only the WAL after it. 0s: only at stop.
+    /// Time between head snapshots while running (a graceful stop always writes one; one is
+    /// also written after every 128 MiB of WAL); a restart loads the newest and replays only
+    /// the WAL after it. 0s: only at stop.
     #[arg(long = "storage.tsdb.head-snapshot-interval", default_value = "5m", value_parser = parse_duration_ms)]
     pub head_snapshot_interval_ms: i64,
 }
@@ -222,6 +223,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             fedstore_storage::head::SnapshotTicker::start(
                 Arc::downgrade(&head),
                 std::time::Duration::from_millis(args.head_snapshot_interval_ms as u64),
+                // Or after every WAL segment's worth of writes: bounds a crash's replay.
+                fedstore_storage::wal::DEFAULT_SEGMENT_BYTES,
             )
         })
         .transpose()
