@@ -154,6 +154,11 @@ pub struct ServeArgs {
     /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
     #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
     pub compaction_interval_ms: i64,
+    /// Time between head snapshots while running (a graceful stop always writes one; one is
+    /// also written after every 128 MiB of WAL); a restart loads the newest and replays only
+    /// the WAL after it. 0s: only at stop.
+    #[arg(long = "storage.tsdb.head-snapshot-interval", default_value = "5m", value_parser = parse_duration_ms)]
+    pub head_snapshot_interval_ms: i64,
 }
 
 /// Flags of `fedstore import`.
@@ -246,10 +251,40 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.storage_path.display()
         )
     })?;
+    // Listen before the head opens: while it loads, /-/ready answers 503 and /metrics shows
+    // the replay's progress (api/starting.rs); the API takes the same socket over after.
+    let listener = TcpListener::bind(&args.listen_address).with_context(|| {
+        format!(
+            "--web.listen-address: cannot listen on {}",
+            args.listen_address
+        )
+    })?;
+    let web_config = match &args.web_config_file {
+        Some(p) => Some(Arc::new(
+            crate::web_config::WebConfig::load(p)
+                .with_context(|| format!("--web.config.file {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let progress = Arc::new(fedstore_storage::head::StartupProgress::new());
+    // The start-up server speaks plain HTTP without auth: with a web config, connections
+    // wait in the backlog until the real server (behind TLS and auth) takes the socket.
+    let starting = match web_config {
+        Some(_) => None,
+        None => Some(
+            crate::api::starting::StartingServer::start(
+                listener.try_clone().context("cloning the listener")?,
+                progress.clone(),
+            )
+            .context("starting the HTTP server")?,
+        ),
+    };
+    tracing::info!(address = %listener.local_addr()?, "listening; opening the head (/-/ready answers 503 until done)");
     let storage = server::StorageOptions {
         path: args.storage_path.clone(),
         head_shards: args.head_shards,
         wal_fsync: args.wal_fsync,
+        progress: Some(progress.clone()),
         db: fedstore_storage::DbOptions {
             min_block_duration_ms: args.min_block_duration_ms.max(1),
             max_block_duration_ms: args.max_block_duration_ms,
@@ -267,14 +302,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // it), since dropping it stops the background compaction.
     let db = server::open_storage(&storage)
         .with_context(|| format!("opening {}", args.storage_path.display()))?;
+    if let Some(s) = starting {
+        s.stop();
+    }
     let head: Arc<Head> = db.head().clone();
-    let listener = TcpListener::bind(&args.listen_address).with_context(|| {
-        format!(
-            "--web.listen-address: cannot listen on {}",
-            args.listen_address
-        )
-    })?;
+    let ticker = (args.head_snapshot_interval_ms > 0)
+        .then(|| {
+            fedstore_storage::head::SnapshotTicker::start(
+                Arc::downgrade(&head),
+                std::time::Duration::from_millis(args.head_snapshot_interval_ms as u64),
+                // Or after every WAL segment's worth of writes: bounds a crash's replay.
+                fedstore_storage::wal::DEFAULT_SEGMENT_BYTES,
+            )
+        })
+        .transpose()
+        .context("starting head snapshots")?;
     let mut state = AppState::new(db.clone());
+    state.startup = Some(progress);
     state.lookback_ms = args.lookback_delta_ms;
     state.query = crate::query::QueryService::new(
         fedstore_promql::EngineOptions {
@@ -287,11 +331,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_queue(args.query_max_queue, state.metrics.clone());
     state.max_connections = args.max_connections;
-    if let Some(p) = &args.web_config_file {
-        let wc = crate::web_config::WebConfig::load(p)
-            .with_context(|| format!("--web.config.file {}", p.display()))?;
-        state.web_config = Some(Arc::new(wc));
-    }
+    state.web_config = web_config;
     state.federate_max_series = args.federate_max_series;
     state.federate_gate =
         crate::limits::Gate::new(state.federate_slots.clone(), args.federate_max_queue);
@@ -375,6 +415,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.head()
         .flush_wal()
         .context("flushing the WAL at shutdown")?;
+    drop(ticker);
+    // The next start loads it instead of replaying the whole WAL; without it, it replays.
+    if let Err(e) = db.head().write_snapshot() {
+        tracing::warn!(error = %e, "no head snapshot at shutdown; the next start replays the WAL");
+    }
     tracing::info!("fedstore stopped");
     Ok(())
 }
@@ -487,5 +532,27 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_parse_as_prometheus_writes_them() {
+        // (input, expected)
+        let cases = [
+            ("0", Ok(0)),
+            ("10", Ok(10)),
+            ("5e7", Ok(50_000_000)),
+            ("1048576", Ok(1_048_576)),
+            ("1.5", Err(())),
+            ("-1", Err(())),
+            ("x", Err(())),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_count(input).map_err(|_| ()), want, "input {input}");
+        }
     }
 }

@@ -53,6 +53,8 @@ pub struct StorageOptions {
     pub wal_fsync: FsyncMode,
     /// Block ranges, retention, compaction interval, head series gc.
     pub db: DbOptions,
+    /// Where the head reports its start-up progress (`/-/ready`, `fedstore_head_replay_*`).
+    pub progress: Option<Arc<fedstore_storage::head::StartupProgress>>,
 }
 
 impl StorageOptions {
@@ -63,6 +65,7 @@ impl StorageOptions {
             head_shards: None,
             wal_fsync: FsyncMode::default(),
             db: DbOptions::default(),
+            progress: None,
         }
     }
 }
@@ -76,6 +79,7 @@ pub fn open_storage(opts: &StorageOptions) -> Result<Arc<Db>, fedstore_storage::
     }
     // The WAL is the source of truth: the head is rebuilt from it at start-up.
     head.wal = Some(WalOptions::new(opts.path.join("wal")).with_fsync(opts.wal_fsync));
+    head.progress.clone_from(&opts.progress);
     let db = Arc::new(Db::open(&opts.path, head, opts.db.clone())?);
     db.start_compaction()?;
     Ok(db)
@@ -129,6 +133,8 @@ pub struct AppState {
     pub max_connections: usize,
     /// `--web.config.file`: TLS, basic auth, headers; `None`: plain HTTP to anyone.
     pub web_config: Option<Arc<crate::web_config::WebConfig>>,
+    /// How the head's start-up went (`fedstore_head_replay_*` on `/metrics`); `None` in tests.
+    pub startup: Option<Arc<fedstore_storage::head::StartupProgress>>,
 }
 
 impl AppState {
@@ -171,6 +177,7 @@ impl AppState {
                 Arc::new(DbQueryable::new(db_for_read)),
                 ReadLimits::default(),
             )),
+            startup: None,
         }
     }
 

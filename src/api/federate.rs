@@ -199,7 +199,7 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
             .observe(started.elapsed().as_secs_f64());
         return resp.body(body);
     }
-    let body = stream::start(&state.render_pool, job, refs, permit, state.metrics.clone());
+    let body = stream::start(&state.render_pool, job, None, permit, state.metrics.clone());
     resp.streaming(body)
 }
 

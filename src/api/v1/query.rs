@@ -195,7 +195,7 @@ pub async fn format_query(
     let expr = parse_expr(&form.value("query"))
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
     let mut buf = json::begin_success(256);
-    json::write_str(&mut buf, &pretty(&expr));
+    json::write_str(&mut buf, &fedstore_promql::parser::pretty(&expr));
     Ok(respond::json(&req, json::finish(buf)))
 }
 
@@ -253,12 +253,16 @@ fn has_selector(e: &Expr) -> bool {
 }
 
 /// A range query evaluates scalars and instant vectors only.
-fn check_range_type(_expr: &Expr) -> Result<(), ApiError> {
-    // Needs `Expr::value_type` from the parser branch (merged next).
-    Ok(())
-}
-
-/// The pretty printer of the parser branch (merged next).
-fn pretty(_expr: &Expr) -> String {
-    String::new()
+fn check_range_type(expr: &Expr) -> Result<(), ApiError> {
+    let ty = expr.value_type();
+    if matches!(
+        ty,
+        fedstore_promql::ValueType::Scalar | fedstore_promql::ValueType::Vector
+    ) {
+        return Ok(());
+    }
+    Err(ApiError::bad_data(format!(
+        "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+        ty.as_str()
+    )))
 }
