@@ -1,5 +1,6 @@
 fn main() -> std::process::ExitCode {
-    // Before anything allocates much or starts a thread (see src/alloc.rs).
+    // Before any thread starts: large transient buffers (scrape bodies, remote writes) must
+    // go back to the kernel when freed (src/alloc.rs).
     fedstore::alloc::tune();
     match fedstore::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,

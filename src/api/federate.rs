@@ -110,9 +110,7 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
         resp.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(ce)));
     }
     let refs = stream::select_inline(&job);
-    if let Some(refs) = &refs
-        && refs.len() <= stream::INLINE_SERIES
-    {
+    if let Some(refs) = &refs {
         let started = std::time::Instant::now();
         let body = stream::render_inline(&job, refs);
         drop(permit);
@@ -122,7 +120,7 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
             .observe(started.elapsed().as_secs_f64());
         return resp.body(body);
     }
-    let body = stream::start(&state.render_pool, job, refs, permit, state.metrics.clone());
+    let body = stream::start(&state.render_pool, job, None, permit, state.metrics.clone());
     resp.streaming(body)
 }
 

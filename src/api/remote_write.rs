@@ -15,10 +15,6 @@ use crate::remote::snappy;
 use crate::remote::{RemoteWriteError, RemoteWriteReceiver};
 use crate::server::AppState;
 
-/// Bodies up to this size are decoded on the async worker: moving them to the ingest pool
-/// costs more than decoding them.
-const INLINE_BODY_BYTES: usize = 4 << 10;
-
 /// Answers 204 on success, or the receiver's error as Prometheus's plain-text `http.Error`.
 /// Needs `web::Data<RemoteWriteReceiver>` in the app data.
 pub async fn handle(
@@ -65,8 +61,9 @@ pub async fn handle(
     let pool = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.ingest_pool.clone());
+    // Always on the pool, however small: a commit waits for the WAL's fsync, which must never
+    // stall the async worker and every connection it serves.
     let stats = match pool {
-        _ if body.len() <= INLINE_BODY_BYTES => receiver.ingest(&body),
         Some(pool) => {
             let rx = receiver.into_inner();
             pool.run(move || rx.ingest(&body))
@@ -127,7 +124,6 @@ mod tests {
         let raw = {
             use crate::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
             use prost::Message as _;
-            // Big enough to go through the blocking pool.
             let timeseries = (0..2000)
                 .map(|i| TimeSeries {
                     labels: vec![
@@ -156,7 +152,6 @@ mod tests {
         let good = snap::raw::Encoder::new()
             .compress_vec(&raw)
             .expect("encode");
-        assert!(good.len() > INLINE_BODY_BYTES);
         let huge = snap::raw::Encoder::new()
             .compress_vec(&vec![0u8; 2 << 20])
             .expect("encode");

@@ -314,6 +314,14 @@ impl Head {
         crate::matcher::select::select(&postings, &symbols, sets)
     }
 
+    /// An upper bound of the series [`Head::select`] would return, from postings sizes alone
+    /// (a few hash lookups, no scan); `None` when a matcher set has no literal matcher.
+    pub fn select_size_bound(&self, sets: &[Vec<Matcher>]) -> Option<u64> {
+        let postings = self.postings.read();
+        let symbols = self.symbols.read();
+        crate::matcher::select::size_bound(&postings, &symbols, sets)
+    }
+
     /// Label names of committed series, sorted bytewise.
     pub fn label_names(&self) -> Vec<String> {
         let postings = self.postings.read();

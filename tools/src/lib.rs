@@ -12,8 +12,9 @@
 //!
 //! Binaries: `fedgen` (dataset files and targets), `peerbench` (fedstore vs Prometheus 2.42 vs
 //! VictoriaMetrics 1.79 `/federate` table), `querybench` (the query API against the same two),
-//! `fedgolden` (captures golden federate bodies from a
-//! real Prometheus 2.42).
+//! `fedgolden` (captures golden federate bodies from a real Prometheus 2.42), `scrapeload`
+//! (RSS and federate speed while scraping, against VictoriaMetrics and Prometheus),
+//! `fedlatency` (curl latency of small federates).
 
 pub mod dataset;
 pub mod expo;

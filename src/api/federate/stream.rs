@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
-use fedstore_storage::{Head, MatchOp, Matcher, SeriesRef};
+use fedstore_storage::{Head, Matcher, SeriesRef};
 use futures_util::Stream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
@@ -52,23 +52,29 @@ pub struct FederateJob {
     pub enc: Encoding,
 }
 
-/// Selections of at most this many series, from selectors [`select_inline`] accepts, are
-/// rendered on the HTTP worker in one piece: the two thread hops of the pool path cost more
-/// than rendering them (~0.1 ms for 1k series). See docs/benchmarks.md.
+/// Answers bounded by this many series, from selectors [`select_inline`] accepts, are
+/// selected and rendered on the HTTP worker in one piece. The exception to "storage work runs
+/// on the pools", justified by measurement (docs/benchmarks.md, "Small federates"): the two
+/// thread hops of the pool path cost more than the work (~0.1-0.3 ms for 1-2k series) on a
+/// quiet machine, and several milliseconds when the machine is loaded, because each hop
+/// waits for the scheduler to run a sleeping pool thread.
 pub const INLINE_SERIES: usize = 2048;
 
-/// Selects on the calling (HTTP worker) thread when that is cheap whatever the data: every
-/// matcher set has an `=` with a non-empty value, and no matcher needs a regex scan over a
-/// label's values (literal alternations are lookups). `None`: leave it to the pool.
+/// Selects on the calling (HTTP worker) thread when that is cheap and small whatever the
+/// data: every matcher is a lookup (`=`, `!=`, literal alternations; no regex scan over a
+/// label's values), and the postings sizes bound the answer to [`INLINE_SERIES`] series
+/// (checked before selecting: a few hash lookups). `None`: leave it to the pool.
 pub fn select_inline(job: &FederateJob) -> Option<Vec<SeriesRef>> {
     let cheap = job.sets.iter().all(|set| {
         set.iter()
-            .any(|m| m.op == MatchOp::Equal && !m.value.is_empty())
-            && set
-                .iter()
-                .all(|m| m.set_matches().is_some() || m.excluded_set().is_some())
+            .all(|m| m.set_matches().is_some() || m.excluded_set().is_some())
     });
-    cheap.then(|| job.head.select(&job.sets).refs)
+    let small = || {
+        job.head
+            .select_size_bound(&job.sets)
+            .is_some_and(|n| n <= INLINE_SERIES as u64)
+    };
+    (cheap && small()).then(|| job.head.select(&job.sets).refs)
 }
 
 /// Renders a small answer whole (header and trailer included), on the calling thread.
@@ -345,6 +351,43 @@ mod tests {
             maxt_ms: 10_000,
             ext: Arc::new(ExternalLabels::new(&[("zone".into(), "eu".into())])),
             enc,
+        }
+    }
+
+    #[test]
+    fn inline_only_when_postings_bound_the_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = Arc::new(Head::open(&dir.path().join("head"), HeadOptions::default()).unwrap());
+        let mut app = head.appender();
+        let n = INLINE_SERIES + 100;
+        for i in 0..n {
+            let l = Labels::from_pairs([
+                ("__name__", "m".to_owned()),
+                ("job", "big".to_owned()),
+                ("i", i.to_string()),
+            ]);
+            app.append(&l, 1_000, 1.0).unwrap();
+        }
+        app.commit().unwrap();
+        let cases: &[(&[&str], Option<usize>)] = &[
+            // Lookups, but the answer may exceed the bound: the pool selects.
+            (&[r#"{job="big"}"#], None),
+            (&["m"], None),
+            // The smallest postings list bounds it.
+            (&[r#"{job="big", i="7"}"#], Some(1)),
+            (&[r#"{i=~"1|2|3"}"#, r#"m{i="4"}"#], Some(4)),
+            // Bounds add up across match[].
+            (&[r#"{i="1"}"#, r#"{job="big"}"#], None),
+            // No literal matcher to bound it.
+            (&[r#"{job!="x"}"#], None),
+        ];
+        for &(selectors, want) in cases {
+            let j = job(&head, selectors, Encoding::Identity);
+            assert_eq!(
+                select_inline(&j).as_ref().map(Vec::len),
+                want,
+                "case {selectors:?}"
+            );
         }
     }
 

@@ -48,6 +48,11 @@ impl BitWriter {
         self.bytes.push(0);
     }
 
+    /// Makes room for at least `additional` more bytes, allocating exactly that much.
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.bytes.reserve_exact(additional);
+    }
+
     /// Empties the stream, keeping its allocation.
     pub fn clear(&mut self) {
         self.bytes.clear();

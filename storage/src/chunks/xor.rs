@@ -72,6 +72,12 @@ impl XorAppender {
         self.bw.capacity()
     }
 
+    /// Makes room for at least `additional` more encoded bytes, allocating exactly that much
+    /// (the head sizes open chunks itself; see `storage/src/head/history.rs`).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.bw.reserve_exact(additional);
+    }
+
     /// Appends one sample.
     pub fn append(&mut self, t: i64, v: f64) {
         let v_bits = v.to_bits();

@@ -10,15 +10,24 @@ use super::chunk_files::{ChunkFiles, NO_CHUNK};
 
 /// Bytes at which an open chunk is sealed even before [`MAX_SAMPLES_PER_CHUNK`] samples: the
 /// open chunk is most of a series' memory, so it is bounded in bytes. Typical data (~1.3
-/// bytes per sample) never reaches it; noisy gauges (7+ bytes per sample) get shorter chunks.
-pub(crate) const MAX_OPEN_CHUNK_BYTES: usize = 256;
+/// bytes per sample, 120 samples ~ 160 bytes) is barely affected; noisy gauges (7+ bytes per
+/// sample) get chunks of ~18 samples. 128 rather than 256: with 1M series the open chunks'
+/// buffers are 150 MiB instead of 275 MiB (docs/benchmarks.md, "Memory while scraping").
+pub(crate) const MAX_OPEN_CHUNK_BYTES: usize = 128;
 
-/// The open chunk's buffer, allocated once per series and reused chunk after chunk: a chunk
-/// stops below [`MAX_OPEN_CHUNK_BYTES`] plus one sample (at most 19 bytes), so it never grows.
-/// One fixed size for every series keeps the heap from fragmenting: growing and freeing
-/// 100k buffers in step, as scrapes do, cost 20-60% more RSS than the data (measured with the
-/// `head_rss_two_hours` test).
-const OPEN_CHUNK_CAPACITY: usize = MAX_OPEN_CHUNK_BYTES + 24;
+/// The most bytes one sample adds to a chunk: a 64-bit delta-of-delta with its 4-bit prefix
+/// plus a value with a new XOR window (2 + 5 + 6 + 64 bits): 145 bits.
+const MAX_SAMPLE_BYTES: usize = 19;
+
+/// The open chunk's buffer sizes. A series starts with [`FIRST_CHUNK_CAPACITY`] bytes (its
+/// first one or two samples, which is all a freshly scraped series holds) and moves once to
+/// [`OPEN_CHUNK_CAPACITY`] when that is full; the buffer is then reused chunk after chunk,
+/// never freed or regrown. Two sizes and one move per series keep the heap from fragmenting:
+/// growing and freeing 100k buffers in step, as scrapes do, cost 20-60% more RSS than the data
+/// (measured with the `head_rss_two_hours` test).
+const FIRST_CHUNK_CAPACITY: usize = 32;
+/// A chunk stops below [`MAX_OPEN_CHUNK_BYTES`] plus one sample, so it never outgrows this.
+const OPEN_CHUNK_CAPACITY: usize = MAX_OPEN_CHUNK_BYTES + MAX_SAMPLE_BYTES + 5;
 
 /// The history of one series: the position of its newest sealed chunk and its open chunk.
 ///
@@ -33,7 +42,7 @@ impl History {
     pub(crate) fn new() -> Self {
         History {
             newest_sealed: NO_CHUNK,
-            open: XorAppender::with_capacity(OPEN_CHUNK_CAPACITY),
+            open: XorAppender::with_capacity(FIRST_CHUNK_CAPACITY),
         }
     }
 
@@ -45,6 +54,10 @@ impl History {
         {
             self.newest_sealed = files.append(self.newest_sealed, &self.open);
             self.open.reset();
+        }
+        let len = self.open.bytes().len();
+        if self.open.capacity() - len < MAX_SAMPLE_BYTES {
+            self.open.reserve_exact(OPEN_CHUNK_CAPACITY - len);
         }
         self.open.append(t, v);
     }
@@ -156,30 +169,38 @@ mod tests {
                 "latest <= {maxt}"
             );
         }
-        assert_eq!(
-            files.stats().chunks_written,
-            8,
-            "1000 samples: 8 sealed + 1 open"
-        );
+        // The chain of sealed chunks, oldest first: (min_t, max_t, samples).
+        let mut chain = Vec::new();
+        let mut pos = h.newest_sealed;
+        while let Some(m) = files.meta(pos) {
+            chain.push((m.min_t, m.max_t, m.num));
+            pos = m.prev;
+        }
+        chain.reverse();
+        assert_eq!(files.stats().chunks_written, chain.len() as u64);
+        assert!(chain.len() >= 8, "1000 samples: at least 8 sealed chunks");
+        assert!(chain.iter().all(|c| c.2 <= MAX_SAMPLES_PER_CHUNK));
+        let sealed: u64 = chain.iter().map(|c| u64::from(c.2)).sum();
+        assert_eq!(sealed + u64::from(h.open.num_samples()), 1000);
+        assert!(h.open.bytes().len() < MAX_OPEN_CHUNK_BYTES + MAX_SAMPLE_BYTES);
         // A truncation hides the chunks ending before the cut; the open chunk stays.
         files.truncate_before(5_000).unwrap();
+        let oldest_left = chain.iter().find(|c| c.1 >= 5_000).map(|c| c.0).unwrap();
+        assert!(oldest_left <= 5_000);
         let mut got = Vec::new();
         h.for_each_in(&files, 0, 100_000, &mut |t, _| got.push(t));
-        assert_eq!(
-            got.first(),
-            Some(&4_800),
-            "chunk [4800, 5990] is the oldest left"
-        );
-        assert_eq!(got.len(), 1000 - 480);
+        assert_eq!(got.first(), Some(&oldest_left), "oldest chunk left");
+        assert_eq!(got.len() as i64, 1000 - oldest_left / 10);
         assert_eq!(h.latest_at_or_before(&files, 100), None);
     }
 
     #[test]
-    fn open_chunk_buffer_never_grows() {
+    fn open_chunk_buffer_grows_once_then_never() {
         let dir = tempfile::tempdir().unwrap();
         let files = ChunkFiles::open(dir.path(), 64 << 10).unwrap();
         let mut h = History::new();
-        let cap = h.open.capacity();
+        assert_eq!(h.open.capacity(), FIRST_CHUNK_CAPACITY);
+        let mut moved_at = None;
         // The costliest samples: 64-bit timestamp jumps and values with no shared bits.
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut t = 0i64;
@@ -189,8 +210,15 @@ mod tests {
             x ^= x << 17;
             t += if i % 2 == 0 { 1 } else { 1 << 40 };
             h.append(t, f64::from_bits(x >> 2), &files);
-            assert_eq!(h.open.capacity(), cap, "grew at sample {i}");
+            match (h.open.capacity(), moved_at) {
+                (FIRST_CHUNK_CAPACITY, None) => {}
+                (OPEN_CHUNK_CAPACITY, None) => moved_at = Some(i),
+                (OPEN_CHUNK_CAPACITY, Some(_)) => {}
+                (cap, _) => panic!("capacity {cap} at sample {i}"),
+            }
         }
+        // Two samples this costly fill the first buffer: it moves once, early.
+        assert!(moved_at.is_some_and(|i| i <= 2), "moved at {moved_at:?}");
         let mut n = 0;
         h.for_each_in(&files, i64::MIN, i64::MAX, &mut |_, _| n += 1);
         assert_eq!(n, 2000);

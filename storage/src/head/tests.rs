@@ -1000,8 +1000,13 @@ fn head_rss_two_hours() {
     }
     app.commit().unwrap();
     let rss_index = rss_bytes();
+    let mut rss_second = 0;
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     for k in 1..480i64 {
+        if k == 2 {
+            // Every series now has a history holding one sample: a node right after loading.
+            rss_second = rss_bytes();
+        }
         let mut app = h.appender();
         for &r in &refs {
             x ^= x << 13;
@@ -1015,9 +1020,10 @@ fn head_rss_two_hours() {
     let rss1 = rss_bytes();
     let chunks = h.chunk_file_stats();
     eprintln!(
-        "{n} series x 480: RSS growth {:.0} B/series (index and first sample {:.0}); memory_bytes {:.0} B/series; chunk files {} ({} MB written, {} chunks)",
+        "{n} series x 480: RSS growth {:.0} B/series (index and first sample {:.0}, second sample {:.0}); memory_bytes {:.0} B/series; chunk files {} ({} MB written, {} chunks)",
         (rss1.saturating_sub(rss0)) as f64 / n as f64,
         (rss_index.saturating_sub(rss0)) as f64 / n as f64,
+        (rss_second.saturating_sub(rss0)) as f64 / n as f64,
         h.memory_bytes() as f64 / n as f64,
         chunks.files,
         chunks.bytes_written >> 20,

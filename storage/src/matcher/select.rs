@@ -40,6 +40,40 @@ pub fn select(postings: &MemPostings, symbols: &SymbolTable, sets: &[Vec<Matcher
     }
 }
 
+/// An upper bound of how many series `sets` select, from postings sizes alone (no
+/// intersection, no scan of a label's values): per set, the smallest postings among its
+/// literal matchers (`=` with a non-empty value, or `=~` of a literal alternation), summed over
+/// the sets. `None` when some set has no such matcher (bounding it would need a scan).
+pub fn size_bound(
+    postings: &MemPostings,
+    symbols: &SymbolTable,
+    sets: &[Vec<Matcher>],
+) -> Option<u64> {
+    let mut total = 0u64;
+    for set in sets {
+        let mut best: Option<u64> = None;
+        for m in set {
+            if m.matches_empty() {
+                continue;
+            }
+            let Some(values) = m.set_matches() else {
+                continue;
+            };
+            let np = symbols.get(&m.name).and_then(|n| postings.name(n));
+            let n = np.map_or(0, |np| {
+                values
+                    .iter()
+                    .filter_map(|v| symbols.get(v).and_then(|s| np.get(s)))
+                    .map(RoaringBitmap::len)
+                    .sum()
+            });
+            best = Some(best.map_or(n, |b| b.min(n)));
+        }
+        total += best?;
+    }
+    Some(total)
+}
+
 /// The series matching every matcher of `set`; an empty set matches nothing.
 pub fn postings_for_matchers<'a>(
     postings: &'a MemPostings,
