@@ -77,3 +77,19 @@ impl Labels {
         validate::validate(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_one_label_array() {
+        let a = Labels::from_pairs([("job", "api"), ("__name__", "up"), ("empty", "")]);
+        let b = a.clone();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 2, "empty values are dropped");
+        assert_eq!(a.iter().next().map(|l| l.name.as_str()), Some("__name__"));
+        // The clone points at the same labels: no string was copied.
+        assert!(std::ptr::eq(a.0.as_ptr(), b.0.as_ptr()));
+    }
+}
