@@ -454,6 +454,19 @@ impl Head {
         })))
     }
 
+    /// Keeps the refs whose series' label-set hash ([`crate::series::hash_labels`], a
+    /// function of the labels alone, so the same on every node and across restarts)
+    /// satisfies `keep`; unknown refs are dropped. Order is kept. Each shard is locked once.
+    pub fn retain_by_hash(&self, refs: &mut Vec<SeriesRef>, keep: impl Fn(u64) -> bool) {
+        let guards: Vec<_> = self.shards.iter().map(|s| s.read()).collect();
+        refs.retain(|&r| {
+            let (s, i) = self.split(r);
+            guards
+                .get(s)
+                .is_some_and(|g| i < g.len() && keep(g.hash(i)))
+        });
+    }
+
     /// Appends to `out` the samples of series `r` with `mint_ms <= t <= maxt_ms`, in time
     /// order (stale markers included). Unknown refs add nothing.
     pub fn samples(&self, r: SeriesRef, mint_ms: i64, maxt_ms: i64, out: &mut Vec<(i64, f64)>) {
