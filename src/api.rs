@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 503 with a plain-text body (not ready, overloaded).
     #[error("{0}")]
     UnavailableText(String),
+    /// 422 with a plain-text body: the request is valid but over a configured limit.
+    #[error("{0}")]
+    UnprocessableText(String),
     /// 413 with a plain-text body: the request body is over the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -81,6 +84,7 @@ impl ResponseError for ApiError {
             ApiError::InternalText(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::UnavailableText(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnprocessableText(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Json { status, .. } => *status,
         }
     }
@@ -116,6 +120,14 @@ pub fn http_error(status: StatusCode, message: &dyn std::fmt::Display) -> HttpRe
 
 /// Registers every endpoint on an actix `App`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/v1/federate/count",
+        web::get().to(federate::count::handle),
+    )
+    .route(
+        "/api/v1/federate/count",
+        web::post().to(federate::count::handle),
+    );
     v1::routes(cfg);
     cfg.route("/federate", web::get().to(federate::handle))
         .route("/federate", web::post().to(federate::handle))

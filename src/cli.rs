@@ -80,6 +80,36 @@ pub struct ServeArgs {
     /// fsync covers the commits of a few ms), never, or an interval like 100ms.
     #[arg(long = "storage.wal.fsync", default_value = "group")]
     pub wal_fsync: fedstore_storage::wal::FsyncMode,
+    /// Path to a configuration file that can enable TLS or authentication (exporter-toolkit
+    /// format, as Prometheus).
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+    /// Maximum number of simultaneous connections (Prometheus's flag; 0: no limit). More
+    /// wait in the listen backlog.
+    #[arg(long = "web.max-connections", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Most series one `/federate` answer may have; over it the request is refused with 422
+    /// before anything is sent. Unset: no limit.
+    #[arg(long = "web.federate.max-series")]
+    pub federate_max_series: Option<usize>,
+    /// Federate requests that may wait for a slot when all are busy; more get 503.
+    #[arg(long = "web.federate.max-queue", default_value_t = crate::limits::DEFAULT_MAX_QUEUE)]
+    pub federate_max_queue: usize,
+    /// Queries that may wait for a slot (`--query.max-concurrency`); more get 503.
+    #[arg(long = "query.max-queue", default_value_t = crate::limits::DEFAULT_MAX_QUEUE)]
+    pub query_max_queue: usize,
+    /// Most series in one remote-write request (413 above, nothing stored). Unset: no limit.
+    #[arg(long = "web.remote-write.max-series-per-request")]
+    pub remote_write_max_series: Option<usize>,
+    /// Most samples in one remote-write request (413 above, nothing stored). Unset: no limit.
+    #[arg(long = "web.remote-write.max-samples-per-request")]
+    pub remote_write_max_samples: Option<usize>,
+    /// Most series in one import request (413 above, nothing stored). Unset: no limit.
+    #[arg(long = "web.import.max-series-per-request")]
+    pub import_max_series: Option<usize>,
+    /// Most samples in one import request (413 above, nothing stored). Unset: no limit.
+    #[arg(long = "web.import.max-samples-per-request")]
+    pub import_max_samples: Option<usize>,
     /// Largest remote-write body accepted, decompressed (Prometheus size units, e.g. 32MiB).
     #[arg(long = "web.remote-write.max-bytes", default_value = "32MiB", value_parser = parse_bytes)]
     pub remote_write_max_bytes: u64,
@@ -229,12 +259,26 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen_address
         )
     })?;
+    let web_config = match &args.web_config_file {
+        Some(p) => Some(Arc::new(
+            crate::web_config::WebConfig::load(p)
+                .with_context(|| format!("--web.config.file {}", p.display()))?,
+        )),
+        None => None,
+    };
     let progress = Arc::new(fedstore_storage::head::StartupProgress::new());
-    let starting = crate::api::starting::StartingServer::start(
-        listener.try_clone().context("cloning the listener")?,
-        progress.clone(),
-    )
-    .context("starting the HTTP server")?;
+    // The start-up server speaks plain HTTP without auth: with a web config, connections
+    // wait in the backlog until the real server (behind TLS and auth) takes the socket.
+    let starting = match web_config {
+        Some(_) => None,
+        None => Some(
+            crate::api::starting::StartingServer::start(
+                listener.try_clone().context("cloning the listener")?,
+                progress.clone(),
+            )
+            .context("starting the HTTP server")?,
+        ),
+    };
     tracing::info!(address = %listener.local_addr()?, "listening; opening the head (/-/ready answers 503 until done)");
     let storage = server::StorageOptions {
         path: args.storage_path.clone(),
@@ -258,7 +302,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // it), since dropping it stops the background compaction.
     let db = server::open_storage(&storage)
         .with_context(|| format!("opening {}", args.storage_path.display()))?;
-    starting.stop();
+    if let Some(s) = starting {
+        s.stop();
+    }
     let head: Arc<Head> = db.head().clone();
     let ticker = (args.head_snapshot_interval_ms > 0)
         .then(|| {
@@ -282,7 +328,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             default_eval_interval_ms: config.global.evaluation_interval.as_millis() as i64,
         },
         args.query_max_concurrency,
-    );
+    )
+    .with_queue(args.query_max_queue, state.metrics.clone());
+    state.max_connections = args.max_connections;
+    state.web_config = web_config;
+    state.federate_max_series = args.federate_max_series;
+    state.federate_gate =
+        crate::limits::Gate::new(state.federate_slots.clone(), args.federate_max_queue);
+    state.import_limit = crate::limits::RequestLimit {
+        max_series: args.import_max_series,
+        max_samples: args.import_max_samples,
+    };
     state.flags = flag_values(&args);
     state.remote_read = Arc::new(crate::remote::read::RemoteRead::new(
         Arc::new(crate::query::storage::DbQueryable::new(db.clone())),
@@ -293,10 +349,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             chunk_range_ms: args.min_block_duration_ms.max(1),
         },
     ));
-    state.remote_write = Arc::new(crate::remote::RemoteWriteReceiver::new(
-        head.clone(),
-        usize::try_from(args.remote_write_max_bytes).unwrap_or(usize::MAX),
-    ));
+    state.remote_write = Arc::new(
+        crate::remote::RemoteWriteReceiver::new(
+            head.clone(),
+            usize::try_from(args.remote_write_max_bytes).unwrap_or(usize::MAX),
+        )
+        .with_limit(crate::limits::RequestLimit {
+            max_series: args.remote_write_max_series,
+            max_samples: args.remote_write_max_samples,
+        }),
+    );
     *state.external_labels.get_mut() = Arc::new(ExternalLabels::new(config.external_labels()));
     // The built-in configuration scrapes the address actually bound (port 0 resolved).
     let config = match &args.config_file {
@@ -366,6 +428,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
     let ms = |v: i64| crate::api::v1::status::format_duration_ms(v);
     let path = |p: &std::path::Path| p.display().to_string();
+    let opt = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
     let mut flags = vec![
         (
             "config.file",
@@ -385,6 +448,36 @@ fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
             args.head_shards.map(|n| n.to_string()).unwrap_or_default(),
         ),
         ("web.enable-lifecycle", args.enable_lifecycle.to_string()),
+        ("web.max-connections", args.max_connections.to_string()),
+        (
+            "web.config.file",
+            args.web_config_file
+                .as_deref()
+                .map(path)
+                .unwrap_or_default(),
+        ),
+        ("web.federate.max-series", opt(args.federate_max_series)),
+        (
+            "web.federate.max-queue",
+            args.federate_max_queue.to_string(),
+        ),
+        ("query.max-queue", args.query_max_queue.to_string()),
+        (
+            "web.remote-write.max-series-per-request",
+            opt(args.remote_write_max_series),
+        ),
+        (
+            "web.remote-write.max-samples-per-request",
+            opt(args.remote_write_max_samples),
+        ),
+        (
+            "web.import.max-series-per-request",
+            opt(args.import_max_series),
+        ),
+        (
+            "web.import.max-samples-per-request",
+            opt(args.import_max_samples),
+        ),
         ("storage.wal.fsync", format!("{:?}", args.wal_fsync)),
         (
             "web.remote-write.max-bytes",

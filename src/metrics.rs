@@ -111,6 +111,8 @@ pub struct Metrics {
     scrapes_failed: AtomicU64,
     /// Time of each scrape: request, parse, append and report.
     pub scrape_duration: Histogram,
+    /// Requests refused by a limit (`fedstore_http_refusals_total`).
+    pub refusals: crate::limits::Refusals,
 }
 
 impl Metrics {
@@ -288,6 +290,7 @@ impl Metrics {
             .write(buf, "fedstore_scrape_duration_seconds", &[]);
 
         process_metrics(buf);
+        self.refusals.render(buf);
     }
 
     fn wal_metrics(&self, head: &Head, buf: &mut Vec<u8>) {

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use fedstore_promql::{Engine, EngineOptions, EvalError};
 use tokio::sync::Semaphore;
 
+use crate::limits::{DEFAULT_MAX_QUEUE, Gate};
+use crate::metrics::Metrics;
 use crate::pool::WorkPool;
 
 /// Default `--query.max-concurrency` (Prometheus's).
@@ -26,6 +28,8 @@ pub enum QueryFailure {
     Eval(EvalError),
     /// The evaluation thread panicked.
     Panicked,
+    /// Every slot was busy and the line was full (`--query.max-queue`): 503.
+    QueueFull(usize),
 }
 
 impl QueryFailure {
@@ -49,6 +53,13 @@ impl QueryFailure {
                 ApiError::json(kind, e.to_string())
             }
             QueryFailure::Panicked => ApiError::json("internal", "query evaluation panicked"),
+            QueryFailure::QueueFull(max) => ApiError::Json {
+                error_type: "unavailable",
+                message: format!(
+                    "too many concurrent queries: all slots busy and {max} already waiting (--query.max-queue); retry later"
+                ),
+                status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            },
         }
     }
 }
@@ -57,6 +68,9 @@ impl QueryFailure {
 pub struct QueryService {
     engine: Engine,
     slots: Arc<Semaphore>,
+    gate: Gate,
+    /// Where queue refusals are counted; `None`: not counted.
+    metrics: Option<Arc<Metrics>>,
     max_concurrency: usize,
     pool: WorkPool,
 }
@@ -66,12 +80,23 @@ impl QueryService {
     /// wait in line until their deadline).
     pub fn new(opts: EngineOptions, max_concurrency: usize) -> Self {
         let n = max_concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(n));
         QueryService {
             engine: Engine::new(opts),
-            slots: Arc::new(Semaphore::new(n)),
+            gate: Gate::new(slots.clone(), DEFAULT_MAX_QUEUE),
+            metrics: None,
+            slots,
             max_concurrency: n,
             pool: WorkPool::new("query", n),
         }
+    }
+
+    /// Lets at most `max_queue` queries wait for a slot (more are refused with 503, counted
+    /// in `metrics`).
+    pub fn with_queue(mut self, max_queue: usize, metrics: Arc<Metrics>) -> Self {
+        self.gate = Gate::new(self.slots.clone(), max_queue);
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The engine (and through it the `--query.*` options).
@@ -100,10 +125,15 @@ impl QueryService {
         job: impl FnOnce(&Engine) -> Result<T, EvalError> + Send + 'static,
     ) -> Result<T, QueryFailure> {
         let deadline = tokio::time::Instant::from_std(deadline);
-        let permit = tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned())
+        let permit = tokio::time::timeout_at(deadline, self.gate.enter())
             .await
             .map_err(|_| QueryFailure::QueueTimeout)?
-            .map_err(|_| QueryFailure::QueueTimeout)?;
+            .map_err(|full| {
+                if let Some(m) = &self.metrics {
+                    m.refusals.count("/api/v1/query", "queue_full");
+                }
+                QueryFailure::QueueFull(full.max_waiting)
+            })?;
         if tokio::time::Instant::now() >= deadline {
             return Err(QueryFailure::QueueTimeout);
         }
@@ -118,5 +148,50 @@ impl QueryService {
             Ok(Err(_)) => Err(QueryFailure::Panicked),
             Ok(Ok(r)) => r.map_err(QueryFailure::Eval),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_is_refused_and_counted() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let metrics = Arc::new(Metrics::default());
+            let svc = Arc::new(
+                QueryService::new(EngineOptions::default(), 1).with_queue(0, metrics.clone()),
+            );
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let s = svc.clone();
+            let first = tokio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                s.run(deadline, move |_| {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv();
+                    Ok(1)
+                })
+                .await
+            });
+            started_rx.await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let second = svc.run(deadline, |_| Ok(2)).await;
+            assert_eq!(second, Err(QueryFailure::QueueFull(0)));
+            let e = QueryFailure::QueueFull(0).api_error();
+            assert_eq!(
+                actix_web::ResponseError::status_code(&e),
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+            );
+            assert_eq!(metrics.refusals.get("/api/v1/query", "queue_full"), 1);
+            release_tx.send(()).unwrap();
+            assert_eq!(first.await.unwrap(), Ok(1));
+            // The slot is free again.
+            assert_eq!(svc.run(deadline, |_| Ok(3)).await, Ok(3));
+        });
     }
 }

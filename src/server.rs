@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::api;
 use crate::config::ExternalLabels;
+use crate::limits::{Gate, RequestLimit};
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
 use crate::query::storage::DbQueryable;
@@ -33,6 +34,9 @@ pub fn system_clock() -> Clock {
             .map_or(0, |d| d.as_millis() as i64)
     })
 }
+
+/// Default `--web.max-connections` (Prometheus's).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Default `--query.lookback-delta`: 5 minutes, as Prometheus.
 pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -119,6 +123,16 @@ pub struct AppState {
     pub start_time_ms: i64,
     /// Remote read (`POST /api/v1/read`): its storage and limits.
     pub remote_read: Arc<RemoteRead>,
+    /// The line in front of [`Self::federate_slots`]: a federate finding it full gets a 503.
+    pub federate_gate: Gate,
+    /// `--web.federate.max-series`: most series one `/federate` answer may have (422 above).
+    pub federate_max_series: Option<usize>,
+    /// `--web.import.max-*-per-request`.
+    pub import_limit: RequestLimit,
+    /// `--web.max-connections`: most simultaneous connections (0: no limit).
+    pub max_connections: usize,
+    /// `--web.config.file`: TLS, basic auth, headers; `None`: plain HTTP to anyone.
+    pub web_config: Option<Arc<crate::web_config::WebConfig>>,
     /// How the head's start-up went (`fedstore_head_replay_*` on `/metrics`); `None` in tests.
     pub startup: Option<Arc<fedstore_storage::head::StartupProgress>>,
 }
@@ -130,6 +144,8 @@ impl AppState {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let head = db.head().clone();
         let db_for_read = db.clone();
+        let federate_slots = Arc::new(Semaphore::new(cores.max(2) * 2));
+        let metrics = Arc::new(Metrics::default());
         AppState {
             db,
             external_labels: RwLock::new(Arc::new(ExternalLabels::new(&[]))),
@@ -137,7 +153,12 @@ impl AppState {
             clock: system_clock(),
             render_pool: WorkPool::new("render", cores.max(2)),
             ingest_pool: WorkPool::new("ingest", cores),
-            federate_slots: Arc::new(Semaphore::new(cores.max(2) * 2)),
+            federate_gate: Gate::new(federate_slots.clone(), crate::limits::DEFAULT_MAX_QUEUE),
+            federate_slots,
+            federate_max_series: None,
+            import_limit: RequestLimit::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            web_config: None,
             scrape: None,
             config_file: None,
             enable_lifecycle: false,
@@ -145,9 +166,10 @@ impl AppState {
                 head.clone(),
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )),
-            metrics: Arc::new(Metrics::default()),
+            metrics: metrics.clone(),
             rules: None,
-            query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY),
+            query: QueryService::new(EngineOptions::default(), DEFAULT_MAX_CONCURRENCY)
+                .with_queue(crate::limits::DEFAULT_MAX_QUEUE, metrics),
             flags: Vec::new(),
             config_yaml: String::new(),
             start_time_ms: system_clock()(),
@@ -172,19 +194,54 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let remote_write = web::Data::from(state.remote_write.clone());
+    let max_connections = state.max_connections;
+    let web_config = state.web_config.clone();
+    let tls = match web_config
+        .as_deref()
+        .and_then(|w| w.tls_server_config.as_ref())
+    {
+        Some(t) => Some(
+            crate::web_config::tls::server_config(t)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
+    let guard = web_config
+        .as_deref()
+        .and_then(crate::web_config::auth::WebGuard::new)
+        .map(web::Data::new);
     let data = web::Data::from(state);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
+    let mut server = HttpServer::new(move || {
+        let mut app = App::new();
+        if let Some(g) = &guard {
+            app = app.app_data(g.clone());
+        }
+        app.app_data(data.clone())
             .app_data(remote_write.clone())
             .wrap(actix_web::middleware::from_fn(
                 api::v1::respond::api_wrapper,
             ))
+            // Outermost: nothing is answered before the credentials are checked.
+            .wrap(actix_web::middleware::Condition::new(
+                guard.is_some(),
+                actix_web::middleware::from_fn(crate::web_config::auth::guard),
+            ))
             .configure(api::routes)
             .default_service(web::to(api::v1::respond::not_found))
     })
-    .disable_signals()
-    .listen(listener)?
+    .disable_signals();
+    if max_connections > 0 {
+        // actix counts per worker; like Prometheus's LimitListener, connections over the
+        // limit wait in the listen backlog rather than being refused.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        server = server
+            .workers(workers)
+            .max_connections(max_connections.div_ceil(workers).max(1));
+    }
+    let server = match tls {
+        Some(cfg) => server.listen_rustls_0_23(listener, cfg)?,
+        None => server.listen(listener)?,
+    }
     .run();
     let handle = server.handle();
     tokio::select! {

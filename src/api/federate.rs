@@ -3,7 +3,9 @@
 //! Glue only: parse the form and selectors (errors first, as Prometheus does), pick the
 //! encoding, take a concurrency slot, and hand the work to [`stream`] on the render pool.
 
+pub mod count;
 pub mod encode;
+pub mod options;
 pub mod render;
 pub mod stream;
 
@@ -12,6 +14,9 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use fedstore_promql::parse_selector_bytes;
 use fedstore_storage::Matcher;
 
+use std::sync::Arc;
+
+use self::options::{FederateOptions, merge_metadata};
 use self::render::Encoding;
 use self::stream::FederateJob;
 use super::ApiError;
@@ -44,13 +49,12 @@ pub async fn handle(
     }
 }
 
-/// Parses the request into a job, with Prometheus's error order: form, then selectors.
-fn prepare(
-    req: &HttpRequest,
-    body: &[u8],
-    state: &AppState,
-    enc: Encoding,
-) -> Result<FederateJob, ApiError> {
+/// Decoded form pairs, in request order.
+pub type FormPairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Decodes the query string and, for a form POST, the body into `(key, value)` pairs, with
+/// Prometheus's error text.
+pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<FormPairs, ApiError> {
     let mut form = Vec::new();
     let is_form = req
         .headers()
@@ -68,14 +72,22 @@ fn prepare(
     result
         .and(query_result)
         .map_err(|e| ApiError::BadRequestText(format!("error parsing form values: {e}")))?;
+    Ok(form)
+}
 
+/// Parses every `match[]` (at least one), keeping each one's text.
+pub fn parse_matches(
+    form: &[(Vec<u8>, Vec<u8>)],
+) -> Result<(Vec<Vec<Matcher>>, Vec<String>), ApiError> {
     let mut sets: Vec<Vec<Matcher>> = Vec::new();
-    for (k, v) in &form {
+    let mut texts = Vec::new();
+    for (k, v) in form {
         if k != b"match[]" {
             continue;
         }
         // Bytes, not lossy text: Go reports invalid UTF-8 at its exact column.
         sets.push(parse_selector_bytes(v).map_err(|e| ApiError::BadRequestText(e.to_string()))?);
+        texts.push(String::from_utf8_lossy(v).into_owned());
     }
     if sets.is_empty() {
         // Deliberate deviation: Prometheus answers an empty 200, hiding broken federation jobs.
@@ -83,6 +95,28 @@ fn prepare(
             "no match[] parameter given: /federate needs at least one selector, e.g. match[]={job=\"prometheus\"}".into(),
         ));
     }
+    Ok((sets, texts))
+}
+
+/// Parses the request into a job, with Prometheus's error order: form, then selectors; then
+/// fedstore's own parameters.
+fn prepare(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+    enc: Encoding,
+) -> Result<FederateJob, ApiError> {
+    let form = read_form(req, body)?;
+    let (sets, _) = parse_matches(&form)?;
+    let opts = FederateOptions::parse(&form)?;
+    let meta = opts.metadata.then(|| {
+        let targets = state
+            .scrape
+            .iter()
+            .flat_map(|s| s.metadata())
+            .collect::<Vec<_>>();
+        Arc::new(merge_metadata(targets.iter().map(|t| &**t)))
+    });
     let now = (state.clock)();
     Ok(FederateJob {
         head: state.head().clone(),
@@ -91,16 +125,60 @@ fn prepare(
         maxt_ms: now,
         ext: state.external_labels.read().clone(),
         enc,
+        shard: opts.shard,
+        meta,
     })
 }
 
 async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpResponse {
-    let Ok(permit) = state.federate_slots.clone().acquire_owned().await else {
-        return error_response(
-            &ApiError::UnavailableText("server is shutting down".into()),
-            enc,
-        );
+    let permit = match state.federate_gate.enter().await {
+        Ok(p) => p,
+        Err(full) => {
+            state.metrics.refusals.count("/federate", "queue_full");
+            let msg = format!(
+                "too many concurrent federate requests: all slots busy and {} already waiting (--web.federate.max-queue); retry later",
+                full.max_waiting
+            );
+            return error_response(&ApiError::UnavailableText(msg), enc);
+        }
     };
+    let mut refs = stream::select_inline(&job);
+    let mut job = job;
+    if let Some(max) = state.federate_max_series {
+        // The limit is checked on the whole selection before the first byte, so a refused
+        // answer is a clean 422 rather than a truncated 200.
+        let selected = match refs {
+            Some(r) => r,
+            None => match state
+                .render_pool
+                .run(move || {
+                    let r = job.select();
+                    (job, r)
+                })
+                .await
+            {
+                Ok((j, r)) => {
+                    job = j;
+                    r
+                }
+                Err(e) => {
+                    return error_response(
+                        &ApiError::InternalText(format!("federate selection failed: {e}")),
+                        enc,
+                    );
+                }
+            },
+        };
+        if selected.len() > max {
+            state.metrics.refusals.count("/federate", "too_many_series");
+            let msg = format!(
+                "federate answer would have {} series, over the limit of {max} series per answer (--web.federate.max-series); narrow match[] or split it with shard=i&shards=n",
+                selected.len()
+            );
+            return error_response(&ApiError::UnprocessableText(msg), enc);
+        }
+        refs = Some(selected);
+    }
     let mut resp = HttpResponse::Ok();
     resp.insert_header((
         header::CONTENT_TYPE,
@@ -109,8 +187,9 @@ async fn respond(job: FederateJob, state: &AppState, enc: Encoding) -> HttpRespo
     if let Some(ce) = enc.header_value() {
         resp.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(ce)));
     }
-    let refs = stream::select_inline(&job);
-    if let Some(refs) = &refs {
+    if let Some(refs) = &refs
+        && refs.len() <= stream::INLINE_SERIES
+    {
         let started = std::time::Instant::now();
         let body = stream::render_inline(&job, refs);
         drop(permit);

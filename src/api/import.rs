@@ -2,6 +2,7 @@
 //! or without timestamps, appended atomically: a malformed line is a 400 naming the line, and
 //! nothing of that request is stored.
 
+use crate::limits::RequestLimit;
 use std::io::Read;
 
 use actix_web::http::header;
@@ -29,14 +30,28 @@ pub async fn handle(
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let now = (state.clock)();
     let head = state.head().clone();
-    let stats = state
+    let limit = state.import_limit;
+    let result = state
         .ingest_pool
         .run(move || {
             let text = if gzip { gunzip(&body)? } else { body.to_vec() };
-            import_text(&head, &text, now)
+            import_text_limited(&head, &text, now, limit)
         })
         .await
-        .map_err(|e| ApiError::InternalText(format!("import worker failed: {e}")))??;
+        .map_err(|e| ApiError::InternalText(format!("import worker failed: {e}")))?;
+    let stats = result.inspect_err(|e| {
+        let reason = match e {
+            ApiError::PayloadTooLarge(m) if m.starts_with("request has") => {
+                "too_many_series_or_samples"
+            }
+            ApiError::PayloadTooLarge(_) => "too_large",
+            _ => return,
+        };
+        state
+            .metrics
+            .refusals
+            .count("/api/v1/import/prometheus", reason);
+    })?;
     state.metrics.record_append(Source::Import, &stats);
     tracing::debug!(?stats, "import done");
     if stats.out_of_order > 0 || stats.duplicate > 0 {
@@ -62,13 +77,36 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
 /// Parses `text` completely, then appends it in one batch; samples without a timestamp get
 /// `now_ms`. Nothing is stored when any line or label set is invalid.
 pub fn import_text(head: &Head, text: &[u8], now_ms: i64) -> Result<AppendStats, ApiError> {
-    // First pass: syntax only, so a bad last line costs no appends.
+    import_text_limited(head, text, now_ms, RequestLimit::default())
+}
+
+/// [`import_text`], refusing (413, nothing stored) a body with more series or samples than
+/// `limit`; series are told apart by their text as written.
+pub fn import_text_limited(
+    head: &Head,
+    text: &[u8],
+    now_ms: i64,
+    limit: RequestLimit,
+) -> Result<AppendStats, ApiError> {
+    // First pass: syntax and size only, so a bad last line costs no appends.
     let mut parser = Parser::new(text, Format::Text);
-    while parser
+    let mut samples = 0usize;
+    let mut series = hashbrown::HashSet::new();
+    let count_series = limit.max_series.is_some();
+    while let Some(e) = parser
         .next()
         .map_err(|e| ApiError::BadRequestText(e.to_string()))?
-        .is_some()
-    {}
+    {
+        if let Entry::Sample(s) = e {
+            samples += 1;
+            if count_series {
+                series.insert(xxhash_rust::xxh3::xxh3_64(s.series.as_bytes()));
+            }
+        }
+    }
+    if let Some(msg) = limit.check(series.len(), samples, "web.import") {
+        return Err(ApiError::PayloadTooLarge(msg));
+    }
 
     let mut app = head.appender();
     let mut parser = Parser::new(text, Format::Text);

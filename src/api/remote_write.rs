@@ -20,6 +20,25 @@ use crate::server::AppState;
 pub async fn handle(
     receiver: web::Data<RemoteWriteReceiver>,
     req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, RemoteWriteError> {
+    let res = receive(receiver, req.clone(), payload).await;
+    if let Err(e) = &res {
+        let reason = match e {
+            RemoteWriteError::TooLarge { .. } => Some("too_large"),
+            RemoteWriteError::TooMany(_) => Some("too_many_series_or_samples"),
+            _ => None,
+        };
+        if let (Some(r), Some(state)) = (reason, req.app_data::<web::Data<AppState>>()) {
+            state.metrics.refusals.count("/api/v1/write", r);
+        }
+    }
+    res
+}
+
+async fn receive(
+    receiver: web::Data<RemoteWriteReceiver>,
+    req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, RemoteWriteError> {
     let max = receiver.max_decompressed_bytes();

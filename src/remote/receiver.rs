@@ -7,6 +7,7 @@
 
 mod cache;
 
+use crate::limits::RequestLimit;
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -72,6 +73,10 @@ pub enum RemoteWriteError {
     /// senders from retrying the batch forever).
     #[error("native histograms are disabled")]
     NativeHistograms(AppendStats),
+    /// The request has more series or samples than `--web.remote-write.max-*-per-request`
+    /// (413). Nothing stored.
+    #[error("{0}")]
+    TooMany(String),
     /// The storage engine failed (500). The batch was rolled back.
     #[error("{0}")]
     Storage(String),
@@ -82,7 +87,7 @@ impl RemoteWriteError {
     /// (a number, so that the receiver needs no HTTP library).
     pub fn status(&self) -> u16 {
         match self {
-            RemoteWriteError::TooLarge { .. } => 413,
+            RemoteWriteError::TooLarge { .. } | RemoteWriteError::TooMany(_) => 413,
             RemoteWriteError::Storage(_) => 500,
             _ => 400,
         }
@@ -120,6 +125,7 @@ impl From<SnappyError> for RemoteWriteError {
 pub struct RemoteWriteReceiver {
     head: Arc<Head>,
     max_decompressed_bytes: usize,
+    limit: RequestLimit,
     cache: SeriesCache,
 }
 
@@ -130,8 +136,15 @@ impl RemoteWriteReceiver {
         RemoteWriteReceiver {
             head,
             max_decompressed_bytes,
+            limit: RequestLimit::default(),
             cache: SeriesCache::new(),
         }
+    }
+
+    /// Refuses requests with more series or samples than `limit` (413, nothing stored).
+    pub fn with_limit(mut self, limit: RequestLimit) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// The decompressed-size limit.
@@ -147,6 +160,7 @@ impl RemoteWriteReceiver {
             body,
             self.max_decompressed_bytes,
             Some(&self.cache),
+            self.limit,
         )
     }
 }
@@ -154,7 +168,7 @@ impl RemoteWriteReceiver {
 /// Ingests one request body into `head` without a series cache (tests, one-off imports).
 /// Same semantics as [`RemoteWriteReceiver::ingest`].
 pub fn ingest(head: &Head, body: &[u8], max_bytes: usize) -> Result<AppendStats, RemoteWriteError> {
-    ingest_inner(head, body, max_bytes, None)
+    ingest_inner(head, body, max_bytes, None, RequestLimit::default())
 }
 
 /// Per-thread buffers reused across requests.
@@ -177,6 +191,7 @@ fn ingest_inner(
     body: &[u8],
     max_bytes: usize,
     cache: Option<&SeriesCache>,
+    limit: RequestLimit,
 ) -> Result<AppendStats, RemoteWriteError> {
     SCRATCH.with(|cell| {
         // A re-entrant call on this thread (not expected) gets fresh buffers instead of a panic.
@@ -190,6 +205,12 @@ fn ingest_inner(
         // `recycle` re-borrows the empty view for this body's lifetime.
         let mut view = std::mem::take(&mut scratch.view).recycle();
         let result = match view.decode_deferred(&scratch.decompressed[..n]) {
+            Ok(())
+                if let Some(msg) =
+                    limit.check(view.series.len(), view.samples.len(), "web.remote-write") =>
+            {
+                Err(RemoteWriteError::TooMany(msg))
+            }
             Ok(()) => append_request(
                 head,
                 &mut view,

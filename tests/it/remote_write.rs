@@ -14,11 +14,11 @@ fn start() -> TestServer {
     })
 }
 
-fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+pub(crate) fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries::from_pairs(labels, samples)
 }
 
-fn snappy(timeseries: Vec<TimeSeries>) -> Vec<u8> {
+pub(crate) fn snappy(timeseries: Vec<TimeSeries>) -> Vec<u8> {
     let req = WriteRequest {
         timeseries,
         metadata: vec![],

@@ -203,6 +203,11 @@ impl ScrapeServer {
         }
     }
 
+    /// Base URL, e.g. `http://127.0.0.1:12345`.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     fn federate(&self, matches: &[&str]) -> String {
         let q: Vec<String> = matches
             .iter()

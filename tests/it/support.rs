@@ -40,6 +40,9 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
 }
 
+/// Changes made to the server state before it starts.
+pub type StateAdjust = Box<dyn FnOnce(&mut AppState) + Send>;
+
 /// Options for [`TestServer::start_with`].
 #[derive(Default)]
 pub struct Options {
@@ -51,6 +54,8 @@ pub struct Options {
     pub remote_read: Option<fedstore::remote::read::ReadLimits>,
     /// Adjusts the storage options (data in a temporary directory) before opening.
     pub storage: Option<fn(&mut StorageOptions)>,
+    /// Adjusts the server state (limits, ...) just before the server starts.
+    pub state: Option<StateAdjust>,
     /// Engine settings (`--query.*`); `None`: the defaults.
     pub engine: Option<fedstore_promql::EngineOptions>,
 }
@@ -90,6 +95,9 @@ impl TestServer {
         }
         let clock_now = now_ms.clone();
         state.clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
+        if let Some(f) = opts.state {
+            f(&mut state);
+        }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -13,11 +13,12 @@ use fedstore_storage::{LabelsRef, LatestSink, METRIC_NAME_LABEL};
 use super::encode::{Checksum, SegmentEncoder, encode_fragment};
 pub use super::encode::{Encoding, GZIP_LEVEL};
 
+use super::options::FamilyMetadata;
 /// Re-exported where the federate stream and benches have always found it; the type is
 /// configuration and lives in [`crate::config`].
 pub use crate::config::ExternalLabels;
 use crate::exposition::float::{write_float, write_i64};
-use crate::exposition::write::{write_label_pair, write_type_line};
+use crate::exposition::write::{write_help_line, write_label_pair, write_type_line};
 
 /// Raw text is handed to the encoder (or sent) once it reaches this size.
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -58,6 +59,8 @@ pub enum Piece {
 /// client is gone, which stops the walk.
 pub struct Renderer<'a, S: FnMut(Piece) -> bool> {
     ext: &'a ExternalLabels,
+    /// `metadata=true`: real types and help by metric name; `None`: `untyped`, no HELP.
+    meta: Option<&'a FamilyMetadata>,
     enc: Encoding,
     text: Vec<u8>,
     out: SegmentEncoder,
@@ -127,6 +130,7 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
     pub fn new(ext: &'a ExternalLabels, enc: Encoding, send: S) -> Self {
         Renderer {
             ext,
+            meta: None,
             enc,
             text: Vec::with_capacity(TEXT_CAPACITY),
             out: SegmentEncoder::new(enc),
@@ -147,6 +151,13 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
             send,
             alive: true,
         }
+    }
+
+    /// Writes each family's real `# TYPE` (and `# HELP`, when there is help) from `meta`
+    /// instead of Prometheus's `untyped`; names `meta` lacks stay `untyped`.
+    pub fn with_metadata(mut self, meta: Option<&'a FamilyMetadata>) -> Self {
+        self.meta = meta;
+        self
     }
 
     /// Whether the client is still reading.
@@ -189,18 +200,32 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
         self.last_name.clear();
         self.last_name.push_str(name);
         if self.started {
-            write_type_line(&mut self.text, name, "untyped");
+            write_family_header(&mut self.text, name, self.meta);
             return;
         }
         self.started = true;
         let mut line = Vec::with_capacity(name.len() + 16);
-        write_type_line(&mut line, name, "untyped");
+        write_family_header(&mut line, name, self.meta);
         let (bytes, check) = encode_fragment(self.enc, &line);
         self.alive = (self.send)(Piece::First {
             name: name.to_owned(),
             bytes: Bytes::from(bytes),
             check,
         });
+    }
+}
+
+/// A family's header lines: `# TYPE name untyped` as Prometheus, or with metadata the
+/// family's `# HELP` (if any) and real `# TYPE`.
+fn write_family_header(buf: &mut Vec<u8>, name: &str, meta: Option<&FamilyMetadata>) {
+    match meta.and_then(|m| m.get(name)) {
+        None => write_type_line(buf, name, "untyped"),
+        Some(info) => {
+            if !info.help.is_empty() {
+                write_help_line(buf, name, &info.help);
+            }
+            write_type_line(buf, name, info.kind);
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use futures_util::Stream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::encode::Checksum;
+use super::options::{FamilyMetadata, Shard};
 use super::render::{Encoding, ExternalLabels, Piece, Renderer};
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
@@ -50,6 +51,26 @@ pub struct FederateJob {
     pub ext: Arc<ExternalLabels>,
     /// Body encoding.
     pub enc: Encoding,
+    /// `shard=i&shards=n`: only the series of this shard.
+    pub shard: Option<Shard>,
+    /// `metadata=true`: the families' real types and help.
+    pub meta: Option<Arc<FamilyMetadata>>,
+}
+
+impl FederateJob {
+    /// The series this request answers: the selection, cut to the request's shard.
+    pub fn select(&self) -> Vec<SeriesRef> {
+        let refs = self.head.select(&self.sets).refs;
+        self.narrow(refs)
+    }
+
+    /// Cuts a selection to the request's shard.
+    pub fn narrow(&self, mut refs: Vec<SeriesRef>) -> Vec<SeriesRef> {
+        if let Some(shard) = self.shard {
+            self.head.retain_by_hash(&mut refs, |h| shard.owns(h));
+        }
+        refs
+    }
 }
 
 /// Answers bounded by this many series, from selectors [`select_inline`] accepts, are
@@ -74,14 +95,14 @@ pub fn select_inline(job: &FederateJob) -> Option<Vec<SeriesRef>> {
             .select_size_bound(&job.sets)
             .is_some_and(|n| n <= INLINE_SERIES as u64)
     };
-    (cheap && small()).then(|| job.head.select(&job.sets).refs)
+    (cheap && small()).then(|| job.select())
 }
 
 /// Renders a small answer whole (header and trailer included), on the calling thread.
 pub fn render_inline(job: &FederateJob, refs: &[SeriesRef]) -> Bytes {
     let mut body = job.enc.stream_header().to_vec();
     let mut total = Checksum::new(job.enc);
-    let mut r = Renderer::new(&job.ext, job.enc, |p| {
+    let r = Renderer::new(&job.ext, job.enc, |p| {
         match p {
             Piece::First { bytes, check, .. } => {
                 total.combine(&check);
@@ -92,6 +113,7 @@ pub fn render_inline(job: &FederateJob, refs: &[SeriesRef]) -> Bytes {
         }
         true
     });
+    let mut r = r.with_metadata(job.meta.as_deref());
     job.head.latest(refs, job.mint_ms, job.maxt_ms, &mut r);
     r.finish();
     body.extend_from_slice(&job.enc.stream_trailer(&total));
@@ -123,7 +145,8 @@ impl Plan {
             return;
         }
         let job = &self.job;
-        let mut r = Renderer::new(&job.ext, job.enc, |p| tx.blocking_send(p).is_ok());
+        let mut r = Renderer::new(&job.ext, job.enc, |p| tx.blocking_send(p).is_ok())
+            .with_metadata(job.meta.as_deref());
         job.head
             .latest(&self.refs[self.range(i)], job.mint_ms, job.maxt_ms, &mut r);
         if r.is_alive() {
@@ -173,7 +196,7 @@ fn plan(
     refs: Option<Vec<SeriesRef>>,
     plan_tx: oneshot::Sender<Planned>,
 ) {
-    let refs = refs.unwrap_or_else(|| job.head.select(&job.sets).refs);
+    let refs = refs.unwrap_or_else(|| job.select());
     let segments = refs.len().div_ceil(SEGMENT_SERIES).max(1);
     let plan = Arc::new(Plan {
         job,
@@ -351,6 +374,8 @@ mod tests {
             maxt_ms: 10_000,
             ext: Arc::new(ExternalLabels::new(&[("zone".into(), "eu".into())])),
             enc,
+            shard: None,
+            meta: None,
         }
     }
 

@@ -92,6 +92,12 @@ impl ShardData {
         self.history.len()
     }
 
+    /// The label-set hash of series `i` ([`crate::series::hash_labels`]).
+    #[inline]
+    pub(crate) fn hash(&self, i: usize) -> u64 {
+        self.record(i)[HASH]
+    }
+
     #[inline]
     fn record(&self, i: usize) -> &[u64] {
         &self.series.as_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS]
