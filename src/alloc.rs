@@ -4,8 +4,9 @@
 //! few remote-write or import requests their multi-megabyte transient buffers come from the
 //! heap arenas instead of `mmap`, interleave with long-lived series memory and leave holes the
 //! arenas never return. Pinning the threshold at 128 KiB sends them back to the kernel when
-//! freed: measured 928 -> 705 bytes of RSS per series with 2 h of data (100k series)
-//! (docs/benchmarks.md "Durability"), at the cost of a few page faults per large request.
+//! freed, at the cost of a few page faults per large request. `main` calls [`tune`] first
+//! thing (from issue 9 on: before, nothing called it); what it changes in RSS per series is
+//! measured in docs/benchmarks.md "Durability".
 //!
 //! This and `storage/src/mmap.rs` are the only `unsafe` code of the workspace.
 #![allow(unsafe_code)]

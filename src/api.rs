@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod remote_read;
 pub mod remote_write;
 pub mod self_metrics;
+pub mod starting;
 pub mod targets;
 pub mod v1;
 

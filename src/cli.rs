@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// Time between background compaction rounds (fedstore only; Prometheus uses 1m).
     #[arg(long = "storage.tsdb.compaction-interval", default_value = "1m", value_parser = parse_duration_ms)]
     pub compaction_interval_ms: i64,
+    /// Time between head snapshots while running (a graceful stop always writes one; one is
+    /// also written after every 128 MiB of WAL); a restart loads the newest and replays only
+    /// the WAL after it. 0s: only at stop.
+    #[arg(long = "storage.tsdb.head-snapshot-interval", default_value = "5m", value_parser = parse_duration_ms)]
+    pub head_snapshot_interval_ms: i64,
 }
 
 /// Flags of `fedstore import`.
@@ -216,10 +221,26 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.storage_path.display()
         )
     })?;
+    // Listen before the head opens: while it loads, /-/ready answers 503 and /metrics shows
+    // the replay's progress (api/starting.rs); the API takes the same socket over after.
+    let listener = TcpListener::bind(&args.listen_address).with_context(|| {
+        format!(
+            "--web.listen-address: cannot listen on {}",
+            args.listen_address
+        )
+    })?;
+    let progress = Arc::new(fedstore_storage::head::StartupProgress::new());
+    let starting = crate::api::starting::StartingServer::start(
+        listener.try_clone().context("cloning the listener")?,
+        progress.clone(),
+    )
+    .context("starting the HTTP server")?;
+    tracing::info!(address = %listener.local_addr()?, "listening; opening the head (/-/ready answers 503 until done)");
     let storage = server::StorageOptions {
         path: args.storage_path.clone(),
         head_shards: args.head_shards,
         wal_fsync: args.wal_fsync,
+        progress: Some(progress.clone()),
         db: fedstore_storage::DbOptions {
             min_block_duration_ms: args.min_block_duration_ms.max(1),
             max_block_duration_ms: args.max_block_duration_ms,
@@ -237,14 +258,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // it), since dropping it stops the background compaction.
     let db = server::open_storage(&storage)
         .with_context(|| format!("opening {}", args.storage_path.display()))?;
+    starting.stop();
     let head: Arc<Head> = db.head().clone();
-    let listener = TcpListener::bind(&args.listen_address).with_context(|| {
-        format!(
-            "--web.listen-address: cannot listen on {}",
-            args.listen_address
-        )
-    })?;
+    let ticker = (args.head_snapshot_interval_ms > 0)
+        .then(|| {
+            fedstore_storage::head::SnapshotTicker::start(
+                Arc::downgrade(&head),
+                std::time::Duration::from_millis(args.head_snapshot_interval_ms as u64),
+                // Or after every WAL segment's worth of writes: bounds a crash's replay.
+                fedstore_storage::wal::DEFAULT_SEGMENT_BYTES,
+            )
+        })
+        .transpose()
+        .context("starting head snapshots")?;
     let mut state = AppState::new(db.clone());
+    state.startup = Some(progress);
     state.lookback_ms = args.lookback_delta_ms;
     state.query = crate::query::QueryService::new(
         fedstore_promql::EngineOptions {
@@ -325,6 +353,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.head()
         .flush_wal()
         .context("flushing the WAL at shutdown")?;
+    drop(ticker);
+    // The next start loads it instead of replaying the whole WAL; without it, it replays.
+    if let Err(e) = db.head().write_snapshot() {
+        tracing::warn!(error = %e, "no head snapshot at shutdown; the next start replays the WAL");
+    }
     tracing::info!("fedstore stopped");
     Ok(())
 }
@@ -406,5 +439,27 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_parse_as_prometheus_writes_them() {
+        // (input, expected)
+        let cases = [
+            ("0", Ok(0)),
+            ("10", Ok(10)),
+            ("5e7", Ok(50_000_000)),
+            ("1048576", Ok(1_048_576)),
+            ("1.5", Err(())),
+            ("-1", Err(())),
+            ("x", Err(())),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_count(input).map_err(|_| ()), want, "input {input}");
+        }
     }
 }

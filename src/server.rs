@@ -49,6 +49,8 @@ pub struct StorageOptions {
     pub wal_fsync: FsyncMode,
     /// Block ranges, retention, compaction interval, head series gc.
     pub db: DbOptions,
+    /// Where the head reports its start-up progress (`/-/ready`, `fedstore_head_replay_*`).
+    pub progress: Option<Arc<fedstore_storage::head::StartupProgress>>,
 }
 
 impl StorageOptions {
@@ -59,6 +61,7 @@ impl StorageOptions {
             head_shards: None,
             wal_fsync: FsyncMode::default(),
             db: DbOptions::default(),
+            progress: None,
         }
     }
 }
@@ -72,6 +75,7 @@ pub fn open_storage(opts: &StorageOptions) -> Result<Arc<Db>, fedstore_storage::
     }
     // The WAL is the source of truth: the head is rebuilt from it at start-up.
     head.wal = Some(WalOptions::new(opts.path.join("wal")).with_fsync(opts.wal_fsync));
+    head.progress.clone_from(&opts.progress);
     let db = Arc::new(Db::open(&opts.path, head, opts.db.clone())?);
     db.start_compaction()?;
     Ok(db)
@@ -115,6 +119,8 @@ pub struct AppState {
     pub start_time_ms: i64,
     /// Remote read (`POST /api/v1/read`): its storage and limits.
     pub remote_read: Arc<RemoteRead>,
+    /// How the head's start-up went (`fedstore_head_replay_*` on `/metrics`); `None` in tests.
+    pub startup: Option<Arc<fedstore_storage::head::StartupProgress>>,
 }
 
 impl AppState {
@@ -149,6 +155,7 @@ impl AppState {
                 Arc::new(DbQueryable::new(db_for_read)),
                 ReadLimits::default(),
             )),
+            startup: None,
         }
     }
 

@@ -12,5 +12,8 @@ pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     if let Some(rules) = &state.rules {
         crate::rules::metrics::render(rules, &mut buf);
     }
+    if let Some(p) = &state.startup {
+        super::starting::render_replay_metrics(p, &mut buf);
+    }
     HttpResponse::Ok().content_type(TEXT_CONTENT_TYPE).body(buf)
 }

@@ -364,3 +364,32 @@ pub struct ChunkedReadResponse {
     #[prost(int64, tag = "2")]
     pub query_index: i64,
 }
+
+impl TimeSeries {
+    /// A series from `(name, value)` label pairs (sent in this order) and `(timestamp ms,
+    /// value)` samples.
+    pub fn from_pairs(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> Self {
+        TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| Label {
+                    name: (*n).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| Sample { value, timestamp })
+                .collect(),
+            ..TimeSeries::default()
+        }
+    }
+}
+
+impl WriteRequest {
+    /// The request as a remote-write body: protobuf encoded, then one snappy block.
+    pub fn encode_snappy(&self) -> Result<Vec<u8>, snap::Error> {
+        use prost::Message as _;
+        snap::raw::Encoder::new().compress_vec(&self.encode_to_vec())
+    }
+}

@@ -20,6 +20,9 @@ mod gc;
 mod history;
 mod latest;
 mod shard;
+mod snapshot;
+mod snapshot_ticker;
+mod startup;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,6 +45,9 @@ use chunk_files::ChunkFiles;
 pub use gc::GcStats;
 pub use latest::SymbolLabels;
 use shard::ShardData;
+pub use snapshot::SnapshotStats;
+pub use snapshot_ticker::SnapshotTicker;
+pub use startup::{StartupPhase, StartupProgress};
 
 /// Options of the head block.
 #[derive(Debug, Clone)]
@@ -57,6 +63,9 @@ pub struct HeadOptions {
     pub chunks_dir: Option<PathBuf>,
     /// Size of one chunk file (default 128 MiB; tests use small files).
     pub chunk_file_bytes: usize,
+    /// Where [`Head::open`] reports how far it is (the server's `/-/ready` and
+    /// `fedstore_head_replay_*` metrics); `None`: not reported.
+    pub progress: Option<Arc<StartupProgress>>,
 }
 
 impl Default for HeadOptions {
@@ -67,6 +76,7 @@ impl Default for HeadOptions {
             wal: None,
             chunks_dir: None,
             chunk_file_bytes: chunk_files::DEFAULT_FILE_BYTES,
+            progress: None,
         }
     }
 }
@@ -154,6 +164,11 @@ pub struct Head {
     series_removed: AtomicU64,
     /// The WAL writer; `None` without a WAL and while `open` replays.
     wal: Option<crate::wal::Wal>,
+    /// Held shared by each commit from its WAL write to the end of its apply, and exclusively
+    /// by a snapshot while the WAL starts a new segment: then every record below it is applied.
+    commit_gate: RwLock<()>,
+    /// Serializes snapshots.
+    snapshot_lock: parking_lot::Mutex<()>,
 }
 
 impl std::fmt::Debug for Head {
@@ -168,8 +183,10 @@ impl std::fmt::Debug for Head {
 impl Head {
     /// Opens (or creates) the head under `dir` (`<storage.tsdb.path>/head`).
     ///
-    /// The column files are recreated empty; with [`HeadOptions::wal`] set, the WAL is then
-    /// replayed into them (it is the source of truth) and every later commit is logged.
+    /// With [`HeadOptions::wal`] set, the newest head snapshot is loaded if it and the chunk
+    /// files it points into are intact (docs/format/snapshot.md), and the WAL after it is
+    /// replayed; without a usable snapshot the column files and chunk files start empty and
+    /// the whole WAL is replayed (it is the source of truth). Every later commit is logged.
     pub fn open(dir: &Path, opts: HeadOptions) -> Result<Head, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let n = opts.shards.clamp(1, 1 << 12).next_power_of_two();
@@ -177,37 +194,107 @@ impl Head {
             .chunks_dir
             .clone()
             .unwrap_or_else(|| dir.join("chunks_head"));
-        let chunks = Arc::new(ChunkFiles::open(&chunks_dir, opts.chunk_file_bytes)?);
-        let shards = (0..n)
-            .map(|i| {
-                ShardData::create(dir, i, chunks.clone()).map(|s| {
-                    CachePadded::new(Shard {
-                        data: RwLock::new(s),
-                        len: AtomicU32::new(0),
-                    })
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut head = Head {
-            dir: dir.to_owned(),
-            shard_bits: n.trailing_zeros(),
-            shards: shards.into_boxed_slice(),
-            symbols: RwLock::new(SymbolTable::new()),
-            postings: RwLock::new(MemPostings::new()),
-            num_samples: CachePadded::new(AtomicU64::new(0)),
-            min_valid_ms: CachePadded::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
-            min_t: CachePadded::new(AtomicI64::new(i64::MAX)),
-            max_t: CachePadded::new(AtomicI64::new(i64::MIN)),
-            chunks,
-            series_removed: AtomicU64::new(0),
-            wal: None,
+        let progress = opts.progress.clone().unwrap_or_default();
+        let loaded = match &opts.wal {
+            Some(w) => {
+                progress.set_phase(StartupPhase::Snapshot);
+                snapshot::load(&snapshot::LoadOptions {
+                    dir,
+                    chunks_dir: &chunks_dir,
+                    shards: n,
+                    chunk_file_bytes: opts.chunk_file_bytes,
+                    gone_before: w.replay_min_time_ms,
+                    progress: &progress,
+                })?
+            }
+            None => {
+                // Nothing to resume without a WAL.
+                snapshot::remove_snapshots_below(dir, u64::MAX)?;
+                None
+            }
+        };
+        let mut head = match loaded {
+            Some(l) => {
+                progress.set_snapshot_used();
+                Head::assemble(
+                    dir,
+                    l.chunks,
+                    l.shards,
+                    l.symbols,
+                    l.postings,
+                    (l.min_valid_ms, l.min_t, l.max_t),
+                )
+                .with_resume(Some(l.wal_segment))
+            }
+            None => {
+                let chunks = Arc::new(ChunkFiles::open(&chunks_dir, opts.chunk_file_bytes)?);
+                let shards = (0..n)
+                    .map(|i| ShardData::create(dir, i, chunks.clone()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Head::assemble(
+                    dir,
+                    chunks,
+                    shards,
+                    SymbolTable::new(),
+                    MemPostings::new(),
+                    (i64::MIN, i64::MAX, i64::MIN),
+                )
+                .with_resume(None)
+            }
         };
         // WAL hook: rebuild the head from the log before anyone can append, then attach the
         // writer so that commits log before they apply (see wal.rs).
         if let Some(w) = &opts.wal {
-            head.wal = Some(crate::wal::open(&head, w)?);
+            progress.set_phase(StartupPhase::Wal);
+            let (head_ref, resume) = (&head.0, head.1);
+            let wal = crate::wal::open(head_ref, w, resume, &progress)?;
+            head.0.wal = Some(wal);
         }
-        Ok(head)
+        progress.set_phase(StartupPhase::Done);
+        Ok(head.0)
+    }
+
+    /// A head over restored or fresh parts; `(min_valid_ms, min_t, max_t)` as kept.
+    fn assemble(
+        dir: &Path,
+        chunks: Arc<ChunkFiles>,
+        shards: Vec<ShardData>,
+        symbols: SymbolTable,
+        postings: MemPostings,
+        (min_valid_ms, min_t, max_t): (i64, i64, i64),
+    ) -> Head {
+        let shard_bits = shards.len().trailing_zeros();
+        let shards: Vec<_> = shards
+            .into_iter()
+            .map(|s| {
+                let len = s.len() as u32;
+                CachePadded::new(Shard {
+                    data: RwLock::new(s),
+                    len: AtomicU32::new(len),
+                })
+            })
+            .collect();
+        Head {
+            dir: dir.to_owned(),
+            shard_bits,
+            shards: shards.into_boxed_slice(),
+            symbols: RwLock::new(symbols),
+            postings: RwLock::new(postings),
+            num_samples: CachePadded::new(AtomicU64::new(0)),
+            min_valid_ms: CachePadded::new(std::sync::atomic::AtomicI64::new(min_valid_ms)),
+            min_t: CachePadded::new(AtomicI64::new(min_t)),
+            max_t: CachePadded::new(AtomicI64::new(max_t)),
+            chunks,
+            series_removed: AtomicU64::new(0),
+            wal: None,
+            commit_gate: RwLock::new(()),
+            snapshot_lock: parking_lot::Mutex::new(()),
+        }
+    }
+
+    /// Pairs the head with the WAL segment replay resumes at (`None`: the whole log).
+    fn with_resume(self, segment: Option<u64>) -> (Head, Option<u64>) {
+        (self, segment)
     }
 
     /// Fsyncs the WAL (graceful shutdown; commits are already durable per the fsync mode).
@@ -260,6 +347,14 @@ impl Head {
         };
         w.poison_for_test(cause);
         true
+    }
+
+    /// Whether `r` names a series of this head (with or without samples).
+    pub(crate) fn has_ref(&self, r: SeriesRef) -> bool {
+        let (s, i) = self.split(r);
+        self.shards
+            .get(s)
+            .is_some_and(|sh| i < sh.len.load(Ordering::Acquire) as usize)
     }
 
     /// The WAL writer's counters (`None` without a WAL), for `/metrics`.

@@ -10,8 +10,13 @@
 //! - [`postings`]: roaring postings per (label name, value), the per-name sorted value lists and
 //!   the per-metric-name label-set order that makes selections come out in federation order.
 //! - [`matcher`]: label matchers with Go regex semantics and their fast paths, and
-//!   `matcher::select` (matchers to postings, as Prometheus's `PostingsForMatchers`). The PromQL
-//!   parser that builds them from text is crate `fedstore-promql`.
+//!   `matcher::select` (the head's selection in federation order). The PromQL parser that
+//!   builds matchers from text is crate `fedstore-promql`.
+//! - `index_reader` (private): one index abstraction over head and block postings and the one
+//!   matchers-to-postings function (Prometheus's `PostingsForMatchers`) both use.
+//! - `querier` (private; [`Querier`], [`SeriesSet`]): reads a time range over a snapshot of
+//!   the blocks plus the head, merged and sorted by label set, without holding up compaction.
+//! - [`db`]: the head plus blocks, compaction, retention; [`Db::querier`] is the read path.
 //! - [`chunks`]: delta-of-delta / XOR chunk encoding of series history.
 //! - [`mmap`]: the engine's only `unsafe` code (memmap2).
 //!
@@ -24,11 +29,12 @@ pub mod compact;
 pub mod db;
 pub mod error;
 pub mod head;
+mod index_reader;
 pub mod labels;
 pub mod matcher;
 pub mod mmap;
 pub mod postings;
-pub mod querier;
+mod querier;
 pub mod retention;
 pub mod series;
 pub mod symbols;

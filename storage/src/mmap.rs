@@ -257,6 +257,32 @@ impl AppendFile {
         })
     }
 
+    /// Opens an existing `path`, cuts it to its first `keep` bytes (they become the readable
+    /// bytes) and maps `map_len` bytes of it; appends go on at `keep`. A head snapshot reuses
+    /// its chunk files this way (docs/format/snapshot.md).
+    pub fn open_existing(path: &Path, map_len: usize, keep: usize) -> std::io::Result<AppendFile> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        file.set_len(keep as u64)?;
+        // SAFETY: as in `create`: the file is private to this process, cut to `keep` before it
+        // is mapped and only grows afterwards; bytes past `written` (= `keep`) are never read.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .len(map_len.max(keep))
+                .map(&file)
+        }?;
+        Ok(AppendFile {
+            path: path.to_owned(),
+            file,
+            map,
+            written: std::sync::atomic::AtomicUsize::new(keep),
+        })
+    }
+
+    /// Makes the written bytes durable (`fdatasync`).
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
     /// Bytes readable so far.
     #[inline]
     pub fn written(&self) -> usize {

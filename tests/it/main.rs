@@ -15,6 +15,7 @@ mod remote_read;
 mod remote_read_live;
 mod remote_write;
 mod remote_write_live;
+mod rules;
 mod rules_live;
 mod scrape;
 mod support;

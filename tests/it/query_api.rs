@@ -493,6 +493,438 @@ fn promtool_series_and_labels() {
     assert_eq!(out, "200\n500\n");
 }
 
+/// A query answer: (status, body).
+fn query(srv: &TestServer, endpoint: &str, params: &[(&str, &str)]) -> (u16, String) {
+    let q: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect();
+    call(srv, &format!("/api/v1/{endpoint}?{}", q.join("&")))
+}
+
+#[test]
+fn query_results_as_2_42() {
+    let srv = loaded();
+    let t1 = format!("{}", (T0 + 15_000) / 1000);
+    let ok = |data: &str| (200, format!(r#"{{"status":"success","data":{data}}}"#));
+    // Vector: sorted by labels (selector order), timestamps at the evaluation time.
+    assert_eq!(
+        query(&srv, "query", &[("query", "up"), ("time", &t1)]),
+        ok(concat!(
+            r#"{"resultType":"vector","result":["#,
+            r#"{"metric":{"__name__":"up","instance":"x:1","job":"b"},"value":[1700000015,"1"]},"#,
+            r#"{"metric":{"__name__":"up","instance":"x:2","job":"a"},"value":[1700000015,"0"]}]}"#
+        ))
+    );
+    // Scalars in 'f' layout, vectors in 'e' from 1e21; JSON time shortest.
+    assert_eq!(
+        query(&srv, "query", &[("query", "1e21"), ("time", "100.5")]),
+        ok(r#"{"resultType":"scalar","result":[100.5,"1000000000000000000000"]}"#)
+    );
+    assert_eq!(
+        query(
+            &srv,
+            "query",
+            &[("query", "vector(1e21)"), ("time", "100.5")]
+        ),
+        ok(r#"{"resultType":"vector","result":[{"metric":{},"value":[100.500,"1e+21"]}]}"#)
+    );
+    assert_eq!(
+        query(&srv, "query", &[("query", "\"a<b\""), ("time", "100.5")]),
+        ok(r#"{"resultType":"string","result":[100.5,"a\u003cb"]}"#)
+    );
+    assert_eq!(
+        query(&srv, "query", &[("query", "time()"), ("time", "+Inf")]),
+        ok(r#"{"resultType":"scalar","result":[-9223372036.854,"-9223372036.854"]}"#)
+    );
+    // A range vector: raw samples.
+    assert_eq!(
+        query(&srv, "query", &[("query", "odd[1m]"), ("time", &t1)]),
+        ok(concat!(
+            r#"{"resultType":"matrix","result":[{"metric":{"__name__":"odd","v":"\u003ca\u0026b\u003e"},"#,
+            r#""values":[[1700000000,"1"],[1700000015,"1"]]}]}"#
+        ))
+    );
+    // Range query: steps from start, not aligned; the step truncated to ms.
+    assert_eq!(
+        query(
+            &srv,
+            "query_range",
+            &[
+                ("query", "time()"),
+                ("start", "100"),
+                ("end", "101"),
+                ("step", "0.3333")
+            ]
+        ),
+        ok(concat!(
+            r#"{"resultType":"matrix","result":[{"metric":{},"values":"#,
+            r#"[[100,"100"],[100.333,"100.333"],[100.666,"100.666"],[100.999,"100.999"]]}]}"#
+        ))
+    );
+    let t0 = format!("{}", T0 / 1000);
+    assert_eq!(
+        query(
+            &srv,
+            "query_range",
+            &[
+                ("query", "sum by (job) (http_requests_total)"),
+                ("start", &t0),
+                ("end", &t1),
+                ("step", "15")
+            ]
+        ),
+        ok(concat!(
+            r#"{"resultType":"matrix","result":["#,
+            r#"{"metric":{"job":"a"},"values":[[1700000000,"12"],[1700000015,"12"]]},"#,
+            r#"{"metric":{"job":"b"},"values":[[1700000000,"7"],[1700000015,"7"]]}]}"#
+        ))
+    );
+    // POST form, the body before the URL.
+    let a = post(
+        &format!("{}/api/v1/query?query=up&time=200", srv.url()),
+        "application/x-www-form-urlencoded",
+        b"query=1&time=100",
+    );
+    assert_eq!(
+        a.text(),
+        r#"{"status":"success","data":{"resultType":"scalar","result":[100,"1"]}}"#
+    );
+    // stats: 2.42's shape.
+    let (_, body) = query(
+        &srv,
+        "query",
+        &[("query", "up"), ("time", &t1), ("stats", "1")],
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let timings: Vec<&String> = v["data"]["stats"]["timings"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(timings.len(), 6, "{body}");
+    assert!(
+        body.contains(r#""samples":{"totalQueryableSamples":"#),
+        "{body}"
+    );
+    assert!(
+        v["data"]["stats"]["samples"]["totalQueryableSamples"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    // format_query: the parser's pretty printer.
+    assert_eq!(
+        query(&srv, "format_query", &[("query", "sum(rate(x[5m]))by(a)")]),
+        ok(r#""sum by (a) (rate(x[5m]))""#)
+    );
+    // Exemplars: none kept; a query without selector is 204.
+    assert_eq!(query(&srv, "query_exemplars", &[("query", "up")]), ok("[]"));
+    assert_eq!(
+        query(&srv, "query_exemplars", &[("query", "1")]),
+        (204, String::new())
+    );
+}
+
+#[test]
+fn query_errors_as_2_42() {
+    let srv = loaded();
+    let range = |q: &str| {
+        vec![
+            ("query", q.to_owned()),
+            ("start", "0".into()),
+            ("end", "10".into()),
+            ("step", "1".into()),
+        ]
+    };
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "query",
+            vec![("query", "up(".into())],
+            "invalid parameter \"query\": 1:4: parse error: unclosed left parenthesis",
+        ),
+        (
+            "query",
+            vec![],
+            "invalid parameter \"query\": 1:1: parse error: no expression found in input",
+        ),
+        (
+            "query_range",
+            range("up("),
+            "1:4: parse error: unclosed left parenthesis",
+        ),
+        (
+            "query_range",
+            range("up[1m]"),
+            "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector",
+        ),
+        (
+            "query_range",
+            range("\"a\""),
+            "invalid expression type \"string\" for range query, must be Scalar or instant Vector",
+        ),
+        (
+            "format_query",
+            vec![("query", "up(".into())],
+            "invalid parameter \"query\": 1:4: parse error: unclosed left parenthesis",
+        ),
+        (
+            "query_exemplars",
+            vec![("query", "up(".into())],
+            "1:4: parse error: unclosed left parenthesis",
+        ),
+    ];
+    for (endpoint, params, message) in cases {
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_error(query(&srv, endpoint, &params), 400, "bad_data", message);
+    }
+    // `timeout=0`: a deadline already passed, reported from execution (503).
+    assert_error(
+        query(&srv, "query", &[("query", "up"), ("timeout", "0")]),
+        503,
+        "timeout",
+        "query timed out in query execution",
+    );
+    // Runtime errors are `execution` (422).
+    let t1 = format!("{}", (T0 + 15_000) / 1000);
+    assert_error(
+        query(
+            &srv,
+            "query",
+            &[("query", "http_requests_total + on(job) up"), ("time", &t1)],
+        ),
+        422,
+        "execution",
+        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+    );
+}
+
+/// `--query.max-samples`: Prometheus's error, as `execution` (422).
+#[test]
+fn max_samples_as_2_42() {
+    let srv = TestServer::start_with(crate::support::Options {
+        engine: Some(fedstore_promql::EngineOptions {
+            max_samples: 5,
+            ..fedstore_promql::EngineOptions::default()
+        }),
+        ..crate::support::Options::default()
+    });
+    let now = wall_ms();
+    let body: String = (0..5)
+        .map(|i| format!("qv{{i=\"{i}\"}} 1 {now}\n"))
+        .collect();
+    let a = post(
+        &format!("{}/api/v1/import/prometheus", srv.url()),
+        "text/plain",
+        body.as_bytes(),
+    );
+    assert_eq!(a.status, 204);
+    let t = format!("{}", now / 1000 + 1);
+    let (status, _) = query(&srv, "query", &[("query", "qv"), ("time", &t)]);
+    assert_eq!(status, 200);
+    assert_error(
+        query(&srv, "query", &[("query", "sum(qv)"), ("time", &t)]),
+        422,
+        "execution",
+        "query processing would load too many samples into memory in query execution",
+    );
+}
+
+/// A real client: `promtool query instant` and `promtool query range` read fedstore.
+#[test]
+fn promtool_instant_and_range() {
+    let test = "query_api::promtool_instant_and_range";
+    let t0 = wall_ms() / 1000 * 1000 - 60_000;
+    let srv = loaded_at(t0);
+    let t1 = format!("{}", (t0 + 15_000) / 1000);
+    let Some(out) = promtool(
+        test,
+        &["instant", "--time", &t1, srv.url(), "sum by (job) (up)"],
+    ) else {
+        return;
+    };
+    // Groups in order of first appearance: `instance="x:1"` (job b) sorts first.
+    assert_eq!(
+        out,
+        format!("{{job=\"b\"}} => 1 @[{t1}]\n{{job=\"a\"}} => 0 @[{t1}]\n")
+    );
+    let start = format!("{}", t0 / 1000);
+    let out = promtool(
+        test,
+        &[
+            "range",
+            "--start",
+            &start,
+            "--end",
+            &t1,
+            "--step",
+            "15s",
+            srv.url(),
+            "sum(up)",
+        ],
+    )
+    .unwrap();
+    assert_eq!(out, format!("{{}} =>\n1 @[{start}]\n1 @[{t1}]\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary: flags, and queries over blocks and head. Ports come from 19400-19499.
+
+/// `fedstore serve` on `data` with `args`, killed on drop.
+struct Binary {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Binary {
+    fn start(data: &std::path::Path, args: &[&str]) -> Binary {
+        let port = crate::support::free_port_in(19400);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fedstore"))
+            .args(["serve", "--web.listen-address"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--storage.tsdb.path")
+            .arg(data)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("fedstore exited with {status}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && get(&format!("{url}/-/ready"), &[]).status == 200
+            {
+                return Binary { child, url };
+            }
+            assert!(std::time::Instant::now() < deadline, "fedstore not ready");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let a = get(&format!("{}{path}", self.url), &[]);
+        (a.status, a.text())
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve` wires the `--query.*` flags into the engine and `status/flags`, and answers
+/// queries over history that compaction moved into blocks, merged with the head.
+#[test]
+fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
+    const HOUR: i64 = 3_600_000;
+    const STEP: i64 = 15_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Binary::start(
+        &data,
+        &[
+            "--storage.tsdb.min-block-duration",
+            "1h",
+            "--storage.tsdb.compaction-interval",
+            "100ms",
+            "--storage.tsdb.retention.time",
+            "1y",
+            "--query.lookback-delta",
+            "3h",
+            "--query.max-samples",
+            "5000",
+            "--query.timeout",
+            "1m",
+            "--query.max-concurrency",
+            "3",
+        ],
+    );
+    let (_, flags) = srv.get("/api/v1/status/flags");
+    let flags: serde_json::Value = serde_json::from_str(&flags).unwrap();
+    assert_eq!(flags["data"]["query.max-samples"], "5000", "{flags}");
+    assert_eq!(flags["data"]["query.timeout"], "1m");
+    assert_eq!(flags["data"]["query.max-concurrency"], "3");
+    assert_eq!(flags["data"]["query.lookback-delta"], "3h");
+    assert_eq!(flags["data"]["storage.tsdb.retention.time"], "1y");
+    // 4h of history for 3 series ending about 1 h ago: compaction persists most of it.
+    let base = (wall_ms() - 5 * HOUR).div_euclid(HOUR) * HOUR;
+    let mut body = String::new();
+    let mut t = base;
+    while t < base + 4 * HOUR {
+        for i in 0..3 {
+            body.push_str(&format!("qb{{i=\"{i}\"}} {} {t}\n", (t - base) / STEP + i));
+        }
+        t += STEP;
+    }
+    let a = post(
+        &format!("{}/api/v1/import/prometheus", srv.url),
+        "text/plain",
+        body.as_bytes(),
+    );
+    assert!(a.status < 300, "{}", a.text());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let blocks = std::fs::read_dir(&data)
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name();
+                fedstore_storage::block::is_block_dir_name(&n.to_string_lossy())
+            })
+            .count();
+        if blocks >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no blocks written");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Every step of the 4h sees all three series: sum = 3 * k + 0 + 1 + 2.
+    let (start, end) = (base / 1000, (base + 4 * HOUR - STEP) / 1000);
+    let (status, body) = srv.get(&format!(
+        "/api/v1/query_range?query=sum(qb)&start={start}&end={end}&step=15"
+    ));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let values = v["data"]["result"][0]["values"].as_array().unwrap();
+    assert_eq!(values.len() as i64, 4 * HOUR / STEP);
+    for (k, p) in values.iter().enumerate() {
+        assert_eq!(p[1], format!("{}", 3 * k + 3), "step {k}");
+    }
+    // count_over_time across the block boundaries: every sample once.
+    let (_, body) = srv.get(&format!(
+        "/api/v1/query?query=count_over_time(qb%7Bi%3D%221%22%7D%5B4h%5D)&time={end}"
+    ));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["data"]["result"][0]["value"][1],
+        format!("{}", 4 * HOUR / STEP),
+        "{body}"
+    );
+    // series and label values see the blocks too.
+    let (_, body) = srv.get(&format!(
+        "/api/v1/label/i/values?start={start}&end={}",
+        start + 600
+    ));
+    assert_eq!(body, r#"{"status":"success","data":["0","1","2"]}"#);
+    // --query.max-samples: a subquery of 3 series x 2880 points is over 5000.
+    let (status, body) = srv.get(&format!(
+        "/api/v1/query?query=count_over_time(qb%5B4h%3A5s%5D)&time={end}"
+    ));
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            422,
+            r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory in query execution"}"#
+        )
+    );
+}
+
 /// `format_query` answers the pretty-printed expression (it answered `""` while the printer
 /// lived on another branch).
 #[test]

@@ -1,7 +1,6 @@
 //! `POST /api/v1/write` end to end: remote write in, `/federate` out.
 
-use fedstore::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
-use prost::Message as _;
+use fedstore::remote::proto::{TimeSeries, WriteRequest};
 
 use crate::support::{self, Options, TestServer};
 
@@ -16,34 +15,15 @@ fn start() -> TestServer {
 }
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-    TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| Label {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(t, v)| Sample {
-                value: v,
-                timestamp: t,
-            })
-            .collect(),
-        ..TimeSeries::default()
-    }
+    TimeSeries::from_pairs(labels, samples)
 }
 
-fn snappy(ts: Vec<TimeSeries>) -> Vec<u8> {
-    let raw = WriteRequest {
-        timeseries: ts,
+fn snappy(timeseries: Vec<TimeSeries>) -> Vec<u8> {
+    let req = WriteRequest {
+        timeseries,
         metadata: vec![],
-    }
-    .encode_to_vec();
-    snap::raw::Encoder::new()
-        .compress_vec(&raw)
-        .expect("snappy encode")
+    };
+    req.encode_snappy().expect("snappy encode")
 }
 
 fn write(srv: &TestServer, body: &[u8]) -> support::Answer {

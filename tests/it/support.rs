@@ -51,6 +51,8 @@ pub struct Options {
     pub remote_read: Option<fedstore::remote::read::ReadLimits>,
     /// Adjusts the storage options (data in a temporary directory) before opening.
     pub storage: Option<fn(&mut StorageOptions)>,
+    /// Engine settings (`--query.*`); `None`: the defaults.
+    pub engine: Option<fedstore_promql::EngineOptions>,
 }
 
 /// Opens storage in `dir` exactly as `fedstore serve` does (WAL, blocks, compaction).
@@ -75,6 +77,9 @@ impl TestServer {
         let head = db.head().clone();
         let now_ms = Arc::new(AtomicI64::new(opts.now_ms.unwrap_or_else(wall_ms)));
         let mut state = AppState::new(db.clone());
+        if let Some(engine) = opts.engine {
+            state.query = fedstore::query::QueryService::new(engine, 4);
+        }
         state.external_labels =
             parking_lot::RwLock::new(Arc::new(ExternalLabels::new(&opts.external_labels)));
         if let Some(limits) = opts.remote_read {

@@ -69,6 +69,16 @@ impl ChildGuard {
         Ok(())
     }
 
+    /// Kills the process with SIGKILL at once (a crash: no shutdown code runs) and reaps it.
+    pub fn kill(&mut self) {
+        let pid = self.child.id();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Ok(mut v) = LIVE.lock() {
+            v.retain(|&p| p != pid);
+        }
+    }
+
     /// Stops the process: SIGTERM, then SIGKILL if it has not exited within `grace`.
     pub fn stop(&mut self, grace: Duration) {
         let pid = self.child.id();

@@ -195,7 +195,7 @@ pub async fn format_query(
     let expr = parse_expr(&form.value("query"))
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
     let mut buf = json::begin_success(256);
-    json::write_str(&mut buf, &pretty(&expr));
+    json::write_str(&mut buf, &fedstore_promql::parser::pretty(&expr));
     Ok(respond::json(&req, json::finish(buf)))
 }
 
@@ -263,9 +263,4 @@ fn check_range_type(expr: &Expr) -> Result<(), ApiError> {
         "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
         ty.as_str()
     )))
-}
-
-/// The expression as 2.42's `format_query` prints it.
-fn pretty(expr: &Expr) -> String {
-    fedstore_promql::parser::pretty(expr)
 }

@@ -84,6 +84,8 @@ pub async fn runtimeinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let start = rfc3339_ms(state.start_time_ms);
+    // 2.42 records the config time in whole seconds.
+    let config_time = rfc3339_ms(state.start_time_ms.div_euclid(1000) * 1000);
     let threads = std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count() as i64);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as i64);
     let retention = state
@@ -97,7 +99,7 @@ pub async fn runtimeinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
             ("startTime", Field::Str(&start)),
             ("CWD", Field::Str(&cwd)),
             ("reloadConfigSuccess", Field::Bool(true)),
-            ("lastConfigTime", Field::Str(&start)),
+            ("lastConfigTime", Field::Str(&config_time)),
             ("corruptionCount", Field::Int(0)),
             // fedstore has threads, not goroutines: the process's thread count.
             ("goroutineCount", Field::Int(threads)),
@@ -304,7 +306,8 @@ pub fn format_duration_ms(ms: i64) -> String {
     out
 }
 
-/// `ms` as RFC 3339 UTC with ms (`2026-12-07T01:10:24.123Z`).
+/// `ms` as Go's RFC 3339 (nano) in UTC: the fraction without trailing zeros, none when zero
+/// (`2026-12-07T01:10:24.12Z`, `1970-01-01T00:00:00Z`).
 fn rfc3339_ms(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -318,12 +321,18 @@ fn rfc3339_ms(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
+    let mut frac = format!(".{:03}", ms.rem_euclid(1000));
+    while frac.ends_with('0') {
+        frac.pop();
+    }
+    if frac == "." {
+        frac.clear();
+    }
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
         rem / 3600,
         rem / 60 % 60,
         rem % 60,
-        ms.rem_euclid(1000)
     )
 }
 
@@ -344,10 +353,14 @@ mod tests {
 
     #[test]
     fn rfc3339_of_known_instants() {
-        assert_eq!(super::rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339_ms(0), "1970-01-01T00:00:00Z");
         assert_eq!(
             super::rfc3339_ms(1_796_605_824_123),
             "2026-12-07T01:10:24.123Z"
+        );
+        assert_eq!(
+            super::rfc3339_ms(1_796_605_824_120),
+            "2026-12-07T01:10:24.12Z"
         );
     }
 }

@@ -6,7 +6,7 @@ use fedstore_storage::{Head, HeadOptions, Labels, STALE_NAN_BITS};
 use prost::Message as _;
 
 use super::*;
-use crate::remote::proto::{self, Sample, TimeSeries, WriteRequest};
+use crate::remote::proto::{self, TimeSeries, WriteRequest};
 
 fn head() -> (tempfile::TempDir, Arc<Head>) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -15,34 +15,15 @@ fn head() -> (tempfile::TempDir, Arc<Head>) {
 }
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-    TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| proto::Label {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(t, v)| Sample {
-                value: v,
-                timestamp: t,
-            })
-            .collect(),
-        ..TimeSeries::default()
-    }
+    TimeSeries::from_pairs(labels, samples)
 }
 
-fn body(ts: Vec<TimeSeries>) -> Vec<u8> {
-    let raw = WriteRequest {
-        timeseries: ts,
+fn body(timeseries: Vec<TimeSeries>) -> Vec<u8> {
+    let req = WriteRequest {
+        timeseries,
         metadata: vec![],
-    }
-    .encode_to_vec();
-    snap::raw::Encoder::new()
-        .compress_vec(&raw)
-        .expect("snappy encode")
+    };
+    req.encode_snappy().expect("snappy encode")
 }
 
 /// The latest sample of the series `labels`, read back through the head's public API.

@@ -451,12 +451,17 @@ impl ChunkFiles {
     }
 }
 
-/// The last decompressed page, reused across reads of consecutive series.
+/// The last decompressed page, reused across reads of consecutive series, and the buffers a
+/// series read decodes its index entry into (so reading a series allocates nothing once warm).
 pub struct PageCache {
     /// (chunk files id, file, page offset) of the page in `buf`.
     key: Option<(u64, u32, u64)>,
     buf: Vec<u8>,
     decompressor: zstd::bulk::Decompressor<'static>,
+    /// Label ids of the series being read (see [`PageCache::take_series_buffers`]).
+    series_labels: Vec<(u32, u32)>,
+    /// Chunk metas of the series being read.
+    series_chunks: Vec<ChunkMeta>,
 }
 
 impl std::fmt::Debug for PageCache {
@@ -472,7 +477,25 @@ impl PageCache {
             key: None,
             buf: Vec::new(),
             decompressor: zstd::bulk::Decompressor::new().map_err(|e| BlockError::io("zstd", e))?,
+            series_labels: Vec::new(),
+            series_chunks: Vec::new(),
         })
+    }
+
+    /// Lends out the series decode buffers (cleared); give them back with
+    /// [`PageCache::return_series_buffers`].
+    pub(crate) fn take_series_buffers(&mut self) -> (Vec<(u32, u32)>, Vec<ChunkMeta>) {
+        let mut l = std::mem::take(&mut self.series_labels);
+        let mut c = std::mem::take(&mut self.series_chunks);
+        l.clear();
+        c.clear();
+        (l, c)
+    }
+
+    /// Returns the buffers lent by [`PageCache::take_series_buffers`].
+    pub(crate) fn return_series_buffers(&mut self, l: Vec<(u32, u32)>, c: Vec<ChunkMeta>) {
+        self.series_labels = l;
+        self.series_chunks = c;
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`Index`] maps the file, checks every checksum once at open, and keeps only offsets in
 //! memory: symbols, series entries and postings are decoded from the mapping on demand.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -13,8 +14,9 @@ use roaring::RoaringBitmap;
 use super::BlockError;
 use super::chunks::{ChunkMeta, ChunkRef};
 use super::encoding::{Decbuf, put_uvarint, put_varint};
+use crate::index_reader::{IndexReader, NameValues};
 use crate::labels::Labels;
-use crate::matcher::{MatchOp, Matcher};
+use crate::matcher::Matcher;
 use crate::mmap::MmapRead;
 
 /// File name of the index.
@@ -395,61 +397,63 @@ impl Index {
             .map_err(|_| BlockError::corruption(&self.path, start as u64, "postings do not decode"))
     }
 
-    /// Series ids matching every matcher of `set` (Prometheus `PostingsForMatchers`
-    /// semantics, as `matcher::select`: a missing label has the empty value; `{}` selects
-    /// nothing).
+    /// Series ids matching every matcher of `set`, through the one matchers-to-postings
+    /// function the head uses too (`index_reader::postings_for_matchers`).
     pub fn postings_for_matchers(&self, set: &[Matcher]) -> Result<RoaringBitmap, BlockError> {
-        if set.is_empty() {
-            return Ok(RoaringBitmap::new());
-        }
-        let mut acc: Option<RoaringBitmap> = None;
-        let mut neg = Vec::new();
-        for m in set {
-            let values = self.symbol_id(&m.name).and_then(|n| self.postings.get(&n));
-            if !m.matches_empty() {
-                let Some(values) = values else {
-                    return Ok(RoaringBitmap::new());
-                };
-                let bm = self.values_postings(values, m, true)?;
-                acc = Some(match acc {
-                    None => bm,
-                    Some(a) => a & bm,
-                });
-                if acc.as_ref().is_some_and(RoaringBitmap::is_empty) {
-                    return Ok(RoaringBitmap::new());
-                }
-            } else if let Some(values) = values {
-                neg.push(self.values_postings(values, m, false)?);
-            }
-        }
-        let mut acc = match acc {
-            Some(a) => a,
-            None => {
-                let mut all = RoaringBitmap::new();
-                all.insert_range(0..self.num_series as u32);
-                all
-            }
-        };
-        for n in neg {
-            acc -= n;
-        }
-        Ok(acc)
+        crate::index_reader::postings_for_matchers(&BlockIndex(self), set).map(Cow::into_owned)
+    }
+}
+
+/// A block index as an [`IndexReader`]: bitmaps are decoded from the mapping on demand.
+struct BlockIndex<'a>(&'a Index);
+
+/// One name's values in a block index: (value symbol id, bitmap start, bitmap length),
+/// in symbol order, which is byte order.
+struct BlockValues<'a> {
+    index: &'a Index,
+    values: &'a [(u32, usize, usize)],
+}
+
+impl<'a> IndexReader<'a> for BlockIndex<'a> {
+    type Name = BlockValues<'a>;
+
+    fn name(&self, name: &str) -> Option<BlockValues<'a>> {
+        let index = self.0;
+        let values = index.symbol_id(name).and_then(|n| index.postings.get(&n))?;
+        Some(BlockValues { index, values })
     }
 
-    fn values_postings(
-        &self,
-        values: &[(u32, usize, usize)],
-        m: &Matcher,
-        want: bool,
-    ) -> Result<RoaringBitmap, BlockError> {
+    fn all(&self) -> Cow<'a, RoaringBitmap> {
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..self.0.num_series as u32);
+        Cow::Owned(all)
+    }
+}
+
+impl<'a> NameValues<'a> for BlockValues<'a> {
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn value(&self, i: usize) -> &'a str {
+        self.index.symbol(self.values[i].0)
+    }
+
+    fn find(&self, v: &str) -> Option<usize> {
+        let id = self.index.symbol_id(v)?;
+        self.values.binary_search_by_key(&id, |&(x, _, _)| x).ok()
+    }
+
+    fn postings(&self, i: usize) -> Result<Cow<'a, RoaringBitmap>, BlockError> {
+        let (_, start, len) = self.values[i];
+        self.index.bitmap(start, len).map(Cow::Owned)
+    }
+
+    fn any(&self) -> Result<Cow<'a, RoaringBitmap>, BlockError> {
         let mut out = RoaringBitmap::new();
-        // `a!=""` (or `a=""` inverted) is every series that has the label.
-        let every = (m.op == MatchOp::NotEqual) == want && m.value.is_empty();
-        for &(v, s, l) in values {
-            if every || m.matches(self.symbol(v)) == want {
-                out |= self.bitmap(s, l)?;
-            }
+        for &(_, start, len) in self.values {
+            out |= self.index.bitmap(start, len)?;
         }
-        Ok(out)
+        Ok(Cow::Owned(out))
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use roaring::RoaringBitmap;
 
 use super::BlockError;
-use super::chunks::{ChunkFiles, ChunkMeta, PageCache};
+use super::chunks::{ChunkFiles, PageCache};
 use super::index::{INDEX_FILE, Index};
 use super::meta::BlockMeta;
 use crate::labels::Labels;
@@ -98,14 +98,14 @@ impl Block {
         cache: &mut PageCache,
         out: &mut Vec<(i64, f64)>,
     ) -> Result<(), BlockError> {
-        let (mut l, mut chunks): (Vec<(u32, u32)>, Vec<ChunkMeta>) = (Vec::new(), Vec::new());
-        self.index.series(id, &mut l, &mut chunks)?;
-        for c in &chunks {
-            if c.maxt < mint || c.mint > maxt {
-                continue;
-            }
-            self.chunks.read(c, mint, maxt, cache, out)?;
-        }
-        Ok(())
+        let (mut l, mut chunks) = cache.take_series_buffers();
+        let res = self.index.series(id, &mut l, &mut chunks).and_then(|()| {
+            chunks
+                .iter()
+                .filter(|c| c.maxt >= mint && c.mint <= maxt)
+                .try_for_each(|c| self.chunks.read(c, mint, maxt, cache, out))
+        });
+        cache.return_series_buffers(l, chunks);
+        res
     }
 }

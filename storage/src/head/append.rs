@@ -114,6 +114,9 @@ impl<'h> Appender<'h> {
             ..Default::default()
         };
         let samples = std::mem::take(&mut self.samples);
+        // Log and apply under the gate, so a head snapshot can find a WAL point before which
+        // every record is applied (head/snapshot.rs).
+        let _gate = head.commit_gate.read();
         // WAL hook: log before apply, so a commit is durable before any of it is visible and
         // a failed log write refuses the whole commit (see wal/writer.rs).
         if let Some(wal) = &head.wal {

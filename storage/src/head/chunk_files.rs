@@ -9,8 +9,11 @@
 //! buffer until it is on disk, and from the mapping after. A failing disk leaves records in
 //! memory (counted, logged once) and retries later: nothing is lost, RSS grows instead.
 //!
-//! The files are a cache of what the WAL holds: emptied at every open, never fsynced, no
-//! checksums. Truncation (after compaction persisted a range) deletes whole files whose
+//! The files are a cache of what the WAL holds. They are emptied at open unless a head
+//! snapshot (docs/format/snapshot.md) lists them with their lengths and checksums
+//! ([`ChunkFiles::reopen`]); a snapshot fsyncs them first ([`ChunkFiles::sync_for_snapshot`]),
+//! and each file's CRC-32C is kept up to date as bytes are written, so that costs no re-read.
+//! Truncation (after compaction persisted a range) deletes whole files whose
 //! chunks all end before the cut; walks stop at a deleted file or a chunk before the cut.
 //! Format: docs/format/head.md.
 
@@ -49,6 +52,27 @@ pub(crate) struct ChunkMeta {
     pub num: u16,
 }
 
+/// One chunk file as a head snapshot records it (docs/format/snapshot.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SnapshotFile {
+    pub seq: u32,
+    /// Bytes written when the snapshot was taken.
+    pub len: u64,
+    /// CRC-32C of those bytes.
+    pub crc: u32,
+    /// Newest chunk end in the file.
+    pub max_t: i64,
+}
+
+/// The chunk files as a head snapshot records them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FilesState {
+    pub files: Vec<SnapshotFile>,
+    /// The file the writer was appending to, and where.
+    pub seq: u32,
+    pub end: u64,
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChunkFileStats {
@@ -81,6 +105,8 @@ struct Writer {
     pending: Vec<Pending>,
     /// Newest chunk end of every live file, for truncation.
     max_t: BTreeMap<u32, i64>,
+    /// CRC-32C of every live file's written bytes, updated at each write.
+    crcs: BTreeMap<u32, u32>,
     /// Pending bytes at which the next write is tried after a failure.
     retry_at: usize,
     failing: bool,
@@ -130,6 +156,7 @@ impl ChunkFiles {
                 end: 0,
                 pending: Vec::new(),
                 max_t: BTreeMap::new(),
+                crcs: BTreeMap::new(),
                 retry_at: flush_bytes,
                 failing: false,
                 stats: ChunkFileStats::default(),
@@ -139,6 +166,149 @@ impl ChunkFiles {
         };
         files.start_file(&mut files.writer.lock());
         Ok(files)
+    }
+
+    /// Reuses the files of `dir` as a head snapshot recorded them (docs/format/snapshot.md):
+    /// every listed file must be there with at least its recorded length and checksum, except
+    /// files whose chunks all end before `gone_before` (compaction may have deleted them since).
+    /// Bytes past the recorded lengths and unlisted files are removed; appends go to a new
+    /// file. `Err` says why the files cannot be trusted (the caller then replays the WAL).
+    pub(crate) fn reopen(
+        dir: &Path,
+        file_bytes: usize,
+        state: &FilesState,
+        gone_before: i64,
+        truncated_before: i64,
+    ) -> Result<ChunkFiles, String> {
+        let file_bytes = file_bytes.clamp(4 << 10, u32::MAX as usize);
+        let flush_bytes = FLUSH_BYTES.min(file_bytes / 2);
+        let mut files = BTreeMap::new();
+        let (mut max_t, mut crcs) = (BTreeMap::new(), BTreeMap::new());
+        for f in &state.files {
+            let path = dir.join(format!("{:06}", f.seq));
+            let on_disk = match std::fs::metadata(&path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && f.max_t < gone_before => {
+                    continue;
+                }
+                Err(e) => return Err(format!("chunk file {}: {e}", path.display())),
+            };
+            if on_disk < f.len {
+                return Err(format!(
+                    "chunk file {} is torn: {on_disk} bytes, the snapshot wrote {}",
+                    path.display(),
+                    f.len
+                ));
+            }
+            let len = usize::try_from(f.len).map_err(|e| e.to_string())?;
+            let file = AppendFile::open_existing(&path, file_bytes.max(len), len)
+                .map_err(|e| format!("chunk file {}: {e}", path.display()))?;
+            let bytes = file.read(0, len).unwrap_or_default();
+            let header_ok = bytes.len() >= FILE_HEADER
+                && bytes[0..4] == MAGIC.to_le_bytes()
+                && bytes[4..8] == VERSION.to_le_bytes();
+            if !header_ok || crc32c::crc32c(bytes) != f.crc {
+                return Err(format!(
+                    "chunk file {}: checksum mismatch over its first {len} bytes",
+                    path.display()
+                ));
+            }
+            files.insert(f.seq, Arc::new(file));
+            max_t.insert(f.seq, f.max_t);
+            crcs.insert(f.seq, f.crc);
+        }
+        // Chunks sealed after the snapshot are in files it does not list: replay seals them
+        // again, so they go.
+        let listed: std::collections::HashSet<String> = state
+            .files
+            .iter()
+            .map(|f| format!("{:06}", f.seq))
+            .collect();
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+            if !entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| listed.contains(n))
+            {
+                std::fs::remove_file(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+        let stats = ChunkFileStats::default();
+        let seq = files
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+            .max(state.seq);
+        let chunk_files = ChunkFiles {
+            dir: dir.to_owned(),
+            file_bytes,
+            flush_bytes,
+            files: RwLock::new(files),
+            writer: Mutex::new(Writer {
+                seq,
+                end: 0,
+                pending: Vec::new(),
+                max_t,
+                crcs,
+                retry_at: flush_bytes,
+                failing: false,
+                stats,
+            }),
+            truncated_before: AtomicI64::new(truncated_before),
+            chunks_written: AtomicU64::new(0),
+        };
+        // A new file for new chunks: the snapshot's current file may have lost bytes past its
+        // recorded length, and starting clean is simpler than resuming mid-file.
+        chunk_files.start_file(&mut chunk_files.writer.lock());
+        Ok(chunk_files)
+    }
+
+    /// Writes every pending chunk, fsyncs the files and returns their lengths, checksums and
+    /// newest chunk ends, for a head snapshot. Every position handed out before the call is
+    /// below the returned lengths. Fails when pending bytes cannot be written (full disk).
+    pub(crate) fn sync_for_snapshot(&self) -> Result<FilesState, Error> {
+        let (state, to_sync) = {
+            let mut w = self.writer.lock();
+            self.flush(&mut w);
+            if !w.pending.is_empty() {
+                return Err(Error::io(
+                    &self.dir,
+                    std::io::Error::other("head chunks could not be written"),
+                ));
+            }
+            let files = self.files.read();
+            let mut list = Vec::new();
+            let mut to_sync = Vec::new();
+            for (&seq, &max_t) in &w.max_t {
+                let Some(f) = files.get(&seq) else { continue };
+                list.push(SnapshotFile {
+                    seq,
+                    len: f.written() as u64,
+                    crc: w.crcs.get(&seq).copied().unwrap_or(0),
+                    max_t,
+                });
+                to_sync.push(f.clone());
+            }
+            let state = FilesState {
+                files: list,
+                seq: w.seq,
+                end: w.end as u64,
+            };
+            (state, to_sync)
+        };
+        for f in to_sync {
+            f.sync().map_err(|e| Error::io(f.path(), e))?;
+        }
+        Ok(state)
+    }
+
+    /// Chunks ending before this are no longer read.
+    pub(crate) fn truncated_before(&self) -> i64 {
+        self.truncated_before.load(Ordering::Acquire)
     }
 
     /// Seals `chunk` (the series' chunk after `prev`) into the files; returns its position.
@@ -207,6 +377,8 @@ impl ChunkFiles {
             match self.write_pending(p) {
                 Ok(()) => {
                     let p = w.pending.remove(0);
+                    let crc = w.crcs.entry(p.seq).or_insert(0);
+                    *crc = crc32c::crc32c_append(*crc, &p.buf);
                     w.stats.pending_bytes -= p.buf.len() as u64;
                     w.stats.bytes_written += p.buf.len() as u64;
                     if w.failing {
@@ -301,6 +473,7 @@ impl ChunkFiles {
                 .collect();
             for seq in &doomed {
                 w.max_t.remove(seq);
+                w.crcs.remove(seq);
             }
             let before = w.pending.len();
             let mut dropped = 0u64;

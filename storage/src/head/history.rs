@@ -46,6 +46,24 @@ impl History {
         }
     }
 
+    /// A history restored from a head snapshot: the newest sealed chunk's position and the
+    /// open chunk's `num` XOR-encoded samples (re-encoded here, so the snapshot does not
+    /// depend on the open chunk's memory layout).
+    pub(crate) fn restore(newest_sealed: u64, open: &[u8], num: u16) -> Self {
+        let mut h = History::new();
+        h.newest_sealed = newest_sealed;
+        for (t, v) in XorIter::new(open, num) {
+            h.open.append(t, v);
+        }
+        h
+    }
+
+    /// The newest sealed chunk's position ([`NO_CHUNK`] for none) and the open chunk, for a
+    /// head snapshot.
+    pub(crate) fn parts(&self) -> (u64, &XorAppender) {
+        (self.newest_sealed, &self.open)
+    }
+
     /// Appends a sample newer than every sample held; a full open chunk is sealed into `files`
     /// first (and its memory freed).
     pub(crate) fn append(&mut self, t: i64, v: f64, files: &ChunkFiles) {

@@ -5,6 +5,8 @@
 //! series has no sample (created by an appender that has not committed, rolled back, or a
 //! tombstone left by series garbage collection).
 
+mod snapshot;
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -10,9 +10,10 @@ use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
+use crate::block::BlockError;
 use crate::head::Selection;
-use crate::matcher::{MatchOp, Matcher};
-use crate::postings::ops::{intersect_all, union_all};
+use crate::index_reader::{IndexReader, NameValues};
+use crate::matcher::Matcher;
 use crate::postings::order::NO_NAME;
 use crate::postings::{MemPostings, NamePostings};
 use crate::series::SeriesRef;
@@ -77,91 +78,71 @@ pub fn size_bound(
 /// The series matching every matcher of `set`; an empty set matches nothing.
 pub fn postings_for_matchers<'a>(
     postings: &'a MemPostings,
-    symbols: &SymbolTable,
+    symbols: &'a SymbolTable,
     set: &[Matcher],
 ) -> Cow<'a, RoaringBitmap> {
-    if set.is_empty() {
-        return Cow::Owned(RoaringBitmap::new());
-    }
-    let mut pos: Vec<Cow<'a, RoaringBitmap>> = Vec::new();
-    let mut neg: Vec<Cow<'a, RoaringBitmap>> = Vec::new();
-    for m in set {
-        let np = symbols.get(&m.name).and_then(|n| postings.name(n));
-        if !m.matches_empty() {
-            let Some(np) = np else {
-                return Cow::Owned(RoaringBitmap::new());
-            };
-            let bm = values_postings(np, symbols, m, true);
-            if bm.is_empty() {
-                return Cow::Owned(RoaringBitmap::new());
-            }
-            pos.push(bm);
-        } else if let Some(np) = np {
-            let bm = values_postings(np, symbols, m, false);
-            if !bm.is_empty() {
-                neg.push(bm);
-            }
-        }
-    }
-    let mut acc = match pos.len() {
-        0 => Cow::Borrowed(postings.all()),
-        1 => pos.pop().expect("one element"),
-        _ => Cow::Owned(intersect_all(pos)),
-    };
-    for n in neg {
-        if acc.is_empty() {
-            break;
-        }
-        acc = Cow::Owned(acc.into_owned() - n.as_ref());
-    }
-    acc
+    let index = HeadIndex { postings, symbols };
+    // The head's index never fails: its postings are in memory.
+    crate::index_reader::postings_for_matchers(&index, set)
+        .unwrap_or_else(|_| Cow::Owned(RoaringBitmap::new()))
 }
 
-/// The union of the postings of the values of `np` for which `m.matches(value) == want`.
-/// Uses the matcher's literal set and prefix fast paths when it has them.
-fn values_postings<'a>(
+/// The head's postings and symbols as an [`IndexReader`].
+struct HeadIndex<'a> {
+    postings: &'a MemPostings,
+    symbols: &'a SymbolTable,
+}
+
+/// One name's values in the head.
+struct HeadValues<'a> {
     np: &'a NamePostings,
-    symbols: &SymbolTable,
-    m: &Matcher,
-    want: bool,
-) -> Cow<'a, RoaringBitmap> {
-    let literal = if want {
-        m.set_matches()
-    } else {
-        m.excluded_set()
-    };
-    if let Some(set) = literal {
-        let lookup = |v: &String| symbols.get(v).and_then(|s| np.get(s));
-        return match set {
-            [one] => lookup(one).map_or_else(|| Cow::Owned(RoaringBitmap::new()), Cow::Borrowed),
-            _ => Cow::Owned(union_all(set.iter().filter_map(lookup))),
-        };
+    symbols: &'a SymbolTable,
+}
+
+impl<'a> IndexReader<'a> for HeadIndex<'a> {
+    type Name = HeadValues<'a>;
+
+    fn name(&self, name: &str) -> Option<HeadValues<'a>> {
+        let np = self.symbols.get(name).and_then(|n| self.postings.name(n))?;
+        Some(HeadValues {
+            np,
+            symbols: self.symbols,
+        })
     }
-    // `a!=""` matches every value; `a=""` (inverted) too.
-    if (m.op == MatchOp::NotEqual) == want && m.value.is_empty() {
-        return Cow::Borrowed(np.any());
+
+    fn all(&self) -> Cow<'a, RoaringBitmap> {
+        Cow::Borrowed(self.postings.all())
     }
-    let values = np.values();
-    let scan = match m.prefix().filter(|_| want) {
-        Some(p) => {
-            let start = values.partition_point(|&v| symbols.resolve(v) < p);
-            let len = values[start..].partition_point(|&v| symbols.resolve(v).starts_with(p));
-            &values[start..start + len]
-        }
-        None => values,
-    };
-    let hits: Vec<SymbolId> = scan
-        .iter()
-        .copied()
-        .filter(|&v| m.matches(symbols.resolve(v)) == want)
-        .collect();
-    if hits.len() == values.len() {
-        Cow::Borrowed(np.any())
-    } else if let [one] = hits.as_slice() {
-        np.get(*one)
-            .map_or_else(|| Cow::Owned(RoaringBitmap::new()), Cow::Borrowed)
-    } else {
-        Cow::Owned(union_all(hits.iter().filter_map(|&v| np.get(v))))
+}
+
+impl<'a> NameValues<'a> for HeadValues<'a> {
+    fn len(&self) -> usize {
+        self.np.values().len()
+    }
+
+    fn value(&self, i: usize) -> &'a str {
+        self.symbols.resolve(self.np.values()[i])
+    }
+
+    fn find(&self, v: &str) -> Option<usize> {
+        // The symbol table answers in O(1) where a binary search would compare strings.
+        let id = self.symbols.get(v)?;
+        self.np.get(id)?;
+        self.np
+            .values()
+            .binary_search_by(|&x| self.symbols.resolve(x).cmp(v))
+            .ok()
+    }
+
+    fn postings(&self, i: usize) -> Result<Cow<'a, RoaringBitmap>, BlockError> {
+        Ok(self
+            .np
+            .get(self.np.values()[i])
+            .map_or_else(|| Cow::Owned(RoaringBitmap::new()), Cow::Borrowed))
+    }
+
+    fn any(&self) -> Result<Cow<'a, RoaringBitmap>, BlockError> {
+        Ok(Cow::Borrowed(self.np.any()))
     }
 }
 

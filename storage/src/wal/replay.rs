@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::head::Head;
+use crate::head::{Head, StartupProgress};
 use crate::labels::Labels;
 use crate::series::SeriesRef;
 
@@ -61,7 +61,7 @@ pub struct RepairReport {
 /// before the damage. Everything after it is lost. Run it only on a stopped server.
 pub fn repair(dir: &Path) -> Result<RepairReport, WalError> {
     let mut dec = Decoder::default();
-    let end = walk(dir, &mut |frame| {
+    let end = walk(dir, None, &StartupProgress::new(), &mut |frame| {
         decode_frame(&mut dec, &frame, Vec::new())
             .map(drop)
             .map_err(Stop::Corrupt)
@@ -107,12 +107,19 @@ fn unreachable_corrupt(dir: &Path) -> WalError {
 }
 
 /// Replays the WAL of `opts` into `head` (which has no writer yet), cuts a torn tail per the
-/// recovery policy, and starts the writer on a fresh segment.
-pub(crate) fn open(head: &Head, opts: &WalOptions) -> Result<Wal, Error> {
+/// recovery policy, and starts the writer on a fresh segment. `resume`: the head was loaded
+/// from a snapshot covering the segments below this one (see [`replay`]).
+pub(crate) fn open(
+    head: &Head,
+    opts: &WalOptions,
+    resume: Option<u64>,
+    progress: &StartupProgress,
+) -> Result<Wal, Error> {
     std::fs::create_dir_all(&opts.dir).map_err(|e| Error::io(&opts.dir, e))?;
-    let stats = replay(head, opts)?;
+    let stats = replay(head, opts, resume, progress)?;
     if stats.segments > 0 {
         tracing::info!(
+            resumed_at_segment = resume,
             segments = stats.segments,
             series = stats.series,
             samples = stats.samples,
@@ -133,19 +140,39 @@ pub(crate) fn open(head: &Head, opts: &WalOptions) -> Result<Wal, Error> {
 
 /// Replays every record into `head`; see [`open`].
 ///
+/// With `resume`, the head came from a snapshot holding the effect of every record below
+/// that segment: only the segments from it on are read (or a newer checkpoint and the
+/// segments after it), and a sample whose ref has no series record in them names the
+/// snapshot's series of that ref (refs are kept by snapshots). Records the snapshot already
+/// holds may be read again: their samples are no-ops (identical or older than the latest).
+///
 /// Two threads: a reader walks the segments, checks, decompresses and decodes records, and
-/// hands them over a bounded channel to this thread, which applies them to the head.
-pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Error> {
+/// hands them over a bounded channel to this thread, which applies them to the head. A third
+/// logs progress every few seconds.
+pub(crate) fn replay(
+    head: &Head,
+    opts: &WalOptions,
+    resume: Option<u64>,
+    progress: &StartupProgress,
+) -> Result<ReplayStats, Error> {
     let started = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(REPLAY_QUEUE);
     // Sample buffers go back to the reader for reuse: a fresh megabyte-sized buffer per
     // record would be a fresh `mmap` (and its page faults) per record (src/alloc.rs).
     let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<RefSample>>(REPLAY_QUEUE + 2);
     let dir = opts.dir.as_path();
+    let (stop_log, stopped) = std::sync::mpsc::channel::<()>();
     let (walked, mut stats, fatal) = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(PROGRESS_LOG_EVERY)
+            {
+                progress.log();
+            }
+        });
         let reader = scope.spawn(move || {
             let mut dec = Decoder::default();
-            walk(dir, &mut |frame| {
+            walk(dir, resume, progress, &mut |frame| {
                 let spare = spare_rx.try_recv().unwrap_or_default();
                 let d = decode_frame(&mut dec, &frame, spare).map_err(Stop::Corrupt)?;
                 // A closed channel means the applier stopped on an error it reports itself.
@@ -153,7 +180,7 @@ pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Erro
                     .map_err(|_| Stop::Fatal(Error::Wal(applier_gone(dir))))
             })
         });
-        let mut ap = Applier::new(head, opts.replay_min_time_ms);
+        let mut ap = Applier::new(head, opts.replay_min_time_ms, resume.is_some(), progress);
         let mut fatal = None;
         for d in rx {
             if let Err(e) = ap.apply(d, &spare_tx) {
@@ -165,6 +192,7 @@ pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Erro
             fatal = ap.finish().err();
         }
         let walked = reader.join();
+        drop(stop_log);
         (walked, ap.stats, fatal)
     });
     if let Some(e) = fatal {
@@ -204,6 +232,8 @@ pub(crate) fn replay(head: &Head, opts: &WalOptions) -> Result<ReplayStats, Erro
 
 /// Decoded records the reader may run ahead of the applier.
 const REPLAY_QUEUE: usize = 64;
+/// How often a long replay logs its progress.
+const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// The reader thread failed or its peer went away.
 fn applier_gone(dir: &Path) -> WalError {
@@ -250,31 +280,56 @@ struct WalkEnd {
 
 /// Calls `f` on every frame of the WAL in `dir`, in order, until the first bad one: the
 /// newest checkpoint first (damage there is always fatal: it was complete when renamed into
-/// place), then the segments from the checkpoint's number on.
-fn walk(dir: &Path, f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>) -> Result<WalkEnd, Stop> {
+/// place), then the segments from the checkpoint's number on. With `from` (a snapshot's
+/// segment), segments below it are skipped, and so is a checkpoint not newer than it.
+fn walk(
+    dir: &Path,
+    from: Option<u64>,
+    progress: &StartupProgress,
+    f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>,
+) -> Result<WalkEnd, Stop> {
     let fatal = |e: WalError| Stop::Fatal(e.into());
-    let checkpoint = list_checkpoints(dir).map_err(fatal)?.last().copied();
+    let checkpoint = list_checkpoints(dir)
+        .map_err(fatal)?
+        .last()
+        .copied()
+        .filter(|&c| from.is_none_or(|k| c > k));
+    let first = checkpoint.unwrap_or(0).max(from.unwrap_or(0));
+    let segments: Vec<u64> = list_segments(dir)
+        .map_err(fatal)?
+        .into_iter()
+        .filter(|&n| n >= first)
+        .collect();
+    let file_len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let total = checkpoint.map_or(0, |c| file_len(&checkpoint_path(dir, c)))
+        + segments
+            .iter()
+            .map(|&n| file_len(&segment_path(dir, n)))
+            .sum::<u64>();
+    progress.set_wal_total(
+        segments.len() as u64 + u64::from(checkpoint.is_some()),
+        total,
+    );
+    let mut f = |frame: Frame<'_>, size: usize| {
+        progress.add_wal_bytes(size as u64);
+        f(frame)
+    };
     if let Some(c) = checkpoint {
         let path = checkpoint_path(dir, c);
         let buf = std::fs::read(&path).map_err(|e| fatal(WalError::io(&path, e)))?;
-        if let Some((offset, source)) = walk_file(&buf, c, f)? {
+        if let Some((offset, source)) = walk_file(&buf, c, &mut f)? {
             return Err(fatal(WalError::CheckpointCorruption {
                 checkpoint: c,
                 offset,
                 source,
             }));
         }
+        progress.segment_done();
     }
-    let first = checkpoint.unwrap_or(0);
-    let segments: Vec<u64> = list_segments(dir)
-        .map_err(fatal)?
-        .into_iter()
-        .filter(|&n| n >= first)
-        .collect();
     for &n in &segments {
         let path = segment_path(dir, n);
         let buf = std::fs::read(&path).map_err(|e| fatal(WalError::io(&path, e)))?;
-        if let Some((offset, reason)) = walk_file(&buf, n, f)? {
+        if let Some((offset, reason)) = walk_file(&buf, n, &mut f)? {
             return Ok(WalkEnd {
                 bad: Some(Bad {
                     segment: n,
@@ -285,6 +340,7 @@ fn walk(dir: &Path, f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>) -> Result<
                 segments,
             });
         }
+        progress.segment_done();
     }
     Ok(WalkEnd {
         segments,
@@ -297,7 +353,7 @@ fn walk(dir: &Path, f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>) -> Result<
 fn walk_file(
     buf: &[u8],
     n: u64,
-    f: &mut dyn FnMut(Frame<'_>) -> Result<(), Stop>,
+    f: &mut dyn FnMut(Frame<'_>, usize) -> Result<(), Stop>,
 ) -> Result<Option<(u64, CorruptionReason)>, Stop> {
     match check_header(buf, n) {
         Ok(()) => {}
@@ -307,7 +363,7 @@ fn walk_file(
     let mut off = SEGMENT_HEADER_BYTES;
     while off < buf.len() {
         match read_frame(&buf[off..]) {
-            Ok((frame, size)) => match f(frame) {
+            Ok((frame, size)) => match f(frame, size) {
                 Ok(()) => off += size,
                 Err(Stop::Corrupt(reason)) => return Ok(Some((off as u64, reason))),
                 Err(fatal) => return Err(fatal),
@@ -374,6 +430,9 @@ struct Applier<'h> {
     blocks: Vec<usize>,
     /// Samples older than this are skipped.
     min_t: i64,
+    /// Resuming after a snapshot: a ref without a series record here is the head's own.
+    refs_kept: bool,
+    progress: &'h StartupProgress,
     stats: ReplayStats,
 }
 
@@ -386,9 +445,11 @@ const REPLAY_WINDOW: usize = 4 << 20;
 const REF_BLOCK_BITS: u32 = 12;
 
 impl<'h> Applier<'h> {
-    fn new(head: &'h Head, min_t: i64) -> Self {
+    fn new(head: &'h Head, min_t: i64, refs_kept: bool, progress: &'h StartupProgress) -> Self {
         Applier {
             min_t,
+            refs_kept,
+            progress,
             head,
             map: Vec::new(),
             map_far: hashbrown::HashMap::new(),
@@ -433,13 +494,17 @@ impl<'h> Applier<'h> {
                         self.map.get(s.r as usize).and_then(|&m| m.checked_sub(1))
                     } else {
                         self.map_far.get(&s.r).copied()
-                    };
+                    }
+                    .or_else(|| {
+                        (self.refs_kept && self.head.has_ref(SeriesRef(s.r))).then_some(s.r)
+                    });
                     match new {
                         Some(r) => self.window.push(RefSample { r, ..*s }),
                         None => self.stats.unknown_ref_samples += 1,
                     }
                 }
                 self.stats.samples += samples.len() as u64;
+                self.progress.add_samples(samples.len() as u64);
                 // The reader may be done (or gone); then the buffer is just dropped.
                 let _ = spare.try_send(samples);
                 if self.window.len() >= REPLAY_WINDOW {

@@ -4,8 +4,9 @@
 //!
 //! Per server, one after the other:
 //! - **replay**: load `--replay-series` x `--replay-samples` into a fresh data dir, stop it with
-//!   SIGTERM, restart it and time start-up until `/-/ready` answers and until the head series
-//!   count is back (polled every 100 ms).
+//!   SIGTERM (a clean stop) or SIGKILL (`kill -9`, a crash), restart it and time start-up until
+//!   `/-/ready` answers and until the head series count is back (polled every 100 ms); once per
+//!   `--replay-stops` mode, each on a fresh load.
 //! - **rss**: load `--rss-series` x `--rss-samples` (480 = 2 h of 15 s samples) into a fresh
 //!   data dir; RSS of the idle server after load, per series (raw and minus the empty server).
 //! - **disk**: stop it, restart it on the same dir with `--storage.tsdb.min-block-duration`
@@ -45,6 +46,9 @@ struct Args {
     /// Phases: replay, rss, disk (disk needs rss).
     #[arg(long, value_delimiter = ',', default_value = "replay,rss,disk")]
     phases: Vec<String>,
+    /// How the replay phase stops the loaded server: `term` (SIGTERM, clean), `kill` (SIGKILL).
+    #[arg(long, value_delimiter = ',', default_value = "term,kill")]
+    replay_stops: Vec<String>,
     /// Series of the replay phase.
     #[arg(long, default_value_t = 1_009_600)]
     replay_series: usize,
@@ -161,52 +165,13 @@ fn run_server(
     );
     let phase = |p: &str| args.phases.iter().any(|x| x == p);
     if phase("replay") {
-        let dir = work.join(format!("{name}-replay"));
-        std::fs::create_dir_all(&dir)?;
-        let load0 = procs::loadavg().unwrap_or(f64::NAN);
-        let mut s = Server::start(args, name, &dir, None)?;
-        s.wait_ready(Duration::from_secs(120))?;
-        let t = Instant::now();
-        load(
-            args,
-            ds,
-            defs,
-            s.addr,
-            args.replay_series,
-            args.replay_samples,
-        )?;
-        s.wait_series(args.replay_series as u64, Duration::from_secs(300))?;
-        let load_s = t.elapsed().as_secs_f64();
-        let rss_loaded = s.rss_kib();
-        let t = Instant::now();
-        s.child.stop(Duration::from_secs(300));
-        let stop_s = t.elapsed().as_secs_f64();
-        let wal = dir_bytes(&dir.join("data"));
-        let t = Instant::now();
-        let mut s = Server::start(args, name, &dir, None)?;
-        s.wait_ready(Duration::from_secs(600))?;
-        let ready = t.elapsed();
-        s.wait_series(args.replay_series as u64, Duration::from_secs(600))?;
-        let back = t.elapsed();
-        let rss_replayed = s.rss_kib();
-        let cpu = procs::cpu_time(s.child.pid()).unwrap_or_default();
-        s.child.stop(Duration::from_secs(300));
-        let line = format!(
-            "| {name} | replay {} x {} | loaded in {load_s:.0} s, RSS {} MiB; SIGTERM stop {stop_s:.1} s; data dir {} MiB | restart: **ready {:.1} s**, series back {:.1} s, CPU {:.1} s, RSS {} MiB | load {:.2} / {:.2} |",
-            args.replay_series,
-            args.replay_samples,
-            rss_loaded / 1024,
-            wal >> 20,
-            ready.as_secs_f64(),
-            back.as_secs_f64(),
-            cpu.as_secs_f64(),
-            rss_replayed / 1024,
-            load0,
-            procs::loadavg().unwrap_or(f64::NAN)
-        );
-        eprintln!("{line}");
-        report.push(line);
-        let _ = std::fs::remove_dir_all(&dir);
+        for stop in &args.replay_stops {
+            ensure!(
+                stop == "term" || stop == "kill",
+                "unknown --replay-stops mode {stop:?}"
+            );
+            replay_once(args, ds, defs, name, work, stop == "kill", report)?;
+        }
     }
     if phase("rss") {
         let dir = work.join(format!("{name}-rss"));
@@ -264,6 +229,73 @@ fn run_server(
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+    Ok(())
+}
+
+/// One replay measurement: load, stop (SIGTERM, or SIGKILL with `kill`), restart, time it.
+fn replay_once(
+    args: &Args,
+    ds: &Dataset,
+    defs: &Arc<Vec<SeriesDef>>,
+    name: &str,
+    work: &Path,
+    kill: bool,
+    report: &mut Vec<String>,
+) -> Result<()> {
+    let how = if kill { "SIGKILL" } else { "SIGTERM" };
+    let dir = work.join(format!(
+        "{name}-replay-{}",
+        if kill { "kill" } else { "term" }
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let load0 = procs::loadavg().unwrap_or(f64::NAN);
+    let mut s = Server::start(args, name, &dir, None)?;
+    s.wait_ready(Duration::from_secs(120))?;
+    let t = Instant::now();
+    load(
+        args,
+        ds,
+        defs,
+        s.addr,
+        args.replay_series,
+        args.replay_samples,
+    )?;
+    s.wait_series(args.replay_series as u64, Duration::from_secs(300))?;
+    let load_s = t.elapsed().as_secs_f64();
+    let rss_loaded = s.rss_kib();
+    let t = Instant::now();
+    if kill {
+        s.child.kill();
+    } else {
+        s.child.stop(Duration::from_secs(300));
+    }
+    let stop_s = t.elapsed().as_secs_f64();
+    let data_dir = dir_bytes(&dir.join("data"));
+    let t = Instant::now();
+    let mut s = Server::start(args, name, &dir, None)?;
+    s.wait_ready(Duration::from_secs(600))?;
+    let ready = t.elapsed();
+    s.wait_series(args.replay_series as u64, Duration::from_secs(600))?;
+    let back = t.elapsed();
+    let rss_replayed = s.rss_kib();
+    let cpu = procs::cpu_time(s.child.pid()).unwrap_or_default();
+    s.child.stop(Duration::from_secs(300));
+    let line = format!(
+        "| {name} | replay {} x {}, {how} | loaded in {load_s:.0} s, RSS {} MiB; {how} stop {stop_s:.1} s; data dir {} MiB | restart: **ready {:.1} s**, series back {:.1} s, CPU {:.1} s, RSS {} MiB | load {:.2} / {:.2} |",
+        args.replay_series,
+        args.replay_samples,
+        rss_loaded / 1024,
+        data_dir >> 20,
+        ready.as_secs_f64(),
+        back.as_secs_f64(),
+        cpu.as_secs_f64(),
+        rss_replayed / 1024,
+        load0,
+        procs::loadavg().unwrap_or(f64::NAN)
+    );
+    eprintln!("{line}");
+    report.push(line);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -668,7 +668,13 @@ fn ratio(runs: &[(Server, Run)], other: Server, row: usize) -> String {
     let o = cell_of(runs, other, row).and_then(|c| c.median);
     match (f, o) {
         (Some(f), Some(o)) if f.as_nanos() > 0 => {
-            format!("{:.1}x", o.as_secs_f64() / f.as_secs_f64())
+            // Two significant digits below 0.1x (a slow row is not "0.0x").
+            let r = o.as_secs_f64() / f.as_secs_f64();
+            if r < 0.1 {
+                format!("{r:.3}x")
+            } else {
+                format!("{r:.1}x")
+            }
         }
         _ => "-".into(),
     }

@@ -180,26 +180,27 @@ fn post(url: &str, body: &[u8]) -> Result<usize> {
         .post(url)
         .header("Content-Type", "application/x-protobuf")
         .header("Content-Encoding", "snappy")
-        .send(body)?;
+        .send(body)
+        .map_err(|e| anyhow::anyhow!("{url}: {e:?}"))?;
     let status = resp.status().as_u16();
     let mut out = Vec::new();
-    resp.into_body().into_reader().read_to_end(&mut out)?;
+    resp.into_body()
+        .into_reader()
+        .read_to_end(&mut out)
+        .map_err(|e| anyhow::anyhow!("{url}: reading the answer ({status}): {e:?}"))?;
     if !(200..300).contains(&status) {
         bail!("{url}: {status} {}", String::from_utf8_lossy(&out));
     }
     Ok(out.len())
 }
 
-/// Snappy `WriteRequest`s of 200 series each, every series with all its samples in order.
-/// Values move like node-exporter counters (growing by a per-series rate with jitter).
+/// Snappy `WriteRequest`s of 200 series x 15 minutes each, in time order (Prometheus refuses
+/// samples more than an hour older than its newest). Values move like node-exporter counters.
 fn write_requests(series: usize, start: i64, end: i64) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut raw = Vec::new();
-    let mut ts = Vec::new();
-    for chunk in (0..series).collect::<Vec<_>>().chunks(200) {
-        raw.clear();
-        for &i in chunk {
-            ts.clear();
+    const SLAB_MS: i64 = 15 * 60_000;
+    let labels: Vec<Vec<u8>> = (0..series)
+        .map(|i| {
+            let mut ts = Vec::new();
             for (name, value) in [
                 ("__name__", METRIC.to_owned()),
                 ("instance", format!("host-{:04}.example.org:9100", i / 100)),
@@ -211,25 +212,40 @@ fn write_requests(series: usize, start: i64, end: i64) -> Vec<Vec<u8>> {
                 put_bytes(&mut label, 2, value.as_bytes());
                 put_bytes(&mut ts, 1, &label);
             }
-            let mut v = (i * 7919 % 100_000) as f64;
-            let mut t = start;
-            while t <= end {
-                v += ((t / STEP_MS) as usize * 31 + i) as f64 % 17.0 * 0.25;
-                let mut sample = Vec::with_capacity(20);
-                sample.push(0x09);
-                sample.extend_from_slice(&v.to_bits().to_le_bytes());
-                sample.push(0x10);
-                put_varint(&mut sample, t as u64);
-                put_bytes(&mut ts, 2, &sample);
-                t += STEP_MS;
+            ts
+        })
+        .collect();
+    let value = |i: usize, t: i64| {
+        let k = ((t - start) / STEP_MS) as usize;
+        (i * 7919 % 100_000) as f64 + ((k * 31 + i) % 17) as f64 * 0.25 * k as f64
+    };
+    let mut out = Vec::new();
+    let mut slab = start;
+    while slab <= end {
+        let slab_end = (slab + SLAB_MS - 1).min(end);
+        for group in (0..series).collect::<Vec<_>>().chunks(200) {
+            let mut raw = Vec::new();
+            for &i in group {
+                let mut ts = labels[i].clone();
+                let mut t = slab;
+                while t <= slab_end {
+                    let mut sample = Vec::with_capacity(20);
+                    sample.push(0x09);
+                    sample.extend_from_slice(&value(i, t).to_bits().to_le_bytes());
+                    sample.push(0x10);
+                    put_varint(&mut sample, t as u64);
+                    put_bytes(&mut ts, 2, &sample);
+                    t += STEP_MS;
+                }
+                put_bytes(&mut raw, 1, &ts);
             }
-            put_bytes(&mut raw, 1, &ts);
+            out.push(
+                snap::raw::Encoder::new()
+                    .compress_vec(&raw)
+                    .expect("snappy can encode any input"),
+            );
         }
-        out.push(
-            snap::raw::Encoder::new()
-                .compress_vec(&raw)
-                .expect("snappy can encode any input"),
-        );
+        slab += SLAB_MS;
     }
     out
 }
