@@ -59,7 +59,7 @@ impl Server {
                 panic!("server exited with {status}: {}", srv.log());
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && get(&format!("{}/-/ready", srv.url), &[]).status == 200
+                && crate::support::is_ready(&srv.url)
             {
                 return srv;
             }

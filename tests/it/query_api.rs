@@ -797,7 +797,7 @@ impl Binary {
                 panic!("fedstore exited with {status}");
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && get(&format!("{url}/-/ready"), &[]).status == 200
+                && crate::support::is_ready(&url)
             {
                 return Binary { child, url };
             }
