@@ -97,6 +97,14 @@ impl Engine {
     /// Evaluates `expr` at `t_ms` (`/api/v1/query`). A vector's samples carry `t_ms`; a range
     /// vector comes back as a matrix of raw samples.
     pub fn instant(&self, q: &dyn Queryable, expr: &Expr, t_ms: i64) -> Result<Value, EvalError> {
+        if is_parenthesised_string(expr) {
+            // 2.42 wraps the step-invariant `("s")` in a `StepInvariantExpr` whose evaluation
+            // only expects a matrix inside, and the query fails.
+            return Err(EvalError::Execution(
+                "unexpected result in StepInvariantExpr evaluation: *parser.StepInvariantExpr"
+                    .into(),
+            ));
+        }
         let mut ev = self.evaluator(q, t_ms, t_ms, 1);
         Ok(match ev.eval(expr)? {
             Val::Scalar(s) => Value::Scalar { t_ms, v: s[0] },
@@ -170,6 +178,17 @@ impl Engine {
             cur: 0,
         }
     }
+}
+
+/// Whether `e` is a string literal inside one or more parentheses.
+fn is_parenthesised_string(e: &Expr) -> bool {
+    let mut cur = e;
+    let mut parens = 0;
+    while let Expr::Paren(x) = cur {
+        cur = x;
+        parens += 1;
+    }
+    parens > 0 && matches!(cur, Expr::String(_))
 }
 
 /// The type `e` evaluates to (the parser's `Expr.Type()`).

@@ -38,6 +38,9 @@ impl StartingServer {
                             .default_service(web::to(not_ready))
                     })
                     .workers(1)
+                    // Every answer closes its connection: a client must not keep one to this
+                    // server, which stops (closing it) when the real one takes the socket.
+                    .keep_alive(actix_web::http::KeepAlive::Disabled)
                     .disable_signals()
                     .listen(listener)?
                     .run();

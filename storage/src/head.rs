@@ -441,6 +441,37 @@ impl Head {
             .collect()
     }
 
+    /// For every label pair in the index, how many series that have a metric name carry it
+    /// (the `/api/v1/status/tsdb` cardinality view), from the postings alone: no label set
+    /// is built.
+    pub fn label_pair_counts(&self) -> Vec<(String, String, u64)> {
+        let postings = self.postings.read();
+        let symbols = self.symbols.read();
+        let Some(named) = symbols
+            .get(crate::labels::METRIC_NAME_LABEL)
+            .and_then(|n| postings.name(n))
+            .map(|np| np.any())
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for &n in postings.label_names() {
+            let Some(np) = postings.name(n) else { continue };
+            for &v in np.values() {
+                let Some(b) = np.get(v) else { continue };
+                let c = b.intersection_len(named);
+                if c > 0 {
+                    out.push((
+                        symbols.resolve(n).to_owned(),
+                        symbols.resolve(v).to_owned(),
+                        c,
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// The label set of series `r`, if it exists.
     pub fn series_labels(&self, r: SeriesRef) -> Option<Labels> {
         let symbols = self.symbols.read();
@@ -485,6 +516,16 @@ impl Head {
         {
             out.push((t, v));
         }
+    }
+
+    /// The newest sample of series `r` (the one `/federate` answers), if any.
+    pub fn latest_sample(&self, r: SeriesRef) -> Option<(i64, f64)> {
+        let (s, i) = self.split(r);
+        let shard = self.shards.get(s)?.read();
+        if i >= shard.len() {
+            return None;
+        }
+        shard.latest(i)
     }
 
     /// The oldest and newest timestamps held, `None` without samples. After a truncation the

@@ -7,6 +7,8 @@
 pub mod packed;
 mod validate;
 
+use std::sync::Arc;
+
 pub use validate::{is_valid_label_name, is_valid_metric_name};
 
 /// The label holding a series' metric name (Prometheus `labels.MetricName`).
@@ -21,9 +23,11 @@ pub struct Label {
     pub value: String,
 }
 
-/// A label set: sorted by name, unique names, no empty values.
+/// A label set: sorted by name, unique names, no empty values. Immutable and shared:
+/// cloning is a reference-count increment, so the query engine can hand the same set from
+/// storage through every stage without copying strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     /// Builds a label set from pairs: drops empty values and sorts by name.
@@ -40,7 +44,7 @@ impl Labels {
             .filter(|l| !l.value.is_empty())
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
-        Labels(v)
+        Labels(v.into())
     }
 
     /// The value of label `name`, or `""` when absent (Prometheus semantics).
@@ -71,5 +75,21 @@ impl Labels {
     /// always valid UTF-8.
     pub fn validate(&self) -> Result<(), crate::AppendError> {
         validate::validate(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_one_label_array() {
+        let a = Labels::from_pairs([("job", "api"), ("__name__", "up"), ("empty", "")]);
+        let b = a.clone();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 2, "empty values are dropped");
+        assert_eq!(a.iter().next().map(|l| l.name.as_str()), Some("__name__"));
+        // The clone points at the same labels: no string was copied.
+        assert!(std::ptr::eq(a.0.as_ptr(), b.0.as_ptr()));
     }
 }

@@ -295,6 +295,25 @@ impl SeriesSet<'_> {
         Ok(())
     }
 
+    /// Whether series `i` has a sample in the querier's range (what [`SeriesSet::samples`]
+    /// would make non-empty). Answers from the head's newest sample when that one is in
+    /// range, without decoding any chunk; otherwise reads the samples into `buf`.
+    pub fn has_samples(&self, i: usize, buf: &mut Vec<(i64, f64)>) -> Result<bool, Error> {
+        let (e, q) = (&self.entries[i], &self.q);
+        let from = q.mint.max(q.head_floor);
+        if let Some(r) = e.head
+            && let Some((t, _)) = q.head.latest_sample(r)
+            && from <= t
+            && t <= q.maxt
+        {
+            // `samples` returns the newest sample whenever it is in range (read from the
+            // head, or from a block should compaction have persisted it meanwhile).
+            return Ok(true);
+        }
+        self.samples(i, buf)?;
+        Ok(!buf.is_empty())
+    }
+
     /// Appends the samples of series `labels` in `[from, before)` held by the live blocks
     /// (the ones persisted after this querier's snapshot).
     fn read_persisted_since(

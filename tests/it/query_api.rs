@@ -289,6 +289,20 @@ fn query_parameter_errors_as_2_42() {
             "invalid parameter \"step\": cannot parse \"1e30\" to a valid duration. It overflows int64",
         ),
         (
+            format!(
+                "/api/v1/query_range?query={}&start=0&end=10&step=1",
+                enc("up[5m]")
+            ),
+            "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector",
+        ),
+        (
+            format!(
+                "/api/v1/query_range?query={}&start=0&end=10&step=1",
+                enc("(\"s\")")
+            ),
+            "invalid expression type \"string\" for range query, must be Scalar or instant Vector",
+        ),
+        (
             "/api/v1/query_exemplars?query=up&start=10&end=5".to_owned(),
             "end timestamp must not be before start timestamp",
         ),
@@ -783,7 +797,7 @@ impl Binary {
                 panic!("fedstore exited with {status}");
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && get(&format!("{url}/-/ready"), &[]).status == 200
+                && crate::support::is_ready(&url)
             {
                 return Binary { child, url };
             }
@@ -909,4 +923,21 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
             r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory in query execution"}"#
         )
     );
+}
+
+/// `format_query` answers the pretty-printed expression (it answered `""` while the printer
+/// lived on another branch).
+#[test]
+fn format_query_prints_the_expression() {
+    let srv = loaded();
+    let (status, body) = call(
+        &srv,
+        &format!(
+            "/api/v1/format_query?query={}",
+            enc("sum by(job)(rate(up{job=\"a\"}[5m]))  +1")
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["data"], "sum by (job) (rate(up{job=\"a\"}[5m])) + 1");
 }

@@ -93,7 +93,7 @@ impl Serve {
                 panic!("exited {st}: {}", s.log());
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && get(&format!("{}/-/ready", s.url), &[]).status == 200
+                && crate::support::is_ready(&s.url)
             {
                 return s;
             }

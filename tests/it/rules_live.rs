@@ -52,7 +52,7 @@ impl Node {
                 panic!("fedstore exited with {st}: {}", node.log());
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && get(&format!("{}/-/ready", node.url), &[]).status == 200
+                && crate::support::is_ready(&node.url)
             {
                 return node;
             }

@@ -195,6 +195,16 @@ fn answer(resp: ureq::http::Response<ureq::Body>) -> Answer {
     }
 }
 
+/// Whether `GET <base>/-/ready` answers 200 now. A connection error counts as "not yet": while
+/// the head opens a start-up server answers on the socket and hands it over when done, and a
+/// connection caught in the hand-over is closed.
+pub fn is_ready(base: &str) -> bool {
+    agent()
+        .get(&format!("{base}/-/ready"))
+        .call()
+        .is_ok_and(|r| r.status().as_u16() == 200)
+}
+
 /// `GET url` with optional extra headers.
 pub fn get(url: &str, headers: &[(&str, &str)]) -> Answer {
     let mut req = agent().get(url);

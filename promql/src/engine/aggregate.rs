@@ -198,14 +198,20 @@ impl Folder {
             mean: 0.0,
             count: 0,
         };
+        // A streaming selector's workers computed the keys in parallel (`Prep`).
+        let precomputed = v.group_keys.len() == v.labels.len();
         for (i, l) in v.labels.iter().enumerate() {
-            let key = labels::grouping_key(
-                l,
-                self.without,
-                &self.grouping,
-                v.name_dropped,
-                &mut self.buf,
-            );
+            let key = if precomputed {
+                v.group_keys[i]
+            } else {
+                labels::grouping_key(
+                    l,
+                    self.without,
+                    &self.grouping,
+                    v.name_dropped,
+                    &mut self.buf,
+                )
+            };
             let next = self.labels.len();
             let g = *self.groups.entry(key).or_insert(next);
             if g == next {

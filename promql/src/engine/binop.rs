@@ -254,12 +254,18 @@ fn vector_vector(
     let mut out_labels: Vec<Labels> = Vec::new();
     let mut out_hash: Vec<u64> = Vec::new();
     let mut out_vals: Vec<f64> = Vec::new();
+    // 2.42's `VectorBinop` returns nothing at a step where either side is empty, before
+    // looking for duplicates.
+    let (many_n, one_n) = (many.present_per_step(), one.present_per_step());
     for k in 0..n {
         for &s in &touched {
             one_at[s] = None;
             matched[s].clear();
         }
         touched.clear();
+        if many_n[k] == 0 || one_n[k] == 0 {
+            continue;
+        }
         for (j, &s) in one_sigs.iter().enumerate() {
             if is_absent(one.vals[j * n + k]) {
                 continue;

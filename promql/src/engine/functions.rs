@@ -129,9 +129,9 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
         "floor" => Some(f64::floor),
         "exp" => Some(f64::exp),
         "sqrt" => Some(f64::sqrt),
-        "ln" => Some(f64::ln),
+        "ln" => Some(go_ln),
         "log2" => Some(go_log2),
-        "log10" => Some(f64::log10),
+        "log10" => Some(go_log10),
         "sin" => Some(f64::sin),
         "cos" => Some(f64::cos),
         "tan" => Some(f64::tan),
@@ -141,8 +141,8 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
         "sinh" => Some(f64::sinh),
         "cosh" => Some(f64::cosh),
         "tanh" => Some(f64::tanh),
-        "asinh" => Some(f64::asinh),
-        "acosh" => Some(f64::acosh),
+        "asinh" => Some(go_asinh),
+        "acosh" => Some(go_acosh),
         "atanh" => Some(f64::atanh),
         "rad" => Some(|v| v * std::f64::consts::PI / 180.0),
         "deg" => Some(|v| v * 180.0 / std::f64::consts::PI),
@@ -275,7 +275,7 @@ fn apply(ev: &Evaluator, name: &str, call: &Call, mut args: Vec<Val>) -> Result<
                 Val::Vector(out)
             } else {
                 let v = take_vec(take_arg(&mut args, 0), n);
-                Val::Vector(map_values(v, |x| f(x as i64)))
+                Val::Vector(map_values(v, |x| f(date::go_f64_to_i64(x))))
             }
         }
         other => {
@@ -296,6 +296,70 @@ fn go_log2(x: f64) -> f64 {
         return f64::from(exp - 1);
     }
     frac.ln() * std::f64::consts::LOG2_E + f64::from(exp)
+}
+
+/// Go's `math.Log` as the amd64 binary computes it. Normal inputs: libm agrees. Subnormal
+/// inputs: the amd64 assembly reads the exponent field (0) as if the number were normal, so
+/// it answers `-1022*ln2 + ln(0.5 + mantissa)`, e.g. `ln(1e-323)` = -709.0895657128241 in
+/// 2.42 where the true value is -743.75.
+fn go_ln(x: f64) -> f64 {
+    if x > 0.0 && x < f64::MIN_POSITIVE {
+        let mantissa = x.to_bits() & ((1u64 << 52) - 1);
+        let mut f1 = f64::from_bits(mantissa | 0x3FE0_0000_0000_0000);
+        let mut k = -1022.0;
+        if f1 < std::f64::consts::FRAC_1_SQRT_2 {
+            f1 *= 2.0;
+            k -= 1.0;
+        }
+        return k * std::f64::consts::LN_2 + f1.ln();
+    }
+    x.ln()
+}
+
+/// Go's `math.Log10` (`Log(x) * (1/Ln10)`), with [`go_ln`]'s subnormal behaviour.
+fn go_log10(x: f64) -> f64 {
+    if x > 0.0 && x < f64::MIN_POSITIVE {
+        return go_ln(x) * std::f64::consts::LOG10_E;
+    }
+    x.log10()
+}
+
+/// Go's `math.Asinh` (fdlibm's case split): finite for every finite input, where
+/// `f64::asinh` overflows to infinity near `f64::MAX`.
+fn go_asinh(x: f64) -> f64 {
+    const LARGE: f64 = (1u64 << 28) as f64;
+    const NEAR_ZERO: f64 = 1.0 / LARGE;
+    if x.is_nan() || x.is_infinite() {
+        return x;
+    }
+    let a = x.abs();
+    let t = if a > LARGE {
+        go_ln(a) + std::f64::consts::LN_2
+    } else if a > 2.0 {
+        go_ln(2.0 * a + 1.0 / ((a * a + 1.0).sqrt() + a))
+    } else if a < NEAR_ZERO {
+        a
+    } else {
+        (a + a * a / (1.0 + (1.0 + a * a).sqrt())).ln_1p()
+    };
+    if x < 0.0 { -t } else { t }
+}
+
+/// Go's `math.Acosh` (fdlibm's case split), finite for every finite input `>= 1`.
+fn go_acosh(x: f64) -> f64 {
+    const LARGE: f64 = (1u64 << 28) as f64;
+    if x < 1.0 || x.is_nan() {
+        f64::NAN
+    } else if x == 1.0 {
+        0.0
+    } else if x >= LARGE {
+        go_ln(x) + std::f64::consts::LN_2
+    } else if x > 2.0 {
+        go_ln(2.0 * x - 1.0 / (x + (x * x - 1.0).sqrt()))
+    } else {
+        let t = x - 1.0;
+        (t + (2.0 * t + t * t).sqrt()).ln_1p()
+    }
 }
 
 /// Go's `math.Frexp`: `x = frac * 2^exp` with `0.5 <= |frac| < 1`; zeros, infinities and

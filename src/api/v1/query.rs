@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use fedstore_promql::{EvalError, Expr, Value, parse_expr};
+use fedstore_promql::{EvalError, Expr, Value, ValueType, parse_expr};
 
 use super::json;
 use super::params::{Form, MAX_TIME_MS, MIN_TIME_MS, parse_duration_ns, parse_time};
@@ -252,13 +252,11 @@ fn has_selector(e: &Expr) -> bool {
     }
 }
 
-/// A range query evaluates scalars and instant vectors only.
+/// A range query evaluates scalars and instant vectors only; 2.42 refuses anything else when
+/// it creates the query, before evaluation, so the answer is `bad_data` (400), not `execution`.
 fn check_range_type(expr: &Expr) -> Result<(), ApiError> {
     let ty = expr.value_type();
-    if matches!(
-        ty,
-        fedstore_promql::ValueType::Scalar | fedstore_promql::ValueType::Vector
-    ) {
+    if matches!(ty, ValueType::Scalar | ValueType::Vector) {
         return Ok(());
     }
     Err(ApiError::bad_data(format!(

@@ -82,11 +82,8 @@ pub async fn series(
         let mut samples = Vec::new();
         let mut first = true;
         for i in 0..set.len() {
-            if !whole {
-                set.samples(i, &mut samples)?;
-                if samples.is_empty() {
-                    continue;
-                }
+            if !whole && !set.has_samples(i, &mut samples)? {
+                continue;
             }
             if !first {
                 buf.push(b',');

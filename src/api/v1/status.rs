@@ -160,17 +160,42 @@ pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Error> {
     let all = Matcher::new(MatchOp::NotEqual, "__name__", "")
         .map_err(|e| fedstore_storage::Error::io("status/tsdb", std::io::Error::other(e)))?;
+    let head = db.head();
+    // Head only (every series once): the counts are the head index's postings sizes. With
+    // blocks, a series may live in several places, so count the merged select.
+    let head_pairs = if db.blocks().is_empty() {
+        Some(if head.time_bounds().is_some() {
+            head.label_pair_counts()
+        } else {
+            Vec::new()
+        })
+    } else {
+        None
+    };
     let q = db.querier(i64::MIN, i64::MAX);
-    let set = q.select(&[vec![all]])?;
+    let set = match head_pairs {
+        Some(_) => None,
+        None => Some(q.select(&[vec![all]])?),
+    };
     let mut by_name: HashMap<&str, u64> = HashMap::new();
     let mut by_pair: HashMap<(&str, &str), u64> = HashMap::new();
-    for i in 0..set.len() {
-        let labels = set.labels(i);
-        *by_name.entry(labels.get("__name__")).or_default() += 1;
-        for l in labels.iter() {
-            *by_pair
-                .entry((l.name.as_str(), l.value.as_str()))
-                .or_default() += 1;
+    if let Some(pairs) = &head_pairs {
+        for (n, v, c) in pairs {
+            if n == "__name__" {
+                by_name.insert(v, *c);
+            }
+            by_pair.insert((n, v), *c);
+        }
+    }
+    if let Some(set) = &set {
+        for i in 0..set.len() {
+            let labels = set.labels(i);
+            *by_name.entry(labels.get("__name__")).or_default() += 1;
+            for l in labels.iter() {
+                *by_pair
+                    .entry((l.name.as_str(), l.value.as_str()))
+                    .or_default() += 1;
+            }
         }
     }
     // Distinct values per name, and their bytes, from the distinct pairs.
@@ -180,7 +205,6 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
         e.0 += 1;
         e.1 += v.len() as u64;
     }
-    let head = db.head();
     let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
     let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
     let mut buf = json::begin_success(4096);

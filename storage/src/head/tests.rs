@@ -1511,3 +1511,31 @@ fn perf_gc_million() {
         );
     }
 }
+
+#[test]
+fn label_pair_counts_and_latest_sample_from_the_index() {
+    let (_d, h) = head();
+    let mut app = h.appender();
+    for (pairs, t) in [
+        (&[("__name__", "up"), ("job", "a")][..], 10),
+        (&[("__name__", "up"), ("job", "b")][..], 20),
+        (&[("__name__", "other"), ("job", "a")][..], 30),
+    ] {
+        app.append(&must_labels(pairs), t, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    let mut got = h.label_pair_counts();
+    got.sort();
+    let want: Vec<(String, String, u64)> = [
+        ("__name__", "other", 1),
+        ("__name__", "up", 2),
+        ("job", "a", 2),
+        ("job", "b", 1),
+    ]
+    .iter()
+    .map(|(n, v, c)| (n.to_string(), v.to_string(), *c))
+    .collect();
+    assert_eq!(got, want);
+    let sel = h.select(&[vec![m("job", "=", "b")]]);
+    assert_eq!(h.latest_sample(sel.refs[0]), Some((20, 1.0)));
+}

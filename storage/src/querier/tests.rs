@@ -174,6 +174,18 @@ fn selects_match_the_model_before_and_after_compaction() {
                     &expect(&model, sel, mint, maxt),
                     &format!("{phase} {sel} [{mint}, {maxt}]"),
                 );
+                // `has_samples` agrees with reading the samples, series by series.
+                let mut buf = Vec::new();
+                for i in 0..set.len() {
+                    set.samples(i, &mut buf).unwrap();
+                    let want = !buf.is_empty();
+                    assert_eq!(
+                        set.has_samples(i, &mut buf).unwrap(),
+                        want,
+                        "{phase} {sel} [{mint}, {maxt}] {:?}",
+                        set.labels(i)
+                    );
+                }
             }
         }
         let report = db.compact().unwrap();

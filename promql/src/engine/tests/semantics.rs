@@ -621,4 +621,73 @@ fn log_functions_follow_go_math() {
     check!(f("log10", -1.0), ["{} NaN"]);
     check!(f("log2", 5e-324), ["{} -1074"]);
     check!(f("log10", f64::INFINITY), ["{} +Inf"]);
+    // Subnormals: the amd64 `math.Log` of the 2.42 binary, not the true logarithm.
+    check!(f("ln", 1e-323), ["{} -709.0895657128241"]);
+    check!(f("log10", 1e-323), ["{} -307.9536855642528"]);
+    check!(f("ln", 1e-300), ["{} -690.7755278982137"]);
+}
+
+#[test]
+fn inverse_hyperbolics_stay_finite_for_huge_values() {
+    let st = dataset_d();
+    let f = |name: &str, x: f64| {
+        instant(
+            &st,
+            &call(name, vec![call("vector", vec![num(x)])]),
+            100 * S,
+        )
+    };
+    // `ln(x) + ln 2` for x > 2^28, as Go's `math.Acosh`/`Asinh` (2.42 answered 710.42 for
+    // `special_values{kind="huge"}`, about 1.7e308, where `f64::acosh` gives +Inf).
+    check!(f("acosh", 1e308), ["{} 709.889355822726"]);
+    check!(f("asinh", 1e308), ["{} 709.889355822726"]);
+    check!(f("asinh", -1e308), ["{} -709.889355822726"]);
+    check!(f("acosh", 0.5), ["{} NaN"]);
+    check!(f("acosh", 1.0), ["{} 0"]);
+}
+
+#[test]
+fn parenthesised_string_fails_as_in_2_42() {
+    let st = dataset_d();
+    let e = Expr::Paren(Box::new(Expr::Paren(Box::new(Expr::String("s".into())))));
+    let got = Engine::new(EngineOptions::default()).instant(&st, &e, 100 * S);
+    assert_eq!(
+        got,
+        Err(EvalError::Execution(
+            "unexpected result in StepInvariantExpr evaluation: *parser.StepInvariantExpr".into()
+        ))
+    );
+    let bare =
+        Engine::new(EngineOptions::default()).instant(&st, &Expr::String("s".into()), 100 * S);
+    assert!(bare.is_ok(), "{bare:?}");
+}
+
+#[test]
+fn empty_side_short_circuits_before_the_duplicate_check() {
+    let st = dataset_d();
+    // `on()` gives all three `cpu` series one signature: duplicates on the right.
+    let with = |lhs: Expr| {
+        bin_on(
+            BinOp::Add,
+            lhs,
+            v("cpu"),
+            true,
+            &[],
+            Cardinality::OneToOne,
+            &[],
+        )
+    };
+    // 2.42 answers nothing when the left side is empty at the step ...
+    check!(instant(&st, &with(v("nonexistent")), 100 * S), []);
+    check!(
+        range_q(&st, &with(v("nonexistent")), 100 * S, 200 * S, 50 * S),
+        []
+    );
+    // ... and the duplicate error once it is not.
+    let e = err_of(&st, &with(vm("info", &[("host", "=", "h1")])), 100 * S);
+    assert!(
+        e.to_string()
+            .starts_with("found duplicate series for the match group {} on the right hand-side"),
+        "{e}"
+    );
 }
