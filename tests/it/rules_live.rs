@@ -298,13 +298,15 @@ fn alerts_fire_and_resolve_in_a_real_alertmanager() {
         "global:\n  evaluation_interval: 1s\n  external_labels: {{zone: z1}}\nrule_files: ['{}']\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n",
         rules.display()
     );
-    let node = Node::start(&yaml);
-
+    // Alertmanager must answer before fedstore's first send (a refused send is retried only
+    // after the resend delay, as in Prometheus).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", am_port)).is_err() {
+    while !crate::support::is_ready(&am_url) {
         assert!(Instant::now() < deadline, "Alertmanager did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let node = Node::start(&yaml);
+
     let find = || -> Option<Value> {
         let a = get(&format!("{am_url}/api/v2/alerts"), &[]);
         if a.status != 200 {
