@@ -4,6 +4,7 @@
 //! - [`cli`]: command-line flags, named as Prometheus names them.
 //! - [`config`]: Prometheus YAML configuration.
 //! - [`server`]: actix-web wiring; [`server::run`] serves a bound listener.
+//! - [`time`]: Go's RFC 3339 layouts of UTC times (the server's one civil-date conversion).
 //! - [`api`]: one module per HTTP endpoint family (`/federate`, import, remote write, health).
 //! - [`exposition`]: the text exposition format: Go-exact float formatting, writer, parser.
 //! - [`remote`]: remote-write protobuf and snappy decoding.
@@ -30,4 +31,5 @@ pub mod remote;
 pub mod rules;
 pub mod scrape;
 pub mod server;
+pub mod time;
 pub mod web_config;

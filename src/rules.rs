@@ -15,4 +15,3 @@ pub mod recording;
 pub mod restore;
 pub mod service;
 pub mod template;
-pub mod time;

@@ -52,33 +52,7 @@ pub fn rfc3339_nano(t: Option<SystemTime>) -> String {
     let Some(d) = t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) else {
         return "0001-01-01T00:00:00Z".to_owned();
     };
-    let secs = d.as_secs() as i64;
-    let nanos = d.subsec_nanos();
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    );
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    crate::time::rfc3339_utc(d.as_secs() as i64, d.subsec_nanos())
 }
 
 fn as_map(pairs: &[(String, String)]) -> BTreeMap<&str, &str> {

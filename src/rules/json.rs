@@ -7,8 +7,8 @@ use fedstore_storage::Labels;
 
 use super::alerting::{Alert, AlertState};
 use super::group::{Group, RuleKind};
-use super::time::rfc3339_nanos;
 use crate::api::v1::json::write_str as string;
+use crate::time::rfc3339_nanos;
 
 /// Which rules `/api/v1/rules?type=` keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,23 +75,11 @@ fn time(out: &mut String, ns: i64) {
     }
 }
 
-/// Go `strconv.FormatFloat(v, 'e', -1, 64)`: `5e+00`, `2.5e-01`.
+/// Go `strconv.FormatFloat(v, 'e', -1, 64)`: `5e+00`, `2.5e-01` (the alert `value`).
 pub fn go_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let s = format!("{v:e}");
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mant}e{sign}{:02}", exp.abs())
+    let mut b = Vec::with_capacity(24);
+    crate::exposition::float::write_go_float(&mut b, v, true);
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 fn alert(out: &mut String, a: &Alert) {

@@ -233,9 +233,9 @@ pub fn encode(alerts: &[NotifyAlert]) -> Vec<u8> {
             out.push(b',');
         }
         out.extend_from_slice(b"\"endsAt\":");
-        string(&mut out, &super::time::rfc3339_millis(a.ends_at_ms));
+        string(&mut out, &crate::time::rfc3339_millis(a.ends_at_ms));
         out.extend_from_slice(b",\"startsAt\":");
-        string(&mut out, &super::time::rfc3339_millis(a.starts_at_ms));
+        string(&mut out, &crate::time::rfc3339_millis(a.starts_at_ms));
         out.extend_from_slice(b",\"generatorURL\":");
         string(&mut out, &a.generator_url);
         out.extend_from_slice(b",\"labels\":");

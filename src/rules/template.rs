@@ -411,7 +411,7 @@ fn parse_duration(args: &[Value]) -> Result<Value, FuncError> {
 fn go_time_string(secs: f64) -> String {
     let whole = secs.floor();
     let nanos = ((secs - whole) * 1e9).round() as u32;
-    let s = crate::rules::time::rfc3339_utc(whole as i64, nanos);
+    let s = crate::time::rfc3339_utc(whole as i64, nanos);
     // rfc3339_utc gives `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
     let body = s.trim_end_matches('Z').replacen('T', " ", 1);
     format!("{body} +0000 UTC")

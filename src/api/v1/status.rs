@@ -309,31 +309,7 @@ pub fn format_duration_ms(ms: i64) -> String {
 /// `ms` as Go's RFC 3339 (nano) in UTC: the fraction without trailing zeros, none when zero
 /// (`2026-12-07T01:10:24.12Z`, `1970-01-01T00:00:00Z`).
 fn rfc3339_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let mut frac = format!(".{:03}", ms.rem_euclid(1000));
-    while frac.ends_with('0') {
-        frac.pop();
-    }
-    if frac == "." {
-        frac.clear();
-    }
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-    )
+    crate::time::rfc3339_utc(ms.div_euclid(1000), ms.rem_euclid(1000) as u32 * 1_000_000)
 }
 
 #[cfg(test)]

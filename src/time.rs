@@ -1,5 +1,6 @@
 //! UTC timestamps as Go prints them: RFC 3339 with nanoseconds (`time.RFC3339Nano`, trailing
-//! zeros dropped) for the rules API, milliseconds for Alertmanager.
+//! zeros dropped) for the API's times, milliseconds for Alertmanager. The one civil-date
+//! conversion of the server.
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
