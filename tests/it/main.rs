@@ -20,5 +20,6 @@ mod remote_write_live;
 mod rules;
 mod rules_live;
 mod scrape;
+mod scrape_tls;
 mod support;
 mod web_security;

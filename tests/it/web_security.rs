@@ -15,12 +15,12 @@ use crate::support::{Options, TestServer, skip, wall_ms};
 
 /// A CA, a server certificate for 127.0.0.1 and two client certificates: one from the CA,
 /// one self-signed (not trusted).
-struct Pki {
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
 }
 
 impl Pki {
-    fn make(test: &str) -> Option<Pki> {
+    pub(crate) fn make(test: &str) -> Option<Pki> {
         if Command::new("openssl").arg("version").output().is_err() {
             skip(test, "openssl CLI not installed");
             return None;
@@ -117,7 +117,7 @@ impl Pki {
         Some(Pki { dir })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 }
