@@ -196,18 +196,17 @@ pub async fn run(
     let remote_write = web::Data::from(state.remote_write.clone());
     let max_connections = state.max_connections;
     let web_config = state.web_config.clone();
-    let tls = match web_config
-        .as_deref()
-        .and_then(|w| w.tls_server_config.as_ref())
-    {
-        Some(t) => Some(
-            crate::web_config::tls::server_config(t)
+    // The file is followed on disk (certificates, client CA, users, headers), as
+    // exporter-toolkit re-reads it per handshake and per request.
+    let live = web_config.map(|w| Arc::new(crate::web_config::reload::Live::new(w)));
+    let tls = match &live {
+        Some(l) if l.current().is_ok_and(|w| w.tls_server_config.is_some()) => Some(
+            crate::web_config::tls_live::live_server_config(l.clone())
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
         ),
-        None => None,
+        _ => None,
     };
-    let guard = web_config
-        .as_deref()
+    let guard = live
         .and_then(crate::web_config::auth::WebGuard::new)
         .map(web::Data::new);
     let data = web::Data::from(state);

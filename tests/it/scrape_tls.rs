@@ -17,8 +17,9 @@ use crate::web_security::Pki;
 
 const PASSWORD: &str = "tls pass";
 
-/// Issues `<name>.pem`/`<name>.key` from the test CA with `san` as subjectAltName.
-fn issue(pki: &Pki, name: &str, san: &str) {
+/// Issues `<name>.pem`/`<name>.key` (subject `CN=<name>`) from the test CA with `san` as
+/// subjectAltName.
+pub(crate) fn issue(pki: &Pki, name: &str, san: &str) {
     let dir = pki.path("");
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
@@ -56,7 +57,7 @@ fn issue(pki: &Pki, name: &str, san: &str) {
         "-key",
         &key,
         "-subj",
-        "/CN=named",
+        &format!("/CN={name}"),
         "-out",
         &csr,
     ]);
