@@ -187,6 +187,17 @@ impl AppState {
     }
 }
 
+/// Workers and connections per worker whose product is exactly `max_connections`: the most
+/// workers (at most `cores`) that divide it. The accept loop hands a connection to any
+/// worker under its limit, so the total is enforced exactly, as one `LimitListener` would.
+fn connection_split(max_connections: usize, cores: usize) -> (usize, usize) {
+    let workers = (1..=cores.max(1).min(max_connections))
+        .rev()
+        .find(|w| max_connections.is_multiple_of(*w))
+        .unwrap_or(1);
+    (workers, max_connections / workers)
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then stops gracefully.
 pub async fn run(
     listener: TcpListener,
@@ -232,10 +243,9 @@ pub async fn run(
     if max_connections > 0 {
         // actix counts per worker; like Prometheus's LimitListener, connections over the
         // limit wait in the listen backlog rather than being refused.
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        server = server
-            .workers(workers)
-            .max_connections(max_connections.div_ceil(workers).max(1));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (workers, per_worker) = connection_split(max_connections, cores);
+        server = server.workers(workers).max_connections(per_worker);
     }
     let server = match tls {
         Some(cfg) => server.listen_rustls_0_23(listener, cfg)?,
@@ -248,6 +258,26 @@ pub async fn run(
         () = shutdown => {
             handle.stop(true).await;
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connection_split_is_exact() {
+        for (max, cores, want) in [
+            (512, 2, (2, 256)),
+            (512, 6, (4, 128)),
+            (3, 2, (1, 3)),
+            (1, 8, (1, 1)),
+            (6, 4, (3, 2)),
+        ] {
+            assert_eq!(
+                super::connection_split(max, cores),
+                want,
+                "{max} on {cores}"
+            );
         }
     }
 }
