@@ -20,6 +20,7 @@ mod remote_write_live;
 mod rules;
 mod rules_live;
 mod scrape;
+mod scrape_tls;
 mod serve;
 mod support;
 mod web_security;
