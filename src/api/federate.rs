@@ -5,6 +5,7 @@
 
 pub mod count;
 pub mod encode;
+pub mod inline;
 pub mod options;
 pub mod render;
 pub mod stream;

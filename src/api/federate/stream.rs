@@ -21,6 +21,7 @@ use futures_util::Stream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::encode::Checksum;
+use super::inline::{InlineBody, POOL};
 use super::options::{FamilyMetadata, Shard};
 use super::render::{Encoding, ExternalLabels, Piece, Renderer};
 use crate::metrics::Metrics;
@@ -98,9 +99,12 @@ pub fn select_inline(job: &FederateJob) -> Option<Vec<SeriesRef>> {
     (cheap && small()).then(|| job.select())
 }
 
-/// Renders a small answer whole (header and trailer included), on the calling thread.
-pub fn render_inline(job: &FederateJob, refs: &[SeriesRef]) -> Bytes {
-    let mut body = job.enc.stream_header().to_vec();
+/// Renders a small answer whole (header and trailer included), on the calling thread, into
+/// a pooled buffer (see [`super::inline`] for why).
+pub fn render_inline(job: &FederateJob, refs: &[SeriesRef]) -> InlineBody {
+    let mut out = POOL.take();
+    let body = &mut out.buf;
+    body.extend_from_slice(job.enc.stream_header());
     let mut total = Checksum::new(job.enc);
     let r = Renderer::new(&job.ext, job.enc, |p| {
         match p {
@@ -116,8 +120,8 @@ pub fn render_inline(job: &FederateJob, refs: &[SeriesRef]) -> Bytes {
     let mut r = r.with_metadata(job.meta.as_deref());
     job.head.latest(refs, job.mint_ms, job.maxt_ms, &mut r);
     r.finish();
-    body.extend_from_slice(&job.enc.stream_trailer(&total));
-    Bytes::from(body)
+    out.buf.extend_from_slice(&job.enc.stream_trailer(&total));
+    InlineBody::new(out)
 }
 
 /// A request after selection: what segment jobs share.
@@ -445,9 +449,9 @@ mod tests {
             let got = select_inline(&j);
             assert_eq!(got.as_ref().map(Vec::len), want, "case {selectors:?}");
             let refs = got.unwrap_or_else(|| head.select(&j.sets).refs);
-            let text = render_inline(&j, &refs);
+            let text = render_inline(&j, &refs).bytes();
             for enc in [Encoding::Gzip, Encoding::Deflate] {
-                let body = render_inline(&job(&head, selectors, enc), &refs);
+                let body = render_inline(&job(&head, selectors, enc), &refs).bytes();
                 let mut out = Vec::new();
                 match enc {
                     Encoding::Gzip => flate2::read::GzDecoder::new(&body[..])

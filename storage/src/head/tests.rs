@@ -801,6 +801,70 @@ fn model_based_select_and_latest() {
 }
 
 /// Resident set size of this process in bytes (Linux), 0 elsewhere.
+/// Small selections (under 1/8 of the head) take the grouping path, and one metric's series
+/// its single-name shortcut: all of a name, most of it (filtered walk of its order), a few
+/// (rank sort), and several names. Each must come out in federation order.
+#[test]
+fn small_selections_keep_federation_order() {
+    let (_d, h) = head();
+    let mut app = h.appender();
+    let mut model: BTreeMap<Vec<(String, String)>, ()> = BTreeMap::new();
+    // Values inserted in a scrambled order, so insertion order is not label order.
+    for k in 0..30u32 {
+        let i = (k * 7) % 30;
+        for n in 0..40 {
+            let pairs = [
+                ("__name__", format!("m{n:02}")),
+                ("i", i.to_string()),
+                ("j", format!("v{}", 29 - i)),
+            ];
+            let l = Labels::from_pairs(pairs.iter().map(|(a, b)| (*a, b.clone())));
+            app.append(&l, 1_000, f64::from(i)).unwrap();
+            model.insert(
+                pairs
+                    .iter()
+                    .map(|(a, b)| ((*a).to_owned(), b.clone()))
+                    .collect(),
+                (),
+            );
+        }
+    }
+    app.commit().unwrap();
+    let cases: Vec<(Vec<Matcher>, usize)> = vec![
+        (vec![m("__name__", "=", "m07")], 30),
+        (vec![m("__name__", "=", "m07"), m("i", "!=", "5")], 29),
+        (vec![m("__name__", "=", "m07"), m("i", "=~", "3|17|4")], 3),
+        (vec![m("i", "=", "4")], 40),
+        (
+            vec![m("__name__", "=~", "m1.|m03"), m("i", "=~", "2|21")],
+            22,
+        ),
+    ];
+    for (set, n) in cases {
+        let want: Vec<String> = model
+            .keys()
+            .filter(|key| {
+                set.iter().all(|mm| {
+                    mm.matches(
+                        key.iter()
+                            .find(|(k, _)| *k == mm.name)
+                            .map_or("", |(_, v)| v),
+                    )
+                })
+            })
+            .map(|key| {
+                key.iter()
+                    .map(|(a, b)| format!("{a}={b}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        assert_eq!(want.len(), n, "{set:?}");
+        let sel = h.select(std::slice::from_ref(&set));
+        assert_eq!(names_of(&h, &sel), want, "{set:?}");
+    }
+}
+
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status

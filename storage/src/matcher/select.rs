@@ -14,7 +14,7 @@ use crate::block::BlockError;
 use crate::head::Selection;
 use crate::index_reader::{IndexReader, NameValues};
 use crate::matcher::Matcher;
-use crate::postings::order::NO_NAME;
+use crate::postings::order::{NO_NAME, SeriesOrder};
 use crate::postings::{MemPostings, NamePostings};
 use crate::series::SeriesRef;
 use crate::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
@@ -195,6 +195,29 @@ fn order_small(
     union: &RoaringBitmap,
 ) -> Vec<SeriesRef> {
     let order = postings.order();
+    let mut out = Vec::with_capacity(union.len() as usize);
+    // One metric's series (`match[]=name`, the commonest small federate): a subset test of
+    // its postings replaces the per-ref name lookups and grouping below, whose random reads
+    // of the name column cost about as much as rendering (docs/benchmarks.md, fedlatency).
+    let single = union
+        .min()
+        .map(|r| order.name_of(r))
+        .filter(|&n| n != NO_NAME);
+    if let Some(name) = single
+        && let Some(bm) = postings
+            .name(NAME_SYMBOL)
+            .and_then(|np| np.get(SymbolId(name)))
+        && union.is_subset(bm)
+    {
+        let name = SymbolId(name);
+        let refs: Vec<u32> = if union.len() * 4 >= order.refs(name).len() as u64 {
+            Vec::new() // not read: the whole order or a filtered walk of it is taken
+        } else {
+            union.iter().collect()
+        };
+        extend_group(order, union, name, refs, union.len(), &mut out);
+        return out;
+    }
     let mut slot_of: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
     let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
     for r in union {
@@ -213,23 +236,36 @@ fn order_small(
             .resolve(SymbolId(a.0))
             .cmp(symbols.resolve(SymbolId(b.0)))
     });
-    let mut out = Vec::with_capacity(groups.iter().map(|g| g.1.len()).sum());
-    for (name, mut refs) in groups {
-        let name = SymbolId(name);
-        let all = order.refs(name);
-        if refs.len() == all.len() {
-            out.extend(all.iter().map(|&r| SeriesRef(r)));
-        } else if refs.len() * 4 >= all.len() {
-            out.extend(
-                all.iter()
-                    .filter(|&&r| union.contains(r))
-                    .map(|&r| SeriesRef(r)),
-            );
-        } else {
-            order.fresh_ranks(name);
-            refs.sort_unstable_by_key(|&r| order.rank(r));
-            out.extend(refs.iter().map(|&r| SeriesRef(r)));
-        }
+    for (name, refs) in groups {
+        let n = refs.len() as u64;
+        extend_group(order, union, SymbolId(name), refs, n, &mut out);
     }
     out
+}
+
+/// Appends the `n` selected series of metric `name` in federation order: the name's whole
+/// order when all are selected, a filtered walk of it when most are, else a rank sort of
+/// `refs` (the selected refs of that name; only read in that last case).
+fn extend_group(
+    order: &SeriesOrder,
+    union: &RoaringBitmap,
+    name: SymbolId,
+    mut refs: Vec<u32>,
+    n: u64,
+    out: &mut Vec<SeriesRef>,
+) {
+    let all = order.refs(name);
+    if n == all.len() as u64 {
+        out.extend(all.iter().map(|&r| SeriesRef(r)));
+    } else if n * 4 >= all.len() as u64 {
+        out.extend(
+            all.iter()
+                .filter(|&&r| union.contains(r))
+                .map(|&r| SeriesRef(r)),
+        );
+    } else {
+        order.fresh_ranks(name);
+        refs.sort_unstable_by_key(|&r| order.rank(r));
+        out.extend(refs.iter().map(|&r| SeriesRef(r)));
+    }
 }

@@ -10,6 +10,11 @@
 //! the median's excess over `/-/healthy` (the empty request), plus fedstore's own
 //! server-side `fedstore_federate_request_duration_seconds` mean over the run.
 //!
+//! When it knows the server's pid (it started the server, or `--pid`), it also prints the
+//! server's CPU time and minor page faults per request of each shape (per-thread
+//! `/proc/<pid>/task/*/schedstat` run time and `/proc/<pid>/stat` `minflt`, read around each
+//! request): figures a loaded machine moves far less than curl's wall time.
+//!
 //! Example: `target/release/fedlatency` or `fedlatency --addr 127.0.0.1:19003 --reps 15`.
 
 use std::net::SocketAddr;
@@ -32,6 +37,9 @@ struct Args {
     /// Port of the fedstore this tool starts.
     #[arg(long, default_value_t = 19447)]
     port: u16,
+    /// Pid of the `--addr` server, for the per-request CPU and page-fault columns.
+    #[arg(long)]
+    pid: Option<u32>,
     /// Timed requests per shape (the issue asks for the median of 7).
     #[arg(long, default_value_t = 7)]
     reps: usize,
@@ -61,6 +69,34 @@ struct Probe {
     gzip: bool,
     series: u64,
     times: Vec<Duration>,
+    /// Server CPU time and minor faults summed over the timed requests.
+    usage: Usage,
+}
+
+/// A server's CPU time (ns, all threads) and minor page faults.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    cpu_ns: u64,
+    minflt: u64,
+}
+
+impl Usage {
+    /// Reads both from /proc; `None` if the process is gone or /proc is not Linux's.
+    fn read(pid: u32) -> Option<Usage> {
+        let mut cpu_ns = 0;
+        for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let path = t.ok()?.path().join("schedstat");
+            // A thread may exit between the listing and the read: it just no longer counts.
+            if let Ok(text) = std::fs::read_to_string(path) {
+                cpu_ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+            }
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised command name; minflt is field 10 of the whole line.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let minflt = rest.split_whitespace().nth(7)?.parse().ok()?;
+        Some(Usage { cpu_ns, minflt })
+    }
 }
 
 fn main() -> Result<()> {
@@ -111,6 +147,7 @@ fn main() -> Result<()> {
         gzip: false,
         series: 0,
         times: Vec::new(),
+        usage: Usage::default(),
     }];
     for shape in ds.shapes() {
         let small = matches!(shape.key, "one_metric" | "one_instance");
@@ -123,6 +160,7 @@ fn main() -> Result<()> {
             gzip: shape.gzip,
             series: shape.series,
             times: Vec::new(),
+            usage: Usage::default(),
         });
     }
     // A two-instance shape: still under ~2,000 series when an instance has ~1,000.
@@ -140,14 +178,22 @@ fn main() -> Result<()> {
             gzip: false,
             series: n,
             times: Vec::new(),
+            usage: Usage::default(),
         });
     }
+    let pid = args.pid.or(server.as_ref().map(ChildGuard::pid));
     let before = server_mean(addr);
     for round in 0..args.warmup + args.reps {
         for p in &mut probes {
+            let u0 = pid.and_then(Usage::read);
             let t = curl(&args.curl, addr, &p.path, p.gzip)?;
+            let u1 = pid.and_then(Usage::read);
             if round >= args.warmup {
                 p.times.push(t);
+                if let (Some(a), Some(b)) = (u0, u1) {
+                    p.usage.cpu_ns += b.cpu_ns.saturating_sub(a.cpu_ns);
+                    p.usage.minflt += b.minflt.saturating_sub(a.minflt);
+                }
             }
         }
     }
@@ -161,15 +207,25 @@ fn main() -> Result<()> {
         args.warmup
     );
     println!();
-    println!("| shape | series | min | **median** | max | median - empty |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| shape | series | min | **median** | max | median - empty | server CPU / request | page faults / request |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let base = median(&probes[0].times);
     for p in &probes {
         let m = median(&p.times);
         let min = p.times.iter().min().copied().unwrap_or_default();
         let max = p.times.iter().max().copied().unwrap_or_default();
+        let per = |x: u64| x as f64 / p.times.len() as f64;
+        let (cpu, faults) = match pid {
+            Some(_) => (
+                format!("{:.3} ms", per(p.usage.cpu_ns) / 1e6),
+                format!("{:.1}", per(p.usage.minflt)),
+            ),
+            None => (String::new(), String::new()),
+        };
         println!(
-            "| {}{} | {} | {} | **{}** | {} | {} |",
+            "| {}{} | {} | {} | **{}** | {} | {} | {cpu} | {faults} |",
             p.key.replace('|', "\\|"),
             if p.gzip { " (gzip)" } else { "" },
             p.series,
