@@ -54,10 +54,24 @@ pub trait SeriesSet: Send + Sync {
         self.len() == 0
     }
 
-    /// The label set of series `i` (`i < len()`).
-    fn labels(&self, i: usize) -> Labels;
+    /// The label set of series `i` (`i < len()`). Storage may build it on demand (it need
+    /// not hold every selected label set at once), so callers ask per batch and drop it.
+    fn labels(&self, i: usize) -> Result<Labels, StorageError>;
 
     /// Replaces `out` with the samples of series `i` inside the select's range, in time
     /// order, staleness markers included (the engine interprets them).
     fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError>;
+
+    /// The newest sample of series `i` inside the select's range (the last one
+    /// [`SeriesSet::samples`] gives), staleness markers included; `buf` is scratch space.
+    /// Storage that keeps each series' newest sample apart answers without decoding history,
+    /// which is all an instant selector needs.
+    fn last_sample(
+        &self,
+        i: usize,
+        buf: &mut Vec<(i64, f64)>,
+    ) -> Result<Option<(i64, f64)>, StorageError> {
+        self.samples(i, buf)?;
+        Ok(buf.last().copied())
+    }
 }

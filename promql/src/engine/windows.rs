@@ -128,10 +128,10 @@ impl Source<'_> {
             Source::Mem(m) => m.len(),
         }
     }
-    fn labels(&self, i: usize) -> Labels {
+    fn labels(&self, i: usize) -> Result<Labels, EvalError> {
         match self {
-            Source::Set(s) => s.labels(i),
-            Source::Mem(m) => m[i].labels.clone(),
+            Source::Set(s) => crate::engine::selectors::labels_of(*s, i),
+            Source::Mem(m) => Ok(m[i].labels.clone()),
         }
     }
     fn load(&self, i: usize, buf: &mut Vec<(i64, f64)>) -> Result<(), EvalError> {
@@ -353,7 +353,7 @@ fn run(
                 }
             }
             if outputs > 0 {
-                let l = src.labels(i);
+                let l = src.labels(i)?;
                 prep.apply(&mut part, &l, name_dropped, &mut key_buf);
                 part.labels.push(l);
                 part.vals.extend_from_slice(&col);
