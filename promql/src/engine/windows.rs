@@ -77,9 +77,11 @@ impl RangeFn {
         use RangeFn::*;
         let p = w.points;
         Ok(match self {
-            Rate => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, true),
-            Increase => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, false),
-            Delta => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, false, false),
+            Rate => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, true, w.resets),
+            Increase => {
+                rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, false, w.resets)
+            }
+            Delta => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, false, false, true),
             Irate => rate::instant_value(p, true),
             Idelta => rate::instant_value(p, false),
             Resets => Some(rate::resets(p)),
@@ -109,6 +111,9 @@ struct Window<'a> {
     end: i64,
     range_ms: i64,
     params: [f64; 2],
+    /// Whether the series has a sample below the one before it anywhere (a counter reset
+    /// some window may contain); false lets `rate`/`increase` skip the per-window scan.
+    resets: bool,
 }
 
 /// What one worker returns for its series: the output part, per series the widest window
@@ -319,6 +324,9 @@ fn run(
         let mut col = vec![ABSENT; n];
         for i in r {
             src.load(i, &mut buf)?;
+            // Windows are runs of `buf`: without a decrease in the series, none has one.
+            let resets = matches!(f, RangeFn::Rate | RangeFn::Increase)
+                && buf.windows(2).any(|w| w[1].1 < w[0].1);
             let (mut lo, mut hi) = (0, 0);
             let (mut widest, mut outputs) = (0u32, 0u32);
             for k in 0..n {
@@ -346,6 +354,7 @@ fn run(
                         params.first().map_or(f64::NAN, |p| p[k]),
                         params.get(1).map_or(f64::NAN, |p| p[k]),
                     ],
+                    resets,
                 };
                 if let Some(v) = f.apply(&w, &mut scratch)? {
                     col[k] = v;
