@@ -62,6 +62,15 @@ pub trait SeriesSet: Send + Sync {
     /// order, staleness markers included (the engine interprets them).
     fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError>;
 
+    /// Calls `f(name, value)` for every label of series `i`, in label order: the same pairs
+    /// as [`SeriesSet::labels`], which storage may give without building a label set.
+    fn for_each_label(&self, i: usize, f: &mut dyn FnMut(&str, &str)) -> Result<(), StorageError> {
+        for l in self.labels(i)?.iter() {
+            f(&l.name, &l.value);
+        }
+        Ok(())
+    }
+
     /// The newest sample of series `i` inside the select's range (the last one
     /// [`SeriesSet::samples`] gives), staleness markers included; `buf` is scratch space.
     /// Storage that keeps each series' newest sample apart answers without decoding history,

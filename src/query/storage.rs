@@ -63,6 +63,12 @@ impl SeriesSet for DbSeriesSet<'_> {
         self.set.labels(i).map_err(|e| StorageError(e.to_string()))
     }
 
+    fn for_each_label(&self, i: usize, f: &mut dyn FnMut(&str, &str)) -> Result<(), StorageError> {
+        self.set
+            .for_each_label(i, f)
+            .map_err(|e| StorageError(e.to_string()))
+    }
+
     fn last_sample(
         &self,
         i: usize,

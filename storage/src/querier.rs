@@ -458,6 +458,22 @@ impl SeriesSet<'_> {
         }
     }
 
+    /// Calls `f(name, value)` for every label of series `i`, in label order; from the head
+    /// without building the label set (what a consumer that only hashes or projects the
+    /// labels needs).
+    pub fn for_each_label(&self, i: usize, f: &mut dyn FnMut(&str, &str)) -> Result<(), Error> {
+        if self.labels.is_empty()
+            && let Some(r) = self.entries[i].head
+            && self.q.head.for_each_label(r, f)
+        {
+            return Ok(());
+        }
+        for l in self.labels(i)?.iter() {
+            f(&l.name, &l.value);
+        }
+        Ok(())
+    }
+
     /// The `(block index, series id)` pairs of entry `e`.
     fn blocks_of(&self, e: &Entry) -> &[(u32, u32)] {
         let from = e.first_block as usize;

@@ -6,7 +6,7 @@ use fedstore_storage::{Labels, is_stale_nan};
 
 use crate::ast::{MatrixSelector, VectorSelector};
 use crate::engine::EvalError;
-use crate::engine::columns::{ABSENT, Prep, StepVec, Val};
+use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::Evaluator;
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
 use crate::storage::{SelectHints, SeriesSet};
@@ -96,7 +96,7 @@ pub(crate) fn eval_vector_into(
         let mut part = StepVec::new(n);
         let mut counts = Vec::with_capacity(r.len());
         let mut buf = Vec::new();
-        let mut key_buf = Vec::new();
+        let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
         for i in r {
             let mut count = 0u32;
@@ -135,9 +135,7 @@ pub(crate) fn eval_vector_into(
                 }
             }
             if count > 0 {
-                let l = labels_of(set_ref, i)?;
-                prep.apply(&mut part, &l, timestamps, &mut key_buf);
-                part.labels.push(l);
+                prep.push_series(&mut part, set_ref, i, timestamps, &mut bufs)?;
                 part.vals.extend_from_slice(&col);
             }
             counts.push(count);

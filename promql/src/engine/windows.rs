@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use fedstore_storage::{Labels, is_stale_nan};
 
 use crate::ast::{Call, Expr};
-use crate::engine::columns::{ABSENT, Prep, StepVec, Val};
+use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::{Evaluator, SAME_LABELSET};
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
 use crate::engine::selectors::{Sink, read, select};
@@ -199,6 +199,7 @@ pub(crate) fn eval_into(
     let prep = Prep {
         grouping,
         hash: f != RangeFn::Absent,
+        project: grouping.is_some_and(|(_, without)| !without),
     };
     let n = ev.steps();
     // Scalar parameters, one value per step.
@@ -320,7 +321,7 @@ fn run(
         let mut any = vec![false; n];
         let mut buf = Vec::new();
         let mut scratch = Vec::new();
-        let mut key_buf = Vec::new();
+        let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
         for i in r {
             src.load(i, &mut buf)?;
@@ -362,9 +363,16 @@ fn run(
                 }
             }
             if outputs > 0 {
-                let l = src.labels(i)?;
-                prep.apply(&mut part, &l, name_dropped, &mut key_buf);
-                part.labels.push(l);
+                match src {
+                    Source::Set(s) => {
+                        prep.push_series(&mut part, *s, i, name_dropped, &mut bufs)?
+                    }
+                    Source::Mem(_) => {
+                        let l = src.labels(i)?;
+                        prep.apply(&mut part, &l, name_dropped, &mut bufs.key);
+                        part.labels.push(l);
+                    }
+                }
                 part.vals.extend_from_slice(&col);
             }
             counts.push((widest, outputs));
