@@ -71,12 +71,15 @@ struct LabelledEntry {
 }
 
 /// One source of a merged select: the head (`block == None`) or a block, its matching ids
-/// in federation order, and the label set of the current one.
+/// in federation order, and the label pairs of the current one (`text` holds their bytes,
+/// `pairs` their ends in it: name end, value end), reused from series to series.
 struct Cursor {
     block: Option<u32>,
     ids: Vec<u32>,
     pos: usize,
-    labels: Option<Labels>,
+    live: bool,
+    text: String,
+    pairs: Vec<(u32, u32)>,
 }
 
 impl<'db> Querier<'db> {
@@ -185,14 +188,19 @@ impl<'db> Querier<'db> {
         loop {
             let mut min: Option<usize> = None;
             for (k, c) in cursors.iter().enumerate() {
-                let Some(l) = &c.labels else { continue };
-                if min.is_none_or(|m| cursors[m].labels.as_ref().is_some_and(|ml| l < ml)) {
+                if !c.live {
+                    continue;
+                }
+                if min.is_none_or(|m| c.cmp_labels(&cursors[m]).is_lt()) {
                     min = Some(k);
                 }
             }
             let Some(min) = min else { return Ok(()) };
             same.clear();
-            same.extend((0..cursors.len()).filter(|&k| cursors[k].labels == cursors[min].labels));
+            same.extend(
+                (0..cursors.len())
+                    .filter(|&k| cursors[k].live && cursors[k].cmp_labels(&cursors[min]).is_eq()),
+            );
             let mut e = Entry {
                 head: None,
                 first_block: block_ids.len() as u32,
@@ -217,15 +225,28 @@ impl<'db> Querier<'db> {
         }
     }
 
-    /// Sets `c.labels` to the label set of its current series (`None` at the end).
+    /// Loads the label pairs of `c`'s current series (`live` false at the end), into its
+    /// reused buffers.
     fn load(&self, c: &mut Cursor) -> Result<(), Error> {
-        c.labels = None;
+        c.live = false;
         while let Some(&id) = c.ids.get(c.pos) {
-            c.labels = match c.block {
-                None => self.head.series_labels(SeriesRef(id)),
-                Some(bi) => Some(self.blocks[bi as usize].labels(id)?),
+            c.text.clear();
+            c.pairs.clear();
+            let (text, pairs) = (&mut c.text, &mut c.pairs);
+            let mut push = |n: &str, v: &str| {
+                text.push_str(n);
+                let n_end = text.len() as u32;
+                text.push_str(v);
+                pairs.push((n_end, text.len() as u32));
             };
-            if c.labels.is_some() {
+            c.live = match c.block {
+                None => self.head.for_each_label(SeriesRef(id), &mut push),
+                Some(bi) => {
+                    self.blocks[bi as usize].for_each_label(id, &mut push)?;
+                    true
+                }
+            };
+            if c.live {
                 break;
             }
             // A head ref without a series (cannot happen for a selected ref): skip it.
@@ -379,8 +400,26 @@ impl Cursor {
             block,
             ids,
             pos: 0,
-            labels: None,
+            live: false,
+            text: String::new(),
+            pairs: Vec::new(),
         }
+    }
+
+    /// The current label pairs.
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut from = 0;
+        self.pairs.iter().map(move |&(n, v)| {
+            let (n, v) = (n as usize, v as usize);
+            let pair = (&self.text[from..n], &self.text[n..v]);
+            from = v;
+            pair
+        })
+    }
+
+    /// Compares the current label sets of two live cursors as [`Labels`] compare.
+    fn cmp_labels(&self, other: &Cursor) -> std::cmp::Ordering {
+        self.pairs().cmp(other.pairs())
     }
 
     /// The entry of series `id` found in this source only.
@@ -462,11 +501,16 @@ impl SeriesSet<'_> {
     /// without building the label set (what a consumer that only hashes or projects the
     /// labels needs).
     pub fn for_each_label(&self, i: usize, f: &mut dyn FnMut(&str, &str)) -> Result<(), Error> {
-        if self.labels.is_empty()
-            && let Some(r) = self.entries[i].head
-            && self.q.head.for_each_label(r, f)
-        {
-            return Ok(());
+        if self.labels.is_empty() {
+            let e = &self.entries[i];
+            if let Some(r) = e.head
+                && self.q.head.for_each_label(r, f)
+            {
+                return Ok(());
+            }
+            if let Some(&(bi, id)) = self.blocks_of(e).first() {
+                return Ok(self.q.blocks[bi as usize].for_each_label(id, f)?);
+            }
         }
         for l in self.labels(i)?.iter() {
             f(&l.name, &l.value);

@@ -191,15 +191,16 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
     if let Some(set) = &set {
         // One label set at a time (built on demand), keys allocated only when new.
         for i in 0..set.len() {
-            let labels = set.labels(i)?;
-            bump(&mut by_name, labels.get("__name__"));
-            for l in labels.iter() {
-                let values = match by_pair.get_mut(l.name.as_str()) {
+            set.for_each_label(i, &mut |n, v| {
+                if n == "__name__" {
+                    bump(&mut by_name, v);
+                }
+                let values = match by_pair.get_mut(n) {
                     Some(m) => m,
-                    None => by_pair.entry(l.name.clone()).or_default(),
+                    None => by_pair.entry(n.to_owned()).or_default(),
                 };
-                bump(values, &l.value);
-            }
+                bump(values, v);
+            })?;
         }
     }
     // Distinct values per name, and their bytes.
