@@ -54,10 +54,33 @@ pub trait SeriesSet: Send + Sync {
         self.len() == 0
     }
 
-    /// The label set of series `i` (`i < len()`).
-    fn labels(&self, i: usize) -> Labels;
+    /// The label set of series `i` (`i < len()`). Storage may build it on demand (it need
+    /// not hold every selected label set at once), so callers ask per batch and drop it.
+    fn labels(&self, i: usize) -> Result<Labels, StorageError>;
 
     /// Replaces `out` with the samples of series `i` inside the select's range, in time
     /// order, staleness markers included (the engine interprets them).
     fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError>;
+
+    /// Calls `f(name, value)` for every label of series `i`, in label order: the same pairs
+    /// as [`SeriesSet::labels`], which storage may give without building a label set.
+    fn for_each_label(&self, i: usize, f: &mut dyn FnMut(&str, &str)) -> Result<(), StorageError> {
+        for l in self.labels(i)?.iter() {
+            f(&l.name, &l.value);
+        }
+        Ok(())
+    }
+
+    /// The newest sample of series `i` inside the select's range (the last one
+    /// [`SeriesSet::samples`] gives), staleness markers included; `buf` is scratch space.
+    /// Storage that keeps each series' newest sample apart answers without decoding history,
+    /// which is all an instant selector needs.
+    fn last_sample(
+        &self,
+        i: usize,
+        buf: &mut Vec<(i64, f64)>,
+    ) -> Result<Option<(i64, f64)>, StorageError> {
+        self.samples(i, buf)?;
+        Ok(buf.last().copied())
+    }
 }

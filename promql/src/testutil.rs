@@ -86,8 +86,8 @@ impl SeriesSet for MemSet<'_> {
         self.idx.len()
     }
 
-    fn labels(&self, i: usize) -> Labels {
-        self.store.series[self.idx[i]].0.clone()
+    fn labels(&self, i: usize) -> Result<Labels, StorageError> {
+        Ok(self.store.series[self.idx[i]].0.clone())
     }
 
     fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {

@@ -59,8 +59,28 @@ impl SeriesSet for DbSeriesSet<'_> {
         self.set.len()
     }
 
-    fn labels(&self, i: usize) -> Labels {
-        self.set.labels(i).clone()
+    fn labels(&self, i: usize) -> Result<Labels, StorageError> {
+        self.set.labels(i).map_err(|e| StorageError(e.to_string()))
+    }
+
+    fn for_each_label(&self, i: usize, f: &mut dyn FnMut(&str, &str)) -> Result<(), StorageError> {
+        self.set
+            .for_each_label(i, f)
+            .map_err(|e| StorageError(e.to_string()))
+    }
+
+    fn last_sample(
+        &self,
+        i: usize,
+        buf: &mut Vec<(i64, f64)>,
+    ) -> Result<Option<(i64, f64)>, StorageError> {
+        let last = self
+            .set
+            .last_sample(i, buf)
+            .map_err(|e| StorageError(e.to_string()))?;
+        self.samples
+            .fetch_add(u64::from(last.is_some()), Ordering::Relaxed);
+        Ok(last)
     }
 
     fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {

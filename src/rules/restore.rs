@@ -53,7 +53,8 @@ impl Restorer {
                 continue;
             };
             let mut samples = Vec::new();
-            let found = (0..set.len()).find(|&i| set.labels(i).len() == matchers.len());
+            let found =
+                (0..set.len()).find(|&i| set.labels(i).is_ok_and(|l| l.len() == matchers.len()));
             let Some(i) = found else { continue };
             if set.samples(i, &mut samples).is_err() {
                 continue;

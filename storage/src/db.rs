@@ -391,7 +391,7 @@ impl Db {
             set.samples(i, &mut samples)?;
             if !samples.is_empty() {
                 out.push(SeriesSamples {
-                    labels: set.labels(i).clone(),
+                    labels: set.labels(i)?,
                     samples,
                 });
             }

@@ -485,6 +485,24 @@ impl Head {
         })))
     }
 
+    /// Calls `f(name, value)` for every label of series `r`, in label order, without building
+    /// a label set (the query engine hashes and projects them); false if `r` is unknown.
+    pub fn for_each_label(&self, r: SeriesRef, f: &mut dyn FnMut(&str, &str)) -> bool {
+        let symbols = self.symbols.read();
+        let (s, i) = self.split(r);
+        let Some(shard) = self.shards.get(s) else {
+            return false;
+        };
+        let shard = shard.read();
+        if i >= shard.len() {
+            return false;
+        }
+        for (n, v) in shard.labels(i).pairs() {
+            f(symbols.resolve(SymbolId(n)), symbols.resolve(SymbolId(v)));
+        }
+        true
+    }
+
     /// Keeps the refs whose series' label-set hash ([`crate::series::hash_labels`], a
     /// function of the labels alone, so the same on every node and across restarts)
     /// satisfies `keep`; unknown refs are dropped. Order is kept. Each shard is locked once.

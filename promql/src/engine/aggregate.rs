@@ -116,6 +116,7 @@ fn stream_into(
                 Prep {
                     grouping: Some(grouping),
                     hash: false,
+                    project: !grouping.1,
                 },
                 sink,
             )?;

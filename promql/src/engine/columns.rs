@@ -7,7 +7,20 @@
 
 use fedstore_storage::{Labels, STALE_NAN_BITS};
 
+use crate::engine::EvalError;
+use crate::storage::SeriesSet;
 use crate::value::Series;
+
+/// Scratch buffers a worker reuses for [`Prep::push_series`].
+#[derive(Debug, Default)]
+pub(crate) struct ProjectBufs {
+    /// Grouping-key bytes.
+    pub key: Vec<u8>,
+    /// Whole-label-set hash bytes.
+    pub hash: Vec<u8>,
+    /// The kept pairs.
+    pub kept: Vec<(String, String)>,
+}
 
 /// The "no value at this step" marker inside a [`StepVec`].
 pub(crate) const ABSENT: f64 = f64::from_bits(STALE_NAN_BITS);
@@ -45,9 +58,50 @@ pub(crate) struct Prep<'a> {
     pub grouping: Option<(&'a [String], bool)>,
     /// Whether to hash every label set (`name_dropped` applied).
     pub hash: bool,
+    /// The consumer is a `by` aggregation, which looks at no label outside its grouping:
+    /// keep only those (keys and hashes still come from the whole label set), so a series
+    /// costs one small label set instead of its whole one.
+    pub project: bool,
 }
 
 impl Prep<'_> {
+    /// Records the keys `self` asks for of the series just pushed with labels `l`.
+    /// Pushes series `i` of `set` onto `part` with the keys `self` asks for: its label set,
+    /// or with `project` only its grouping labels, read from storage without building the
+    /// whole set.
+    pub fn push_series(
+        &self,
+        part: &mut StepVec,
+        set: &dyn SeriesSet,
+        i: usize,
+        name_dropped: bool,
+        bufs: &mut ProjectBufs,
+    ) -> Result<(), EvalError> {
+        match self.grouping {
+            Some((grouping, false)) if self.project => {
+                let (l, key, hash) = crate::engine::labels::project(
+                    set,
+                    i,
+                    grouping,
+                    self.hash,
+                    name_dropped,
+                    bufs,
+                )?;
+                part.group_keys.push(key);
+                if let Some(h) = hash {
+                    part.hashes.push(h);
+                }
+                part.labels.push(l);
+            }
+            _ => {
+                let l = crate::engine::selectors::labels_of(set, i)?;
+                self.apply(part, &l, name_dropped, &mut bufs.key);
+                part.labels.push(l);
+            }
+        }
+        Ok(())
+    }
+
     /// Records the keys `self` asks for of the series just pushed with labels `l`.
     pub fn apply(&self, part: &mut StepVec, l: &Labels, name_dropped: bool, buf: &mut Vec<u8>) {
         if let Some((grouping, without)) = self.grouping {

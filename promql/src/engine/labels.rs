@@ -63,10 +63,7 @@ fn key_bytes(l: &Labels, buf: &mut Vec<u8>, pick: impl Fn(&str) -> bool) {
     buf.clear();
     for x in l.iter() {
         if pick(&x.name) {
-            buf.extend_from_slice(x.name.as_bytes());
-            buf.push(SEP);
-            buf.extend_from_slice(x.value.as_bytes());
-            buf.push(SEP);
+            push_pair(buf, &x.name, &x.value);
         }
     }
 }
@@ -103,6 +100,46 @@ pub(crate) fn grouping_key(
         });
     }
     xxh3_64(buf)
+}
+
+/// Series `i` of `set` projected on `by(names)`: its labels named in `names` (`__name__`
+/// included if named), its grouping key and, with `hash`, the hash of its whole label set,
+/// both as [`grouping_key`] and [`hash`] compute them on the whole set (`skip_name` treating
+/// `__name__` as absent), read without building the whole set.
+pub(crate) fn project(
+    set: &dyn crate::storage::SeriesSet,
+    i: usize,
+    names: &[String],
+    hash: bool,
+    skip_name: bool,
+    bufs: &mut crate::engine::columns::ProjectBufs,
+) -> Result<(Labels, u64, Option<u64>), crate::engine::EvalError> {
+    bufs.key.clear();
+    bufs.hash.clear();
+    bufs.kept.clear();
+    let (key, hbuf, kept) = (&mut bufs.key, &mut bufs.hash, &mut bufs.kept);
+    set.for_each_label(i, &mut |n, v| {
+        let skip = skip_name && n == METRIC_NAME;
+        if hash && !skip {
+            push_pair(hbuf, n, v);
+        }
+        if names.iter().any(|x| x == n) {
+            if !skip {
+                push_pair(key, n, v);
+            }
+            kept.push((n.to_owned(), v.to_owned()));
+        }
+    })
+    .map_err(|e| crate::engine::EvalError::Storage(e.0))?;
+    let l = Labels::from_pairs(kept.drain(..));
+    Ok((l, xxh3_64(key), hash.then(|| xxh3_64(hbuf))))
+}
+
+fn push_pair(buf: &mut Vec<u8>, n: &str, v: &str) {
+    buf.extend_from_slice(n.as_bytes());
+    buf.push(SEP);
+    buf.extend_from_slice(v.as_bytes());
+    buf.push(SEP);
 }
 
 /// A hash of the whole label set (minus `__name__` when `skip_name`).

@@ -7,6 +7,9 @@ use crate::engine::EvalError;
 use crate::engine::format::go_f;
 
 /// `extrapolatedRate`: the window is `[range_start, range_end]` (ms), `range_ms` its length.
+/// `may_reset` false says the caller knows no sample of `p` is below the one before it (the
+/// whole series has no counter reset), so the window need not be scanned for resets: the
+/// result is the same, in O(1) instead of O(window).
 pub(crate) fn extrapolated_rate(
     p: &[(i64, f64)],
     range_start: i64,
@@ -14,6 +17,7 @@ pub(crate) fn extrapolated_rate(
     range_ms: i64,
     is_counter: bool,
     is_rate: bool,
+    may_reset: bool,
 ) -> Option<f64> {
     if p.len() < 2 {
         return None;
@@ -21,7 +25,7 @@ pub(crate) fn extrapolated_rate(
     let (t0, v0) = p[0];
     let (tn, vn) = p[p.len() - 1];
     let mut result = vn - v0;
-    if is_counter {
+    if is_counter && may_reset {
         let mut prev = v0;
         for &(_, v) in &p[1..] {
             if v < prev {

@@ -2,11 +2,11 @@
 //! the raw range-vector result of an instant query. Each series is read once into a buffer the
 //! worker reuses, and its value at every step is found with a cursor moving forward.
 
-use fedstore_storage::is_stale_nan;
+use fedstore_storage::{Labels, is_stale_nan};
 
 use crate::ast::{MatrixSelector, VectorSelector};
 use crate::engine::EvalError;
-use crate::engine::columns::{ABSENT, Prep, StepVec, Val};
+use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::Evaluator;
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
 use crate::storage::{SelectHints, SeriesSet};
@@ -32,6 +32,11 @@ pub(crate) fn select<'q>(
     };
     ev.q.select(&vs.matchers, mint, maxt, &hints)
         .map_err(|e| EvalError::Storage(format!("expanding series: {e}")))
+}
+
+/// The label set of series `i`.
+pub(crate) fn labels_of(set: &dyn SeriesSet, i: usize) -> Result<Labels, EvalError> {
+    set.labels(i).map_err(|e| EvalError::Storage(e.0))
 }
 
 /// Reads series `i` into `buf`.
@@ -91,32 +96,46 @@ pub(crate) fn eval_vector_into(
         let mut part = StepVec::new(n);
         let mut counts = Vec::with_capacity(r.len());
         let mut buf = Vec::new();
-        let mut key_buf = Vec::new();
+        let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
         for i in r {
-            read(set_ref, i, &mut buf)?;
-            let mut j = 0;
             let mut count = 0u32;
-            for (k, slot) in col.iter_mut().enumerate() {
-                let rt = fixed.unwrap_or(start + k as i64 * interval - vs.offset_ms);
-                while j < buf.len() && buf[j].0 <= rt {
-                    j += 1;
+            if n == 1 {
+                // One step: only the newest sample at or before it matters (the select
+                // ends there), which storage may have without decoding any chunk.
+                col[0] = ABSENT;
+                let last = set_ref
+                    .last_sample(i, &mut buf)
+                    .map_err(|e| EvalError::Storage(e.0))?;
+                if let Some((t, v)) = last
+                    && t >= first_ref - lookback
+                    && !is_stale_nan(v)
+                {
+                    col[0] = if timestamps { t as f64 / 1000.0 } else { v };
+                    count = 1;
                 }
-                *slot = ABSENT;
-                if j == 0 {
-                    continue;
+            } else {
+                read(set_ref, i, &mut buf)?;
+                let mut j = 0;
+                for (k, slot) in col.iter_mut().enumerate() {
+                    let rt = fixed.unwrap_or(start + k as i64 * interval - vs.offset_ms);
+                    while j < buf.len() && buf[j].0 <= rt {
+                        j += 1;
+                    }
+                    *slot = ABSENT;
+                    if j == 0 {
+                        continue;
+                    }
+                    let (t, v) = buf[j - 1];
+                    if t < rt - lookback || is_stale_nan(v) {
+                        continue;
+                    }
+                    *slot = if timestamps { t as f64 / 1000.0 } else { v };
+                    count += 1;
                 }
-                let (t, v) = buf[j - 1];
-                if t < rt - lookback || is_stale_nan(v) {
-                    continue;
-                }
-                *slot = if timestamps { t as f64 / 1000.0 } else { v };
-                count += 1;
             }
             if count > 0 {
-                let l = set_ref.labels(i);
-                prep.apply(&mut part, &l, timestamps, &mut key_buf);
-                part.labels.push(l);
+                prep.push_series(&mut part, set_ref, i, timestamps, &mut bufs)?;
                 part.vals.extend_from_slice(&col);
             }
             counts.push(count);
@@ -179,7 +198,7 @@ pub(crate) fn eval_matrix_instant(
             return Err(Evaluator::too_many());
         }
         out.push(Series {
-            labels: set.labels(i),
+            labels: labels_of(&*set, i)?,
             points,
         });
     }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use fedstore_storage::{Labels, is_stale_nan};
 
 use crate::ast::{Call, Expr};
-use crate::engine::columns::{ABSENT, Prep, StepVec, Val};
+use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::{Evaluator, SAME_LABELSET};
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
 use crate::engine::selectors::{Sink, read, select};
@@ -77,9 +77,11 @@ impl RangeFn {
         use RangeFn::*;
         let p = w.points;
         Ok(match self {
-            Rate => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, true),
-            Increase => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, false),
-            Delta => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, false, false),
+            Rate => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, true, w.resets),
+            Increase => {
+                rate::extrapolated_rate(p, w.start, w.end, w.range_ms, true, false, w.resets)
+            }
+            Delta => rate::extrapolated_rate(p, w.start, w.end, w.range_ms, false, false, true),
             Irate => rate::instant_value(p, true),
             Idelta => rate::instant_value(p, false),
             Resets => Some(rate::resets(p)),
@@ -109,6 +111,9 @@ struct Window<'a> {
     end: i64,
     range_ms: i64,
     params: [f64; 2],
+    /// Whether the series has a sample below the one before it anywhere (a counter reset
+    /// some window may contain); false lets `rate`/`increase` skip the per-window scan.
+    resets: bool,
 }
 
 /// What one worker returns for its series: the output part, per series the widest window
@@ -128,10 +133,10 @@ impl Source<'_> {
             Source::Mem(m) => m.len(),
         }
     }
-    fn labels(&self, i: usize) -> Labels {
+    fn labels(&self, i: usize) -> Result<Labels, EvalError> {
         match self {
-            Source::Set(s) => s.labels(i),
-            Source::Mem(m) => m[i].labels.clone(),
+            Source::Set(s) => crate::engine::selectors::labels_of(*s, i),
+            Source::Mem(m) => Ok(m[i].labels.clone()),
         }
     }
     fn load(&self, i: usize, buf: &mut Vec<(i64, f64)>) -> Result<(), EvalError> {
@@ -194,6 +199,7 @@ pub(crate) fn eval_into(
     let prep = Prep {
         grouping,
         hash: f != RangeFn::Absent,
+        project: grouping.is_some_and(|(_, without)| !without),
     };
     let n = ev.steps();
     // Scalar parameters, one value per step.
@@ -315,10 +321,13 @@ fn run(
         let mut any = vec![false; n];
         let mut buf = Vec::new();
         let mut scratch = Vec::new();
-        let mut key_buf = Vec::new();
+        let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
         for i in r {
             src.load(i, &mut buf)?;
+            // Windows are runs of `buf`: without a decrease in the series, none has one.
+            let resets = matches!(f, RangeFn::Rate | RangeFn::Increase)
+                && buf.windows(2).any(|w| w[1].1 < w[0].1);
             let (mut lo, mut hi) = (0, 0);
             let (mut widest, mut outputs) = (0u32, 0u32);
             for k in 0..n {
@@ -346,6 +355,7 @@ fn run(
                         params.first().map_or(f64::NAN, |p| p[k]),
                         params.get(1).map_or(f64::NAN, |p| p[k]),
                     ],
+                    resets,
                 };
                 if let Some(v) = f.apply(&w, &mut scratch)? {
                     col[k] = v;
@@ -353,9 +363,16 @@ fn run(
                 }
             }
             if outputs > 0 {
-                let l = src.labels(i);
-                prep.apply(&mut part, &l, name_dropped, &mut key_buf);
-                part.labels.push(l);
+                match src {
+                    Source::Set(s) => {
+                        prep.push_series(&mut part, *s, i, name_dropped, &mut bufs)?
+                    }
+                    Source::Mem(_) => {
+                        let l = src.labels(i)?;
+                        prep.apply(&mut part, &l, name_dropped, &mut bufs.key);
+                        part.labels.push(l);
+                    }
+                }
                 part.vals.extend_from_slice(&col);
             }
             counts.push((widest, outputs));

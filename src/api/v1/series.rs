@@ -89,7 +89,7 @@ pub async fn series(
                 buf.push(b',');
             }
             first = false;
-            json::write_labels(&mut buf, set.labels(i));
+            json::write_labels(&mut buf, &set.labels(i)?);
         }
         buf.push(b']');
         Ok(json::finish(buf))

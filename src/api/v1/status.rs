@@ -177,34 +177,40 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
         Some(_) => None,
         None => Some(q.select(&[vec![all]])?),
     };
-    let mut by_name: HashMap<&str, u64> = HashMap::new();
-    let mut by_pair: HashMap<(&str, &str), u64> = HashMap::new();
-    if let Some(pairs) = &head_pairs {
+    // Series per metric name; per label name, series per value.
+    let mut by_name: HashMap<String, u64> = HashMap::new();
+    let mut by_pair: HashMap<String, HashMap<String, u64>> = HashMap::new();
+    if let Some(pairs) = head_pairs {
         for (n, v, c) in pairs {
             if n == "__name__" {
-                by_name.insert(v, *c);
+                by_name.insert(v.clone(), c);
             }
-            by_pair.insert((n, v), *c);
+            by_pair.entry(n).or_default().insert(v, c);
         }
     }
     if let Some(set) = &set {
+        // One label set at a time (built on demand), keys allocated only when new.
         for i in 0..set.len() {
-            let labels = set.labels(i);
-            *by_name.entry(labels.get("__name__")).or_default() += 1;
-            for l in labels.iter() {
-                *by_pair
-                    .entry((l.name.as_str(), l.value.as_str()))
-                    .or_default() += 1;
-            }
+            set.for_each_label(i, &mut |n, v| {
+                if n == "__name__" {
+                    bump(&mut by_name, v);
+                }
+                let values = match by_pair.get_mut(n) {
+                    Some(m) => m,
+                    None => by_pair.entry(n.to_owned()).or_default(),
+                };
+                bump(values, v);
+            })?;
         }
     }
-    // Distinct values per name, and their bytes, from the distinct pairs.
-    let mut values: HashMap<&str, (u64, u64)> = HashMap::new();
-    for &(n, v) in by_pair.keys() {
-        let e = values.entry(n).or_default();
-        e.0 += 1;
-        e.1 += v.len() as u64;
-    }
+    // Distinct values per name, and their bytes.
+    let values: HashMap<&str, (u64, u64)> = by_pair
+        .iter()
+        .map(|(n, vs)| {
+            let bytes = vs.keys().map(|v| v.len() as u64).sum();
+            (n.as_str(), (vs.len() as u64, bytes))
+        })
+        .collect();
     let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
     let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
     let mut buf = json::begin_success(4096);
@@ -241,7 +247,7 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
     top(
         &mut buf,
         "seriesCountByMetricName",
-        by_name.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect(),
+        by_name.iter().map(|(n, c)| (n.clone(), *c)).collect(),
     );
     top(
         &mut buf,
@@ -258,11 +264,21 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
         "seriesCountByLabelValuePair",
         by_pair
             .iter()
-            .map(|((n, v), c)| (format!("{n}={v}"), *c))
+            .flat_map(|(n, vs)| vs.iter().map(move |(v, c)| (format!("{n}={v}"), *c)))
             .collect(),
     );
     buf.push(b'}');
     Ok(json::finish(buf))
+}
+
+/// Adds one to `key`'s count, allocating the key only when it is new.
+fn bump(counts: &mut HashMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(c) => *c += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
 }
 
 /// Distinct label pairs in the head's index.

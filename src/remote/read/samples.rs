@@ -46,7 +46,7 @@ pub fn encode(
                     "exceeded sample limit ({sample_limit})"
                 )));
             }
-            let stored = set.labels(i);
+            let stored = set.labels(i).map_err(|e| ReadError::internal(e.0))?;
             let mut labels = Vec::with_capacity(stored.len() + 4);
             ext.merge(&stored, &mut labels);
             let body: usize = labels

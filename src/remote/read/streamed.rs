@@ -70,7 +70,7 @@ fn stream_into(
         for i in 0..set.len() {
             set.samples(i, &mut samples)
                 .map_err(|e| ReadError::internal(e.0))?;
-            let stored = set.labels(i);
+            let stored = set.labels(i).map_err(|e| ReadError::internal(e.0))?;
             let mut labels = Vec::with_capacity(stored.len() + 4);
             ext.merge(&stored, &mut labels);
             chunker.cut(&samples, planned.mint_ms, chunk_range_ms);

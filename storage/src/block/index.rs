@@ -93,6 +93,19 @@ pub fn decode_series(
 /// neighbouring label sets.
 pub const SERIES_PER_PAGE: usize = 256;
 
+/// Decoded series pages kept per block index.
+const SERIES_CACHE_PAGES: usize = 4;
+
+/// One decoded series page.
+#[derive(Debug, Default)]
+struct SeriesPage {
+    page: usize,
+    /// The page's raw bytes.
+    buf: Vec<u8>,
+    /// Where each series entry starts in `buf`.
+    starts: Vec<usize>,
+}
+
 /// Appends one series page (the concatenated entries of up to [`SERIES_PER_PAGE`] series)
 /// to `out`: `raw len uvarint │ compressed len uvarint │ zstd frame`.
 pub fn encode_series_page(
@@ -191,8 +204,9 @@ pub struct Index {
     num_series: usize,
     /// (frame start in `map`, frame length, raw length) of each series page.
     series_pages: Vec<(usize, usize, usize)>,
-    /// The last decoded series page: (page number, raw bytes, entry starts in them).
-    series_cache: parking_lot::Mutex<(usize, Vec<u8>, Vec<usize>)>,
+    /// The last decoded series pages, most recent first: the query workers read two regions
+    /// of a selection at once, so a single page would be decompressed again on every read.
+    series_cache: parking_lot::Mutex<Vec<SeriesPage>>,
     /// Per label name id: (value id, start, len) of each value's serialised bitmap, by value.
     postings: HashMap<u32, Vec<(u32, usize, usize)>>,
 }
@@ -298,7 +312,7 @@ impl Index {
             symbols,
             num_series,
             series_pages,
-            series_cache: parking_lot::Mutex::new((usize::MAX, Vec::new(), Vec::new())),
+            series_cache: parking_lot::Mutex::new(Vec::new()),
             postings,
         })
     }
@@ -339,12 +353,21 @@ impl Index {
         let bad =
             || BlockError::corruption(&self.path, start as u64, "series page does not decode");
         let mut cache = self.series_cache.lock();
-        let (cached, buf, starts) = &mut *cache;
-        if *cached != page {
-            *cached = usize::MAX;
-            *buf = zstd::bulk::decompress(&self.map.as_bytes()[start..start + len], raw)
+        if let Some(k) = cache.iter().position(|p| p.page == page) {
+            let hit = cache.remove(k);
+            cache.insert(0, hit);
+        } else {
+            // Reuse the least recent slot's buffers once the cache is full.
+            let mut p = if cache.len() >= SERIES_CACHE_PAGES {
+                cache.pop()
+            } else {
+                None
+            }
+            .unwrap_or_default();
+            p.buf = zstd::bulk::decompress(&self.map.as_bytes()[start..start + len], raw)
                 .map_err(|_| bad())?;
-            starts.clear();
+            p.starts.clear();
+            let (buf, starts) = (&p.buf, &mut p.starts);
             let mut d = Decbuf::new(buf);
             let n = SERIES_PER_PAGE.min(self.num_series - page * SERIES_PER_PAGE);
             for _ in 0..n {
@@ -358,9 +381,11 @@ impl Index {
                     return Err(bad());
                 }
             }
-            *cached = page;
+            p.page = page;
+            cache.insert(0, p);
         }
-        let mut d = Decbuf::new(&buf[starts[id as usize % SERIES_PER_PAGE]..]);
+        let p = &cache[0];
+        let mut d = Decbuf::new(&p.buf[p.starts[id as usize % SERIES_PER_PAGE]..]);
         decode_series(&mut d, labels, chunks).ok_or_else(bad)
     }
 

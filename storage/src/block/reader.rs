@@ -89,6 +89,17 @@ impl Block {
         self.index.labels(id)
     }
 
+    /// Calls `f(name, value)` for every label of series `id`, in label order, without
+    /// building a label set.
+    pub fn for_each_label(&self, id: u32, f: &mut dyn FnMut(&str, &str)) -> Result<(), BlockError> {
+        let (mut l, mut c) = (Vec::new(), Vec::new());
+        self.index.series(id, &mut l, &mut c)?;
+        for &(n, v) in &l {
+            f(self.index.symbol(n), self.index.symbol(v));
+        }
+        Ok(())
+    }
+
     /// Appends series `id`'s samples with `mint <= t <= maxt` to `out`, in time order.
     pub fn samples(
         &self,

@@ -76,8 +76,11 @@ fn series() -> Vec<(Labels, i64, i64)> {
 }
 
 fn load(db: &Db) -> Model {
+    load_series(db, series())
+}
+
+fn load_series(db: &Db, series: Vec<(Labels, i64, i64)>) -> Model {
     let mut model = Model::new();
-    let series = series();
     let mut t = 0;
     while t < 5 * H {
         let mut app = db.head().appender();
@@ -135,7 +138,7 @@ fn read(set: &crate::querier::SeriesSet<'_>) -> Vec<(Labels, Vec<(i64, f64)>)> {
     for i in 0..set.len() {
         set.samples(i, &mut buf).unwrap();
         if !buf.is_empty() {
-            out.push((set.labels(i).clone(), buf.clone()));
+            out.push((set.labels(i).unwrap(), buf.clone()));
         }
     }
     out
@@ -164,7 +167,7 @@ fn selects_match_the_model_before_and_after_compaction() {
             for (mint, maxt) in RANGES {
                 let q = db.querier(mint, maxt);
                 let set = q.select(&[parse_selector(sel).unwrap()]).unwrap();
-                let labels: Vec<&Labels> = (0..set.len()).map(|i| set.labels(i)).collect();
+                let labels: Vec<Labels> = (0..set.len()).map(|i| set.labels(i).unwrap()).collect();
                 assert!(
                     labels.is_sorted_by(|a, b| a < b),
                     "{phase} {sel}: {labels:?}"
@@ -269,4 +272,58 @@ fn label_names_and_values_over_head_and_blocks() {
     );
     let early = db.querier(0, H / 2);
     assert_eq!(early.label_values("__name__", &[]).unwrap(), ["up"]);
+}
+
+/// Without a label name sorting before `__name__`, every source is in label-set order: the
+/// select holds no label set (they are built per series on demand), merges head and blocks
+/// by label set, and still matches the model; `last_sample` is the last of `samples`.
+#[test]
+fn select_in_label_order_holds_no_label_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let series: Vec<_> = series()
+        .into_iter()
+        .filter(|(l, _, _)| l.get("Zz").is_empty())
+        .collect();
+    let model = load_series(&db, series);
+    for phase in ["head only", "blocks and head"] {
+        for sel in ["up", "{job=~\".+\"}", "{i=~\"1|3\"}", "{__name__=~\"u.*\"}"] {
+            for (mint, maxt) in RANGES {
+                let what = format!("{phase} {sel} [{mint}, {maxt}]");
+                let q = db.querier(mint, maxt);
+                let set = q.select(&[parse_selector(sel).unwrap()]).unwrap();
+                assert!(set.labels.is_empty(), "{what}: the select built label sets");
+                let labels: Vec<Labels> = (0..set.len()).map(|i| set.labels(i).unwrap()).collect();
+                assert!(labels.is_sorted_by(|a, b| a < b), "{what}: {labels:?}");
+                assert_same(&read(&set), &expect(&model, sel, mint, maxt), &what);
+                let mut buf = Vec::new();
+                let mut scratch = vec![(0, 0.0)];
+                for (i, l) in labels.iter().enumerate() {
+                    set.samples(i, &mut buf).unwrap();
+                    let last = set.last_sample(i, &mut scratch).unwrap();
+                    assert_eq!(last, buf.last().copied(), "{what} {l:?}");
+                }
+            }
+        }
+        db.compact().unwrap();
+        assert!(
+            db.blocks().len() >= 2,
+            "{phase}: {} blocks",
+            db.blocks().len()
+        );
+    }
+}
+
+/// A label name sorting before `__name__` (`Zz`) puts federation order and label-set order
+/// apart: the select then sorts materialised label sets.
+#[test]
+fn select_out_of_label_order_sorts_label_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    load(&db);
+    let q = db.querier(i64::MIN, i64::MAX);
+    let set = q.select(&[parse_selector("up").unwrap()]).unwrap();
+    assert_eq!(set.labels.len(), set.len());
+    let labels: Vec<Labels> = (0..set.len()).map(|i| set.labels(i).unwrap()).collect();
+    assert!(labels.is_sorted_by(|a, b| a < b), "{labels:?}");
 }

@@ -691,3 +691,29 @@ fn empty_side_short_circuits_before_the_duplicate_check() {
         "{e}"
     );
 }
+
+/// A `by` aggregation keeps only its grouping labels per input series, but the duplicate
+/// check of a name-dropping range function still sees whole label sets, and `by(__name__)`
+/// still groups by name.
+#[test]
+fn by_aggregation_projects_labels_but_checks_whole_sets() {
+    let st = dataset_d();
+    let dup = || vm("", &[("__name__", "=~", "dup_a|dup_b")]);
+    let over = call("max_over_time", vec![range(dup(), 60 * S)]);
+    assert_eq!(
+        err_of(&st, &agg_by(AggOp::Sum, &["x"], over), 100 * S),
+        EvalError::Execution("vector cannot contain metrics with the same labelset".into())
+    );
+    // Series sharing their `env` but not their whole label set are no duplicates.
+    let cpu = call("max_over_time", vec![range(v("cpu"), 60 * S)]);
+    let by_env = engine().instant(&st, &agg_by(AggOp::Count, &["env"], cpu), 100 * S);
+    assert!(by_env.is_ok(), "{by_env:?}");
+    check!(
+        instant(&st, &agg_by(AggOp::Count, &["__name__"], dup()), 100 * S),
+        [r#"{__name__="dup_a"} 1"#, r#"{__name__="dup_b"} 1"#]
+    );
+    check!(
+        instant(&st, &agg_by(AggOp::Sum, &["x"], dup()), 100 * S),
+        [r#"{x="1"} 3"#]
+    );
+}
