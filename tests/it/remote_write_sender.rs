@@ -1,0 +1,330 @@
+//! The remote-write sender end to end: a real `fedstore serve` forwards what it ingests to a
+//! real Prometheus 2.42 (`--web.enable-remote-write-receiver`) and a real VictoriaMetrics 1.79;
+//! both receivers are stopped while fedstore keeps ingesting, fedstore is killed with SIGKILL
+//! during the outage and restarted, the receivers come back, and at the end every sample
+//! fedstore holds is in each receiver exactly once (VictoriaMetrics' export shows duplicates,
+//! so "once" is checked there sample by sample).
+//!
+//! "Exactly once" is what this sequence delivers; the sender itself is at least once: a kill
+//! between the receiver's acknowledgement and the position write (every 200 ms) resends those
+//! samples. The second test reproduces that window by putting an older position back before
+//! the restart: Prometheus ignores the identical resent samples, VictoriaMetrics keeps one per
+//! timestamp only with `-dedup.minScrapeInterval`, which this test runs it with.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fedstore_tools::procs::ChildGuard;
+
+use crate::prometheus::{Prometheus, free_port};
+use crate::support::{enc, get, post, wall_ms};
+
+const VM: &str = "/usr/bin/victoria-metrics";
+const METRIC: &str = "rwsend_test";
+
+/// A `fedstore serve` process.
+struct Fedstore {
+    guard: ChildGuard,
+    url: String,
+}
+
+impl Fedstore {
+    fn start(data: &Path, config: &Path) -> Fedstore {
+        let port = crate::support::free_port_in(21300);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fedstore"));
+        cmd.args(["serve", "--web.listen-address"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--storage.tsdb.path")
+            .arg(data)
+            .arg("--config.file")
+            .arg(config)
+            .args(["--query.lookback-delta", "1d"]);
+        let log = data.with_extension(format!("log.{port}"));
+        let mut guard = ChildGuard::spawn("fedstore", cmd, &log).unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        wait(60, "fedstore ready", || {
+            guard.check_alive().unwrap();
+            up(&format!("{url}/-/ready"))
+        });
+        Fedstore { guard, url }
+    }
+
+    /// Imports `series` series with one sample per second from `t0` for `n` seconds.
+    fn ingest(&self, batch: &str, series: usize, t0: i64, n: i64) {
+        let mut body = String::new();
+        for s in 0..series {
+            for i in 0..n {
+                let t = t0 + i * 1000;
+                body.push_str(&format!(
+                    "{METRIC}{{batch=\"{batch}\",series=\"{s}\"}} {} {t}\n",
+                    // Few decimal digits: VictoriaMetrics stores values as decimals.
+                    ((t / 1000) % 100_000) as f64 + 0.25 * s as f64
+                ));
+            }
+        }
+        let a = post(
+            &format!("{}/api/v1/import/prometheus", self.url),
+            "text/plain",
+            body.as_bytes(),
+        );
+        assert_eq!(a.status / 100, 2, "import: {}", a.text());
+    }
+
+    fn metric(&self, name: &str, remote: &str) -> f64 {
+        let text = get(&format!("{}/metrics", self.url), &[]).text();
+        let prefix = format!("{name}{{remote_name=\"{remote}\",");
+        text.lines()
+            .find(|l| l.starts_with(&prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Every sample of [`METRIC`] as `series label -> [(t, value bits)]`.
+    fn samples(&self) -> Samples {
+        samples_from_query(&self.url)
+    }
+}
+
+type Samples = BTreeMap<String, Vec<(i64, u64)>>;
+
+/// `METRIC[2h]` from a Prometheus-compatible query API, keyed by `batch/series`.
+fn samples_from_query(base: &str) -> Samples {
+    let url = format!(
+        "{base}/api/v1/query?query={}&time={}",
+        enc(&format!("{METRIC}[2h]")),
+        wall_ms() as f64 / 1000.0 + 60.0
+    );
+    let a = get(&url, &[]);
+    assert_eq!(a.status, 200, "{url}: {}", a.text());
+    let v: serde_json::Value = serde_json::from_str(&a.text()).unwrap();
+    let mut out = Samples::new();
+    for r in v["data"]["result"].as_array().unwrap() {
+        let m = &r["metric"];
+        let key = format!(
+            "{}/{}",
+            m["batch"].as_str().unwrap(),
+            m["series"].as_str().unwrap()
+        );
+        let pts = r["values"].as_array().unwrap().iter().map(|p| {
+            let t = (p[0].as_f64().unwrap() * 1000.0).round() as i64;
+            let v: f64 = p[1].as_str().unwrap().parse().unwrap();
+            (t, v.to_bits())
+        });
+        out.entry(key).or_default().extend(pts);
+    }
+    out
+}
+
+/// VictoriaMetrics' raw samples of [`METRIC`] from `/api/v1/export` (duplicates included).
+fn samples_from_vm(base: &str) -> Samples {
+    let url = format!(
+        "{base}/api/v1/export?match[]={}&start=0",
+        enc(&format!("{{__name__=\"{METRIC}\"}}"))
+    );
+    let a = get(&url, &[]);
+    assert_eq!(a.status, 200, "{url}: {}", a.text());
+    let mut out = Samples::new();
+    for line in a.text().lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let m = &v["metric"];
+        let key = format!(
+            "{}/{}",
+            m["batch"].as_str().unwrap(),
+            m["series"].as_str().unwrap()
+        );
+        let vals = v["values"].as_array().unwrap();
+        let ts = v["timestamps"].as_array().unwrap();
+        let e = out.entry(key).or_default();
+        for (t, x) in ts.iter().zip(vals) {
+            e.push((t.as_i64().unwrap(), x.as_f64().unwrap().to_bits()));
+        }
+    }
+    for v in out.values_mut() {
+        v.sort_unstable();
+    }
+    out
+}
+
+struct Vm {
+    guard: ChildGuard,
+    dir: PathBuf,
+    port: u16,
+    url: String,
+}
+
+impl Vm {
+    fn start(dir: &Path, port: u16) -> Vm {
+        let mut cmd = Command::new(VM);
+        cmd.arg(format!("-storageDataPath={}", dir.join("data").display()))
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .args([
+                "-retentionPeriod=100y",
+                "-search.disableCache",
+                "-search.latencyOffset=0s",
+                "-dedup.minScrapeInterval=1ms",
+            ]);
+        let guard =
+            ChildGuard::spawn("victoria-metrics", cmd, &dir.join(format!("log.{port}"))).unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        wait(60, "VictoriaMetrics ready", || up(&format!("{url}/health")));
+        Vm {
+            guard,
+            dir: dir.to_owned(),
+            port,
+            url,
+        }
+    }
+
+    fn stop(mut self) -> (PathBuf, u16) {
+        self.guard.stop(Duration::from_secs(20));
+        (self.dir.clone(), self.port)
+    }
+}
+
+/// Whether `url` answers 200 (connection refused: not yet).
+fn up(url: &str) -> bool {
+    ureq::get(url).call().is_ok_and(|r| r.status() == 200)
+}
+
+#[track_caller]
+fn wait(secs: u64, what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn config(prom: &str, vm: &str) -> String {
+    let queue = "    queue_config:\n      max_samples_per_send: 200\n      capacity: 1000\n      batch_send_deadline: 100ms\n      min_backoff: 50ms\n      max_backoff: 400ms\n";
+    format!(
+        "global:\n  external_labels: {{tier: edge}}\nremote_write:\n  - url: {prom}/api/v1/write\n    name: prom\n{queue}  - url: {vm}/api/v1/write\n    name: vm\n{queue}    write_relabel_configs:\n      - source_labels: [batch]\n        regex: skip\n        action: drop\n"
+    )
+}
+
+fn peers(test: &str) -> bool {
+    crate::prometheus::installed(test) && fedstore_tools::skips::peer_installed(test, VM)
+}
+
+/// What a receiver holds must be what fedstore holds, each sample once (the external label
+/// `tier="edge"` is checked by the receivers' queries matching on it).
+#[track_caller]
+fn assert_same(what: &str, got: &Samples, want: &Samples) {
+    assert_eq!(got.len(), want.len(), "{what}: series count");
+    for (k, w) in want {
+        let g = got
+            .get(k)
+            .unwrap_or_else(|| panic!("{what}: series {k} missing"));
+        if g != w {
+            let dups = g.windows(2).filter(|p| p[0].0 == p[1].0).count();
+            panic!(
+                "{what}: series {k}: {} samples ({dups} duplicate timestamps), fedstore has {}",
+                g.len(),
+                w.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn sends_everything_once_across_an_outage_and_a_kill() {
+    let test = "remote_write_sender::sends_everything_once_across_an_outage_and_a_kill";
+    if !peers(test) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (pport, vport) = (free_port(), crate::support::free_port_in(21400));
+    let prom_args = ["--web.enable-remote-write-receiver"];
+    let prom = Prometheus::start(test, pport, "global: {}\n", &prom_args).unwrap();
+    let vm = Vm::start(tmp.path(), vport);
+    let cfg_path = tmp.path().join("fedstore.yml");
+    std::fs::write(&cfg_path, config(prom.url(), &vm.url)).unwrap();
+    let data = tmp.path().join("fedstore");
+    let mut fs = Fedstore::start(&data, &cfg_path);
+
+    let t0 = wall_ms() / 1000 * 1000 - 20 * 60 * 1000;
+    // Batch 1 with both receivers up.
+    fs.ingest("one", 20, t0, 30);
+    fs.ingest("skip", 2, t0, 5);
+    wait(30, "batch one sent", || {
+        fs.metric("fedstore_remote_storage_samples_total", "prom") >= 610.0
+            && fs.metric("fedstore_remote_storage_samples_total", "vm") >= 600.0
+            && fs.metric("fedstore_remote_storage_samples_dropped_total", "vm") >= 10.0
+    });
+    assert_eq!(
+        fs.metric("fedstore_remote_storage_samples_total", "prom"),
+        610.0
+    );
+    assert_eq!(
+        fs.metric("fedstore_remote_storage_samples_total", "vm"),
+        600.0
+    );
+    assert_eq!(
+        fs.metric("fedstore_remote_storage_samples_dropped_total", "vm"),
+        10.0
+    );
+
+    // Outage: both receivers stop; fedstore ingests and retries, then dies with SIGKILL.
+    let prom_dir = prom.stop_keep_data();
+    let (vm_dir, vm_port) = vm.stop();
+    fs.ingest("two", 20, t0 + 30_000, 30);
+    wait(20, "retries during the outage", || {
+        fs.metric("fedstore_remote_storage_samples_retried_total", "prom") > 0.0
+            && fs.metric("fedstore_remote_storage_samples_retried_total", "vm") > 0.0
+    });
+    assert!(fs.metric("fedstore_remote_storage_samples_pending", "vm") > 0.0);
+    // The acknowledged position of batch one is on disk well before this (200 ms).
+    std::thread::sleep(Duration::from_millis(500));
+    fs.guard.kill();
+    fs = Fedstore::start(&data, &cfg_path);
+    fs.ingest("three", 20, t0 + 60_000, 30);
+    std::thread::sleep(Duration::from_secs(1));
+
+    // The receivers come back; everything arrives.
+    let prom = Prometheus::spawn_in(prom_dir, pport, "global: {}\n", &prom_args);
+    let mut prom = prom;
+    prom.wait_ready(60);
+    let vm = Vm::start(&vm_dir, vm_port);
+    let want = fs.samples();
+    assert_eq!(want.len(), 62, "fedstore's own series");
+    let mut want_sent = want.clone();
+    want_sent.retain(|k, _| !k.starts_with("skip/"));
+    wait(60, "prometheus has everything", || {
+        samples_from_query(prom.url())
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            >= 1810
+    });
+    let _ = get(&format!("{}/internal/force_flush", vm.url), &[]);
+    wait(60, "victoria-metrics has everything", || {
+        samples_from_vm(&vm.url)
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            >= 1800
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_same("prometheus", &samples_from_query(prom.url()), &want);
+    let _ = get(&format!("{}/internal/force_flush", vm.url), &[]);
+    assert_same("victoria-metrics", &samples_from_vm(&vm.url), &want_sent);
+    // The external label went along.
+    let a = get(
+        &format!(
+            "{}/api/v1/query?query={}",
+            prom.url(),
+            enc(&format!(
+                "count(count_over_time({METRIC}{{tier=\"edge\"}}[1h]))"
+            ))
+        ),
+        &[],
+    );
+    assert!(a.text().contains("\"62\""), "{}", a.text());
+    drop(vm);
+}
