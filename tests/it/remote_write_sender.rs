@@ -28,10 +28,15 @@ const METRIC: &str = "rwsend_test";
 struct Fedstore {
     guard: ChildGuard,
     url: String,
+    log: PathBuf,
 }
 
 impl Fedstore {
     fn start(data: &Path, config: &Path) -> Fedstore {
+        Self::start_with(data, config, &[])
+    }
+
+    fn start_with(data: &Path, config: &Path, extra: &[&str]) -> Fedstore {
         let port = crate::support::free_port_in(21300);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fedstore"));
         cmd.args(["serve", "--web.listen-address"])
@@ -40,7 +45,8 @@ impl Fedstore {
             .arg(data)
             .arg("--config.file")
             .arg(config)
-            .args(["--query.lookback-delta", "1d"]);
+            .args(["--query.lookback-delta", "1d"])
+            .args(extra);
         let log = data.with_extension(format!("log.{port}"));
         let mut guard = ChildGuard::spawn("fedstore", cmd, &log).unwrap();
         let url = format!("http://127.0.0.1:{port}");
@@ -48,7 +54,7 @@ impl Fedstore {
             guard.check_alive().unwrap();
             up(&format!("{url}/-/ready"))
         });
-        Fedstore { guard, url }
+        Fedstore { guard, url, log }
     }
 
     /// Imports `series` series with one sample per second from `t0` for `n` seconds.
@@ -270,6 +276,18 @@ fn sends_everything_once_across_an_outage_and_a_kill() {
         10.0
     );
 
+    // Kept to reproduce, at the end, a kill between acknowledgement and position write.
+    std::thread::sleep(Duration::from_millis(500));
+    let positions = data.join("remote_write");
+    let saved: Vec<(PathBuf, Vec<u8>)> = ["prom", "vm"]
+        .iter()
+        .map(|n| {
+            let p = positions.join(format!("{n}.position"));
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+
     // Outage: both receivers stop; fedstore ingests and retries, then dies with SIGKILL.
     let prom_dir = prom.stop_keep_data();
     let (vm_dir, vm_port) = vm.stop();
@@ -279,8 +297,6 @@ fn sends_everything_once_across_an_outage_and_a_kill() {
             && fs.metric("fedstore_remote_storage_samples_retried_total", "vm") > 0.0
     });
     assert!(fs.metric("fedstore_remote_storage_samples_pending", "vm") > 0.0);
-    // The acknowledged position of batch one is on disk well before this (200 ms).
-    std::thread::sleep(Duration::from_millis(500));
     fs.guard.kill();
     fs = Fedstore::start(&data, &cfg_path);
     fs.ingest("three", 20, t0 + 60_000, 30);
@@ -326,5 +342,226 @@ fn sends_everything_once_across_an_outage_and_a_kill() {
         &[],
     );
     assert!(a.text().contains("\"62\""), "{}", a.text());
+
+    // The at-least-once window: killed after batches two and three were acknowledged but
+    // (here: as if) before their position was written; the restart resends them. Prometheus
+    // ignores identical samples, VictoriaMetrics deduplicates them (-dedup.minScrapeInterval).
+    fs.guard.kill();
+    for (p, b) in &saved {
+        std::fs::write(p, b).unwrap();
+    }
+    let fs = Fedstore::start(&data, &cfg_path);
+    // Prometheus refuses the resent samples older than its newest as out of order (400,
+    // counted as failed): it keeps its one copy either way.
+    let finished = |n: &str| {
+        fs.metric("fedstore_remote_storage_samples_total", n)
+            + fs.metric("fedstore_remote_storage_samples_failed_total", n)
+    };
+    wait(60, "batches two and three sent again", || {
+        finished("prom") >= 1200.0 && finished("vm") >= 1200.0
+    });
+    assert_eq!(
+        fs.metric("fedstore_remote_storage_samples_total", "vm"),
+        1200.0
+    );
+    assert_same(
+        "prometheus after a resend",
+        &samples_from_query(prom.url()),
+        &want,
+    );
+    let _ = get(&format!("{}/internal/force_flush", vm.url), &[]);
+    assert_same(
+        "victoria-metrics after a resend",
+        &samples_from_vm(&vm.url),
+        &want_sent,
+    );
     drop(vm);
+}
+
+/// One request a [`FakeReceiver`] got: headers (lower-case names), samples, arrival.
+struct Got {
+    headers: Vec<(String, String)>,
+    samples: Vec<(String, i64, f64)>,
+    at: Instant,
+}
+
+/// A receiver answering from a script (then 200), recording every request.
+struct FakeReceiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
+}
+
+impl FakeReceiver {
+    fn start(script: Vec<(u16, &'static str)>) -> FakeReceiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rec = got.clone();
+        std::thread::spawn(move || {
+            let mut script = script.into_iter();
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).unwrap();
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let (k, v) = h.split_once(':').unwrap();
+                        headers.push((k.to_ascii_lowercase(), v.trim().to_owned()));
+                    }
+                    let len: usize = headers
+                        .iter()
+                        .find(|(k, _)| k == "content-length")
+                        .map_or(0, |(_, v)| v.parse().unwrap());
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).unwrap();
+                    let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+                    let req = <fedstore::remote::proto::WriteRequest as prost::Message>::decode(
+                        raw.as_slice(),
+                    )
+                    .unwrap();
+                    let samples = req
+                        .timeseries
+                        .iter()
+                        .flat_map(|ts| {
+                            let l: Vec<String> = ts
+                                .labels
+                                .iter()
+                                .map(|l| format!("{}={}", l.name, l.value))
+                                .collect();
+                            let l = l.join(",");
+                            ts.samples
+                                .iter()
+                                .map(move |s| (l.clone(), s.timestamp, s.value))
+                        })
+                        .collect();
+                    rec.lock().unwrap().push(Got {
+                        headers,
+                        samples,
+                        at: Instant::now(),
+                    });
+                    let (status, extra) = script.next().unwrap_or((200, ""));
+                    let resp =
+                        format!("HTTP/1.1 {status} X\r\ncontent-length: 4\r\n{extra}\r\nnope");
+                    w.write_all(resp.as_bytes()).unwrap();
+                }
+            }
+        });
+        FakeReceiver { url, got }
+    }
+}
+
+/// Retries 5xx, honours Retry-After on 429 with `retry_on_http_429`, drops 4xx with a
+/// counter, sends Prometheus's headers, and applies a changed `remote_write` on reload while
+/// an unchanged one keeps its queue running.
+#[test]
+fn retries_drops_headers_and_reload() {
+    let rx = FakeReceiver::start(vec![(500, ""), (429, "retry-after: 1\r\n"), (400, "")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = |tenant: &str| {
+        format!(
+            "global:\n  external_labels: {{tier: edge}}\nremote_write:\n  - url: {}\n    name: fake\n    headers: {{X-Scope-OrgID: {tenant}}}\n    basic_auth: {{username: u, password: p}}\n    queue_config:\n      max_samples_per_send: 10\n      batch_send_deadline: 50ms\n      min_backoff: 20ms\n      max_backoff: 100ms\n      retry_on_http_429: true\n",
+            rx.url
+        )
+    };
+    let cfg_path = tmp.path().join("fedstore.yml");
+    std::fs::write(&cfg_path, cfg("t1")).unwrap();
+    let data = tmp.path().join("fedstore");
+    let fs = Fedstore::start_with(&data, &cfg_path, &["--web.enable-lifecycle"]);
+    let t0 = wall_ms() / 1000 * 1000 - 60_000;
+    // One series, 30 samples in one record: three batches of 10 in order on one shard.
+    fs.ingest("a", 1, t0, 30);
+    wait(30, "all batches finished", || {
+        fs.metric("fedstore_remote_storage_samples_total", "fake") >= 20.0
+    });
+    let m = |n: &str| fs.metric(&format!("fedstore_remote_storage_{n}"), "fake");
+    assert_eq!(m("samples_failed_total"), 10.0, "the 400 drops its batch");
+    assert_eq!(
+        m("samples_retried_total"),
+        20.0,
+        "500 then 429: two retries"
+    );
+    assert_eq!(m("samples_total"), 20.0);
+    {
+        let got = rx.got.lock().unwrap();
+        assert_eq!(got.len(), 5);
+        assert!(
+            got[2].at - got[1].at >= Duration::from_secs(1),
+            "Retry-After: 1 honoured"
+        );
+        assert!(
+            got[1].at - got[0].at < Duration::from_secs(1),
+            "backoff, not Retry-After"
+        );
+        let h = |i: usize, k: &str| {
+            got[i]
+                .headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(h(0, "content-encoding"), "snappy");
+        assert_eq!(h(0, "content-type"), "application/x-protobuf");
+        assert_eq!(h(0, "x-prometheus-remote-write-version"), "0.1.0");
+        assert!(
+            h(0, "user-agent").starts_with("fedstore/"),
+            "{}",
+            h(0, "user-agent")
+        );
+        assert_eq!(h(0, "authorization"), "Basic dTpw");
+        assert_eq!(h(0, "x-scope-orgid"), "t1");
+        // The first 10 samples were dropped; the other 20 arrived in order, once.
+        let sent: Vec<i64> = got[3..]
+            .iter()
+            .flat_map(|g| g.samples.iter().map(|s| s.1))
+            .collect();
+        assert_eq!(sent, (10..30).map(|i| t0 + i * 1000).collect::<Vec<_>>());
+        assert_eq!(
+            got[3].samples[0].0,
+            format!("__name__={METRIC},batch=a,series=0,tier=edge")
+        );
+    }
+    let log = || std::fs::read_to_string(&fs.log).unwrap_or_default();
+    let started = |l: &str| l.matches("remote-write queue started").count();
+    assert_eq!(started(&log()), 1);
+    // Unchanged: the queue keeps running.
+    assert_eq!(
+        post(&format!("{}/-/reload", fs.url), "text/plain", b"").status,
+        200
+    );
+    assert_eq!(started(&log()), 1);
+    // Changed header: the queue restarts from its position and sends with the new header.
+    std::fs::write(&cfg_path, cfg("t2")).unwrap();
+    assert_eq!(
+        post(&format!("{}/-/reload", fs.url), "text/plain", b"").status,
+        200
+    );
+    assert_eq!(started(&log()), 2);
+    fs.ingest("b", 1, t0 + 30_000, 5);
+    wait(30, "sent after reload", || {
+        rx.got.lock().unwrap().len() >= 6
+    });
+    let got = rx.got.lock().unwrap();
+    let last = got.last().unwrap();
+    assert!(
+        last.headers
+            .iter()
+            .any(|(k, v)| k == "x-scope-orgid" && v == "t2")
+    );
+    assert!(
+        last.samples.iter().all(|s| s.0.contains("batch=b")),
+        "nothing resent"
+    );
 }
