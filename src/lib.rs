@@ -32,4 +32,5 @@ pub mod rules;
 pub mod scrape;
 pub mod server;
 pub mod time;
+pub mod tls_client;
 pub mod web_config;

@@ -12,6 +12,7 @@
 pub mod append;
 pub mod cache;
 pub mod client;
+pub mod dial;
 pub mod manager;
 pub mod metadata;
 pub mod scrape_loop;

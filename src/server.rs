@@ -199,6 +199,17 @@ impl AppState {
     }
 }
 
+/// Workers and connections per worker whose product is exactly `max_connections`: the most
+/// workers (at most `cores`) that divide it. The accept loop hands a connection to any
+/// worker under its limit, so the total is enforced exactly, as one `LimitListener` would.
+fn connection_split(max_connections: usize, cores: usize) -> (usize, usize) {
+    let workers = (1..=cores.max(1).min(max_connections))
+        .rev()
+        .find(|w| max_connections.is_multiple_of(*w))
+        .unwrap_or(1);
+    (workers, max_connections / workers)
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then stops gracefully.
 pub async fn run(
     listener: TcpListener,
@@ -208,18 +219,17 @@ pub async fn run(
     let remote_write = web::Data::from(state.remote_write.clone());
     let max_connections = state.max_connections;
     let web_config = state.web_config.clone();
-    let tls = match web_config
-        .as_deref()
-        .and_then(|w| w.tls_server_config.as_ref())
-    {
-        Some(t) => Some(
-            crate::web_config::tls::server_config(t)
+    // The file is followed on disk (certificates, client CA, users, headers), as
+    // exporter-toolkit re-reads it per handshake and per request.
+    let live = web_config.map(|w| Arc::new(crate::web_config::reload::Live::new(w)));
+    let tls = match &live {
+        Some(l) if l.current().is_ok_and(|w| w.tls_server_config.is_some()) => Some(
+            crate::web_config::tls_live::live_server_config(l.clone())
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
         ),
-        None => None,
+        _ => None,
     };
-    let guard = web_config
-        .as_deref()
+    let guard = live
         .and_then(crate::web_config::auth::WebGuard::new)
         .map(web::Data::new);
     let data = web::Data::from(state);
@@ -245,10 +255,9 @@ pub async fn run(
     if max_connections > 0 {
         // actix counts per worker; like Prometheus's LimitListener, connections over the
         // limit wait in the listen backlog rather than being refused.
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        server = server
-            .workers(workers)
-            .max_connections(max_connections.div_ceil(workers).max(1));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (workers, per_worker) = connection_split(max_connections, cores);
+        server = server.workers(workers).max_connections(per_worker);
     }
     let server = match tls {
         Some(cfg) => server.listen_rustls_0_23(listener, cfg)?,
@@ -261,6 +270,26 @@ pub async fn run(
         () = shutdown => {
             handle.stop(true).await;
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connection_split_is_exact() {
+        for (max, cores, want) in [
+            (512, 2, (2, 256)),
+            (512, 6, (4, 128)),
+            (3, 2, (1, 3)),
+            (1, 8, (1, 1)),
+            (6, 4, (3, 2)),
+        ] {
+            assert_eq!(
+                super::connection_split(max, cores),
+                want,
+                "{max} on {cores}"
+            );
         }
     }
 }

@@ -4,7 +4,9 @@
 //! `/-/healthy` and `/-/ready` included, as in Prometheus.
 
 pub mod auth;
+pub mod reload;
 pub mod tls;
+pub mod tls_live;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,10 @@ pub struct WebConfig {
     /// User name to bcrypt hash; non-empty: every request needs one of them.
     #[serde(default)]
     pub basic_auth_users: BTreeMap<String, String>,
+    /// The file this was read from (set by [`WebConfig::load`]); the server follows its
+    /// changes ([`reload::Live`]).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// `tls_server_config`.
@@ -128,6 +134,7 @@ impl WebConfig {
             }
         }
         cfg.validate()?;
+        cfg.source = Some(path.to_owned());
         Ok(cfg)
     }
 

@@ -123,6 +123,7 @@ impl<'de> Deserialize<'de> for AlertingConfig {
                 tls_config: am.tls_config,
                 follow_redirects: am.follow_redirects,
                 enable_http2: am.enable_http2,
+                ..RawHttpClientConfig::default()
             }
             .validate()
             .map_err(D::Error::custom)?;

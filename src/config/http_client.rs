@@ -1,7 +1,8 @@
 //! The HTTP client fields of a scrape config (prometheus/common v0.39.0 `HTTPClientConfig`,
 //! inlined into `scrape_configs` entries): `basic_auth`, `authorization`, the legacy
-//! `bearer_token`/`bearer_token_file`, `tls_config`, `follow_redirects`, `enable_http2`.
-//! Validation and the bearer-token folding follow `HTTPClientConfig.Validate`.
+//! `bearer_token`/`bearer_token_file`, `tls_config`, `proxy_url`, `proxy_connect_header`,
+//! `follow_redirects`, `enable_http2`. Validation and the bearer-token folding follow
+//! `HTTPClientConfig.Validate`; [`crate::tls_client`] turns `tls_config` into rustls.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -67,8 +68,7 @@ pub struct Authorization {
     pub credentials_file: Option<PathBuf>,
 }
 
-/// `tls_config` (v0.39.0 fields). Parsed and validated for shape; whether the scrape client
-/// honours each field is up to the scrape manager (see docs/configuration.md).
+/// `tls_config` (v0.39.0 fields), used by [`crate::tls_client::client_config`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -109,6 +109,112 @@ pub struct HttpClientConfig {
     pub follow_redirects: bool,
     /// Allow HTTP/2 (default true).
     pub enable_http2: bool,
+    /// `proxy_url`: an `http://` proxy (CONNECT for https targets, absolute-URI requests for
+    /// http ones).
+    pub proxy_url: Option<ProxyUrl>,
+    /// `proxy_connect_header`: headers sent with CONNECT (values are secrets).
+    pub proxy_connect_header: Vec<(String, Vec<Secret>)>,
+}
+
+/// A parsed `proxy_url`. `Debug` hides the password as Go's `URL.Redacted` does.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    /// `host:port` to connect to (port 80 when absent).
+    pub address: String,
+    /// `Basic ...` value of `Proxy-Authorization`, from the URL's user info.
+    pub authorization: Option<Secret>,
+    redacted: String,
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl ProxyUrl {
+    /// Parses `http://[user[:password]@]host[:port][/]`. Other schemes (Go also has `https`
+    /// and `socks5` proxies) are refused with a message saying so.
+    pub fn parse(text: &str) -> Result<ProxyUrl, String> {
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err(format!(
+                "proxy_url {text:?}: missing scheme (http://host:port)"
+            ));
+        };
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(format!(
+                "proxy_url {:?}: scheme {scheme:?} is not supported by fedstore (http only)",
+                redact(text)
+            ));
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let (userinfo, host) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        if host.is_empty() {
+            return Err(format!("proxy_url {:?}: no host", redact(text)));
+        }
+        let has_port = match host.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').is_some_and(|(_, p)| p.starts_with(':')),
+            None => host.contains(':'),
+        };
+        let address = if has_port {
+            host.to_owned()
+        } else {
+            format!("{host}:80")
+        };
+        let authorization = userinfo.map(|u| {
+            let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+            let mut token = String::new();
+            base64_encode(
+                format!("{}:{}", percent_decode(user), percent_decode(pass)).as_bytes(),
+                &mut token,
+            );
+            Secret::new(format!("Basic {token}"))
+        });
+        Ok(ProxyUrl {
+            address,
+            authorization,
+            redacted: redact(text),
+        })
+    }
+}
+
+/// The URL with its password replaced by `xxxxx` (Go's `URL.Redacted`).
+fn redact(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{}", &rest[end..]),
+            None => text.to_owned(),
+        },
+        None => text.to_owned(),
+    }
+}
+
+/// `%XX` decoding of URL user info (invalid escapes are kept as written).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Default for HttpClientConfig {
@@ -119,6 +225,8 @@ impl Default for HttpClientConfig {
             tls_config: TlsConfig::default(),
             follow_redirects: true,
             enable_http2: true,
+            proxy_url: None,
+            proxy_connect_header: Vec::new(),
         }
     }
 }
@@ -133,11 +241,13 @@ pub(crate) struct RawHttpClientConfig {
     pub tls_config: Option<TlsConfig>,
     pub follow_redirects: Option<bool>,
     pub enable_http2: Option<bool>,
+    pub proxy_url: Option<String>,
+    pub proxy_connect_header: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 impl RawHttpClientConfig {
-    /// `HTTPClientConfig.Validate`, in its order and with its messages (OAuth2 and proxies are
-    /// rejected earlier, as unsupported).
+    /// `HTTPClientConfig.Validate`, in its order and with its messages (OAuth2 is rejected
+    /// earlier, as unsupported).
     pub fn validate(self) -> Result<HttpClientConfig, String> {
         let has_bearer = !self.bearer_token.is_empty() || self.bearer_token_file.is_some();
         if !self.bearer_token.is_empty() && self.bearer_token_file.is_some() {
@@ -200,12 +310,29 @@ impl RawHttpClientConfig {
                 credentials_file: Some(file),
             });
         }
+        let proxy_url = match self.proxy_url.as_deref() {
+            None | Some("") => None,
+            Some(u) => Some(ProxyUrl::parse(u)?),
+        };
+        let proxy_connect_header: Vec<(String, Vec<Secret>)> = self
+            .proxy_connect_header
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(Secret::new).collect()))
+            .collect();
+        if !proxy_connect_header.is_empty() && proxy_url.is_none() {
+            return Err(
+                "if proxy_connect_header is configured proxy_url must also be configured".into(),
+            );
+        }
         Ok(HttpClientConfig {
             basic_auth: self.basic_auth,
             authorization,
             tls_config: self.tls_config.unwrap_or_default(),
             follow_redirects: self.follow_redirects.unwrap_or(true),
             enable_http2: self.enable_http2.unwrap_or(true),
+            proxy_url,
+            proxy_connect_header,
         })
     }
 }
@@ -314,6 +441,30 @@ fn tls_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_urls() {
+        let p = ProxyUrl::parse("http://u%40x:p%3Ass@proxy.local:3128/").unwrap();
+        assert_eq!(p.address, "proxy.local:3128");
+        // base64("u@x:p:ss")
+        assert_eq!(
+            p.authorization.as_ref().map(Secret::expose),
+            Some("Basic dUB4OnA6c3M=")
+        );
+        assert_eq!(format!("{p:?}"), "http://u%40x:xxxxx@proxy.local:3128/");
+        let p = ProxyUrl::parse("http://[::1]").unwrap();
+        assert_eq!(p.address, "[::1]:80");
+        assert!(p.authorization.is_none());
+        for (bad, want) in [
+            ("proxy:3128", "missing scheme"),
+            ("socks5://h:1", "not supported by fedstore"),
+            ("https://user:pw@h:1", "https://user:xxxxx@h:1"),
+            ("http:///x", "no host"),
+        ] {
+            let e = ProxyUrl::parse(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn base64_table() {

@@ -169,10 +169,10 @@ struct RawScrapeConfig {
     // Recognised so that the error says "not supported" instead of "unknown field".
     #[serde(default)]
     oauth2: Option<serde_yaml_ng::Value>,
+    #[serde(default, deserialize_with = "yaml::opt_string")]
+    proxy_url: Option<String>,
     #[serde(default)]
-    proxy_url: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    proxy_connect_header: Option<serde_yaml_ng::Value>,
+    proxy_connect_header: Option<std::collections::BTreeMap<String, Vec<String>>>,
     // Null entries are kept to report them as Prometheus does.
     #[serde(default)]
     static_configs: Vec<Option<RawTargetGroup>>,
@@ -210,14 +210,8 @@ impl RawScrapeConfig {
         if self.job_name.is_empty() {
             return Err("job_name is empty".to_owned());
         }
-        for (field, present) in [
-            ("oauth2", self.oauth2.is_some()),
-            ("proxy_url", self.proxy_url.is_some()),
-            ("proxy_connect_header", self.proxy_connect_header.is_some()),
-        ] {
-            if present {
-                return Err(format!("{field} is not supported by fedstore"));
-            }
+        if self.oauth2.is_some() {
+            return Err("oauth2 is not supported by fedstore".to_owned());
         }
         let http_client = RawHttpClientConfig {
             basic_auth: self.basic_auth,
@@ -227,6 +221,8 @@ impl RawScrapeConfig {
             tls_config: self.tls_config,
             follow_redirects: self.follow_redirects,
             enable_http2: self.enable_http2,
+            proxy_url: self.proxy_url,
+            proxy_connect_header: self.proxy_connect_header,
         }
         .validate()?;
         // Prometheus rejects URLs in static targets unless relabeling could rewrite them.

@@ -48,7 +48,15 @@ pub struct NotifierStats {
 struct Settings {
     external_labels: Vec<(String, String)>,
     relabel: Vec<RelabelConfig>,
-    targets: Vec<(String, Duration, HttpClientConfig)>,
+    targets: Vec<Target>,
+}
+
+/// One Alertmanager endpoint with its own client, built once per configuration so
+/// connections are kept alive between batches.
+struct Target {
+    url: String,
+    client: HttpClientConfig,
+    agent: ureq::Agent,
 }
 
 struct Shared {
@@ -126,7 +134,17 @@ fn settings(cfg: &AlertingConfig, external_labels: &[(String, String)]) -> Setti
     let mut targets = Vec::new();
     for am in &cfg.alertmanagers {
         for url in am.urls() {
-            targets.push((url, am.timeout.into(), am.http_client.clone()));
+            let timeout: Duration = am.timeout.into();
+            let agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(timeout))
+                .build()
+                .into();
+            targets.push(Target {
+                url,
+                client: am.http_client.clone(),
+                agent,
+            });
         }
     }
     Settings {
@@ -169,8 +187,8 @@ fn run(shared: &Shared) {
             continue;
         }
         let body = encode(&alerts);
-        for (url, timeout, auth) in &settings.targets {
-            match post(url, *timeout, auth, &body) {
+        for t in &settings.targets {
+            match post(t, &body) {
                 Ok(()) => {
                     shared
                         .stats
@@ -182,29 +200,20 @@ fn run(shared: &Shared) {
                         .stats
                         .errors
                         .fetch_add(alerts.len() as u64, Ordering::Relaxed);
-                    tracing::warn!(alertmanager = %url, count = alerts.len(), error = %e, "error sending alerts");
+                    tracing::warn!(alertmanager = %t.url, count = alerts.len(), error = %e, "error sending alerts");
                 }
             }
         }
     }
 }
 
-fn post(
-    url: &str,
-    timeout: Duration,
-    client: &HttpClientConfig,
-    body: &[u8],
-) -> Result<(), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .into();
-    let mut req = agent
-        .post(url)
+fn post(t: &Target, body: &[u8]) -> Result<(), String> {
+    let mut req = t
+        .agent
+        .post(&t.url)
         .header("Content-Type", "application/json")
         .header("User-Agent", crate::scrape::client::USER_AGENT);
-    if let Some(auth) = client.authorization_header()? {
+    if let Some(auth) = t.client.authorization_header()? {
         req = req.header("Authorization", auth);
     }
     let resp = req.send(body).map_err(|e| e.to_string())?;

@@ -1,14 +1,17 @@
-//! The scrape HTTP client: a small HTTP/1.1 `GET` over tokio's `TcpStream`, one kept-alive
-//! connection per target, sending Prometheus 2.42's scrape headers and returning the raw
-//! (possibly gzip-compressed) body; decompression and parsing happen off the async workers.
+//! The scrape HTTP client: a small HTTP/1.1 `GET`, one kept-alive connection per target
+//! (plain TCP or TLS, direct or through a proxy: see [`crate::scrape::dial`]), sending
+//! Prometheus 2.42's scrape headers and returning the raw (possibly gzip-compressed) body;
+//! decompression and parsing happen off the async workers.
 //!
-//! Only `http://` is supported (no TLS stack is compiled in); the manager rejects `https`.
 //! Error texts follow Go's `net/http` and Prometheus's `targetScraper.scrape`.
 
 use std::fmt::Write as _;
 use std::io::Read as _;
+use std::sync::Arc;
 
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::scrape::dial::{Dialer, Stream, go_io};
 
 /// Prometheus 2.42's `Accept` header for scrapes (`acceptHeader`, native histograms off).
 pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -91,6 +94,20 @@ impl ScrapeRequest {
         }
     }
 
+    /// Adds a header line (e.g. `Proxy-Authorization`) to the request.
+    pub fn with_header(mut self, name: &str, value: &str) -> ScrapeRequest {
+        // The head ends with the blank line; insert before it.
+        self.head.truncate(self.head.len() - 2);
+        self.head
+            .extend_from_slice(format!("{name}: {value}\r\n\r\n").as_bytes());
+        self
+    }
+
+    /// Whether the URL is `https://`.
+    pub fn is_https(&self) -> bool {
+        self.url.starts_with("https://")
+    }
+
     /// The request bytes as sent.
     pub fn head(&self) -> &[u8] {
         &self.head
@@ -107,15 +124,28 @@ pub struct RawBody {
 }
 
 /// One target's connection, kept alive between scrapes when the server allows it.
-#[derive(Debug, Default)]
 pub struct Client {
-    conn: Option<TcpStream>,
+    conn: Option<Box<dyn Stream>>,
+    dialer: Arc<Dialer>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("connected", &self.conn.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
-    /// A client with no open connection.
-    pub fn new() -> Client {
-        Client::default()
+    /// A client with no open connection, connecting with `dialer`.
+    pub fn new(dialer: Arc<Dialer>) -> Client {
+        Client { conn: None, dialer }
+    }
+
+    /// Drops the open connection (its state is unknown after a timeout).
+    pub fn reset(&mut self) {
+        self.conn = None;
     }
 
     /// Sends `req` and reads the response body into `body` (cleared first). Fails on any
@@ -136,33 +166,30 @@ impl Client {
                     self.conn = keep;
                     return Ok(raw);
                 }
-                Err(Attempt::Stale) => body.clear(),
+                Err(Attempt::Stale(_)) => body.clear(),
                 Err(Attempt::Failed(e)) => return Err(e),
             }
         }
-        let conn = TcpStream::connect(req.address.as_str())
+        let conn = self
+            .dialer
+            .dial(&req.address, req.is_https())
             .await
-            .map_err(|e| {
-                transport(
-                    req,
-                    format!("dial tcp {}: {}", req.address, go_io(&e, true)),
-                )
-            })?;
-        let _ = conn.set_nodelay(true);
+            .map_err(|cause| transport(req, cause))?;
         match exchange(conn, req, limit, body).await {
             Ok((raw, keep)) => {
                 self.conn = keep;
                 Ok(raw)
             }
-            Err(Attempt::Stale) => Err(transport(req, "EOF".to_owned())),
+            Err(Attempt::Stale(cause)) => Err(transport(req, cause)),
             Err(Attempt::Failed(e)) => Err(e),
         }
     }
 }
 
 enum Attempt {
-    /// The connection closed before any response byte: retry on a new one.
-    Stale,
+    /// The connection closed before any response byte (with Go's text of why): retry on a
+    /// new one.
+    Stale(String),
     Failed(ScrapeError),
 }
 
@@ -173,56 +200,29 @@ fn transport(req: &ScrapeRequest, cause: String) -> ScrapeError {
     }
 }
 
-/// Go-like text of an I/O error (`connection refused`, `connection reset by peer`).
-fn go_io(e: &std::io::Error, dial: bool) -> String {
-    use std::io::ErrorKind;
-    let what = match e.kind() {
-        ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-        ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
-        ErrorKind::BrokenPipe => "broken pipe".to_owned(),
-        _ => e.to_string(),
-    };
-    if dial {
-        format!("connect: {what}")
-    } else {
-        what
-    }
-}
-
-async fn write_all(conn: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
-    while !data.is_empty() {
-        conn.writable().await?;
-        match conn.try_write(data) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+async fn write_all(conn: &mut Box<dyn Stream>, data: &[u8]) -> std::io::Result<()> {
+    conn.write_all(data).await?;
+    // TLS buffers the record until flushed.
+    conn.flush().await
 }
 
 /// Reads more bytes into `buf`; `Ok(0)` at end of stream.
-async fn read_more(conn: &TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+async fn read_more(conn: &mut Box<dyn Stream>, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     const CHUNK: usize = 64 << 10;
-    loop {
-        conn.readable().await?;
-        let len = buf.len();
-        if buf.capacity() - len < CHUNK {
-            buf.reserve(CHUNK);
+    let len = buf.len();
+    if buf.capacity() - len < CHUNK {
+        buf.reserve(CHUNK);
+    }
+    // Zero only the chunk about to be read, not the whole spare capacity.
+    buf.resize(len + CHUNK, 0);
+    match conn.read(&mut buf[len..]).await {
+        Ok(n) => {
+            buf.truncate(len + n);
+            Ok(n)
         }
-        // Zero only the chunk about to be read, not the whole spare capacity.
-        buf.resize(len + CHUNK, 0);
-        match conn.try_read(&mut buf[len..]) {
-            Ok(n) => {
-                buf.truncate(len + n);
-                return Ok(n);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => buf.truncate(len),
-            Err(e) => {
-                buf.truncate(len);
-                return Err(e);
-            }
+        Err(e) => {
+            buf.truncate(len);
+            Err(e)
         }
     }
 }
@@ -236,14 +236,14 @@ enum Framing {
 
 /// One request/response on `conn`. On success returns the connection when it may be reused.
 async fn exchange(
-    conn: TcpStream,
+    mut conn: Box<dyn Stream>,
     req: &ScrapeRequest,
     limit: Option<u64>,
     body: &mut Vec<u8>,
-) -> Result<(RawBody, Option<TcpStream>), Attempt> {
+) -> Result<(RawBody, Option<Box<dyn Stream>>), Attempt> {
     let fail = |cause: String| Attempt::Failed(transport(req, cause));
-    if write_all(&conn, &req.head).await.is_err() {
-        return Err(Attempt::Stale);
+    if let Err(e) = write_all(&mut conn, &req.head).await {
+        return Err(Attempt::Stale(go_io(&e, false)));
     }
     // Read the head; bytes after it are the start of the body.
     let mut buf: Vec<u8> = Vec::with_capacity(8 << 10);
@@ -254,11 +254,11 @@ async fn exchange(
         if buf.len() > MAX_HEAD_BYTES {
             return Err(fail("net/http: response headers too long".to_owned()));
         }
-        match read_more(&conn, &mut buf).await {
-            Ok(0) if buf.is_empty() => return Err(Attempt::Stale),
+        match read_more(&mut conn, &mut buf).await {
+            Ok(0) if buf.is_empty() => return Err(Attempt::Stale("EOF".to_owned())),
             Ok(0) => return Err(fail("unexpected EOF".to_owned())),
             Ok(_) => {}
-            Err(_) if buf.is_empty() => return Err(Attempt::Stale),
+            Err(e) if buf.is_empty() => return Err(Attempt::Stale(go_io(&e, false))),
             Err(e) => return Err(fail(go_io(&e, false))),
         }
     };
@@ -317,7 +317,7 @@ async fn exchange(
                 if over(body.len()) {
                     return Err(Attempt::Failed(ScrapeError::BodySizeLimit));
                 }
-                match read_more(&conn, body).await {
+                match read_more(&mut conn, body).await {
                     Ok(0) => return Err(fail("unexpected EOF".to_owned())),
                     Ok(_) => {}
                     Err(e) => return Err(fail(go_io(&e, false))),
@@ -332,7 +332,7 @@ async fn exchange(
                 if over(body.len()) {
                     return Err(Attempt::Failed(ScrapeError::BodySizeLimit));
                 }
-                match read_more(&conn, body).await {
+                match read_more(&mut conn, body).await {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(e) => return Err(fail(go_io(&e, false))),
@@ -347,7 +347,7 @@ async fn exchange(
                     if let Some(i) = memchr::memmem::find(&buf[pos..], b"\r\n") {
                         break pos + i;
                     }
-                    match read_more(&conn, &mut buf).await {
+                    match read_more(&mut conn, &mut buf).await {
                         Ok(0) => return Err(fail("unexpected EOF".to_owned())),
                         Ok(_) => {}
                         Err(e) => return Err(fail(go_io(&e, false))),
@@ -368,7 +368,7 @@ async fn exchange(
                             pos += i + 2;
                             continue;
                         }
-                        match read_more(&conn, &mut buf).await {
+                        match read_more(&mut conn, &mut buf).await {
                             Ok(0) => break,
                             Ok(_) => {}
                             Err(e) => return Err(fail(go_io(&e, false))),
@@ -377,7 +377,7 @@ async fn exchange(
                     break;
                 }
                 while buf.len() < pos + size + 2 {
-                    match read_more(&conn, &mut buf).await {
+                    match read_more(&mut conn, &mut buf).await {
                         Ok(0) => return Err(fail("unexpected EOF".to_owned())),
                         Ok(_) => {}
                         Err(e) => return Err(fail(go_io(&e, false))),
@@ -501,7 +501,8 @@ mod tests {
             "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789",
         ]);
         let req = ScrapeRequest::new("http://x/metrics", &addr, "/metrics", 1.0, None);
-        let mut c = Client::new();
+        let plain = || Arc::new(Dialer::new(&crate::config::HttpClientConfig::default()).unwrap());
+        let mut c = Client::new(plain());
         let mut body = Vec::new();
         let r = c.get(&req, None, &mut body).await.unwrap();
         assert_eq!(body, b"a 1\nb 2");
@@ -525,7 +526,7 @@ mod tests {
         );
         let refused = ScrapeRequest::new("http://127.0.0.1:1/m", "127.0.0.1:1", "/m", 1.0, None);
         assert_eq!(
-            Client::new()
+            Client::new(plain())
                 .get(&refused, None, &mut body)
                 .await
                 .unwrap_err()

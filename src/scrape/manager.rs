@@ -22,6 +22,7 @@ use crate::config::file_sd::read_target_file;
 use crate::config::{Config, ScrapeConfig, TargetGroup};
 use crate::metrics::Metrics;
 use crate::scrape::append::SampleContext;
+use crate::scrape::dial::Dialer;
 use crate::scrape::scrape_loop::{self, LoopCmd, LoopShared, TargetStatus};
 use crate::scrape::target::{LabelPairs, Populated, Target, fnv1a, targets_from_group};
 
@@ -31,15 +32,23 @@ const FILE_SD_POLL: Duration = Duration::from_secs(1);
 /// Why a configuration cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
-    /// A job uses a scheme fedstore cannot scrape (only `http` is built in).
+    /// A job uses a scheme fedstore cannot scrape (`http` and `https` are).
     #[error(
-        "scrape config with job name {job:?}: scheme {scheme:?} is not supported by fedstore (only http)"
+        "scrape config with job name {job:?}: scheme {scheme:?} is not supported by fedstore (only http and https)"
     )]
     UnsupportedScheme {
         /// The job.
         job: String,
         /// The scheme.
         scheme: String,
+    },
+    /// The job's HTTP client cannot be built (its `tls_config` files, ...).
+    #[error("scrape config with job name {job:?}: error creating HTTP client: {message}")]
+    HttpClient {
+        /// The job.
+        job: String,
+        /// What is wrong, in Prometheus's words.
+        message: String,
     },
     /// The manager was stopped.
     #[error("the scrape manager is stopped")]
@@ -55,6 +64,8 @@ struct ActiveTarget {
 /// One job.
 struct Pool {
     cfg: Arc<ScrapeConfig>,
+    /// How the job's targets are reached (TLS, proxy).
+    dialer: Arc<Dialer>,
     /// Distinguishes this pool from a later one of the same job (for the file-SD task).
     generation: u64,
     /// File-SD groups per file, as last read successfully.
@@ -170,13 +181,20 @@ impl ScrapeManager {
     /// Applies `cfg`: jobs added, changed (restarted) or removed; unchanged jobs keep their
     /// loops. On error nothing changes.
     pub fn apply_config(&self, cfg: &Config) -> Result<(), ApplyError> {
+        // Every job's client first (Prometheus's newScrapePool): on error nothing changes.
+        let mut dialers: HashMap<&str, Arc<Dialer>> = HashMap::new();
         for sc in &cfg.scrape_configs {
-            if sc.scheme != "http" {
+            if sc.scheme != "http" && sc.scheme != "https" {
                 return Err(ApplyError::UnsupportedScheme {
                     job: sc.job_name.clone(),
                     scheme: sc.scheme.clone(),
                 });
             }
+            let d = Dialer::new(&sc.http_client).map_err(|message| ApplyError::HttpClient {
+                job: sc.job_name.clone(),
+                message,
+            })?;
+            dialers.insert(&sc.job_name, Arc::new(d));
         }
         let mut state = self.inner.state.lock();
         if state.stopped {
@@ -213,7 +231,11 @@ impl ScrapeManager {
                     if let Some(p) = prev {
                         stop_pool(p, LoopCmd::Stop);
                     }
-                    pools.push(self.new_pool(sc.clone(), state.jitter_seed));
+                    let dialer = match dialers.get(sc.job_name.as_str()) {
+                        Some(d) => d.clone(),
+                        None => continue,
+                    };
+                    pools.push(self.new_pool(sc.clone(), dialer, state.jitter_seed));
                 }
             }
         }
@@ -225,10 +247,11 @@ impl ScrapeManager {
     }
 
     /// A new pool for `cfg`: static and file-SD targets started, file-SD polling running.
-    fn new_pool(&self, cfg: ScrapeConfig, jitter_seed: u64) -> Pool {
+    fn new_pool(&self, cfg: ScrapeConfig, dialer: Arc<Dialer>, jitter_seed: u64) -> Pool {
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
         let mut pool = Pool {
             cfg: Arc::new(cfg),
+            dialer,
             generation,
             file_groups: BTreeMap::new(),
             active: Vec::new(),
@@ -268,10 +291,12 @@ impl ScrapeManager {
         for g in groups {
             for r in targets_from_group(g, &cfg) {
                 match r {
-                    Ok(Populated::Active(t)) if !t.url.starts_with("http://") => {
+                    Ok(Populated::Active(t))
+                        if !t.url.starts_with("http://") && !t.url.starts_with("https://") =>
+                    {
                         tracing::warn!(
                             job = %cfg.job_name, url = %t.url,
-                            "target skipped: only the http scheme is supported by fedstore"
+                            "target skipped: only the http and https schemes are supported by fedstore"
                         );
                     }
                     Ok(Populated::Active(t)) => {
@@ -296,7 +321,7 @@ impl ScrapeManager {
                 .and_then(Option::take);
             match keep {
                 Some(a) => active.push(a),
-                None => active.push(self.start_loop(&cfg, t, jitter_seed)),
+                None => active.push(self.start_loop(&cfg, &pool.dialer, t, jitter_seed)),
             }
         }
         for o in old.into_iter().flatten() {
@@ -316,7 +341,13 @@ impl ScrapeManager {
         pool.active = active;
     }
 
-    fn start_loop(&self, cfg: &ScrapeConfig, target: Target, jitter_seed: u64) -> ActiveTarget {
+    fn start_loop(
+        &self,
+        cfg: &ScrapeConfig,
+        dialer: &Arc<Dialer>,
+        target: Target,
+        jitter_seed: u64,
+    ) -> ActiveTarget {
         let mut ctx = SampleContext::new(target.public.clone());
         ctx.honor_labels = cfg.honor_labels;
         ctx.honor_timestamps = cfg.honor_timestamps;
@@ -329,6 +360,7 @@ impl ScrapeManager {
             target: Arc::new(target),
             ctx: Arc::new(ctx),
             http: cfg.http_client.clone(),
+            dialer: dialer.clone(),
             body_limit: cfg.body_size_limit.limit(),
             status: Mutex::new(TargetStatus::default()),
             forced_error: Mutex::new(None),
@@ -570,7 +602,7 @@ mod tests {
     }
 
     #[test]
-    fn https_is_rejected_and_nothing_changes() {
+    fn unknown_schemes_and_bad_tls_files_are_rejected_and_nothing_changes() {
         let (_d, m) = manager();
         m.apply_config(&cfg(
             "- job_name: a\n  static_configs: [{targets: ['127.0.0.1:1']}]\n",
@@ -578,12 +610,21 @@ mod tests {
         .unwrap();
         let err = m
             .apply_config(&cfg(
-                "- job_name: b\n  scheme: https\n  static_configs: [{targets: ['h:1']}]\n",
+                "- job_name: b\n  scheme: ftp\n  static_configs: [{targets: ['h:1']}]\n",
             ))
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "scrape config with job name \"b\": scheme \"https\" is not supported by fedstore (only http)"
+            "scrape config with job name \"b\": scheme \"ftp\" is not supported by fedstore (only http and https)"
+        );
+        let err = m
+            .apply_config(&cfg(
+                "- job_name: c\n  scheme: https\n  tls_config: {ca_file: /nonexistent/ca.pem}\n  static_configs: [{targets: ['h:1']}]\n",
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scrape config with job name \"c\": error creating HTTP client: unable to load specified CA cert /nonexistent/ca.pem: No such file or directory (os error 2)"
         );
         assert_eq!(m.targets().active.len(), 1);
         assert_eq!(m.targets().active[0].scrape_pool, "a");

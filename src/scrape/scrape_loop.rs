@@ -90,6 +90,8 @@ pub struct LoopShared {
     pub ctx: Arc<SampleContext>,
     /// Authentication settings (files are read at every scrape, as Prometheus does).
     pub http: HttpClientConfig,
+    /// How connections to the target are opened (TLS, proxy), shared by the job.
+    pub dialer: Arc<crate::scrape::dial::Dialer>,
     /// `body_size_limit` in bytes, `None` for unlimited.
     pub body_limit: Option<u64>,
     /// Status of the last scrape.
@@ -223,7 +225,7 @@ pub async fn run(
     if sleep_or_cmd(offset, &mut cmd).await.is_some() {
         return;
     }
-    let mut client = Client::new();
+    let mut client = Client::new(shared.dialer.clone());
     let mut state = Some(TargetState::new());
     let mut raw: Vec<u8> = Vec::new();
     let mut plain: Vec<u8> = Vec::new();
@@ -411,13 +413,22 @@ async fn fetch(
         url: target.url.clone(),
         cause,
     })?;
-    let req = ScrapeRequest::new(
+    // Through a forwarding proxy an http request names the whole URL (Go's transport).
+    let proxied = !target.url.starts_with("https://") && shared.dialer.forwards_http();
+    let mut req = ScrapeRequest::new(
         &target.url,
         &target.address,
-        &target.path_and_query,
+        if proxied {
+            &target.url
+        } else {
+            &target.path_and_query
+        },
         target.timeout.as_secs_f64(),
         auth.as_deref(),
     );
+    if proxied && let Some(p) = shared.dialer.proxy_authorization() {
+        req = req.with_header("Proxy-Authorization", p);
+    }
     match tokio::time::timeout(
         target.timeout.as_std(),
         client.get(&req, shared.body_limit, raw),
@@ -427,7 +438,7 @@ async fn fetch(
         Ok(r) => r,
         Err(_) => {
             // The connection is in an unknown state: drop it.
-            *client = Client::new();
+            client.reset();
             Err(ScrapeError::Timeout {
                 url: target.url.clone(),
             })

@@ -1,10 +1,12 @@
 //! `basic_auth_users` and `http_server_config.headers` as an actix middleware in front of
 //! every route. bcrypt checks (tens of ms each by design) run on the blocking pool, never on
 //! an HTTP worker, and their outcome is cached as exporter-toolkit caches it, so a scraper
-//! sending the same credentials every 15 s pays for one check.
+//! sending the same credentials every 15 s pays for one check. Users and headers are taken
+//! from the file as it is now ([`Live`]), as exporter-toolkit re-reads it per request.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,15 +15,14 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use parking_lot::Mutex;
 
-use super::WebConfig;
+use super::reload::Live;
 
 /// Cached outcomes kept at most; the cache is emptied when full (simple, and bounded).
 const CACHE_ENTRIES: usize = 1024;
 
 /// What the middleware enforces.
 pub struct WebGuard {
-    users: BTreeMap<String, String>,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    live: Arc<Live>,
     /// Keyed by a keyed (per-process random) hash of user, password and stored hash, so no
     /// password is kept in memory.
     cache: Mutex<HashMap<u64, bool>>,
@@ -32,40 +33,42 @@ pub struct WebGuard {
 }
 
 impl WebGuard {
-    /// The guard for `cfg`; `None` when it asks for neither auth nor headers.
-    pub fn new(cfg: &WebConfig) -> Option<WebGuard> {
-        let headers: Vec<(HeaderName, HeaderValue)> = cfg
-            .http_server_config
-            .headers
-            .iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    HeaderName::from_bytes(k.as_bytes()).ok()?,
-                    HeaderValue::from_str(v).ok()?,
-                ))
-            })
-            .collect();
-        if cfg.basic_auth_users.is_empty() && headers.is_empty() {
+    /// The guard for `live`; `None` when the configuration is fixed (not read from a file)
+    /// and asks for neither auth nor headers. A file-backed one always gets a guard, since
+    /// users may be added to the file later.
+    pub fn new(live: Arc<Live>) -> Option<WebGuard> {
+        let needed = match live.current() {
+            Ok(c) => {
+                c.source.is_some()
+                    || !c.basic_auth_users.is_empty()
+                    || !c.http_server_config.headers.is_empty()
+            }
+            Err(_) => true,
+        };
+        if !needed {
             return None;
         }
         Some(WebGuard {
-            users: cfg.basic_auth_users.clone(),
-            headers,
+            live,
             cache: Mutex::new(HashMap::new()),
             keys: std::collections::hash_map::RandomState::new(),
             dummy: bcrypt::hash("fedstore: no such user", bcrypt::DEFAULT_COST).unwrap_or_default(),
         })
     }
 
-    /// Whether `authorization` (the header's value) names a user with its password.
-    pub async fn allowed(&self, authorization: Option<&str>) -> bool {
-        if self.users.is_empty() {
+    /// Whether `authorization` (the header's value) names one of `users` with its password.
+    pub async fn allowed(
+        &self,
+        users: &BTreeMap<String, String>,
+        authorization: Option<&str>,
+    ) -> bool {
+        if users.is_empty() {
             return true;
         }
         let Some((user, pass)) = authorization.and_then(parse_basic) else {
             return false;
         };
-        let (hash, known) = match self.users.get(&user) {
+        let (hash, known) = match users.get(&user) {
             Some(h) => (h.clone(), true),
             None => (self.dummy.clone(), false),
         };
@@ -143,12 +146,22 @@ pub async fn guard(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
+    let cfg = match g.live.current() {
+        Ok(c) => c,
+        Err(_) => {
+            // exporter-toolkit answers 500 while the file is unusable (logged by `Live`).
+            let resp = HttpResponse::InternalServerError()
+                .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+                .body("Internal Server Error\n");
+            return Ok(req.into_response(resp));
+        }
+    };
     let auth = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut res = if g.allowed(auth.as_deref()).await {
+    let mut res = if g.allowed(&cfg.basic_auth_users, auth.as_deref()).await {
         next.call(req).await?.map_into_boxed_body()
     } else {
         let resp = HttpResponse::Unauthorized()
@@ -157,8 +170,13 @@ pub async fn guard(
             .body("Unauthorized\n");
         req.into_response(resp)
     };
-    for (k, v) in &g.headers {
-        res.headers_mut().insert(k.clone(), v.clone());
+    for (k, v) in &cfg.http_server_config.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            res.headers_mut().insert(k, v);
+        }
     }
     Ok(res)
 }
@@ -191,11 +209,12 @@ mod tests {
     #[test]
     fn checks_bcrypt_and_caches() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let cfg = WebConfig {
+        let cfg = super::super::WebConfig {
             basic_auth_users: [("alice".to_owned(), hash)].into(),
-            ..WebConfig::default()
+            ..super::super::WebConfig::default()
         };
-        let g = WebGuard::new(&cfg).unwrap();
+        let users = cfg.basic_auth_users.clone();
+        let g = WebGuard::new(Arc::new(Live::new(Arc::new(cfg)))).unwrap();
         let rt = actix_web::rt::System::new();
         rt.block_on(async {
             let cases: &[(Option<&str>, bool)] = &[
@@ -206,7 +225,7 @@ mod tests {
                 (Some("Basic YWxpY2U6czNjcmV0"), true), // cached
             ];
             for (h, want) in cases {
-                assert_eq!(g.allowed(*h).await, *want, "{h:?}");
+                assert_eq!(g.allowed(&users, *h).await, *want, "{h:?}");
             }
         });
         assert_eq!(g.cache.lock().len(), 3);

@@ -6,13 +6,14 @@
 //! Ports come from 19700-19799.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fedstore_promql::parse_selector;
 use fedstore_storage::{Db, DbOptions, HeadOptions, Labels};
 
+use crate::serve::Serve;
 use crate::support::{enc, get, post};
 
 fn free_port() -> u16 {
@@ -23,78 +24,18 @@ const HOUR: i64 = 3_600_000;
 const STEP: i64 = 15_000;
 
 /// `fedstore serve` on `data` with 1h blocks and a 100 ms compaction interval.
-struct Server {
-    child: Child,
-    url: String,
-    stderr: PathBuf,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let port = free_port();
-        let stderr = data.with_extension(format!("stderr.{port}"));
-        let child = Command::new(env!("CARGO_BIN_EXE_fedstore"))
-            .args(["serve", "--web.listen-address"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--storage.tsdb.path")
-            .arg(data)
-            .args(["--storage.tsdb.min-block-duration", "1h"])
-            .args(["--storage.tsdb.compaction-interval", "100ms"])
-            .args(["--storage.tsdb.retention.time", "1y"])
+fn start(data: &Path) -> Serve {
+    Serve::start(
+        data,
+        &[
+            "--storage.tsdb.min-block-duration=1h",
+            "--storage.tsdb.compaction-interval=100ms",
+            "--storage.tsdb.retention.time=1y",
             // The data ends 1-2 h ago (its start is floored to the hour): 3h keeps it in the
             // lookback (and out of series gc) whatever the time of day.
-            .args(["--query.lookback-delta", "3h"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut srv = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = srv.child.try_wait().unwrap() {
-                panic!("server exited with {status}: {}", srv.log());
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && crate::support::is_ready(&srv.url)
-            {
-                return srv;
-            }
-            assert!(Instant::now() < deadline, "not ready: {}", srv.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// SIGTERM and wait for the exit.
-    fn stop(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            "--query.lookback-delta=3h",
+        ],
+    )
 }
 
 /// Names of the block directories (ULIDs) in `data`.
@@ -112,7 +53,7 @@ fn block_dirs(data: &Path) -> Vec<String> {
 fn restarted_server_keeps_and_answers_from_blocks() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let srv = Server::start(&data);
+    let srv = start(&data);
     // 4h of history for 10 series, 15 s apart, ending 1 h ago: the head spans 4 block ranges,
     // so the background compaction persists at least [base, base + 2h).
     let base = (crate::support::wall_ms() - 5 * HOUR).div_euclid(HOUR) * HOUR;
@@ -174,7 +115,7 @@ fn restarted_server_keeps_and_answers_from_blocks() {
     let junk = data.join("01J0000000000000000000000Z.tmp-for-creation");
     std::fs::create_dir_all(junk.join("chunks")).unwrap();
     std::fs::write(junk.join("index"), b"torn").unwrap();
-    let srv = Server::start(&data);
+    let srv = start(&data);
     assert!(!junk.exists(), "leftover temp block not removed");
     std::thread::sleep(Duration::from_millis(300));
     let after = block_dirs(&data);
@@ -248,7 +189,7 @@ fn restarted_server_keeps_and_answers_from_blocks() {
     std::fs::write(&index, &bytes).unwrap();
     // Compaction may cut or merge blocks as soon as the server runs (100 ms rounds), so the
     // check is that the restored directory serves every series, not that its list is frozen.
-    let srv = Server::start(&data);
+    let srv = start(&data);
     let q = format!(
         "{}/api/v1/query?query={}&time={}",
         srv.url,

@@ -320,3 +320,60 @@ fn malformed_requests_per_endpoint_store_nothing_and_the_server_keeps_serving() 
         healthy(&srv);
     }
 }
+
+/// `--web.max-connections`: with the limit reached, a further connection is not served (it
+/// waits in the listen backlog, as behind Prometheus's `LimitListener`) until one closes.
+#[test]
+fn max_connections_makes_further_connections_wait() {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
+    use std::time::Duration;
+    const MAX: usize = 3;
+    let srv = start(|s| s.max_connections = MAX);
+    let addr = srv.url().trim_start_matches("http://").to_owned();
+    let request = format!("GET /-/healthy HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    // Sends the request and reads an answer, or times out.
+    let ask = |c: &mut TcpStream, wait: Duration| -> Option<String> {
+        c.set_read_timeout(Some(wait)).unwrap();
+        c.write_all(request.as_bytes()).unwrap();
+        let mut buf = [0u8; 1024];
+        match c.read(&mut buf) {
+            Ok(n) if n > 0 => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            _ => None,
+        }
+    };
+    let mut held: Vec<TcpStream> = (0..MAX)
+        .map(|i| {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            let a = ask(&mut c, Duration::from_secs(10));
+            assert!(
+                a.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 200")),
+                "connection {i}: {a:?}"
+            );
+            c
+        })
+        .collect();
+    let mut extra = TcpStream::connect(&addr).unwrap();
+    assert_eq!(
+        ask(&mut extra, Duration::from_millis(1500)),
+        None,
+        "connection {} over the limit was served",
+        MAX + 1
+    );
+    // One held connection closes: the waiting one is accepted and its request answered.
+    drop(held.pop());
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = extra.read(&mut buf).unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // The held ones are still served.
+    for c in &mut held {
+        assert!(ask(c, Duration::from_secs(10)).is_some());
+    }
+}

@@ -21,5 +21,7 @@ mod remote_write_sender;
 mod rules;
 mod rules_live;
 mod scrape;
+mod scrape_tls;
+mod serve;
 mod support;
 mod web_security;

@@ -28,6 +28,7 @@ fn test_server_storage_is_the_serve_database() {
     assert_eq!(jobs, ["a", "b"]);
 }
 
+use crate::serve::Serve;
 use crate::support::{enc, get};
 
 /// 2023-11-14T22:13:20Z: data times in these tests.
@@ -771,52 +772,9 @@ fn promtool_instant_and_range() {
 // ---------------------------------------------------------------------------------------
 // The real binary: flags, and queries over blocks and head. Ports come from 19400-19499.
 
-/// `fedstore serve` on `data` with `args`, killed on drop.
-struct Binary {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Binary {
-    fn start(data: &std::path::Path, args: &[&str]) -> Binary {
-        let port = crate::support::free_port_in(19400);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fedstore"))
-            .args(["serve", "--web.listen-address"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--storage.tsdb.path")
-            .arg(data)
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("fedstore exited with {status}");
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && crate::support::is_ready(&url)
-            {
-                return Binary { child, url };
-            }
-            assert!(std::time::Instant::now() < deadline, "fedstore not ready");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let a = get(&format!("{}{path}", self.url), &[]);
-        (a.status, a.text())
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn get_text(srv: &Serve, path: &str) -> (u16, String) {
+    let a = get(&format!("{}{path}", srv.url), &[]);
+    (a.status, a.text())
 }
 
 /// `serve` wires the `--query.*` flags into the engine and `status/flags`, and answers
@@ -827,7 +785,7 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
     const STEP: i64 = 15_000;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let srv = Binary::start(
+    let srv = Serve::start(
         &data,
         &[
             "--storage.tsdb.min-block-duration",
@@ -846,7 +804,7 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
             "3",
         ],
     );
-    let (_, flags) = srv.get("/api/v1/status/flags");
+    let (_, flags) = get_text(&srv, "/api/v1/status/flags");
     let flags: serde_json::Value = serde_json::from_str(&flags).unwrap();
     assert_eq!(flags["data"]["query.max-samples"], "5000", "{flags}");
     assert_eq!(flags["data"]["query.timeout"], "1m");
@@ -886,9 +844,10 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
     }
     // Every step of the 4h sees all three series: sum = 3 * k + 0 + 1 + 2.
     let (start, end) = (base / 1000, (base + 4 * HOUR - STEP) / 1000);
-    let (status, body) = srv.get(&format!(
-        "/api/v1/query_range?query=sum(qb)&start={start}&end={end}&step=15"
-    ));
+    let (status, body) = get_text(
+        &srv,
+        &format!("/api/v1/query_range?query=sum(qb)&start={start}&end={end}&step=15"),
+    );
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let values = v["data"]["result"][0]["values"].as_array().unwrap();
@@ -897,9 +856,10 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
         assert_eq!(p[1], format!("{}", 3 * k + 3), "step {k}");
     }
     // count_over_time across the block boundaries: every sample once.
-    let (_, body) = srv.get(&format!(
-        "/api/v1/query?query=count_over_time(qb%7Bi%3D%221%22%7D%5B4h%5D)&time={end}"
-    ));
+    let (_, body) = get_text(
+        &srv,
+        &format!("/api/v1/query?query=count_over_time(qb%7Bi%3D%221%22%7D%5B4h%5D)&time={end}"),
+    );
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         v["data"]["result"][0]["value"][1],
@@ -907,15 +867,16 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
         "{body}"
     );
     // series and label values see the blocks too.
-    let (_, body) = srv.get(&format!(
-        "/api/v1/label/i/values?start={start}&end={}",
-        start + 600
-    ));
+    let (_, body) = get_text(
+        &srv,
+        &format!("/api/v1/label/i/values?start={start}&end={}", start + 600),
+    );
     assert_eq!(body, r#"{"status":"success","data":["0","1","2"]}"#);
     // --query.max-samples: a subquery of 3 series x 2880 points is over 5000.
-    let (status, body) = srv.get(&format!(
-        "/api/v1/query?query=count_over_time(qb%5B4h%3A5s%5D)&time={end}"
-    ));
+    let (status, body) = get_text(
+        &srv,
+        &format!("/api/v1/query?query=count_over_time(qb%5B4h%3A5s%5D)&time={end}"),
+    );
     assert_eq!(
         (status, body.as_str()),
         (

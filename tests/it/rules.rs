@@ -2,9 +2,10 @@
 //! reload (500, the running rules go on), removed groups' series made stale, and `for` state
 //! restored across a restart.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::serve::Serve;
 use crate::support::{enc, get, post};
 
 fn fedstore() -> Command {
@@ -60,80 +61,30 @@ fn check_rules_reports_like_promtool() {
     );
 }
 
-/// A running `fedstore serve` (killed on drop).
-struct Serve {
-    child: std::process::Child,
-    url: String,
-    log: std::path::PathBuf,
+/// `fedstore serve` with the rule-bearing config `cfg` and the lifecycle API on.
+fn start(cfg: &std::path::Path, data: &std::path::Path, extra: &[&str]) -> Serve {
+    let mut args = vec![
+        format!("--config.file={}", cfg.display()),
+        "--web.enable-lifecycle".to_owned(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    Serve::start(data, &args)
 }
 
-impl Serve {
-    fn start(cfg: &std::path::Path, data: &std::path::Path, extra: &[&str]) -> Serve {
-        let port = crate::prometheus::free_port();
-        let log = data.with_extension(format!("log.{port}"));
-        let child = fedstore()
-            .arg("serve")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-lifecycle")
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut s = Serve {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!("exited {st}: {}", s.log());
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && crate::support::is_ready(&s.url)
-            {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "not ready: {}", s.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn query(&self, q: &str) -> String {
-        get(&format!("{}/api/v1/query?query={}", self.url, enc(q)), &[]).text()
-    }
-
-    fn wait_for(&self, q: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let body = self.query(q);
-            if ok(&body) {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "{what}: {body}\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+fn query(srv: &Serve, q: &str) -> String {
+    get(&format!("{}/api/v1/query?query={}", srv.url, enc(q)), &[]).text()
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Polls the instant query `q` until `ok` accepts its answer (30 s at most).
+fn wait_for(srv: &Serve, q: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = query(srv, q);
+        if ok(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{what}: {body}\n{}", srv.log());
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -180,8 +131,8 @@ fn bad_rule_files_at_start_and_reload_and_stale_removed_groups() {
     );
 
     std::fs::write(&rules, format!("groups:\n{GROUP_A}{GROUP_B}")).unwrap();
-    let srv = Serve::start(&cfg, &dir.path().join("d1"), &[]);
-    srv.wait_for("rec:two", "group b records", |b| b.contains("\"2\""));
+    let srv = start(&cfg, &dir.path().join("d1"), &[]);
+    wait_for(&srv, "rec:two", "group b records", |b| b.contains("\"2\""));
     // A bad file on reload: 500, and both groups keep running.
     std::fs::write(
         &rules,
@@ -201,10 +152,12 @@ fn bad_rule_files_at_start_and_reload_and_stale_removed_groups() {
     std::fs::write(&rules, format!("groups:\n{GROUP_A}")).unwrap();
     let a = post(&format!("{}/-/reload", srv.url), "text/plain", b"");
     assert_eq!(a.status, 200, "{}", a.text());
-    srv.wait_for("rec:two", "stale marker for the removed group", |b| {
+    wait_for(&srv, "rec:two", "stale marker for the removed group", |b| {
         b.contains("\"result\":[]")
     });
-    srv.wait_for("rec:one", "group a still records", |b| b.contains("\"1\""));
+    wait_for(&srv, "rec:one", "group a still records", |b| {
+        b.contains("\"1\"")
+    });
 }
 
 #[test]
@@ -228,8 +181,8 @@ fn alert_for_state_is_restored_after_a_restart() {
     let data = dir.path().join("data");
     // A grace period shorter than `for`, so the alert is restored.
     let flags = ["--rules.alert.for-grace-period=1s"];
-    let srv = Serve::start(&cfg, &data, &flags);
-    let body = srv.wait_for("ALERTS_FOR_STATE", "for state written", |b| {
+    let srv = start(&cfg, &data, &flags);
+    let body = wait_for(&srv, "ALERTS_FOR_STATE", "for state written", |b| {
         b.contains("Long")
     });
     let active_at = |b: &str| -> f64 {
@@ -243,13 +196,13 @@ fn alert_for_state_is_restored_after_a_restart() {
     let before = active_at(&body);
     std::thread::sleep(Duration::from_secs(2));
     srv.stop();
-    let srv = Serve::start(&cfg, &data, &flags);
+    let srv = start(&cfg, &data, &flags);
     // After two evaluations the rule restores: activeAt moves by the downtime at most, and
     // is not reset to the restart.
     let alerts = || get(&format!("{}/api/v1/alerts", srv.url), &[]).text();
     let deadline = Instant::now() + Duration::from_secs(30);
     let after = loop {
-        let body = srv.query("ALERTS_FOR_STATE");
+        let body = query(&srv, "ALERTS_FOR_STATE");
         if body.contains("Long") {
             break active_at(&body);
         }

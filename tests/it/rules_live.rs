@@ -4,21 +4,20 @@
 //! with the external labels and resolve there.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::prometheus::{Prometheus, free_port, installed};
 use crate::scrape::Fixture;
+use crate::serve::Serve;
 use crate::support::{enc, get, post};
 
-/// `fedstore serve` with a configuration file, killed on drop.
+/// `fedstore serve` with a configuration file (and its data) in a temporary directory.
 struct Node {
-    child: Child,
-    url: String,
+    srv: Serve,
     _dir: tempfile::TempDir,
-    log: std::path::PathBuf,
 }
 
 impl Node {
@@ -26,50 +25,18 @@ impl Node {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("fedstore.yml");
         std::fs::write(&cfg, yaml).unwrap();
-        let port = free_port();
-        let log = dir.path().join("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_fedstore"))
-            .arg("serve")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut node = Node {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(st) = node.child.try_wait().unwrap() {
-                panic!("fedstore exited with {st}: {}", node.log());
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && crate::support::is_ready(&node.url)
-            {
-                return node;
-            }
-            assert!(Instant::now() < deadline, "not ready: {}", node.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let srv = Serve::start(
+            &dir.path().join("data"),
+            &[format!("--config.file={}", cfg.display())],
+        );
+        Node { srv, _dir: dir }
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Node {
+    type Target = Serve;
+    fn deref(&self) -> &Serve {
+        &self.srv
     }
 }
 

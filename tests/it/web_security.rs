@@ -15,12 +15,12 @@ use crate::support::{Options, TestServer, skip, wall_ms};
 
 /// A CA, a server certificate for 127.0.0.1 and two client certificates: one from the CA,
 /// one self-signed (not trusted).
-struct Pki {
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
 }
 
 impl Pki {
-    fn make(test: &str) -> Option<Pki> {
+    pub(crate) fn make(test: &str) -> Option<Pki> {
         if Command::new("openssl").arg("version").output().is_err() {
             skip(test, "openssl CLI not installed");
             return None;
@@ -117,7 +117,7 @@ impl Pki {
         Some(Pki { dir })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 }
@@ -278,6 +278,99 @@ fn optional_client_certificates_and_tls_version_bounds() {
     a2.extend(["--tlsv1.1", "--tls-max", "1.1"]);
     let (rc, _, text) = curl(&a2, &format!("{https}/-/healthy"));
     assert_ne!(rc, 0, "TLS 1.1 accepted: {text}");
+}
+
+/// The subject of the certificate the server at `addr` presents (openssl s_client).
+fn served_subject(addr: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", addr, "-servername", "localhost"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-subject"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    x509.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let out = x509.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn certificates_users_and_client_auth_follow_the_file() {
+    let Some(pki) = Pki::make("web_security::reload") else {
+        return;
+    };
+    if Command::new("curl").arg("--version").output().is_err() {
+        skip("web_security::reload", "curl not installed");
+        return;
+    }
+    let (_srv, https) = server(&pki, "NoClientCert");
+    let addr = https.trim_start_matches("https://").to_owned();
+    let healthy = format!("{https}/-/healthy");
+    let ask = |client: Option<&str>, creds: &str| {
+        let mut paths = Vec::new();
+        let mut args = cert_args(&pki, &mut paths, client);
+        args.extend(["-u", creds]);
+        let (rc, status, _) = curl(&args, &healthy);
+        (rc, status)
+    };
+    let alice = format!("alice:{PASSWORD}");
+    assert_eq!(ask(None, &alice), (0, 200));
+    assert!(
+        served_subject(&addr).contains("CN = server"),
+        "{}",
+        served_subject(&addr)
+    );
+
+    // Rotate the certificate in place: the next handshake presents the new one.
+    crate::scrape_tls::issue(&pki, "rotated", "IP:127.0.0.1,DNS:localhost");
+    for ext in ["key", "pem"] {
+        std::fs::copy(
+            pki.path(&format!("rotated.{ext}")),
+            pki.path(&format!("server.{ext}")),
+        )
+        .unwrap();
+    }
+    let subject = served_subject(&addr);
+    assert!(subject.contains("CN = rotated"), "{subject}");
+    assert_eq!(
+        ask(None, &alice),
+        (0, 200),
+        "the rotated certificate is trusted"
+    );
+
+    // Users change: alice is gone, bob is in.
+    let web = pki.path("web.yml");
+    let text = std::fs::read_to_string(&web).unwrap();
+    let bob_hash = bcrypt::hash("bob pass", 4).unwrap();
+    let alice_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("alice:"))
+        .unwrap()
+        .to_owned();
+    let text = text.replace(&alice_line, &format!("  bob: {bob_hash}"));
+    std::fs::write(&web, &text).unwrap();
+    assert_eq!(ask(None, &alice), (0, 401));
+    assert_eq!(ask(None, "bob:bob pass"), (0, 200));
+
+    // Client certificates become required.
+    let text = text.replace(
+        "client_auth_type: NoClientCert",
+        "client_auth_type: RequireAndVerifyClientCert",
+    );
+    std::fs::write(&web, &text).unwrap();
+    assert_ne!(ask(None, "bob:bob pass").0, 0, "no client certificate");
+    assert_eq!(ask(Some("client"), "bob:bob pass"), (0, 200));
+
+    // A broken file refuses handshakes (nothing served with stale settings) until fixed.
+    std::fs::write(&web, "tls_server_config: [broken\n").unwrap();
+    assert_ne!(ask(Some("client"), "bob:bob pass").0, 0, "broken file");
+    std::fs::write(&web, &text).unwrap();
+    assert_eq!(ask(Some("client"), "bob:bob pass"), (0, 200));
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -25,7 +25,7 @@ pub async fn rules(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     };
     let groups = state.rules.as_ref().map(|r| r.groups()).unwrap_or_default();
     let mut buf = json::begin_success(4096);
-    buf.extend_from_slice(rules_json(&groups, filter).as_bytes());
+    rules_json(&mut buf, &groups, filter);
     Ok(respond::json(&req, json::finish(buf)))
 }
 
@@ -33,6 +33,6 @@ pub async fn rules(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
 pub async fn alerts(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let groups = state.rules.as_ref().map(|r| r.groups()).unwrap_or_default();
     let mut buf = json::begin_success(1024);
-    buf.extend_from_slice(alerts_json(&groups).as_bytes());
+    alerts_json(&mut buf, &groups);
     respond::json(&req, json::finish(buf))
 }

@@ -1,0 +1,162 @@
+//! Opening a scrape connection as Go's `http.Transport` does for Prometheus: TCP to the
+//! target, or to the `proxy_url` (absolute-URI requests for `http` targets, a `CONNECT`
+//! tunnel for `https` ones), then TLS for `https` targets with the job's `tls_config`.
+//! Error texts are Go's (`dial tcp ...: connect: connection refused`, `proxyconnect tcp: ...`,
+//! `x509: certificate signed by unknown authority`).
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::config::HttpClientConfig;
+use crate::config::http_client::ProxyUrl;
+use crate::tls_client::{self, ReloadingClientConfig};
+
+/// A byte stream a scrape is sent over: plain TCP or TLS.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Largest `CONNECT` response head accepted from a proxy.
+const MAX_CONNECT_HEAD: usize = 16 << 10;
+
+/// How one job's targets are reached. Built once per scrape pool; the TLS files are
+/// re-read when they change (see [`ReloadingClientConfig`]).
+#[derive(Debug)]
+pub struct Dialer {
+    tls: ReloadingClientConfig,
+    proxy: Option<ProxyUrl>,
+    /// `proxy_connect_header` lines plus `Proxy-Authorization`, ready to send.
+    connect_headers: String,
+}
+
+impl Dialer {
+    /// The dialer of a job; fails as Prometheus's "error creating HTTP client" (a CA file
+    /// that cannot be read, a certificate without its key, ...).
+    pub fn new(http: &HttpClientConfig) -> Result<Dialer, String> {
+        let tls = ReloadingClientConfig::new(http.tls_config.clone()).map_err(|e| e.0)?;
+        let mut connect_headers = String::new();
+        for (name, values) in &http.proxy_connect_header {
+            for v in values {
+                connect_headers.push_str(&format!("{name}: {}\r\n", v.expose()));
+            }
+        }
+        if let Some(a) = http
+            .proxy_url
+            .as_ref()
+            .and_then(|p| p.authorization.as_ref())
+        {
+            connect_headers.push_str(&format!("Proxy-Authorization: {}\r\n", a.expose()));
+        }
+        Ok(Dialer {
+            tls,
+            proxy: http.proxy_url.clone(),
+            connect_headers,
+        })
+    }
+
+    /// Whether `http` requests go to a forwarding proxy (they then carry the absolute URL
+    /// and [`Dialer::proxy_authorization`]).
+    pub fn forwards_http(&self) -> bool {
+        self.proxy.is_some()
+    }
+
+    /// The `Proxy-Authorization` value for plain-HTTP requests through the proxy.
+    pub fn proxy_authorization(&self) -> Option<&str> {
+        self.proxy
+            .as_ref()
+            .and_then(|p| p.authorization.as_ref())
+            .map(|s| s.expose())
+    }
+
+    /// Connects to `address` (`host:port`), through the proxy if any, with TLS when `https`.
+    /// The error is the cause part of Go's `Get "<url>": <cause>`.
+    pub async fn dial(&self, address: &str, https: bool) -> Result<Box<dyn Stream>, String> {
+        let tcp = match &self.proxy {
+            None => connect(address).await?,
+            Some(p) => connect(&p.address)
+                .await
+                .map_err(|e| format!("proxyconnect tcp: {e}"))?,
+        };
+        if !https {
+            return Ok(Box::new(tcp));
+        }
+        let mut tcp = tcp;
+        if self.proxy.is_some() {
+            self.tunnel(&mut tcp, address).await?;
+        }
+        let cfg = self.tls.get().map_err(|e| e.0)?;
+        let name = tls_client::server_name(self.tls.tls_config(), address).map_err(|e| e.0)?;
+        let stream = tokio_rustls::TlsConnector::from(Arc::clone(&cfg))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| tls_client::describe_error(&e))?;
+        Ok(Box::new(stream))
+    }
+
+    /// `CONNECT address` on `tcp`; on a 200 the connection is a tunnel to the target.
+    async fn tunnel(&self, tcp: &mut TcpStream, address: &str) -> Result<(), String> {
+        let req = format!(
+            "CONNECT {address} HTTP/1.1\r\nHost: {address}\r\n{}\r\n",
+            self.connect_headers
+        );
+        tcp.write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("proxyconnect tcp: {}", go_io(&e, false)))?;
+        // Byte by byte, so that nothing after the head (the tunnel's first bytes) is eaten.
+        let mut head = Vec::with_capacity(256);
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > MAX_CONNECT_HEAD {
+                return Err("proxyconnect tcp: response headers too long".into());
+            }
+            let b = tcp
+                .read_u8()
+                .await
+                .map_err(|_| "proxyconnect tcp: unexpected EOF".to_owned())?;
+            head.push(b);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => return Err("proxyconnect tcp: malformed HTTP response".into()),
+        }
+        match resp.code {
+            Some(200) => Ok(()),
+            // Go returns the status text after the code (`Forbidden`).
+            Some(_) => Err(resp.reason.unwrap_or("unknown status code").to_owned()),
+            None => Err("unknown status code".into()),
+        }
+    }
+}
+
+/// TCP connect with Go's error text.
+async fn connect(address: &str) -> Result<TcpStream, String> {
+    let conn = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("dial tcp {address}: {}", go_io(&e, true)))?;
+    let _ = conn.set_nodelay(true);
+    Ok(conn)
+}
+
+/// Go-like text of an I/O error (`connection refused`, `connection reset by peer`).
+pub fn go_io(e: &std::io::Error, dial: bool) -> String {
+    use std::io::ErrorKind;
+    let tls = e
+        .get_ref()
+        .is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some());
+    let what = match e.kind() {
+        _ if tls => tls_client::describe_error(e),
+        ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
+        ErrorKind::BrokenPipe => "broken pipe".to_owned(),
+        ErrorKind::UnexpectedEof => "unexpected EOF".to_owned(),
+        _ => e.to_string(),
+    };
+    if dial {
+        format!("connect: {what}")
+    } else {
+        what
+    }
+}
