@@ -206,6 +206,9 @@ impl RawRemoteWrite {
             tls_config: self.tls_config,
             follow_redirects: self.follow_redirects,
             enable_http2: self.enable_http2,
+            // Refused above: the sender does not dial through proxies yet.
+            proxy_url: None,
+            proxy_connect_header: None,
         }
         .validate()?;
         if headers

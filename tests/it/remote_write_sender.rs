@@ -565,3 +565,71 @@ fn retries_drops_headers_and_reload() {
         "nothing resent"
     );
 }
+
+/// `https://` with `tls_config` through the shared rustls client: fedstore sends to fedstore
+/// served with TLS, client certificates and basic auth; a queue trusting another CA only
+/// retries (nothing is sent without verification).
+#[test]
+fn sends_over_https_with_client_certificates() {
+    use crate::web_security::Pki;
+    let Some(pki) = Pki::make("remote_write_sender::https") else {
+        return;
+    };
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let web = pki.path("web-rw.yml");
+    std::fs::write(
+        &web,
+        format!("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\nbasic_auth_users:\n  alice: {hash}\n"),
+    )
+    .unwrap();
+    let wc = std::sync::Arc::new(fedstore::web_config::WebConfig::load(&web).unwrap());
+    let rx = crate::support::TestServer::start_with(crate::support::Options {
+        state: Some(Box::new(move |s: &mut fedstore::server::AppState| {
+            s.web_config = Some(wc)
+        })),
+        ..crate::support::Options::default()
+    });
+    let addr = rx.url().trim_start_matches("http://").to_owned();
+    let p = |n: &str| pki.path(n).display().to_string();
+    let entry = |name: &str, ca: &str| {
+        format!(
+            "  - url: https://{addr}/api/v1/write\n    name: {name}\n    basic_auth: {{username: alice, password: pw}}\n    tls_config: {{ca_file: {ca}, cert_file: {}, key_file: {}}}\n    queue_config: {{batch_send_deadline: 50ms, min_backoff: 20ms, max_backoff: 100ms}}\n",
+            p("client.pem"),
+            p("client.key")
+        )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg_path = tmp.path().join("fedstore.yml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "remote_write:\n{}{}",
+            entry("good", &p("ca.pem")),
+            entry("rogue", &p("rogue.pem"))
+        ),
+    )
+    .unwrap();
+    let fs = Fedstore::start(&tmp.path().join("fedstore"), &cfg_path);
+    fs.ingest("tls", 2, wall_ms() - 60_000, 5);
+    wait(30, "sent over TLS", || {
+        fs.metric("fedstore_remote_storage_samples_total", "good") >= 10.0
+            && fs.metric("fedstore_remote_storage_samples_retried_total", "rogue") > 0.0
+    });
+    assert_eq!(
+        fs.metric("fedstore_remote_storage_samples_total", "good"),
+        10.0
+    );
+    assert_eq!(
+        fs.metric("fedstore_remote_storage_samples_failed_total", "good"),
+        0.0
+    );
+    assert_eq!(
+        fs.metric("fedstore_remote_storage_samples_total", "rogue"),
+        0.0
+    );
+    let log = std::fs::read_to_string(&fs.log).unwrap_or_default();
+    assert!(
+        log.contains("x509: certificate signed by unknown authority"),
+        "{log}"
+    );
+}

@@ -1,13 +1,11 @@
 //! One remote-write endpoint: the HTTP request (Prometheus 2.42 `remote.Client.Store`
 //! headers), how an answer is classified, and the retry delays of
-//! `sendWriteRequestWithBackoff`.
-//!
-//! Plain `http://` only for now. TLS SEAM: an `https://` URL (with `tls_config`) is refused by
-//! [`Endpoint::new`]; when the shared rustls client builder exists, build the agent's TLS
-//! configuration from `cfg.http_client.tls_config` there and drop the refusal.
+//! `sendWriteRequestWithBackoff`. `https://` URLs go through the shared rustls client
+//! configuration built from `tls_config` (src/tls_client.rs), as https scrapes do.
 
 use std::time::Duration;
 
+use super::http::Client;
 use crate::config::HttpClientConfig;
 use crate::config::remote_write::RemoteWriteConfig;
 
@@ -15,7 +13,7 @@ use crate::config::remote_write::RemoteWriteConfig;
 pub const USER_AGENT: &str = concat!("fedstore/", env!("CARGO_PKG_VERSION"));
 
 /// Longest error text kept from a refusing receiver (2.42's `maxErrMsgLen`).
-const MAX_ERR_MSG_LEN: u64 = 1024;
+const MAX_ERR_MSG_LEN: usize = 1024;
 
 /// What one attempt came to.
 #[derive(Debug, PartialEq)]
@@ -31,36 +29,23 @@ pub enum Outcome {
 
 /// The client side of one `remote_write` entry.
 pub struct Endpoint {
-    agent: ureq::Agent,
-    url: String,
+    client: Client,
     headers: Vec<(String, String)>,
     http_client: HttpClientConfig,
     retry_on_429: bool,
 }
 
 impl Endpoint {
-    /// A client for `cfg`; fails on what it cannot do yet (https, see the module doc).
+    /// A client for `cfg`; fails when the URL or the TLS files cannot be used.
     pub fn new(cfg: &RemoteWriteConfig) -> Result<Endpoint, String> {
-        if cfg.url.starts_with("https://") {
-            // TLS SEAM (see the module doc).
-            return Err(format!(
-                "remote_write url {:?}: https is not wired into the sender yet",
-                cfg.url
-            ));
-        }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(cfg.remote_timeout.as_std()))
-            .max_redirects(if cfg.http_client.follow_redirects {
-                10
-            } else {
-                0
-            })
-            .build()
-            .into();
+        let client = Client::new(
+            &cfg.url,
+            &cfg.http_client.tls_config,
+            cfg.remote_timeout.as_std(),
+        )
+        .map_err(|e| format!("remote_write url {:?}: {e}", cfg.url))?;
         Ok(Endpoint {
-            agent,
-            url: cfg.url.clone(),
+            client,
             headers: cfg.headers.clone(),
             http_client: cfg.http_client.clone(),
             retry_on_429: cfg.queue_config.retry_on_http_429,
@@ -69,54 +54,43 @@ impl Endpoint {
 
     /// Posts one snappy-compressed `WriteRequest`.
     pub fn store(&self, body: &[u8]) -> Outcome {
-        let mut req = self
-            .agent
-            .post(&self.url)
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("User-Agent", USER_AGENT)
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
-        for (k, v) in &self.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        match self.http_client.authorization_header() {
-            Ok(Some(a)) => req = req.header("Authorization", a),
-            Ok(None) => {}
+        let auth = match self.http_client.authorization_header() {
+            Ok(a) => a,
             Err(e) => return Outcome::Retry(e, None),
-        }
-        let mut resp = match req.send(body) {
-            Ok(r) => r,
-            Err(e) => return Outcome::Retry(e.to_string(), None),
         };
-        let status = resp.status();
-        if status.is_success() {
-            // Read the (usually empty) body so the connection goes back to the pool.
-            let _ = resp.body_mut().with_config().limit(1 << 20).read_to_vec();
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("Content-Encoding", "snappy"),
+            ("Content-Type", "application/x-protobuf"),
+            ("User-Agent", USER_AGENT),
+            ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+        ];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        for (k, v) in &self.headers {
+            headers.push((k, v));
+        }
+        let answer = match self.client.post(&headers, body) {
+            Ok(a) => a,
+            Err(e) => return Outcome::Retry(e, None),
+        };
+        let status = answer.status;
+        if (200..300).contains(&status) {
             return Outcome::Sent;
         }
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_ERR_MSG_LEN)
-            .read_to_string()
-            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&answer.body[..answer.body.len().min(MAX_ERR_MSG_LEN)])
+            .into_owned();
         let line = text.lines().next().unwrap_or("");
         let msg = format!("server returned HTTP status {status}: {line}");
-        if status.is_server_error() {
+        if (500..600).contains(&status) {
             // 2.42 honours Retry-After on 429 only.
             Outcome::Retry(msg, None)
-        } else if status.as_u16() == 429 && self.retry_on_429 {
-            Outcome::Retry(
-                msg,
-                retry_after
-                    .as_deref()
-                    .and_then(|h| retry_after_delay(h, now_secs())),
-            )
+        } else if status == 429 && self.retry_on_429 {
+            let after = answer
+                .retry_after
+                .as_deref()
+                .and_then(|h| retry_after_delay(h, now_secs()));
+            Outcome::Retry(msg, after)
         } else {
             Outcome::Drop(msg)
         }
