@@ -18,17 +18,18 @@ use std::time::{Duration, Instant};
 
 use fedstore_tools::procs::ChildGuard;
 
+use crate::serve::Serve;
+
 use crate::prometheus::{Prometheus, free_port};
 use crate::support::{enc, get, post, wall_ms};
 
 const VM: &str = "/usr/bin/victoria-metrics";
 const METRIC: &str = "rwsend_test";
 
-/// A `fedstore serve` process.
+/// A `fedstore serve` process (the shared harness; dropping it is a SIGKILL).
 struct Fedstore {
-    guard: ChildGuard,
+    srv: Serve,
     url: String,
-    log: PathBuf,
 }
 
 impl Fedstore {
@@ -37,24 +38,14 @@ impl Fedstore {
     }
 
     fn start_with(data: &Path, config: &Path, extra: &[&str]) -> Fedstore {
-        let port = crate::support::free_port_in(21300);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fedstore"));
-        cmd.args(["serve", "--web.listen-address"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--storage.tsdb.path")
-            .arg(data)
-            .arg("--config.file")
-            .arg(config)
-            .args(["--query.lookback-delta", "1d"])
-            .args(extra);
-        let log = data.with_extension(format!("log.{port}"));
-        let mut guard = ChildGuard::spawn("fedstore", cmd, &log).unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        wait(60, "fedstore ready", || {
-            guard.check_alive().unwrap();
-            up(&format!("{url}/-/ready"))
-        });
-        Fedstore { guard, url, log }
+        let mut args: Vec<String> = vec![
+            format!("--config.file={}", config.display()),
+            "--query.lookback-delta=1d".into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let srv = Serve::start(data, &args);
+        let url = srv.url.clone();
+        Fedstore { srv, url }
     }
 
     /// Imports `series` series with one sample per second from `t0` for `n` seconds.
@@ -297,7 +288,7 @@ fn sends_everything_once_across_an_outage_and_a_kill() {
             && fs.metric("fedstore_remote_storage_samples_retried_total", "vm") > 0.0
     });
     assert!(fs.metric("fedstore_remote_storage_samples_pending", "vm") > 0.0);
-    fs.guard.kill();
+    drop(fs); // SIGKILL
     fs = Fedstore::start(&data, &cfg_path);
     fs.ingest("three", 20, t0 + 60_000, 30);
     std::thread::sleep(Duration::from_secs(1));
@@ -346,7 +337,7 @@ fn sends_everything_once_across_an_outage_and_a_kill() {
     // The at-least-once window: killed after batches two and three were acknowledged but
     // (here: as if) before their position was written; the restart resends them. Prometheus
     // ignores identical samples, VictoriaMetrics deduplicates them (-dedup.minScrapeInterval).
-    fs.guard.kill();
+    drop(fs); // SIGKILL
     for (p, b) in &saved {
         std::fs::write(p, b).unwrap();
     }
@@ -533,7 +524,7 @@ fn retries_drops_headers_and_reload() {
             format!("__name__={METRIC},batch=a,series=0,tier=edge")
         );
     }
-    let log = || std::fs::read_to_string(&fs.log).unwrap_or_default();
+    let log = || fs.srv.log();
     let started = |l: &str| l.matches("remote-write queue started").count();
     assert_eq!(started(&log()), 1);
     // Unchanged: the queue keeps running.
@@ -627,7 +618,7 @@ fn sends_over_https_with_client_certificates() {
         fs.metric("fedstore_remote_storage_samples_total", "rogue"),
         0.0
     );
-    let log = std::fs::read_to_string(&fs.log).unwrap_or_default();
+    let log = fs.srv.log();
     assert!(
         log.contains("x509: certificate signed by unknown authority"),
         "{log}"

@@ -6,7 +6,6 @@
 //! record's end offset, so the acknowledged position always falls between records; finishing
 //! a segment adds an empty entry that moves the position to the next segment's start.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,7 +29,7 @@ pub struct Watcher {
     dir: PathBuf,
     external_labels: Vec<(String, String)>,
     /// Series ref to the series as sent (`None`: dropped by relabeling).
-    series: HashMap<u32, Option<Arc<SeriesOut>>>,
+    series: hashbrown::HashMap<u32, Option<Arc<SeriesOut>>>,
     tail: SegmentTail,
     pos: WalPosition,
 }
@@ -47,7 +46,7 @@ impl Watcher {
             queue,
             dir: dir.to_owned(),
             external_labels,
-            series: HashMap::new(),
+            series: hashbrown::HashMap::new(),
             tail: SegmentTail::default(),
             pos: start,
         }

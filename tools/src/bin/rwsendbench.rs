@@ -95,6 +95,7 @@ fn start_vm(bin: &Path, dir: &Path, port: u16) -> Result<Vm> {
         .args([
             "-retentionPeriod=100y",
             "-search.disableCache",
+            "-search.latencyOffset=0s",
             "-dedup.minScrapeInterval=1ms",
         ]);
     let guard = ChildGuard::spawn("victoria-metrics", cmd, &dir.join(format!("vm.log.{port}")))?;
