@@ -5,9 +5,7 @@
 use serde::Deserialize;
 
 use crate::config::duration::Duration;
-use crate::config::http_client::{
-    Authorization, BasicAuth, HttpClientConfig, RawHttpClientConfig, Secret, TlsConfig,
-};
+use crate::config::http_client::{HttpClientConfig, raw_with_http_client};
 use crate::config::relabel::RelabelConfig;
 use crate::config::scrape::{RawTargetGroup, TargetGroup};
 
@@ -63,6 +61,7 @@ struct RawAlerting {
     alertmanagers: Vec<RawAlertmanager>,
 }
 
+raw_with_http_client! {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawAlertmanager {
@@ -78,24 +77,7 @@ struct RawAlertmanager {
     static_configs: Vec<RawTargetGroup>,
     #[serde(default)]
     relabel_configs: Vec<RelabelConfig>,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default, deserialize_with = "crate::config::http_client::secret")]
-    bearer_token: Secret,
-    #[serde(default, deserialize_with = "crate::config::http_client::path")]
-    bearer_token_file: Option<std::path::PathBuf>,
-    #[serde(default)]
-    tls_config: Option<TlsConfig>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    follow_redirects: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    enable_http2: Option<bool>,
 }
-
-fn opt_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    crate::config::yaml::bool(d).map(Some)
 }
 
 impl<'de> Deserialize<'de> for AlertingConfig {
@@ -103,7 +85,8 @@ impl<'de> Deserialize<'de> for AlertingConfig {
         use serde::de::Error as _;
         let raw = Option::<RawAlerting>::deserialize(d)?.unwrap_or_default();
         let mut alertmanagers = Vec::with_capacity(raw.alertmanagers.len());
-        for am in raw.alertmanagers {
+        for mut am in raw.alertmanagers {
+            let http_client = am.take_http_client();
             let api_version = am.api_version.unwrap_or_else(|| "v2".into());
             if api_version != "v2" && api_version != "v1" {
                 return Err(D::Error::custom(format!(
@@ -115,18 +98,12 @@ impl<'de> Deserialize<'de> for AlertingConfig {
                     "fedstore sends alerts with Alertmanager's v2 API only (api_version: v1 is not supported)",
                 ));
             }
-            let http_client = RawHttpClientConfig {
-                basic_auth: am.basic_auth,
-                authorization: am.authorization,
-                bearer_token: am.bearer_token,
-                bearer_token_file: am.bearer_token_file,
-                tls_config: am.tls_config,
-                follow_redirects: am.follow_redirects,
-                enable_http2: am.enable_http2,
-                ..RawHttpClientConfig::default()
+            if http_client.proxy_url.is_some() {
+                return Err(D::Error::custom(
+                    "proxy_url is not supported by fedstore for Alertmanagers",
+                ));
             }
-            .validate()
-            .map_err(D::Error::custom)?;
+            let http_client = http_client.validate().map_err(D::Error::custom)?;
             let static_configs = am
                 .static_configs
                 .into_iter()

@@ -231,7 +231,8 @@ impl Default for HttpClientConfig {
     }
 }
 
-/// The raw fields, before validation (filled by the scrape config's raw struct).
+/// The raw fields, before validation (taken out of a section's raw struct declared with
+/// [`raw_with_http_client!`]).
 #[derive(Debug, Default)]
 pub(crate) struct RawHttpClientConfig {
     pub basic_auth: Option<BasicAuth>,
@@ -241,14 +242,76 @@ pub(crate) struct RawHttpClientConfig {
     pub tls_config: Option<TlsConfig>,
     pub follow_redirects: Option<bool>,
     pub enable_http2: Option<bool>,
+    pub oauth2: Option<serde_yaml_ng::Value>,
     pub proxy_url: Option<String>,
     pub proxy_connect_header: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
+/// Declares a section's raw (serde) struct with prometheus/common's inlined
+/// `HTTPClientConfig` fields spliced in after its own, and `take_http_client` to hand them to
+/// [`RawHttpClientConfig::validate`]. serde's `flatten` cannot be used: it disables
+/// `deny_unknown_fields`, and an unknown key must stay an error naming it.
+macro_rules! raw_with_http_client {
+    ($(#[$attr:meta])* struct $name:ident { $($body:tt)* }) => {
+        $(#[$attr])*
+        struct $name {
+            $($body)*
+            #[serde(default)]
+            basic_auth: Option<$crate::config::http_client::BasicAuth>,
+            #[serde(default)]
+            authorization: Option<$crate::config::http_client::Authorization>,
+            #[serde(default, deserialize_with = "crate::config::http_client::secret")]
+            bearer_token: $crate::config::http_client::Secret,
+            #[serde(default, deserialize_with = "crate::config::http_client::path")]
+            bearer_token_file: Option<std::path::PathBuf>,
+            #[serde(default)]
+            tls_config: Option<$crate::config::http_client::TlsConfig>,
+            #[serde(default, deserialize_with = "crate::config::http_client::opt_bool")]
+            follow_redirects: Option<bool>,
+            #[serde(default, deserialize_with = "crate::config::http_client::opt_bool")]
+            enable_http2: Option<bool>,
+            // Recognised so that the error says "not supported" instead of "unknown field".
+            #[serde(default)]
+            oauth2: Option<serde_yaml_ng::Value>,
+            #[serde(default, deserialize_with = "crate::config::yaml::opt_string")]
+            proxy_url: Option<String>,
+            #[serde(default)]
+            proxy_connect_header: Option<std::collections::BTreeMap<String, Vec<String>>>,
+        }
+
+        impl $name {
+            /// Moves the HTTP client fields out, for validation.
+            fn take_http_client(&mut self) -> $crate::config::http_client::RawHttpClientConfig {
+                $crate::config::http_client::RawHttpClientConfig {
+                    basic_auth: self.basic_auth.take(),
+                    authorization: self.authorization.take(),
+                    bearer_token: std::mem::take(&mut self.bearer_token),
+                    bearer_token_file: self.bearer_token_file.take(),
+                    tls_config: self.tls_config.take(),
+                    follow_redirects: self.follow_redirects.take(),
+                    enable_http2: self.enable_http2.take(),
+                    oauth2: self.oauth2.take(),
+                    proxy_url: self.proxy_url.take(),
+                    proxy_connect_header: self.proxy_connect_header.take(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use raw_with_http_client;
+
+/// A YAML boolean (Go's spellings) that may be absent.
+pub(crate) fn opt_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    yaml::bool(d).map(Some)
+}
+
 impl RawHttpClientConfig {
-    /// `HTTPClientConfig.Validate`, in its order and with its messages (OAuth2 is rejected
-    /// earlier, as unsupported).
+    /// `HTTPClientConfig.Validate`, in its order and with its messages; `oauth2` is refused
+    /// as unsupported.
     pub fn validate(self) -> Result<HttpClientConfig, String> {
+        if self.oauth2.is_some() {
+            return Err("oauth2 is not supported by fedstore".to_owned());
+        }
         let has_bearer = !self.bearer_token.is_empty() || self.bearer_token_file.is_some();
         if !self.bearer_token.is_empty() && self.bearer_token_file.is_some() {
             return Err(

@@ -9,9 +9,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
 use crate::config::duration::Duration;
 use crate::config::file_sd::FileSdConfig;
-use crate::config::http_client::{
-    Authorization, BasicAuth, HttpClientConfig, RawHttpClientConfig, Secret, TlsConfig,
-};
+use crate::config::http_client::{HttpClientConfig, raw_with_http_client};
 use crate::config::relabel::RelabelConfig;
 use crate::config::size::ByteSize;
 use crate::config::yaml;
@@ -121,6 +119,7 @@ pub(crate) struct RawTargetGroup {
     pub labels: Vec<(String, String)>,
 }
 
+raw_with_http_client! {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScrapeConfig {
@@ -128,7 +127,7 @@ struct RawScrapeConfig {
     job_name: String,
     #[serde(default, deserialize_with = "yaml::bool")]
     honor_labels: bool,
-    #[serde(default, deserialize_with = "opt_bool")]
+    #[serde(default, deserialize_with = "crate::config::http_client::opt_bool")]
     honor_timestamps: Option<bool>,
     #[serde(default, deserialize_with = "yaml::params")]
     params: Vec<(String, Vec<String>)>,
@@ -152,27 +151,6 @@ struct RawScrapeConfig {
     label_name_length_limit: u64,
     #[serde(default, deserialize_with = "yaml::uint")]
     label_value_length_limit: u64,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default, deserialize_with = "crate::config::http_client::secret")]
-    bearer_token: Secret,
-    #[serde(default, deserialize_with = "crate::config::http_client::path")]
-    bearer_token_file: Option<std::path::PathBuf>,
-    #[serde(default)]
-    tls_config: Option<TlsConfig>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    follow_redirects: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    enable_http2: Option<bool>,
-    // Recognised so that the error says "not supported" instead of "unknown field".
-    #[serde(default)]
-    oauth2: Option<serde_yaml_ng::Value>,
-    #[serde(default, deserialize_with = "yaml::opt_string")]
-    proxy_url: Option<String>,
-    #[serde(default)]
-    proxy_connect_header: Option<std::collections::BTreeMap<String, Vec<String>>>,
     // Null entries are kept to report them as Prometheus does.
     #[serde(default)]
     static_configs: Vec<Option<RawTargetGroup>>,
@@ -183,6 +161,7 @@ struct RawScrapeConfig {
     #[serde(default)]
     metric_relabel_configs: Vec<Option<RelabelConfig>>,
 }
+}
 
 /// The entries of a list, or `msg` if one of them is null.
 fn non_null<T>(entries: Vec<Option<T>>, msg: &str) -> Result<Vec<T>, String> {
@@ -192,13 +171,10 @@ fn non_null<T>(entries: Vec<Option<T>>, msg: &str) -> Result<Vec<T>, String> {
         .collect()
 }
 
-fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    yaml::bool(d).map(Some)
-}
-
 impl RawScrapeConfig {
     /// Prometheus's `ScrapeConfig.UnmarshalYAML` checks, in its order.
-    fn validate(self) -> Result<ScrapeConfig, String> {
+    fn validate(mut self) -> Result<ScrapeConfig, String> {
+        let raw_http = self.take_http_client();
         let static_groups = non_null(
             self.static_configs,
             "empty or null section in static_configs",
@@ -210,21 +186,7 @@ impl RawScrapeConfig {
         if self.job_name.is_empty() {
             return Err("job_name is empty".to_owned());
         }
-        if self.oauth2.is_some() {
-            return Err("oauth2 is not supported by fedstore".to_owned());
-        }
-        let http_client = RawHttpClientConfig {
-            basic_auth: self.basic_auth,
-            authorization: self.authorization,
-            bearer_token: self.bearer_token,
-            bearer_token_file: self.bearer_token_file,
-            tls_config: self.tls_config,
-            follow_redirects: self.follow_redirects,
-            enable_http2: self.enable_http2,
-            proxy_url: self.proxy_url,
-            proxy_connect_header: self.proxy_connect_header,
-        }
-        .validate()?;
+        let http_client = raw_http.validate()?;
         // Prometheus rejects URLs in static targets unless relabeling could rewrite them.
         if self.relabel_configs.is_empty() {
             for t in static_groups.iter().flat_map(|g| &g.targets) {
