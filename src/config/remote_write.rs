@@ -7,9 +7,7 @@
 use serde::Deserialize;
 
 use crate::config::duration::Duration;
-use crate::config::http_client::{
-    Authorization, BasicAuth, HttpClientConfig, RawHttpClientConfig, Secret, TlsConfig,
-};
+use crate::config::http_client::{HttpClientConfig, raw_with_http_client};
 use crate::config::relabel::RelabelConfig;
 use crate::config::yaml;
 
@@ -109,52 +107,34 @@ struct RawQueueConfig {
     retry_on_http_429: Option<bool>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRemoteWrite {
-    #[serde(default, deserialize_with = "yaml::opt_string")]
-    url: Option<String>,
-    #[serde(default, deserialize_with = "yaml::string")]
-    name: String,
-    #[serde(default)]
-    remote_timeout: Option<Duration>,
-    #[serde(default)]
-    headers: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default)]
-    write_relabel_configs: Vec<Option<RelabelConfig>>,
-    #[serde(default)]
-    queue_config: Option<RawQueueConfig>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    send_exemplars: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    send_native_histograms: Option<bool>,
-    #[serde(default)]
-    metadata_config: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default, deserialize_with = "crate::config::http_client::secret")]
-    bearer_token: Secret,
-    #[serde(default, deserialize_with = "crate::config::http_client::path")]
-    bearer_token_file: Option<std::path::PathBuf>,
-    #[serde(default)]
-    tls_config: Option<TlsConfig>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    follow_redirects: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    enable_http2: Option<bool>,
-    // Recognised so that the error says "not supported" instead of "unknown field".
-    #[serde(default)]
-    oauth2: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    sigv4: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    azuread: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    proxy_url: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    proxy_connect_header: Option<serde_yaml_ng::Value>,
+raw_with_http_client! {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawRemoteWrite {
+        #[serde(default, deserialize_with = "yaml::opt_string")]
+        url: Option<String>,
+        #[serde(default, deserialize_with = "yaml::string")]
+        name: String,
+        #[serde(default)]
+        remote_timeout: Option<Duration>,
+        #[serde(default)]
+        headers: Option<std::collections::BTreeMap<String, String>>,
+        #[serde(default)]
+        write_relabel_configs: Vec<Option<RelabelConfig>>,
+        #[serde(default)]
+        queue_config: Option<RawQueueConfig>,
+        #[serde(default, deserialize_with = "opt_bool")]
+        send_exemplars: Option<bool>,
+        #[serde(default, deserialize_with = "opt_bool")]
+        send_native_histograms: Option<bool>,
+        #[serde(default)]
+        metadata_config: Option<serde_yaml_ng::Value>,
+        // Recognised so that the error says "not supported" instead of "unknown field".
+        #[serde(default)]
+        sigv4: Option<serde_yaml_ng::Value>,
+        #[serde(default)]
+        azuread: Option<serde_yaml_ng::Value>,
+    }
 }
 
 fn opt_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -167,7 +147,8 @@ fn opt_uint<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
 
 impl RawRemoteWrite {
     /// 2.42's `RemoteWriteConfig.UnmarshalYAML` checks, in its order.
-    fn validate(self) -> Result<RemoteWriteConfig, String> {
+    fn validate(mut self) -> Result<RemoteWriteConfig, String> {
+        let mut raw_http = self.take_http_client();
         let url = match self.url {
             Some(u) if !u.is_empty() => u,
             _ => return Err("url for remote_write is empty".into()),
@@ -186,11 +167,14 @@ impl RawRemoteWrite {
             }
         }
         for (field, present) in [
-            ("oauth2", self.oauth2.is_some()),
+            ("oauth2", raw_http.oauth2.is_some()),
             ("sigv4", self.sigv4.is_some()),
             ("azuread", self.azuread.is_some()),
-            ("proxy_url", self.proxy_url.is_some()),
-            ("proxy_connect_header", self.proxy_connect_header.is_some()),
+            ("proxy_url", raw_http.proxy_url.is_some()),
+            (
+                "proxy_connect_header",
+                raw_http.proxy_connect_header.is_some(),
+            ),
         ] {
             if present {
                 return Err(format!(
@@ -198,19 +182,10 @@ impl RawRemoteWrite {
                 ));
             }
         }
-        let http_client = RawHttpClientConfig {
-            basic_auth: self.basic_auth,
-            authorization: self.authorization,
-            bearer_token: self.bearer_token,
-            bearer_token_file: self.bearer_token_file,
-            tls_config: self.tls_config,
-            follow_redirects: self.follow_redirects,
-            enable_http2: self.enable_http2,
-            // Refused above: the sender does not dial through proxies yet.
-            proxy_url: None,
-            proxy_connect_header: None,
-        }
-        .validate()?;
+        // The sender does not dial through proxies yet: refused above.
+        raw_http.proxy_url = None;
+        raw_http.proxy_connect_header = None;
+        let http_client = raw_http.validate()?;
         if headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
