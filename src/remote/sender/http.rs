@@ -315,6 +315,99 @@ fn read_chunked(r: &mut dyn BufRead, out: &mut Vec<u8>) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A server answering each request on a connection with the next canned response;
+    /// returns its URL and how many connections it accepted.
+    fn canned(
+        answers: Vec<&'static str>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/w", l.local_addr().expect("addr"));
+        let conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = conns.clone();
+        std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            for c in l.incoming().flatten() {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut r = BufReader::new(c.try_clone().expect("clone"));
+                let mut w = c;
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    loop {
+                        line.clear();
+                        r.read_line(&mut line).expect("header");
+                        if line.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().expect("length");
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).expect("body");
+                    let Some(a) = answers.next() else { return };
+                    w.write_all(a.as_bytes()).expect("write");
+                    if a.contains("Connection: close") {
+                        break;
+                    }
+                }
+            }
+        });
+        (url, conns)
+    }
+
+    #[test]
+    fn answers_without_length_chunked_and_until_close() {
+        let (url, conns) = canned(vec![
+            "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nout o\r\n7\r\nf order\r\n0\r\n\r\n",
+            "HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nContent-Length: 2\r\n\r\nno",
+            "HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\nclosing body",
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        ]);
+        let c = Client::new(
+            &url,
+            &crate::config::TlsConfig::default(),
+            Duration::from_secs(5),
+        )
+        .expect("client");
+        let a = c.post(&[("X", "1")], b"abc").expect("204");
+        assert_eq!((a.status, a.body.len()), (204, 0));
+        let a = c.post(&[], b"abc").expect("chunked");
+        assert_eq!(
+            (a.status, a.body.as_slice()),
+            (400, b"out of order".as_slice())
+        );
+        let a = c.post(&[], b"").expect("429");
+        assert_eq!((a.status, a.retry_after.as_deref()), (429, Some("7")));
+        let a = c.post(&[], b"x").expect("until close");
+        assert_eq!(
+            (a.status, a.body.as_slice()),
+            (500, b"closing body".as_slice())
+        );
+        assert_eq!(
+            conns.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "kept alive so far"
+        );
+        let a = c.post(&[], b"x").expect("new connection");
+        assert_eq!(a.status, 200);
+        assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let refused = Client::new(
+            "http://127.0.0.1:1/w",
+            &crate::config::TlsConfig::default(),
+            Duration::from_secs(1),
+        )
+        .expect("client")
+        .post(&[], b"")
+        .expect_err("refused");
+        assert!(refused.starts_with("dial tcp 127.0.0.1:1: "), "{refused}");
+    }
+
     #[test]
     fn targets() {
         let t = Target::parse("http://127.0.0.1:9009/api/v1/push").unwrap();
