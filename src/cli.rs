@@ -113,6 +113,10 @@ pub struct ServeArgs {
     /// Largest remote-write body accepted, decompressed (Prometheus size units, e.g. 32MiB).
     #[arg(long = "web.remote-write.max-bytes", default_value = "32MiB", value_parser = parse_bytes)]
     pub remote_write_max_bytes: u64,
+    /// WAL segments a remote_write queue may lag behind the one being written before WAL
+    /// checkpoints stop waiting for it (its unsent samples are then dropped and counted).
+    #[arg(long = "storage.remote.max-wal-lag-segments", default_value_t = fedstore_storage::wal::tail::DEFAULT_MAX_LAG_SEGMENTS)]
+    pub remote_max_wal_lag_segments: u64,
     /// How long to keep samples: blocks ending this long before the newest block's end are
     /// deleted (Prometheus duration).
     #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = parse_duration_ms)]
@@ -285,6 +289,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         head_shards: args.head_shards,
         wal_fsync: args.wal_fsync,
         progress: Some(progress.clone()),
+        remote_max_wal_lag_segments: args.remote_max_wal_lag_segments,
         db: fedstore_storage::DbOptions {
             min_block_duration_ms: args.min_block_duration_ms.max(1),
             max_block_duration_ms: args.max_block_duration_ms,
@@ -395,6 +400,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!("loading rules: {}", e.replace('\n', "; ")))?;
     state.rules = Some(rules.clone());
+    let sender = Arc::new(crate::remote::sender::RemoteWriteSender::new(
+        db.head().clone(),
+        &args.storage_path,
+    ));
+    sender
+        .apply_config(&config)
+        .map_err(|e| anyhow::anyhow!("remote_write: {e}"))?;
+    state.remote_sender = Some(sender.clone());
     state.config_file.clone_from(&args.config_file);
     state.enable_lifecycle = args.enable_lifecycle;
     tracing::info!(
@@ -410,6 +423,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     scrape.stop();
     rules.stop();
+    sender.stop();
     served?;
     // Acknowledged writes are already durable; this syncs what `never`/interval modes buffered.
     db.head()
@@ -462,6 +476,10 @@ fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
             args.federate_max_queue.to_string(),
         ),
         ("query.max-queue", args.query_max_queue.to_string()),
+        (
+            "storage.remote.max-wal-lag-segments",
+            args.remote_max_wal_lag_segments.to_string(),
+        ),
         (
             "web.remote-write.max-series-per-request",
             opt(args.remote_write_max_series),

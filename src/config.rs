@@ -2,7 +2,7 @@
 //! Prometheus 2.42 `config/config.go`, with errors that lead with `file:line:column`.
 //!
 //! Parsing is strict (`yaml.UnmarshalStrict`): unknown fields are errors. Sections fedstore
-//! does not act on (`remote_write`, `remote_read`, `storage`, `tracing`) are accepted loosely
+//! does not act on (`remote_read`, `storage`, `tracing`) are accepted loosely
 //! and reported by [`Config::ignored_sections`].
 
 pub mod alerting;
@@ -13,6 +13,7 @@ pub mod file_sd;
 pub mod global;
 pub mod http_client;
 pub mod relabel;
+pub mod remote_write;
 pub mod scrape;
 pub mod size;
 pub mod yaml;
@@ -61,12 +62,14 @@ pub struct Config {
     pub rule_files: Vec<String>,
     /// `alerting`: Alertmanagers and alert relabeling.
     pub alerting: alerting::AlertingConfig,
+    /// `remote_write`: where the sender (src/remote/sender.rs) forwards the WAL.
+    pub remote_write: Vec<remote_write::RemoteWriteConfig>,
     /// Top-level sections present in the file that fedstore ignores, in a fixed order.
     ignored_sections: Vec<&'static str>,
 }
 
 /// Top-level sections accepted for compatibility but not acted on.
-const IGNORED_SECTIONS: [&str; 4] = ["remote_write", "remote_read", "storage", "tracing"];
+const IGNORED_SECTIONS: [&str; 3] = ["remote_read", "storage", "tracing"];
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename = "Config")]
@@ -80,7 +83,7 @@ struct RawConfig {
     #[serde(default)]
     alerting: Option<alerting::AlertingConfig>,
     #[serde(default)]
-    remote_write: Option<serde_yaml_ng::Value>,
+    remote_write: Vec<Option<remote_write::RemoteWriteConfig>>,
     #[serde(default)]
     remote_read: Option<serde_yaml_ng::Value>,
     #[serde(default)]
@@ -102,6 +105,7 @@ impl Default for Config {
             scrape_configs: Vec::new(),
             rule_files: Vec::new(),
             alerting: alerting::AlertingConfig::default(),
+            remote_write: Vec::new(),
             ignored_sections: Vec::new(),
         }
     }
@@ -202,8 +206,24 @@ impl Config {
             }
         }
 
+        let mut remote_write = Vec::with_capacity(raw.remote_write.len());
+        let mut rw_names: HashSet<String> = HashSet::new();
+        for (i, rw) in raw.remote_write.into_iter().enumerate() {
+            let path = [PathSeg::Key("remote_write"), PathSeg::Index(i)];
+            let Some(rw) = rw else {
+                return Err(at(&path, "empty or null remote write config section"));
+            };
+            if !rw.name.is_empty() && !rw_names.insert(rw.name.clone()) {
+                let msg = format!(
+                    "found multiple remote write configs with job name {:?}",
+                    rw.name
+                );
+                return Err(at(&path, &msg));
+            }
+            remote_write.push(rw);
+        }
+
         let present = [
-            raw.remote_write.is_some(),
             raw.remote_read.is_some(),
             raw.storage.is_some(),
             raw.tracing.is_some(),
@@ -218,6 +238,7 @@ impl Config {
             scrape_configs,
             rule_files: raw.rule_files,
             alerting: raw.alerting.unwrap_or_default(),
+            remote_write,
             ignored_sections,
         })
     }
@@ -244,8 +265,8 @@ impl Config {
         &self.global.external_labels
     }
 
-    /// Sections present in the file that fedstore accepts but ignores (`remote_write`,
-    /// `remote_read`, `storage`, `tracing`).
+    /// Sections present in the file that fedstore accepts but ignores (`remote_read`,
+    /// `storage`, `tracing`).
     pub fn ignored_sections(&self) -> &[&'static str] {
         &self.ignored_sections
     }
@@ -264,6 +285,9 @@ impl Config {
         }
         for sc in &mut self.scrape_configs {
             sc.set_directory(dir);
+        }
+        for rw in &mut self.remote_write {
+            rw.set_directory(dir);
         }
     }
 }

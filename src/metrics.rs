@@ -52,7 +52,8 @@ impl Histogram {
             });
     }
 
-    fn write(&self, buf: &mut Vec<u8>, name: &str, labels: &[(&str, &str)]) {
+    /// Renders the histogram's `_bucket`, `_sum` and `_count` lines.
+    pub(crate) fn write(&self, buf: &mut Vec<u8>, name: &str, labels: &[(&str, &str)]) {
         let mut cumulative = 0u64;
         let mut le = Vec::with_capacity(24);
         for (i, bound) in DURATION_BUCKETS.iter().enumerate() {

@@ -5,6 +5,7 @@
 //! - [`snappy`]: snappy block decompression with the size check before any work.
 //! - [`receiver`]: [`RemoteWriteReceiver`]: decode, validate labels, append, report.
 //! - [`read`]: remote read: negotiation, matchers, the SAMPLES and streamed answers.
+//! - [`sender`]: the remote-write sender: WAL watcher, queues, shards, positions.
 //!
 //! No HTTP here: `api::remote_write` and `api::remote_read` are the actix handlers. See `remote/README.md`.
 
@@ -12,6 +13,7 @@ pub mod decode;
 pub mod proto;
 pub mod read;
 pub mod receiver;
+pub mod sender;
 pub mod snappy;
 
 pub use receiver::{

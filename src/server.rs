@@ -55,6 +55,9 @@ pub struct StorageOptions {
     pub db: DbOptions,
     /// Where the head reports its start-up progress (`/-/ready`, `fedstore_head_replay_*`).
     pub progress: Option<Arc<fedstore_storage::head::StartupProgress>>,
+    /// `--storage.remote.max-wal-lag-segments`: how far a remote-write queue may lag before
+    /// checkpoints stop waiting for it.
+    pub remote_max_wal_lag_segments: u64,
 }
 
 impl StorageOptions {
@@ -66,6 +69,7 @@ impl StorageOptions {
             wal_fsync: FsyncMode::default(),
             db: DbOptions::default(),
             progress: None,
+            remote_max_wal_lag_segments: fedstore_storage::wal::tail::DEFAULT_MAX_LAG_SEGMENTS,
         }
     }
 }
@@ -81,6 +85,11 @@ pub fn open_storage(opts: &StorageOptions) -> Result<Arc<Db>, fedstore_storage::
     head.wal = Some(WalOptions::new(opts.path.join("wal")).with_fsync(opts.wal_fsync));
     head.progress.clone_from(&opts.progress);
     let db = Arc::new(Db::open(&opts.path, head, opts.db.clone())?);
+    // Before the first checkpoint can run: what remote-write queues had not sent stays.
+    db.head()
+        .wal_hold()
+        .set_max_lag_segments(opts.remote_max_wal_lag_segments);
+    crate::remote::sender::preload_holds(db.head(), &opts.path);
     db.start_compaction()?;
     Ok(db)
 }
@@ -135,6 +144,8 @@ pub struct AppState {
     pub web_config: Option<Arc<crate::web_config::WebConfig>>,
     /// How the head's start-up went (`fedstore_head_replay_*` on `/metrics`); `None` in tests.
     pub startup: Option<Arc<fedstore_storage::head::StartupProgress>>,
+    /// The remote-write sender (`remote_write` in the configuration); `None` in tests.
+    pub remote_sender: Option<Arc<crate::remote::sender::RemoteWriteSender>>,
 }
 
 impl AppState {
@@ -178,6 +189,7 @@ impl AppState {
                 ReadLimits::default(),
             )),
             startup: None,
+            remote_sender: None,
         }
     }
 

@@ -41,6 +41,14 @@ pub fn reload_config(state: &AppState) -> Result<(), String> {
             )
         })?;
     }
+    if let Some(s) = &state.remote_sender {
+        s.apply_config(&cfg).map_err(|e| {
+            format!(
+                "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
+                path.display().to_string()
+            )
+        })?;
+    }
     *state.external_labels.write() = Arc::new(ExternalLabels::new(cfg.external_labels()));
     tracing::info!(file = %path.display(), "completed loading of configuration file");
     Ok(())

@@ -12,6 +12,9 @@ pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     if let Some(rules) = &state.rules {
         crate::rules::metrics::render(rules, &mut buf);
     }
+    if let Some(s) = &state.remote_sender {
+        s.render(&mut buf);
+    }
     if let Some(p) = &state.startup {
         super::starting::render_replay_metrics(p, &mut buf);
     }

@@ -666,8 +666,9 @@ scrape_configs:
     let cfg = parse(yaml);
     assert_eq!(
         cfg.ignored_sections(),
-        ["remote_write", "remote_read", "storage", "tracing"]
+        ["remote_read", "storage", "tracing"]
     );
+    assert_eq!(cfg.remote_write[0].url, "http://remote/api/v1/write");
     assert_eq!(cfg.rule_files, vec!["rules/*.yml"]);
     assert_eq!(
         cfg.alerting.alertmanagers[0].urls(),
@@ -979,4 +980,150 @@ fn config_is_shareable_across_threads() {
     assert_send_sync::<Config>();
     assert_send_sync::<RelabelConfig>();
     assert_send_sync::<ConfigError>();
+}
+
+#[test]
+fn remote_write_defaults_fields_and_errors() {
+    use crate::config::remote_write::QueueConfig;
+    let cfg = parse("remote_write:\n  - url: http://a/api/v1/write\n");
+    let rw = &cfg.remote_write[0];
+    // Prometheus 2.42's DefaultRemoteWriteConfig / DefaultQueueConfig.
+    assert_eq!(rw.remote_timeout, ms("30s"));
+    assert_eq!(
+        rw.queue_config,
+        QueueConfig {
+            capacity: 2500,
+            max_shards: 200,
+            min_shards: 1,
+            max_samples_per_send: 500,
+            batch_send_deadline: ms("5s"),
+            min_backoff: ms("30ms"),
+            max_backoff: ms("5s"),
+            retry_on_http_429: false,
+        }
+    );
+    assert_eq!(rw.remote_name().len(), 6);
+
+    let yaml = r#"
+remote_write:
+  - url: http://mimir:9009/api/v1/push
+    name: mimir
+    remote_timeout: 10s
+    headers: {X-Scope-OrgID: tenant-1}
+    basic_auth: {username: u, password: p}
+    send_exemplars: true
+    metadata_config: {send: false}
+    write_relabel_configs:
+      - source_labels: [__name__]
+        regex: 'go_.*'
+        action: drop
+    queue_config:
+      capacity: 10000
+      min_shards: 2
+      max_shards: 50
+      max_samples_per_send: 2000
+      batch_send_deadline: 1s
+      min_backoff: 100ms
+      max_backoff: 10s
+      retry_on_http_429: true
+"#;
+    let cfg = parse(yaml);
+    let rw = &cfg.remote_write[0];
+    assert_eq!(rw.remote_name(), "mimir");
+    assert_eq!(
+        rw.headers,
+        [("X-Scope-OrgID".to_owned(), "tenant-1".to_owned())]
+    );
+    assert_eq!(rw.write_relabel_configs.len(), 1);
+    assert!(rw.http_client.basic_auth.is_some());
+    let q = &rw.queue_config;
+    assert_eq!(
+        (
+            q.capacity,
+            q.min_shards,
+            q.max_shards,
+            q.max_samples_per_send
+        ),
+        (10000, 2, 50, 2000)
+    );
+    assert_eq!(
+        (q.batch_send_deadline, q.min_backoff, q.max_backoff),
+        (ms("1s"), ms("100ms"), ms("10s"))
+    );
+    assert!(q.retry_on_http_429);
+
+    let cases: &[(&str, &str, usize, &str)] = &[
+        (
+            "no url",
+            "remote_write:\n  - name: a\n",
+            2,
+            "url for remote_write is empty",
+        ),
+        (
+            "null entry",
+            "remote_write:\n  - ~\n",
+            2,
+            "empty or null remote write config section",
+        ),
+        (
+            "duplicate name",
+            "remote_write:\n  - url: http://a/\n    name: x\n  - url: http://b/\n    name: x\n",
+            4,
+            "found multiple remote write configs with job name \"x\"",
+        ),
+        (
+            "reserved header",
+            "remote_write:\n  - url: http://a/\n    headers: {User-Agent: me}\n",
+            2,
+            "User-Agent is a reserved header. It must not be changed",
+        ),
+        (
+            "oauth2",
+            "remote_write:\n  - url: http://a/\n    oauth2: {client_id: x}\n",
+            2,
+            "oauth2 is not supported by fedstore's remote_write sender",
+        ),
+        (
+            "two auths",
+            "remote_write:\n  - url: http://a/\n    basic_auth: {username: u}\n    bearer_token: t\n",
+            2,
+            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+        ),
+        (
+            "null relabel",
+            "remote_write:\n  - url: http://a/\n    write_relabel_configs: [~]\n",
+            2,
+            "empty or null relabeling rule in remote write config",
+        ),
+        (
+            "unknown queue field",
+            "remote_write:\n  - url: http://a/\n    queue_config:\n      shards: 3\n",
+            4,
+            "unknown field `shards`",
+        ),
+        (
+            "bad duration",
+            "remote_write:\n  - url: http://a/\n    queue_config:\n      min_backoff: 3x\n",
+            4,
+            "3x",
+        ),
+        (
+            "relative url",
+            "remote_write:\n  - url: /api/v1/write\n",
+            2,
+            "must be an absolute http",
+        ),
+    ];
+    for (name, yaml, line, want) in cases {
+        let err = Config::parse(yaml, "test.yml").expect_err(name);
+        let text = err.to_string();
+        assert!(
+            text.contains(want),
+            "{name}\n  got:  {text}\n  want: {want}"
+        );
+        assert!(
+            text.starts_with(&format!("test.yml:{line}:")),
+            "{name}: {text}"
+        );
+    }
 }

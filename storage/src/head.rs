@@ -164,6 +164,8 @@ pub struct Head {
     series_removed: AtomicU64,
     /// The WAL writer; `None` without a WAL and while `open` replays.
     wal: Option<crate::wal::Wal>,
+    /// What WAL consumers (the remote-write sender) still need; checkpoints respect it.
+    wal_hold: Arc<crate::wal::tail::WalHold>,
     /// Held shared by each commit from its WAL write to the end of its apply, and exclusively
     /// by a snapshot while the WAL starts a new segment: then every record below it is applied.
     commit_gate: RwLock<()>,
@@ -287,6 +289,7 @@ impl Head {
             chunks,
             series_removed: AtomicU64::new(0),
             wal: None,
+            wal_hold: Arc::default(),
             commit_gate: RwLock::new(()),
             snapshot_lock: parking_lot::Mutex::new(()),
         }
@@ -295,6 +298,16 @@ impl Head {
     /// Pairs the head with the WAL segment replay resumes at (`None`: the whole log).
     fn with_resume(self, segment: Option<u64>) -> (Head, Option<u64>) {
         (self, segment)
+    }
+
+    /// The hold WAL consumers put on checkpoints (wal/tail.rs).
+    pub fn wal_hold(&self) -> &Arc<crate::wal::tail::WalHold> {
+        &self.wal_hold
+    }
+
+    /// The WAL directory; `None` without a WAL.
+    pub fn wal_dir(&self) -> Option<&std::path::Path> {
+        self.wal.as_ref().map(|w| w.dir())
     }
 
     /// Fsyncs the WAL (graceful shutdown; commits are already durable per the fsync mode).
@@ -325,7 +338,12 @@ impl Head {
                 has_sample || self.join(s, i).is_some_and(|r| w.is_logged(r.0))
             })
         };
-        Ok(Some(crate::wal::checkpoint(w, min_t_ms, &keep)?))
+        Ok(Some(crate::wal::checkpoint(
+            w,
+            min_t_ms,
+            &keep,
+            &self.wal_hold,
+        )?))
     }
 
     /// The shard and local index of the series `labels` (label-set hash `hash`) and whether

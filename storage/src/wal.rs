@@ -8,6 +8,7 @@ mod checkpoint;
 mod record;
 mod replay;
 mod segment;
+pub mod tail;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -17,6 +17,7 @@ mod remote_read;
 mod remote_read_live;
 mod remote_write;
 mod remote_write_live;
+mod remote_write_sender;
 mod rules;
 mod rules_live;
 mod scrape;

@@ -70,7 +70,15 @@ impl Prometheus {
         Self::spawn_in(tempfile::tempdir().unwrap(), port, yaml, extra)
     }
 
-    fn spawn_in(dir: tempfile::TempDir, port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
+    /// Stops it (SIGTERM, so its WAL is complete) and hands back its directory, for a
+    /// restart on the same data with [`Prometheus::spawn_in`].
+    pub fn stop_keep_data(mut self) -> tempfile::TempDir {
+        self.guard.stop(Duration::from_secs(20));
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// [`Prometheus::spawn`] in `dir` (its `data/` kept from an earlier run).
+    pub fn spawn_in(dir: tempfile::TempDir, port: u16, yaml: &str, extra: &[&str]) -> Prometheus {
         let cfg = dir.path().join("prometheus.yml");
         std::fs::write(&cfg, yaml).unwrap();
         let mut cmd = std::process::Command::new(PROMETHEUS);

@@ -26,6 +26,7 @@ use super::segment::{
     HeaderProblem, SEGMENT_HEADER_BYTES, StdFs, WalFs, check_header, list_segments, segment_header,
     segment_path,
 };
+use super::tail::{WalHold, WalPosition};
 use super::{Wal, WalError};
 use crate::labels::Labels;
 
@@ -87,16 +88,29 @@ pub(crate) fn list_checkpoints(dir: &Path) -> Result<Vec<u64>, WalError> {
 /// Folds every segment before the current one into a new checkpoint keeping samples at or
 /// after `min_t_ms` and the series records `keep_series` wants (see the module doc), then
 /// deletes what it replaces. Commits go on meanwhile.
+///
+/// Segments a [`WalHold`] holder still needs are left alone: the checkpoint then stops below
+/// the lowest such segment (and takes its number), unless the holder lags past the hold's
+/// bound, in which case the samples it loses are counted for it (wal/tail.rs).
 pub(crate) fn checkpoint(
     wal: &Wal,
     min_t_ms: i64,
     keep_series: &dyn Fn(&Labels) -> bool,
+    hold: &WalHold,
 ) -> Result<CheckpointStats, WalError> {
     let _one_at_a_time = wal.checkpoint_lock();
     let dir = wal.dir();
-    let k = wal.roll_now()?;
+    let (k, overridden) = hold.plan(wal.roll_now()?);
     let previous = list_checkpoints(dir)?.last().copied();
     let first = previous.unwrap_or(0);
+    if previous.is_some() && k <= first {
+        // A holder still needs the segments after the newest checkpoint: nothing to fold.
+        return Ok(CheckpointStats {
+            number: first,
+            ..CheckpointStats::default()
+        });
+    }
+    let mut lost = vec![0u64; overridden.len()];
     let sources: Vec<(PathBuf, u64)> = previous
         .map(|p| (checkpoint_path(dir, p), p))
         .into_iter()
@@ -165,6 +179,17 @@ pub(crate) fn checkpoint(
                 )
             }
             .map_err(|r| corrupt(off, r))?;
+            if frame.ty == TYPE_SAMPLES && *path != checkpoint_path(dir, first) {
+                let here = WalPosition {
+                    segment: *n,
+                    offset: off as u64,
+                };
+                for (l, (_, at)) in lost.iter_mut().zip(&overridden) {
+                    if here >= *at {
+                        *l += samples.len() as u64;
+                    }
+                }
+            }
             out.write_all(&buf).map_err(|e| WalError::io(&tmp, e))?;
             off += size;
         }
@@ -187,6 +212,16 @@ pub(crate) fn checkpoint(
         std::fs::remove_file(&p).map_err(|e| WalError::io(&p, e))?;
     }
     StdFs.sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
+    for (l, (name, at)) in lost.iter().zip(&overridden) {
+        hold.add_dropped(name, *l);
+        tracing::warn!(
+            consumer = %name,
+            segment = at.segment,
+            samples_lost = l,
+            max_lag_segments = hold.max_lag_segments(),
+            "WAL checkpoint deleted segments a consumer had not read: it lagged past the bound"
+        );
+    }
     tracing::info!(
         checkpoint = k,
         segments_removed = stats.segments_removed,

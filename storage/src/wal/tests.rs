@@ -901,3 +901,130 @@ fn interval_and_never_modes_do_not_wait_for_fsync() {
         "{err}"
     );
 }
+
+/// Samples per segment, read with the public tail reader.
+fn samples_per_segment(wal: &Path) -> BTreeMap<u64, u64> {
+    let mut tail = tail::SegmentTail::default();
+    let mut out = BTreeMap::new();
+    for n in tail::segments(wal).unwrap() {
+        let mut count = 0u64;
+        tail.read(&tail::segment_file(wal, n), n, 0, true, &mut |r, _| {
+            if let tail::WalRecord::Samples(s) = r {
+                count += s.len() as u64;
+            }
+            true
+        })
+        .unwrap()
+        .unwrap();
+        out.insert(n, count);
+    }
+    out
+}
+
+#[test]
+fn checkpoints_keep_held_segments_within_the_bound_and_count_what_they_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(dir.path())
+        .with_segment_bytes(16 << 10)
+        .with_compression(false);
+    let wal = opts.dir.clone();
+    let h = open(dir.path(), opts).unwrap();
+    for t in 0..12_000 {
+        append(&h, &format!("j{}", t % 50), t, t as f64).unwrap();
+    }
+    let before = samples_per_segment(&wal);
+    assert!(before.len() > 4, "{before:?}");
+    let held = *before.keys().nth(2).unwrap();
+    let hold = h.wal_hold().clone();
+    hold.set(
+        "rw",
+        tail::WalPosition {
+            segment: held,
+            offset: 0,
+        },
+    );
+
+    // Within the bound: nothing from the held segment on is folded or deleted.
+    let st = h.checkpoint_wal(2000).unwrap().unwrap();
+    assert_eq!(st.number, held);
+    assert_eq!(hold.dropped("rw"), 0);
+    let after = samples_per_segment(&wal);
+    for (n, c) in &before {
+        if *n >= held {
+            assert_eq!(after.get(n), Some(c), "segment {n} kept whole");
+        } else {
+            assert!(!after.contains_key(n), "segment {n} folded");
+        }
+    }
+    // Held again by the same position: the next checkpoint has nothing to fold.
+    let st = h.checkpoint_wal(2000).unwrap().unwrap();
+    assert_eq!((st.number, st.segments_removed), (held, 0));
+
+    // Past the bound: the checkpoint goes on and counts the samples the holder loses.
+    hold.set_max_lag_segments(1);
+    let lost: u64 = samples_per_segment(&wal)
+        .iter()
+        .filter(|(n, _)| **n >= held)
+        .map(|(_, c)| c)
+        .sum();
+    assert!(lost > 0);
+    let st = h.checkpoint_wal(2000).unwrap().unwrap();
+    assert!(st.number > held);
+    assert_eq!(hold.dropped("rw"), lost);
+    assert!(
+        tail::segments(&wal)
+            .unwrap()
+            .iter()
+            .all(|&n| n >= st.number)
+    );
+
+    // A released holder holds nothing.
+    hold.release("rw");
+    append(&h, "j0", 5000, 1.0).unwrap();
+    let st2 = h.checkpoint_wal(2000).unwrap().unwrap();
+    assert!(st2.number > st.number);
+}
+
+#[test]
+fn tail_reads_a_segment_being_written_up_to_its_last_complete_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = opts_in(dir.path()).with_compression(true);
+    let wal = opts.dir.clone();
+    let h = open(dir.path(), opts).unwrap();
+    append(&h, "a", 1, 1.0).unwrap();
+    append(&h, "b", 2, 2.0).unwrap();
+    let n = *tail::segments(&wal).unwrap().last().unwrap();
+    let path = tail::segment_file(&wal, n);
+    let mut t = tail::SegmentTail::default();
+    let mut seen = Vec::new();
+    let end = t
+        .read(&path, n, 0, false, &mut |r, _| {
+            match r {
+                tail::WalRecord::Series(s) => {
+                    seen.extend(s.iter().map(|(r, l)| format!("{r}={}", l.get("job"))));
+                }
+                tail::WalRecord::Samples(s) => {
+                    seen.extend(s.iter().map(|s| format!("{}@{}", s.series_ref, s.t)));
+                }
+            }
+            true
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(end, std::fs::metadata(&path).unwrap().len());
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    // A half-written record at the end is not read yet, and is an error once sealed.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &[9, 0, 0, 0, 1]).unwrap();
+    let again = t.read(&path, n, end, false, &mut |_, _| true).unwrap();
+    assert_eq!(again, Some(end));
+    assert!(t.read(&path, n, end, true, &mut |_, _| true).is_err());
+    assert_eq!(
+        t.read(&wal.join("99999999"), 99_999_999, 0, true, &mut |_, _| true)
+            .unwrap(),
+        None
+    );
+}
