@@ -288,6 +288,9 @@ pub async fn run(
                 );
                 r.clear();
                 p.clear();
+                if outcome.stats.series_created >= TRIM_AFTER_SERIES_CREATED {
+                    crate::alloc::trim();
+                }
                 (st, r, p, outcome)
             })
             .await;
@@ -370,6 +373,13 @@ pub async fn run(
 
 /// Body buffers up to this capacity are kept for the next scrape; larger ones are freed.
 const KEEP_BUFFER_BYTES: usize = 1 << 20;
+
+/// A scrape that created at least this many series returns free heap pages to the kernel
+/// afterwards ([`crate::alloc::trim`]): a target's first scrape frees the label sets and
+/// appender state of every new series at commit, and the allocator kept the pages (a trim
+/// after loading 1M series gave back 76 MiB; docs/benchmarks.md, "Memory and federate speed
+/// while scraping").
+const TRIM_AFTER_SERIES_CREATED: u64 = 10_000;
 
 /// Keeps a small body buffer for reuse and frees a large one. A target of 100k series sends
 /// ~15 MB: kept between scrapes, ten such targets held 150-300 MiB (capacity doubles) for a

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+#[cfg(test)]
 use crate::chunks::XorAppender;
 use crate::error::Error;
 use crate::mmap::AppendFile;
@@ -313,8 +314,28 @@ impl ChunkFiles {
 
     /// Seals `chunk` (the series' chunk after `prev`) into the files; returns its position.
     /// Never fails: a chunk that cannot be written stays in memory (see the module doc).
+    #[cfg(test)]
     pub(crate) fn append(&self, prev: u64, chunk: &XorAppender) -> u64 {
-        let data = chunk.bytes();
+        self.append_parts(
+            prev,
+            chunk.min_t(),
+            chunk.max_t(),
+            chunk.num_samples(),
+            chunk.bytes(),
+        )
+    }
+
+    /// Seals a chunk given as its time range, sample count and bytes (the series' chunk after
+    /// `prev`) into the files; returns its position. Never fails: a chunk that cannot be
+    /// written stays in memory (see the module doc).
+    pub(crate) fn append_parts(
+        &self,
+        prev: u64,
+        min_t: i64,
+        max_t: i64,
+        num: u16,
+        data: &[u8],
+    ) -> u64 {
         let len = RECORD_HEADER + data.len();
         let mut w = self.writer.lock();
         if w.end + len > self.file_bytes && w.end > FILE_HEADER {
@@ -323,9 +344,9 @@ impl ChunkFiles {
         let pos = (u64::from(w.seq) << 32) | w.end as u64;
         let mut header = [0u8; RECORD_HEADER];
         header[0..8].copy_from_slice(&prev.to_le_bytes());
-        header[8..16].copy_from_slice(&chunk.min_t().to_le_bytes());
-        header[16..24].copy_from_slice(&chunk.max_t().to_le_bytes());
-        header[24..26].copy_from_slice(&chunk.num_samples().to_le_bytes());
+        header[8..16].copy_from_slice(&min_t.to_le_bytes());
+        header[16..24].copy_from_slice(&max_t.to_le_bytes());
+        header[24..26].copy_from_slice(&num.to_le_bytes());
         header[26..30].copy_from_slice(&(data.len() as u32).to_le_bytes());
         let seq = w.seq;
         let last = w.pending.last_mut().filter(|p| p.seq == seq);
@@ -345,7 +366,7 @@ impl ChunkFiles {
         buf.extend_from_slice(data);
         w.end += len;
         let newest = w.max_t.entry(seq).or_insert(i64::MIN);
-        *newest = (*newest).max(chunk.max_t());
+        *newest = (*newest).max(max_t);
         w.stats.pending_bytes += len as u64;
         self.chunks_written.fetch_add(1, Ordering::Relaxed);
         if w.stats.pending_bytes as usize >= w.retry_at {

@@ -64,7 +64,6 @@ impl Head {
         // 2. Under the index write lock: re-check and tombstone, one shard at a time, then
         //    unindex the batch. A commit reviving a series after its shard was done waits
         //    for the index lock to index it, so it finds it unindexed and indexes it again.
-        let mut freed = Vec::new();
         let mut removed = roaring::RoaringBitmap::new();
         let mut postings = self.postings.write();
         let locked = std::time::Instant::now();
@@ -80,7 +79,7 @@ impl Head {
                 }
                 match shard.latest(i as usize) {
                     Some((t, _)) if t < before_ms => {
-                        freed.extend(shard.tombstone(i as usize));
+                        shard.tombstone(i as usize);
                         removed.insert(r.0);
                     }
                     _ => stats.series_revived += 1,
@@ -90,7 +89,6 @@ impl Head {
         stats.series_removed = postings.remove_batch(&removed, &pairs);
         stats.index_lock = locked.elapsed();
         drop(postings);
-        drop(freed);
         self.series_removed
             .fetch_add(stats.series_removed, Ordering::Relaxed);
         stats.elapsed = t0.elapsed();

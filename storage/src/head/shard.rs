@@ -19,7 +19,7 @@ use crate::mmap::MmapColumn;
 use crate::symbols::{SymbolId, SymbolTable};
 
 use super::chunk_files::ChunkFiles;
-use super::history::History;
+use super::history::Histories;
 
 /// Timestamp marking "no sample yet"; a sample at exactly `i64::MIN` is refused as out of
 /// bounds at append.
@@ -62,7 +62,7 @@ pub(crate) struct ShardData {
     label_data: Vec<u8>,
     name_sets: Vec<Box<[u32]>>,
     name_set_ids: HashMap<Box<[u32]>, u32>,
-    history: Vec<Option<Box<History>>>,
+    history: Histories,
     map: HashTable<u32>,
     chunks: Arc<ChunkFiles>,
 }
@@ -80,7 +80,7 @@ impl ShardData {
             label_data: Vec::new(),
             name_sets: Vec::new(),
             name_set_ids: HashMap::new(),
-            history: Vec::new(),
+            history: Histories::default(),
             map: HashTable::new(),
             chunks,
         })
@@ -134,16 +134,12 @@ impl ShardData {
     /// Calls `f(t, v)` for the samples of series `i` before its latest with
     /// `mint <= t <= maxt`, in time order.
     pub(crate) fn history_in(&self, i: usize, mint: i64, maxt: i64, f: &mut dyn FnMut(i64, f64)) {
-        if let Some(h) = &self.history[i] {
-            h.for_each_in(&self.chunks, mint, maxt, f);
-        }
+        self.history.for_each_in(i, &self.chunks, mint, maxt, f);
     }
 
     /// The newest sample of series `i` before its latest with `t <= maxt`.
     pub(crate) fn history_latest_at_or_before(&self, i: usize, maxt: i64) -> Option<(i64, f64)> {
-        self.history[i]
-            .as_ref()?
-            .latest_at_or_before(&self.chunks, maxt)
+        self.history.latest_at_or_before(i, &self.chunks, maxt)
     }
 
     /// Finds the series with label set `labels` (hash `hash`).
@@ -189,7 +185,7 @@ impl ShardData {
         for &v in ids.iter().skip(1).step_by(2) {
             push_varint(&mut self.label_data, v);
         }
-        self.history.push(None);
+        self.history.push();
         let series = self.series.as_slice();
         self.map
             .insert_unique(hash, i, |&j| series[j as usize * RECORD_WORDS + HASH]);
@@ -213,9 +209,8 @@ impl ShardData {
                     Applied::Duplicate
                 };
             }
-            self.history[i]
-                .get_or_insert_with(|| Box::new(History::new()))
-                .append(last_t, f64::from_bits(last_v), &self.chunks);
+            self.history
+                .append(i, last_t, f64::from_bits(last_v), &self.chunks);
             applied = Applied::Appended;
         }
         let rec = &mut self.series.as_mut_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS];
@@ -242,13 +237,38 @@ impl ShardData {
 
     /// Makes series `i` a tombstone (series garbage collection): its latest sample becomes
     /// `NO_SAMPLE`, so its next sample is [`Applied::First`] again, and its history is taken
-    /// out and returned (for the caller to free outside the lock). Its record, labels and
-    /// hash entry stay, so its ref keeps naming the same label set.
-    pub(crate) fn tombstone(&mut self, i: usize) -> Option<Box<History>> {
+    /// dropped (its open chunk's slot reused by the next series that needs one). Its record,
+    /// labels and hash entry stay, so its ref keeps naming the same label set.
+    pub(crate) fn tombstone(&mut self, i: usize) {
         let rec = &mut self.series.as_mut_slice()[i * RECORD_WORDS..(i + 1) * RECORD_WORDS];
         rec[T] = NO_SAMPLE as u64;
         rec[V] = 0;
-        self.history[i].take()
+        self.history.clear(i);
+    }
+
+    /// Bytes per structure, for the memory breakdown in docs/benchmarks.md: (what, bytes).
+    #[cfg(test)]
+    pub(crate) fn breakdown(&self) -> [(&'static str, usize); 6] {
+        [
+            ("latest-sample records (mapped)", self.series.mapped_bytes()),
+            ("label value ids", self.label_data.capacity()),
+            (
+                "label name sets",
+                self.name_sets.iter().map(|s| 2 * (16 + s.len() * 4)).sum(),
+            ),
+            ("series hash table", self.map.capacity() * 5),
+            ("history records and slab pages", self.history.heap_bytes()),
+            (
+                "  of which open-chunk slots in use",
+                self.history.open_bytes_used(),
+            ),
+        ]
+    }
+
+    /// Bytes of the open chunks' slab slots in use.
+    #[cfg(test)]
+    pub(crate) fn open_chunk_bytes(&self) -> usize {
+        self.history.open_bytes_used()
     }
 
     /// Approximate bytes used (heap plus mapped columns).
@@ -260,13 +280,7 @@ impl ShardData {
                 .iter()
                 .map(|s| 2 * (16 + s.len() * 4))
                 .sum::<usize>()
-            + self.history.capacity() * 8
-            + self
-                .history
-                .iter()
-                .flatten()
-                .map(|h| 32 + h.heap_bytes())
-                .sum::<usize>()
+            + self.history.heap_bytes()
             + self.map.capacity() * 5
     }
 }

@@ -3,7 +3,6 @@
 //! meaning (format: docs/format/snapshot.md, "Section kind 1").
 
 use super::{HASH, RECORD_WORDS, SPAN, ShardData};
-use crate::head::history::History;
 use crate::head::snapshot::{Reader, put_u16, put_u32, put_u64};
 
 impl ShardData {
@@ -24,16 +23,15 @@ impl ShardData {
         for &w in &self.series.as_slice()[..n * RECORD_WORDS] {
             put_u64(out, w);
         }
-        for h in &self.history {
-            match h {
+        for i in 0..n {
+            match self.history.parts(i) {
                 None => out.push(0),
-                Some(h) => {
-                    let (newest_sealed, open) = h.parts();
+                Some((newest_sealed, num, open)) => {
                     out.push(1);
                     put_u64(out, newest_sealed);
-                    put_u16(out, open.num_samples());
-                    put_u16(out, open.bytes().len() as u16);
-                    out.extend_from_slice(open.bytes());
+                    put_u16(out, num);
+                    put_u16(out, open.len() as u16);
+                    out.extend_from_slice(open);
                 }
             }
         }
@@ -78,20 +76,17 @@ impl ShardData {
             .map_err(|e| e.to_string())?;
         self.history.reserve(n);
         for _ in 0..n {
-            self.history.push(match r.u8()? {
-                0 => None,
+            match r.u8()? {
+                0 => self.history.push(),
                 1 => {
                     let newest_sealed = r.u64()?;
                     let num = r.u16()?;
                     let len = r.u16()? as usize;
-                    Some(Box::new(History::restore(
-                        newest_sealed,
-                        r.bytes(len)?,
-                        num,
-                    )))
+                    self.history
+                        .push_restored(newest_sealed, r.bytes(len)?, num, &self.chunks);
                 }
                 t => return Err(format!("history tag {t}")),
-            });
+            }
         }
         let series = self.series.as_slice();
         self.map
