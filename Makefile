@@ -1,6 +1,6 @@
 # The project's checks, the same locally and in CI (.ci/run calls `make test`).
 SHELL := /bin/bash
-.PHONY: test fmt lint unit serve
+.PHONY: test fmt lint unit serve fuzz
 
 test: fmt lint unit
 
@@ -20,3 +20,8 @@ unit:
 
 serve:
 	cargo run --release -- serve
+
+# Every fuzz target for FUZZ_SECONDS each (nightly needed): tools/fuzz.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tools/fuzz.sh $(FUZZ_SECONDS)

@@ -134,9 +134,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/v1/import/prometheus")
                 .app_data(web::PayloadConfig::new(import::MAX_IMPORT_BYTES))
-                .route(web::post().to(import::handle)),
+                .route(web::post().to(import::handle))
+                .default_service(web::to(remote_read::method_not_allowed)),
         )
-        .route("/api/v1/write", web::post().to(remote_write::handle))
+        // Other methods: 405 with `Allow: OPTIONS, POST`, as Prometheus's router answers.
+        .service(
+            web::resource("/api/v1/write")
+                .route(web::post().to(remote_write::handle))
+                .default_service(web::to(remote_read::method_not_allowed)),
+        )
         .service(
             web::resource("/api/v1/read")
                 .route(web::post().to(remote_read::handle))

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod error;
 pub mod external_labels;
 pub mod file_sd;
+pub mod fuzz;
 pub mod global;
 pub mod http_client;
 pub mod relabel;

@@ -9,6 +9,7 @@ mod check;
 pub mod duration;
 mod expr;
 pub mod functions;
+pub mod fuzz;
 mod lexer;
 mod modifiers;
 mod number;

@@ -5,6 +5,7 @@
 //! through [`segment::WalFs`] so tests can drop unsynced data or fail a write or an fsync.
 
 mod checkpoint;
+mod fuzz;
 mod record;
 mod replay;
 mod segment;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use checkpoint::CheckpointStats;
 pub(crate) use checkpoint::checkpoint;
+pub use fuzz::fuzz_decode;
 pub(crate) use replay::open;
 pub use replay::{RepairReport, ReplayStats, repair};
 pub(crate) use writer::Wal;

@@ -9,6 +9,7 @@ mod federate_golden;
 mod federate_live;
 mod federation_hierarchy;
 mod limits;
+mod malformed;
 mod prometheus;
 mod promql_live;
 mod promql_parse_live;

@@ -1,0 +1,488 @@
+//! soak: fedstore under sustained mixed load, watching memory and every answer.
+//!
+//! Starts `fedstore serve` on a temporary data dir, remote-writes `--series` series once,
+//! then for `--duration-s` runs at the same time:
+//! - `--federates` threads each fetching the full `/federate` (every series) in a loop;
+//! - `--senders` remote-write threads at `--rate` samples/s in total (each owns a slice of the
+//!   series and sends its rounds in time order, so nothing is out of order);
+//! - `--queriers` threads running instant queries over the written data.
+//!
+//! Records fedstore's RSS every second and reports it relative to the value after the first
+//! minute (`--baseline-s`), counts every answer by endpoint and status (5xx other than the
+//! documented 503 refusals are failures), and at the end checks that every sample whose
+//! request was acknowledged (2xx) is stored: `sum(count_over_time(...))` over the whole run
+//! against the acknowledged count. Exits non-zero when a check fails.
+//!
+//! Example (the full scale):
+//! `soak --series 1000000 --rate 1000000 --duration-s 600 --federates 20`
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, Result, bail, ensure};
+use clap::Parser;
+use fedstore_tools::procs::{self, ChildGuard};
+use fedstore_tools::remote_write::{encode_labels, encode_series};
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Soak: full federates + remote write + queries against one fedstore, RSS and statuses"
+)]
+struct Args {
+    /// Series written before the run and kept written during it.
+    #[arg(long, default_value_t = 1_000_000)]
+    series: usize,
+    /// Remote-write samples per second during the run (all senders together).
+    #[arg(long, default_value_t = 1_000_000)]
+    rate: u64,
+    /// Length of the run in seconds (after the initial load).
+    #[arg(long, default_value_t = 600)]
+    duration_s: u64,
+    /// RSS baseline: the value this many seconds into the run.
+    #[arg(long, default_value_t = 60)]
+    baseline_s: u64,
+    /// Concurrent full federates.
+    #[arg(long, default_value_t = 20)]
+    federates: usize,
+    /// Concurrent remote-write senders.
+    #[arg(long, default_value_t = 4)]
+    senders: usize,
+    /// Concurrent query threads.
+    #[arg(long, default_value_t = 2)]
+    queriers: usize,
+    /// Samples per remote-write request.
+    #[arg(long, default_value_t = 2000)]
+    batch: usize,
+    /// fedstore's port.
+    #[arg(long, default_value_t = 19470)]
+    port: u16,
+    /// fedstore binary.
+    #[arg(long, default_value = "target/release/fedstore")]
+    fedstore_bin: PathBuf,
+    /// Extra arguments for `fedstore serve` (repeatable), e.g. `--arg=--web.federate.max-queue=8`.
+    #[arg(long = "arg")]
+    extra: Vec<String>,
+}
+
+/// Answers counted by (endpoint, status); status 0 is a transport error.
+#[derive(Default)]
+struct Statuses(Mutex<BTreeMap<(&'static str, u16), u64>>);
+
+impl Statuses {
+    fn add(&self, endpoint: &'static str, status: u16) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry((endpoint, status)).or_default() += 1;
+        }
+    }
+    fn snapshot(&self) -> BTreeMap<(&'static str, u16), u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+/// Shared state of the run.
+struct Run {
+    addr: SocketAddr,
+    write_url: String,
+    stop: AtomicBool,
+    statuses: Statuses,
+    /// Samples in acknowledged (2xx) remote-write requests, initial load included.
+    acked: AtomicU64,
+    /// Samples in requests that failed (not acknowledged; may or may not be stored).
+    unacked: AtomicU64,
+    federate_series: AtomicU64,
+    federate_ms: Mutex<Vec<u64>>,
+}
+
+/// The label bytes of series `i` (node-exporter-like, sorted, as Prometheus sends them).
+fn labels_of(i: usize) -> Vec<u8> {
+    let host = i / 1000;
+    let mut out = Vec::with_capacity(128);
+    encode_labels(
+        [
+            ("__name__", "soak_metric"),
+            ("cpu", &(i % 1000).to_string()),
+            ("instance", &format!("host-{host:05}.soak.example:9100")),
+            ("job", "soak"),
+            ("mode", ["idle", "user", "system", "iowait"][i % 4]),
+        ],
+        &mut out,
+    );
+    out
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Posts one request; returns the status (0 on a transport error).
+fn post(agent: &ureq::Agent, url: &str, pb: &[u8], enc: &mut snap::raw::Encoder) -> u16 {
+    let Ok(body) = enc.compress_vec(pb) else {
+        return 0;
+    };
+    match agent
+        .post(url)
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .send(&body[..])
+    {
+        Ok(mut r) => {
+            let _ = r.body_mut().read_to_vec();
+            r.status().as_u16()
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Sends series `range` with one sample each at `t`, in requests of `batch` samples.
+/// Returns false when a request was not acknowledged.
+fn send_round(
+    run: &Run,
+    agent: &ureq::Agent,
+    labels: &[Vec<u8>],
+    range: std::ops::Range<usize>,
+    batch: usize,
+    t: i64,
+    enc: &mut snap::raw::Encoder,
+) -> bool {
+    let mut pb = Vec::with_capacity(batch * 160);
+    let mut scratch = Vec::new();
+    let mut ok = true;
+    let ids: Vec<usize> = range.collect();
+    for chunk in ids.chunks(batch) {
+        pb.clear();
+        for &i in chunk {
+            let v = (t / 1000) as f64 + i as f64;
+            encode_series(&labels[i], &[(t, v)], &mut scratch, &mut pb);
+        }
+        let status = post(agent, &run.write_url, &pb, enc);
+        run.statuses.add("remote_write", status);
+        if status / 100 == 2 {
+            run.acked.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        } else {
+            run.unacked.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn federate_loop(run: &Run) {
+    let path = fedstore_tools::http::federate_path(&["{job=\"soak\"}".to_owned()]);
+    while !run.stop.load(Ordering::Relaxed) {
+        let mut lines = fedstore_tools::http::LineCounter::default();
+        let started = Instant::now();
+        match fedstore_tools::http::get(run.addr, &path, &[], Duration::from_secs(300), &mut |b| {
+            lines.feed(b)
+        }) {
+            Ok(r) => {
+                run.statuses.add("federate", r.status);
+                if r.status == 200 {
+                    run.federate_series
+                        .fetch_add(lines.samples, Ordering::Relaxed);
+                    if let Ok(mut v) = run.federate_ms.lock() {
+                        v.push(started.elapsed().as_millis() as u64);
+                    }
+                } else {
+                    // A refusal (503 when the queue is full): back off a little.
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            Err(_) => run.statuses.add("federate", 0),
+        }
+    }
+}
+
+fn query_loop(run: &Run, n: usize) {
+    let queries = [
+        "sum(rate(soak_metric[1m]))",
+        "count by (mode) (soak_metric)",
+        "topk(5, soak_metric)",
+        "max_over_time(soak_metric{instance=\"host-00000.soak.example:9100\"}[5m])",
+    ];
+    let mut i = n;
+    while !run.stop.load(Ordering::Relaxed) {
+        let q = queries[i % queries.len()];
+        i += 1;
+        let path = format!(
+            "/api/v1/query?query={}",
+            fedstore_tools::http::encode_component(q)
+        );
+        match fedstore_tools::http::get(run.addr, &path, &[], Duration::from_secs(120), &mut |_| {})
+        {
+            Ok(r) => run.statuses.add("query", r.status),
+            Err(_) => run.statuses.add("query", 0),
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.series > 0 && args.rate > 0 && args.batch > 0 && args.senders > 0,
+        "--series, --rate, --batch and --senders must be positive"
+    );
+    ensure!(
+        args.fedstore_bin.exists(),
+        "{} not built (cargo build --release)",
+        args.fedstore_bin.display()
+    );
+    procs::install_signal_handler()?;
+    let dir = tempfile::tempdir()?;
+    let addr: SocketAddr = format!("127.0.0.1:{}", args.port).parse()?;
+    let log = dir.path().join("fedstore.log");
+    let mut cmd = Command::new(&args.fedstore_bin);
+    cmd.arg("serve")
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .args(&args.extra);
+    let mut child = ChildGuard::spawn("fedstore", cmd, &log)?;
+    procs::wait_until(
+        &mut child,
+        &log,
+        Duration::from_secs(120),
+        "fedstore ready",
+        || {
+            Ok(fedstore_tools::http::get(
+                addr,
+                "/-/ready",
+                &[],
+                Duration::from_secs(5),
+                &mut |_| {},
+            )
+            .is_ok_and(|r| r.status == 200))
+        },
+    )?;
+    let pid = child.pid();
+    let run = Arc::new(Run {
+        addr,
+        write_url: format!("http://{addr}/api/v1/write"),
+        stop: AtomicBool::new(false),
+        statuses: Statuses::default(),
+        acked: AtomicU64::new(0),
+        unacked: AtomicU64::new(0),
+        federate_series: AtomicU64::new(0),
+        federate_ms: Mutex::new(Vec::new()),
+    });
+    eprintln!("encoding labels of {} series ...", args.series);
+    let labels: Arc<Vec<Vec<u8>>> = Arc::new((0..args.series).map(labels_of).collect());
+
+    // Rounds: every series gets one sample per round; the timestamp step keeps sample time
+    // close to wall time at the asked rate.
+    let step_ms = ((1000 * args.series as u64) / args.rate).max(1) as i64;
+    let t0 = now_ms() - step_ms;
+    eprintln!(
+        "initial load: one sample for each of {} series ...",
+        args.series
+    );
+    let load_start = Instant::now();
+    let per = args.series.div_ceil(args.senders);
+    std::thread::scope(|s| {
+        for k in 0..args.senders {
+            let (run, labels) = (&run, &labels);
+            let range = (k * per).min(args.series)..((k + 1) * per).min(args.series);
+            let batch = args.batch;
+            s.spawn(move || {
+                let agent = fedstore_tools::remote_write::agent();
+                let mut enc = snap::raw::Encoder::new();
+                send_round(run, &agent, labels, range, batch, t0, &mut enc);
+            });
+        }
+    });
+    eprintln!(
+        "loaded in {:.1}s; soak for {}s: {} federates, {} senders at {} samples/s, {} queriers",
+        load_start.elapsed().as_secs_f64(),
+        args.duration_s,
+        args.federates,
+        args.senders,
+        args.rate,
+        args.queriers
+    );
+
+    let rss: Arc<Mutex<Vec<(f64, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let end = started + Duration::from_secs(args.duration_s);
+    let last_t = Arc::new(AtomicU64::new(t0 as u64));
+    std::thread::scope(|s| -> Result<()> {
+        for _ in 0..args.federates {
+            let run = &run;
+            s.spawn(move || federate_loop(run));
+        }
+        for n in 0..args.queriers {
+            let run = &run;
+            s.spawn(move || query_loop(run, n));
+        }
+        for k in 0..args.senders {
+            let (run, labels, last_t) = (&run, &labels, &last_t);
+            let range = (k * per).min(args.series)..((k + 1) * per).min(args.series);
+            let per_sender_rate = (args.rate as f64 / args.senders as f64).max(1.0);
+            let batch = args.batch;
+            s.spawn(move || {
+                let agent = fedstore_tools::remote_write::agent();
+                let mut enc = snap::raw::Encoder::new();
+                let mut round: i64 = 1;
+                let mut sent: f64 = 0.0;
+                let begin = Instant::now();
+                while Instant::now() < end && !run.stop.load(Ordering::Relaxed) {
+                    let t = t0 + round * step_ms;
+                    send_round(run, &agent, labels, range.clone(), batch, t, &mut enc);
+                    last_t.fetch_max(t as u64, Ordering::Relaxed);
+                    sent += range.len() as f64;
+                    round += 1;
+                    // Pace to the rate: sleep while ahead of it.
+                    let due = Duration::from_secs_f64(sent / per_sender_rate);
+                    if let Some(ahead) = due.checked_sub(begin.elapsed()) {
+                        std::thread::sleep(
+                            ahead.min(end.saturating_duration_since(Instant::now())),
+                        );
+                    }
+                }
+            });
+        }
+        // RSS every second, in this thread.
+        while Instant::now() < end {
+            if let Some((kib, _)) = procs::rss_kib(pid)
+                && let Ok(mut v) = rss.lock()
+            {
+                v.push((started.elapsed().as_secs_f64(), kib));
+            }
+            if child.check_alive().is_err() {
+                run.stop.store(true, Ordering::Relaxed);
+                bail!("fedstore exited during the soak; see {}", log.display());
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        run.stop.store(true, Ordering::Relaxed);
+        Ok(())
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // Every acknowledged sample must be stored.
+    let acked = run.acked.load(Ordering::Relaxed);
+    let unacked = run.unacked.load(Ordering::Relaxed);
+    let at_ms = last_t.load(Ordering::Relaxed) as i64 + 1;
+    let window_s = ((at_ms - t0) / 1000 + 60).max(60);
+    let q = format!("sum(count_over_time(soak_metric[{window_s}s]))");
+    let path = format!(
+        "/api/v1/query?query={}&time={}",
+        fedstore_tools::http::encode_component(&q),
+        at_ms as f64 / 1000.0
+    );
+    let (resp, body) = fedstore_tools::http::get_body(addr, &path, &[], Duration::from_secs(600))
+        .context("verification query")?;
+    ensure!(
+        resp.status == 200,
+        "verification query: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let stored: u64 = v["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map_or(0, |f| f as u64);
+
+    // Report.
+    let rss = rss.lock().map(|v| v.clone()).unwrap_or_default();
+    let base = rss
+        .iter()
+        .find(|(t, _)| *t >= args.baseline_s as f64)
+        .map(|&(_, k)| k);
+    let after: Vec<u64> = rss
+        .iter()
+        .filter(|(t, _)| *t >= args.baseline_s as f64)
+        .map(|&(_, k)| k)
+        .collect();
+    let statuses = run.statuses.snapshot();
+    let mut fed_ms = run
+        .federate_ms
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    fed_ms.sort_unstable();
+    let median = fed_ms.get(fed_ms.len() / 2).copied().unwrap_or(0);
+    let written_rate = (acked.saturating_sub(args.series as u64)) as f64 / elapsed;
+    println!("## soak: {} series, {:.0} s", args.series, elapsed);
+    println!();
+    println!(
+        "remote write: {:.0} samples/s achieved (asked {}), {} acknowledged samples, {} not acknowledged",
+        written_rate, args.rate, acked, unacked
+    );
+    println!(
+        "federates: {} full answers, median {} ms, {} series lines in total",
+        fed_ms.len(),
+        median,
+        run.federate_series.load(Ordering::Relaxed)
+    );
+    let mut failed = Vec::new();
+    match base {
+        Some(b) => {
+            let max = after.iter().copied().max().unwrap_or(b);
+            let min = after.iter().copied().min().unwrap_or(b);
+            let last = after.last().copied().unwrap_or(b);
+            let pct = |k: u64| (k as f64 / b as f64 - 1.0) * 100.0;
+            println!(
+                "RSS after {} s: {} MiB; afterwards min {:+.1}%, max {:+.1}%, at the end {:+.1}% ({} MiB)",
+                args.baseline_s,
+                b / 1024,
+                pct(min),
+                pct(max),
+                pct(last),
+                last / 1024
+            );
+            if pct(max) > 10.0 {
+                failed.push(format!("RSS grew {:.1}% over its baseline", pct(max)));
+            }
+        }
+        None => println!("RSS: the run was shorter than --baseline-s"),
+    }
+    println!();
+    println!("| endpoint | status | answers |");
+    println!("|---|---|---|");
+    for ((endpoint, status), n) in &statuses {
+        let s = if *status == 0 {
+            "transport error".to_owned()
+        } else {
+            status.to_string()
+        };
+        println!("| {endpoint} | {s} | {n} |");
+        if (*status >= 500 && *status != 503) || *status == 0 {
+            failed.push(format!("{n} answers {s} from {endpoint}"));
+        }
+    }
+    println!();
+    println!(
+        "verification: {stored} samples stored (sum(count_over_time) at the last timestamp), {acked} acknowledged"
+    );
+    if stored < acked {
+        failed.push(format!("{} acknowledged samples missing", acked - stored));
+    }
+    if stored > acked + unacked {
+        failed.push(format!("{stored} stored but only {} sent", acked + unacked));
+    }
+    println!(
+        "rss_series_kib: {}",
+        rss.iter()
+            .map(|(_, k)| k.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    if failed.is_empty() {
+        println!("\nPASS");
+        Ok(())
+    } else {
+        for f in &failed {
+            println!("FAIL: {f}");
+        }
+        bail!("{} checks failed", failed.len())
+    }
+}
