@@ -965,3 +965,142 @@ fn interval_and_never_modes_do_not_wait_for_fsync() {
         "{err}"
     );
 }
+
+/// A durabench value (`tools/src/dataset.rs`, `Dataset::value_of` with `--values synthetic`
+/// and seed 42, written again here): counters growing at a fixed rate (integers, or hundredths
+/// for every third), two-decimal sine-wave gauges (every other series).
+fn synthetic_value(id: u64, t_ms: i64) -> f64 {
+    let splitmix64 = |mut x: u64| {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    };
+    let h = splitmix64(42 ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let elapsed_s = (t_ms - 1_767_225_600_000) as f64 / 1000.0;
+    if id % 2 == 0 {
+        let base = (h % 100_000) as f64 / 10.0;
+        let phase = ((h >> 40) % 628) as f64 / 100.0;
+        let v = base * (1.0 + 0.1 * (elapsed_s / 300.0 + phase).sin());
+        return (v * 100.0).round() / 100.0;
+    }
+    let base = (h % 1_000_000) as f64;
+    let rate = ((h >> 20) % 1000 + 1) as f64 / 10.0;
+    let v = (base + rate * elapsed_s).floor();
+    if id % 3 == 0 { v / 100.0 } else { v }
+}
+
+/// Sample records of three kinds, each a list of commits: node-exporter-like scrapes (1000
+/// series of one instant per record, `bench_value`), durabench's remote write (series-major,
+/// 120 samples of 500 series per record, `synthetic_value`), and values that are no short
+/// decimal (thirds and square roots: every value takes the raw 8 bytes).
+fn sample_workloads() -> Vec<(&'static str, Vec<Vec<(u32, i64, f64)>>)> {
+    let t0 = 1_700_000_000_000i64;
+    let scrape = (0..10)
+        .flat_map(|round| {
+            (0..100_000).step_by(1000).map(move |start| {
+                (start..start + 1000)
+                    .map(|i| (i as u32, t0 + round as i64 * 15_000, bench_value(i, round)))
+                    .collect()
+            })
+        })
+        .collect();
+    let remote_write = (0..20_000u32)
+        .step_by(500)
+        .map(|start| {
+            (start..start + 500)
+                .flat_map(|s| {
+                    (0..120).map(move |k| {
+                        let t = t0 + k * 15_000;
+                        (s, t, synthetic_value(u64::from(s), t))
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let noise = (0..200u32)
+        .map(|c| {
+            (0..1000u32)
+                .map(|i| {
+                    let x = f64::from(c * 1000 + i);
+                    (i, t0 + i64::from(c) * 15_000, x / 3.0 + x.sqrt())
+                })
+                .collect()
+        })
+        .collect();
+    vec![
+        ("scrape (node-exporter-like)", scrape),
+        ("remote write (durabench values)", remote_write),
+        ("no short decimals", noise),
+    ]
+}
+
+/// Samples records in payload version 1 (before format 2) against version 2, both zstd-1
+/// framed as the writer does: bytes per sample, and single-thread encode (payload and zstd,
+/// what a committer does) and decode (what the replay reader does) speed.
+#[test]
+#[ignore = "benchmark: cargo test --release -p fedstore-storage --lib wal::tests::bench_sample_encoding -- --ignored --nocapture"]
+fn bench_sample_encoding() {
+    use super::record::{Decoder, Encoder, decode_samples, read_frame};
+    for (name, commits) in sample_workloads() {
+        let n: usize = commits.iter().map(Vec::len).sum();
+        for version in [1, 2] {
+            // The payload alone, without zstd.
+            let mut plain = Encoder::new(false);
+            let mut frames = Vec::new();
+            let mut payload_only = f64::MAX;
+            for _ in 0..3 {
+                frames.clear();
+                let t = std::time::Instant::now();
+                for c in &commits {
+                    if version == 1 {
+                        plain.samples_frame_v1(c, &mut frames);
+                    } else {
+                        plain.samples_frame(c.iter().copied(), &mut frames);
+                    }
+                }
+                payload_only = payload_only.min(t.elapsed().as_secs_f64());
+            }
+            let raw_bytes = frames.len();
+            let mut enc = Encoder::new(true);
+            let mut frames = Vec::new();
+            // Best of three: the machine is shared.
+            let mut encode = f64::MAX;
+            for _ in 0..3 {
+                frames.clear();
+                let t = std::time::Instant::now();
+                for c in &commits {
+                    if version == 1 {
+                        enc.samples_frame_v1(c, &mut frames);
+                    } else {
+                        enc.samples_frame(c.iter().copied(), &mut frames);
+                    }
+                }
+                encode = encode.min(t.elapsed().as_secs_f64());
+            }
+            let mut dec = Decoder::default();
+            let mut out = Vec::new();
+            let mut decode = f64::MAX;
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                let (mut off, mut got) = (0, 0);
+                while off < frames.len() {
+                    let (f, size) = read_frame(&frames[off..]).unwrap();
+                    decode_samples(f.ty, dec.payload(&f).unwrap(), &mut out).unwrap();
+                    got += out.len();
+                    off += size;
+                }
+                assert_eq!(got, n);
+                decode = decode.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "{name}, payload v{version}: {:.2} B/sample ({:.2} before zstd); encode {:.1} M samples/s ({:.1} before zstd), decode {:.1} M samples/s",
+                frames.len() as f64 / n as f64,
+                raw_bytes as f64 / n as f64,
+                n as f64 / encode / 1e6,
+                n as f64 / payload_only / 1e6,
+                n as f64 / decode / 1e6,
+            );
+        }
+    }
+}

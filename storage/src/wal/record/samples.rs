@@ -44,8 +44,14 @@ const CONTROL_RESERVED: u8 = 0b1100_0000;
 /// 15-significant-digit exposition writes.
 const MAX_EXP: usize = 15;
 /// Mantissas are below 2^53 in magnitude: exact in an f64, so `m / 10^e` is one correctly
-/// rounded division (the same f64 that parsing the decimal text gives).
+/// rounded division (the same f64 that parsing the decimal text gives). Integers go up to it.
 const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0;
+/// Relative distance from an integer (about 4.5 ulps) within which `v * 10^e` may be a
+/// decimal's mantissa: the product is off by at most an ulp or two from the exact one.
+const NEAR_INTEGER: f64 = 1e-15;
+/// Mantissas of decimals with a fraction stay below this (see [`to_decimal`]); there
+/// [`near_integer`]'s tolerance is under 0.001.
+const MAX_DECIMAL_MANTISSA: f64 = 1e12;
 const POW10: [f64; MAX_EXP + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
@@ -56,8 +62,29 @@ fn decimal_value(m: i64, e: usize) -> f64 {
     m as f64 / POW10[e]
 }
 
+/// The integer nearest to `x` (`|x| < 2^63`), without `f64::round` (a libm call on baseline
+/// x86-64).
+#[inline]
+fn nearest(x: f64) -> i64 {
+    let t = x as i64;
+    let frac = x - t as f64;
+    t + i64::from(frac > 0.5) - i64::from(frac < -0.5)
+}
+
+/// Whether `x` is within [`NEAR_INTEGER`] (relative) of an integer. Necessary for `x` to be
+/// `v * 10^e` of a decimal `v = m / 10^e'` with `e' <= e`: `v` is `m / 10^e'` correctly
+/// rounded and the product is rounded once more, so `x` is within about two ulps of the
+/// integer `m * 10^(e - e')`, and the nearest integer is at least as close.
+#[inline]
+fn near_integer(x: f64) -> bool {
+    (x - nearest(x) as f64).abs() <= x.abs() * NEAR_INTEGER
+}
+
 /// `(m, e)` with `decimal_value(m, e)` bit-identical to `v`, trying exponent `first` before
 /// the others from 0 up (a series keeps its exponent, so that usually hits at once).
+/// Integers (`e = 0`) up to 2^53, other decimals with mantissas below 10^12 only: a longer
+/// mantissa would take as many bytes as the raw value, and mostly belongs to a computed float
+/// that happens to be some `m / 10^15`.
 #[inline]
 fn to_decimal(v: f64, first: Option<usize>) -> Option<(i64, usize)> {
     if !v.is_finite() {
@@ -65,26 +92,45 @@ fn to_decimal(v: f64, first: Option<usize>) -> Option<(i64, usize)> {
     }
     let bits = v.to_bits();
     let try_exp = |e: usize| {
-        let r = (v * POW10[e]).round();
-        (r.abs() < MAX_MANTISSA && decimal_value(r as i64, e).to_bits() == bits).then_some(r as i64)
+        let x = v * POW10[e];
+        let limit = if e == 0 {
+            MAX_MANTISSA
+        } else {
+            MAX_DECIMAL_MANTISSA
+        };
+        if x.abs() >= limit || !near_integer(x) {
+            return None;
+        }
+        let m = nearest(x);
+        (decimal_value(m, e).to_bits() == bits).then_some(m)
     };
     if let Some(e) = first
         && let Some(m) = try_exp(e)
     {
         return Some((m, e));
     }
-    for (e, p) in POW10.iter().enumerate() {
-        if Some(e) == first {
-            continue;
-        }
-        if (v * p).abs() >= MAX_MANTISSA {
-            return None;
-        }
-        if let Some(m) = try_exp(e) {
-            return Some((m, e));
-        }
+    // Exponents `0 .. fits` keep the mantissa below 10^12; `near_integer` at the largest of
+    // them is necessary for every one (and a real test there: a tolerance under 0.001), so
+    // most values that are no short decimal are ruled out by this one test.
+    let a = v.abs();
+    let fits = POW10
+        .iter()
+        .take_while(|&&p| a * p < MAX_DECIMAL_MANTISSA)
+        .count();
+    if fits == 0 {
+        // Only an integer beyond 10^12 is left.
+        return if first == Some(0) {
+            None
+        } else {
+            try_exp(0).map(|m| (m, 0))
+        };
     }
-    None
+    if !near_integer(v * POW10[fits - 1]) {
+        return None;
+    }
+    (0..fits)
+        .filter(|&e| Some(e) != first)
+        .find_map(|e| try_exp(e).map(|m| (m, e)))
 }
 
 /// What both sides know before a sample: the previous sample's ref, time, time delta, value
