@@ -978,7 +978,7 @@ fn synthetic_value(id: u64, t_ms: i64) -> f64 {
     };
     let h = splitmix64(42 ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let elapsed_s = (t_ms - 1_767_225_600_000) as f64 / 1000.0;
-    if id % 2 == 0 {
+    if id.is_multiple_of(2) {
         let base = (h % 100_000) as f64 / 10.0;
         let phase = ((h >> 40) % 628) as f64 / 100.0;
         let v = base * (1.0 + 0.1 * (elapsed_s / 300.0 + phase).sin());
@@ -987,14 +987,17 @@ fn synthetic_value(id: u64, t_ms: i64) -> f64 {
     let base = (h % 1_000_000) as f64;
     let rate = ((h >> 20) % 1000 + 1) as f64 / 10.0;
     let v = (base + rate * elapsed_s).floor();
-    if id % 3 == 0 { v / 100.0 } else { v }
+    if id.is_multiple_of(3) { v / 100.0 } else { v }
 }
 
 /// Sample records of three kinds, each a list of commits: node-exporter-like scrapes (1000
 /// series of one instant per record, `bench_value`), durabench's remote write (series-major,
 /// 120 samples of 500 series per record, `synthetic_value`), and values that are no short
 /// decimal (thirds and square roots: every value takes the raw 8 bytes).
-fn sample_workloads() -> Vec<(&'static str, Vec<Vec<(u32, i64, f64)>>)> {
+/// A named list of commits' samples.
+type Workload = (&'static str, Vec<Vec<(u32, i64, f64)>>);
+
+fn sample_workloads() -> Vec<Workload> {
     let t0 = 1_700_000_000_000i64;
     let scrape = (0..10)
         .flat_map(|round| {
