@@ -239,7 +239,9 @@ pub enum WalError {
         source: CorruptionReason,
     },
     /// A segment of a format version this build does not read.
-    #[error("WAL segment {segment:08} has format version {version}; this build reads version 1")]
+    #[error(
+        "WAL segment {segment:08} has format version {version}; this build reads versions 1 and 2"
+    )]
     UnsupportedVersion {
         /// Segment number.
         segment: u64,
@@ -280,5 +282,7 @@ impl WalError {
     }
 }
 
+#[cfg(test)]
+mod format_v1_tests;
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ use parking_lot::{Mutex, RwLock};
 
 #[cfg(test)]
 use crate::chunks::XorAppender;
+use crate::chunks::XorIter;
 use crate::error::Error;
 use crate::mmap::AppendFile;
 
@@ -33,11 +34,14 @@ use crate::mmap::AppendFile;
 pub(crate) const NO_CHUNK: u64 = u64::MAX;
 /// File magic, `FSHC` read as little-endian u32.
 const MAGIC: u32 = u32::from_le_bytes(*b"FSHC");
-const VERSION: u32 = 1;
+/// 2: the compact record header below (version 1 had `prev, min_t, max_t, num u16, len u32`,
+/// 30 bytes: a fifth of a 128-byte chunk). Files of another version are not reused.
+const VERSION: u32 = 2;
 /// File header: magic u32, version u32.
 const FILE_HEADER: usize = 8;
-/// Record header: prev u64, min_t i64, max_t i64, num u16, len u32.
-const RECORD_HEADER: usize = 30;
+/// Record header: prev u64, num u16, len u16 (bytes after the header: the `max_t - min_t`
+/// uvarint, then the XOR bytes, whose first timestamp is `min_t`).
+const RECORD_HEADER: usize = 12;
 /// Buffered bytes that trigger a write (half a file for tiny test files).
 const FLUSH_BYTES: usize = 1 << 20;
 /// Default file size (Prometheus's head chunk files are 128 MiB too).
@@ -205,9 +209,14 @@ impl ChunkFiles {
             let file = AppendFile::open_existing(&path, file_bytes.max(len), len)
                 .map_err(|e| format!("chunk file {}: {e}", path.display()))?;
             let bytes = file.read(0, len).unwrap_or_default();
-            let header_ok = bytes.len() >= FILE_HEADER
-                && bytes[0..4] == MAGIC.to_le_bytes()
-                && bytes[4..8] == VERSION.to_le_bytes();
+            let header_ok = bytes.len() >= FILE_HEADER && bytes[0..4] == MAGIC.to_le_bytes();
+            if header_ok && bytes[4..8] != VERSION.to_le_bytes() {
+                return Err(format!(
+                    "chunk file {} has format version {} (this build reads {VERSION})",
+                    path.display(),
+                    u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]])
+                ));
+            }
             if !header_ok || crc32c::crc32c(bytes) != f.crc {
                 return Err(format!(
                     "chunk file {}: checksum mismatch over its first {len} bytes",
@@ -336,7 +345,10 @@ impl ChunkFiles {
         num: u16,
         data: &[u8],
     ) -> u64 {
-        let len = RECORD_HEADER + data.len();
+        let mut span = [0u8; 10];
+        let span_len = put_uvarint(&mut span, max_t.wrapping_sub(min_t) as u64);
+        let body = span_len + data.len();
+        let len = RECORD_HEADER + body;
         let mut w = self.writer.lock();
         if w.end + len > self.file_bytes && w.end > FILE_HEADER {
             self.start_file(&mut w);
@@ -344,10 +356,9 @@ impl ChunkFiles {
         let pos = (u64::from(w.seq) << 32) | w.end as u64;
         let mut header = [0u8; RECORD_HEADER];
         header[0..8].copy_from_slice(&prev.to_le_bytes());
-        header[8..16].copy_from_slice(&min_t.to_le_bytes());
-        header[16..24].copy_from_slice(&max_t.to_le_bytes());
-        header[24..26].copy_from_slice(&num.to_le_bytes());
-        header[26..30].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        header[8..10].copy_from_slice(&num.to_le_bytes());
+        // A chunk stops below MAX_OPEN_CHUNK_BYTES plus one sample: far below 64 KiB.
+        header[10..12].copy_from_slice(&(body as u16).to_le_bytes());
         let seq = w.seq;
         let last = w.pending.last_mut().filter(|p| p.seq == seq);
         let buf = match last {
@@ -363,6 +374,7 @@ impl ChunkFiles {
             }
         };
         buf.extend_from_slice(&header);
+        buf.extend_from_slice(&span[..span_len]);
         buf.extend_from_slice(data);
         w.end += len;
         let newest = w.max_t.entry(seq).or_insert(i64::MIN);
@@ -531,37 +543,66 @@ impl ChunkFiles {
     }
 }
 
-/// The written bytes of the record at `off` in `file` (header and data), if all written.
+/// The written bytes of the record at `off` in `file` (header and body), if all written.
 fn record_at(file: &AppendFile, off: usize) -> Option<&[u8]> {
     let h = file.read(off, RECORD_HEADER)?;
-    let len = u32::from_le_bytes(h[26..30].try_into().expect("4 bytes")) as usize;
-    file.read(off, RECORD_HEADER + len)
+    file.read(off, RECORD_HEADER + body_len(h))
 }
 
-/// A record's header and data (`rec` may run on past it), `None` when it ends before `cut`.
+/// The body length a record header declares.
+fn body_len(h: &[u8]) -> usize {
+    usize::from(u16::from_le_bytes([h[10], h[11]]))
+}
+
+/// A record's header and XOR bytes (`rec` may run on past it), `None` when it ends before
+/// `cut` (or does not decode, which only a bug could cause: the files are checksummed).
 fn decode_record(rec: &[u8], cut: i64) -> Option<(ChunkMeta, &[u8])> {
-    let meta = decode_header(rec.get(..RECORD_HEADER)?);
-    if meta.max_t < cut {
+    let h = rec.get(..RECORD_HEADER)?;
+    let mut body = rec.get(RECORD_HEADER..RECORD_HEADER + body_len(h))?;
+    let span = get_uvarint(&mut body)?;
+    let num = u16::from_le_bytes([h[8], h[9]]);
+    let (min_t, _) = XorIter::new(body, num).next()?;
+    let max_t = min_t.wrapping_add(span as i64);
+    if max_t < cut {
         return None;
     }
-    let len = u32::from_le_bytes(rec[26..30].try_into().expect("4 bytes")) as usize;
-    Some((meta, rec.get(RECORD_HEADER..RECORD_HEADER + len)?))
+    let meta = ChunkMeta {
+        prev: u64::from_le_bytes(h[0..8].try_into().expect("8 bytes")),
+        min_t,
+        max_t,
+        num,
+    };
+    Some((meta, body))
 }
 
-fn decode_header(h: &[u8]) -> ChunkMeta {
-    let word = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().expect("8 bytes"));
-    ChunkMeta {
-        prev: word(0),
-        min_t: word(8) as i64,
-        max_t: word(16) as i64,
-        num: u16::from_le_bytes(h[24..26].try_into().expect("2 bytes")),
+/// Writes `v` as LEB128 at the start of `out` (10 bytes hold any u64); returns its length.
+fn put_uvarint(out: &mut [u8; 10], mut v: u64) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
     }
+    out[i] = v as u8;
+    i + 1
+}
+
+/// Reads a LEB128 value from the front of `p`.
+fn get_uvarint(p: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &b) in p.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *p = &p[i + 1..];
+            return Some(v);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunks::XorIter;
 
     fn chunk(from: i64, n: i64) -> XorAppender {
         let mut c = XorAppender::new();

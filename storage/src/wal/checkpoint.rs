@@ -19,7 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    Decoder, Encoder, Frame, RefSample, TYPE_SAMPLES, TYPE_SERIES, decode_samples, decode_series,
+    Decoder, Encoder, Frame, RefSample, TYPE_SERIES, decode_samples, decode_series, is_samples,
     read_frame,
 };
 use super::segment::{
@@ -281,11 +281,11 @@ fn filter_frame(
     out: &mut Vec<u8>,
     stats: &mut CheckpointStats,
 ) -> Result<(), super::CorruptionReason> {
-    if frame.ty != TYPE_SAMPLES {
+    if !is_samples(frame.ty) {
         out.extend_from_slice(raw);
         return Ok(());
     }
-    decode_samples(dec.payload(frame)?, samples)?;
+    decode_samples(frame.ty, dec.payload(frame)?, samples)?;
     kept.clear();
     kept.extend(
         samples

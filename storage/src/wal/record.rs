@@ -4,14 +4,24 @@
 //! Encoding appends to caller-owned buffers; decoding borrows the segment bytes and reports
 //! what is wrong as a [`CorruptionReason`] (the caller adds segment and offset).
 
+mod samples;
+
 use crate::labels::Labels;
 
 use super::CorruptionReason;
+use samples::SamplesEncoder;
 
 /// Record type of a series record.
 pub(crate) const TYPE_SERIES: u8 = 1;
-/// Record type of a samples record.
-pub(crate) const TYPE_SAMPLES: u8 = 2;
+/// Record type of a samples record in the version 1 payload (read only; see `samples.rs`).
+pub(crate) const TYPE_SAMPLES_V1: u8 = 2;
+/// Record type of a samples record in the version 2 payload (what the writer writes).
+pub(crate) const TYPE_SAMPLES: u8 = 3;
+
+/// Whether `ty` is a samples record of either payload version.
+pub(crate) fn is_samples(ty: u8) -> bool {
+    ty == TYPE_SAMPLES || ty == TYPE_SAMPLES_V1
+}
 /// Type bit: the payload is a zstd frame.
 const FLAG_ZSTD: u8 = 0x80;
 /// Bytes before the checksummed part of a frame: `len u32`, `crc u32`.
@@ -34,9 +44,11 @@ pub(crate) struct RefSample {
     pub(crate) v: f64,
 }
 
-/// Reusable encoder state: scratch for the raw payload and a zstd compressor.
+/// Reusable encoder state: scratch for the raw payload, the samples streams and a zstd
+/// compressor.
 pub(crate) struct Encoder {
     raw: Vec<u8>,
+    samples: SamplesEncoder,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     compress: bool,
 }
@@ -46,6 +58,7 @@ impl Encoder {
     pub(crate) fn new(compress: bool) -> Self {
         Encoder {
             raw: Vec::new(),
+            samples: SamplesEncoder::default(),
             zstd: None,
             compress,
         }
@@ -60,23 +73,27 @@ impl Encoder {
     /// an empty batch.
     pub(crate) fn samples_frame(
         &mut self,
-        samples: impl ExactSizeIterator<Item = (u32, i64, f64)> + Clone,
+        samples: impl ExactSizeIterator<Item = (u32, i64, f64)>,
         out: &mut Vec<u8>,
     ) {
-        let n = samples.len();
-        if n == 0 {
+        if samples.len() == 0 {
             return;
         }
         self.raw.clear();
-        put_uvarint(&mut self.raw, n as u64);
-        let base = samples.clone().next().map_or(0, |s| s.1);
-        self.raw.extend_from_slice(&base.to_le_bytes());
-        for (r, t, v) in samples {
-            put_uvarint(&mut self.raw, u64::from(r));
-            put_uvarint(&mut self.raw, zigzag(t.wrapping_sub(base)));
-            self.raw.extend_from_slice(&v.to_bits().to_le_bytes());
-        }
+        self.samples.encode(samples, &mut self.raw);
         self.finish_frame(TYPE_SAMPLES, out);
+    }
+
+    /// Appends a samples frame in the version 1 payload: how logs were written before
+    /// version 2, for the tests that replay such a log.
+    #[cfg(test)]
+    pub(crate) fn samples_frame_v1(&mut self, samples: &[(u32, i64, f64)], out: &mut Vec<u8>) {
+        if samples.is_empty() {
+            return;
+        }
+        self.raw.clear();
+        samples::encode_v1(samples, &mut self.raw);
+        self.finish_frame(TYPE_SAMPLES_V1, out);
     }
 
     /// Appends a series frame for `series` to `out`. Nothing is written for an empty list.
@@ -247,40 +264,18 @@ pub(crate) fn decode_series(
     Ok(())
 }
 
-/// Decodes a samples payload into `out` (cleared first).
+/// Decodes the payload of a samples record of type `ty` (either version) into `out`
+/// (cleared first).
 pub(crate) fn decode_samples(
-    mut p: &[u8],
+    ty: u8,
+    p: &[u8],
     out: &mut Vec<RefSample>,
 ) -> Result<(), CorruptionReason> {
-    out.clear();
-    let n = get_uvarint(&mut p)?;
-    // Each sample takes at least 10 bytes: a bound that stops a corrupt count from allocating.
-    if n > (p.len() / 10 + 1) as u64 {
-        return Err(CorruptionReason::Decode("sample count past the payload"));
+    match ty {
+        TYPE_SAMPLES => samples::decode_v2(p, out),
+        TYPE_SAMPLES_V1 => samples::decode_v1(p, out),
+        t => Err(CorruptionReason::UnknownType(t)),
     }
-    out.reserve(n as usize);
-    let Some((base, rest)) = p.split_first_chunk::<8>() else {
-        return Err(CorruptionReason::Decode("samples payload too short"));
-    };
-    let base = i64::from_le_bytes(*base);
-    p = rest;
-    for _ in 0..n {
-        let r = get_u32(&mut p)?;
-        let d = unzigzag(get_uvarint(&mut p)?);
-        let Some((v, rest)) = p.split_first_chunk::<8>() else {
-            return Err(CorruptionReason::Decode("sample value past the payload"));
-        };
-        p = rest;
-        out.push(RefSample {
-            r,
-            t: base.wrapping_add(d),
-            v: f64::from_bits(u64::from_le_bytes(*v)),
-        });
-    }
-    if !p.is_empty() {
-        return Err(CorruptionReason::Decode("bytes after the last sample"));
-    }
-    Ok(())
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -333,12 +328,12 @@ fn get_str<'a>(p: &mut &'a [u8]) -> Result<&'a str, CorruptionReason> {
 }
 
 #[inline]
-fn zigzag(v: i64) -> u64 {
+pub(super) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
 #[inline]
-fn unzigzag(v: u64) -> i64 {
+pub(super) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
@@ -399,7 +394,7 @@ mod tests {
             assert_eq!(f.ty, TYPE_SAMPLES);
             assert_eq!(f.compressed, compress, "compression used when asked");
             let mut s = Vec::new();
-            decode_samples(dec.payload(&f).unwrap(), &mut s).unwrap();
+            decode_samples(f.ty, dec.payload(&f).unwrap(), &mut s).unwrap();
             assert_eq!(s.len(), samples.len());
             for (a, b) in s.iter().zip(&samples) {
                 assert_eq!((a.r, a.t, a.v.to_bits()), (b.0, b.1, b.2.to_bits()));

@@ -12,7 +12,8 @@ use crate::series::SeriesRef;
 
 use super::checkpoint::{checkpoint_path, list_checkpoints};
 use super::record::{
-    Decoder, Frame, RefSample, TYPE_SAMPLES, TYPE_SERIES, decode_samples, decode_series, read_frame,
+    Decoder, Frame, RefSample, TYPE_SAMPLES, TYPE_SAMPLES_V1, TYPE_SERIES, decode_samples,
+    decode_series, read_frame,
 };
 use super::segment::{
     HeaderProblem, SEGMENT_HEADER_BYTES, check_header, list_segments, remove_segment, segment_path,
@@ -400,9 +401,9 @@ fn decode_frame(
             })?;
             Ok(Decoded::Series(v))
         }
-        TYPE_SAMPLES => {
+        TYPE_SAMPLES | TYPE_SAMPLES_V1 => {
             spare.clear();
-            decode_samples(payload, &mut spare)?;
+            decode_samples(frame.ty, payload, &mut spare)?;
             Ok(Decoded::Samples(spare))
         }
         t => Err(CorruptionReason::UnknownType(t)),

@@ -13,8 +13,14 @@ use super::{CorruptionReason, WalError};
 
 /// Magic bytes at the start of every segment.
 pub(crate) const SEGMENT_MAGIC: [u8; 4] = *b"FSWL";
-/// Format version written in every segment header (docs/format/wal.md).
-pub(crate) const SEGMENT_VERSION: u8 = 1;
+/// Format version written in every segment header (docs/format/wal.md): 2 since samples
+/// records have the version 2 payload. An older build refuses such a segment (an unknown
+/// version is an error, never a truncation) instead of cutting the log at the first record
+/// type it does not know.
+pub(crate) const SEGMENT_VERSION: u8 = 2;
+/// Oldest segment format version this build reads: version 1 segments (samples records in
+/// the version 1 payload only) replay as they are.
+pub(crate) const OLDEST_SEGMENT_VERSION: u8 = 1;
 /// Size of the segment header.
 pub(crate) const SEGMENT_HEADER_BYTES: usize = 8;
 
@@ -35,7 +41,7 @@ pub(crate) fn check_header(buf: &[u8], segment: u64) -> Result<(), HeaderProblem
     if h[..4] != SEGMENT_MAGIC || h[5..] != [0, 0, 0] {
         return Err(HeaderProblem::Corrupt(CorruptionReason::BadSegmentHeader));
     }
-    if h[4] != SEGMENT_VERSION {
+    if !(OLDEST_SEGMENT_VERSION..=SEGMENT_VERSION).contains(&h[4]) {
         return Err(HeaderProblem::Version(WalError::UnsupportedVersion {
             segment,
             version: h[4],
@@ -187,15 +193,23 @@ mod tests {
     fn headers() {
         let good = segment_header();
         assert!(check_header(&good, 0).is_ok());
-        let mut v2 = good;
-        v2[4] = 2;
-        assert!(matches!(
-            check_header(&v2, 7),
-            Err(HeaderProblem::Version(WalError::UnsupportedVersion {
-                segment: 7,
-                version: 2
-            }))
-        ));
+        let mut v1 = good;
+        v1[4] = 1;
+        assert!(check_header(&v1, 0).is_ok(), "version 1 segments are read");
+        for version in [0, 3] {
+            let mut h = good;
+            h[4] = version;
+            assert!(
+                matches!(
+                    check_header(&h, 7),
+                    Err(HeaderProblem::Version(WalError::UnsupportedVersion {
+                        segment: 7,
+                        version: v
+                    })) if v == version
+                ),
+                "version {version}"
+            );
+        }
         let cases: [(&str, &[u8]); 3] = [
             ("short", &good[..3]),
             ("magic", b"FSWX\x01\0\0\0"),

@@ -190,7 +190,8 @@ fn segments_roll_and_replay_in_order() {
         let mut app = h.appender();
         for i in 0..40_000 {
             let l = must_labels(&[("__name__", "m"), ("job", &format!("j{}", i % 100))]);
-            app.append(&l, i, i as f64).unwrap();
+            // Thirds: no short decimal, so every value takes its 8 bytes.
+            app.append(&l, i, i as f64 / 3.0).unwrap();
             if i % 1000 == 999 {
                 app.commit().unwrap();
                 app = h.appender();
@@ -199,7 +200,7 @@ fn segments_roll_and_replay_in_order() {
         app.commit().unwrap();
     }
     let segs = super::segment::list_segments(&opts.dir).unwrap();
-    assert!(segs.len() > 5, "{segs:?}");
+    assert!(segs.len() >= 5, "{segs:?}");
     let h = open(dir.path(), opts).unwrap();
     let d = dump(&h, "m");
     assert_eq!(d.len(), 100);
@@ -268,6 +269,69 @@ fn torn_or_corrupt_tail_is_truncated_with_every_earlier_commit_kept() {
         // The cut is durable: a second open finds a clean log.
         let h = open(root.path(), opts_in(root.path())).unwrap();
         assert_eq!(dump(&h, "m").len(), n, "case {name}, second open");
+    }
+}
+
+/// A WAL of `commits` commits of 100 series x 5 samples (zstd frames), and its last segment.
+fn compressed_wal(root: &Path, commits: usize) -> PathBuf {
+    let h = open(root, opts_in(root)).unwrap();
+    for c in 0..commits {
+        let mut app = h.appender();
+        for s in 0..100 {
+            let l = must_labels(&[("__name__", "m"), ("job", &format!("j{s}"))]);
+            for k in 0..5 {
+                let t = (c * 5 + k) as i64 * 15_000;
+                app.append(&l, t, ((s * 31 + c * 7 + k) % 1000) as f64 / 4.0)
+                    .unwrap();
+            }
+        }
+        app.commit().unwrap();
+    }
+    drop(h);
+    let segs = super::segment::list_segments(&root.join("wal")).unwrap();
+    super::segment::segment_path(&root.join("wal"), *segs.last().unwrap())
+}
+
+#[test]
+fn a_torn_or_damaged_compressed_record_is_cut_like_any_torn_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(compressed_wal(dir.path(), 4)).unwrap();
+    let dir3 = tempfile::tempdir().unwrap();
+    let three = std::fs::read(compressed_wal(dir3.path(), 3)).unwrap();
+    assert!(whole.starts_with(&three), "commits are appended in order");
+    let ty = whole[three.len() + super::record::FRAME_HEADER_BYTES];
+    assert_eq!(
+        ty,
+        0x80 | super::record::TYPE_SAMPLES,
+        "the last commit is one compressed samples record"
+    );
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in (three.len()..whole.len()).step_by(7) {
+        cases.push((format!("cut at {cut}"), whole[..cut].to_vec()));
+    }
+    for at in (three.len()..whole.len()).step_by(11) {
+        let mut b = whole.clone();
+        b[at] ^= 0x21;
+        cases.push((format!("flip at {at}"), b));
+    }
+    for (name, bytes) in cases {
+        let root = tempfile::tempdir().unwrap();
+        let wal = root.path().join("wal");
+        std::fs::create_dir_all(&wal).unwrap();
+        let seg = super::segment::segment_path(&wal, 0);
+        std::fs::write(&seg, &bytes).unwrap();
+        let h = open(root.path(), opts_in(root.path())).unwrap();
+        let d = dump(&h, "m");
+        assert_eq!(d.len(), 100, "case {name}");
+        assert!(
+            d.values().all(|v| v.len() == 15),
+            "case {name}: the first three commits, nothing of the fourth"
+        );
+        assert_eq!(
+            std::fs::metadata(&seg).unwrap().len() as usize,
+            three.len(),
+            "case {name}: cut at the damaged record"
+        );
     }
 }
 
@@ -1027,4 +1091,146 @@ fn tail_reads_a_segment_being_written_up_to_its_last_complete_record() {
             .unwrap(),
         None
     );
+}
+
+/// A durabench value (`tools/src/dataset.rs`, `Dataset::value_of` with `--values synthetic`
+/// and seed 42, written again here): counters growing at a fixed rate (integers, or hundredths
+/// for every third), two-decimal sine-wave gauges (every other series).
+fn synthetic_value(id: u64, t_ms: i64) -> f64 {
+    let splitmix64 = |mut x: u64| {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    };
+    let h = splitmix64(42 ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let elapsed_s = (t_ms - 1_767_225_600_000) as f64 / 1000.0;
+    if id.is_multiple_of(2) {
+        let base = (h % 100_000) as f64 / 10.0;
+        let phase = ((h >> 40) % 628) as f64 / 100.0;
+        let v = base * (1.0 + 0.1 * (elapsed_s / 300.0 + phase).sin());
+        return (v * 100.0).round() / 100.0;
+    }
+    let base = (h % 1_000_000) as f64;
+    let rate = ((h >> 20) % 1000 + 1) as f64 / 10.0;
+    let v = (base + rate * elapsed_s).floor();
+    if id.is_multiple_of(3) { v / 100.0 } else { v }
+}
+
+/// Sample records of three kinds, each a list of commits: node-exporter-like scrapes (1000
+/// series of one instant per record, `bench_value`), durabench's remote write (series-major,
+/// 120 samples of 500 series per record, `synthetic_value`), and values that are no short
+/// decimal (thirds and square roots: every value takes the raw 8 bytes).
+/// A named list of commits' samples.
+type Workload = (&'static str, Vec<Vec<(u32, i64, f64)>>);
+
+fn sample_workloads() -> Vec<Workload> {
+    let t0 = 1_700_000_000_000i64;
+    let scrape = (0..10)
+        .flat_map(|round| {
+            (0..100_000).step_by(1000).map(move |start| {
+                (start..start + 1000)
+                    .map(|i| (i as u32, t0 + round as i64 * 15_000, bench_value(i, round)))
+                    .collect()
+            })
+        })
+        .collect();
+    let remote_write = (0..20_000u32)
+        .step_by(500)
+        .map(|start| {
+            (start..start + 500)
+                .flat_map(|s| {
+                    (0..120).map(move |k| {
+                        let t = t0 + k * 15_000;
+                        (s, t, synthetic_value(u64::from(s), t))
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let noise = (0..200u32)
+        .map(|c| {
+            (0..1000u32)
+                .map(|i| {
+                    let x = f64::from(c * 1000 + i);
+                    (i, t0 + i64::from(c) * 15_000, x / 3.0 + x.sqrt())
+                })
+                .collect()
+        })
+        .collect();
+    vec![
+        ("scrape (node-exporter-like)", scrape),
+        ("remote write (durabench values)", remote_write),
+        ("no short decimals", noise),
+    ]
+}
+
+/// Samples records in payload version 1 (before format 2) against version 2, both zstd-1
+/// framed as the writer does: bytes per sample, and single-thread encode (payload and zstd,
+/// what a committer does) and decode (what the replay reader does) speed.
+#[test]
+#[ignore = "benchmark: cargo test --release -p fedstore-storage --lib wal::tests::bench_sample_encoding -- --ignored --nocapture"]
+fn bench_sample_encoding() {
+    use super::record::{Decoder, Encoder, decode_samples, read_frame};
+    for (name, commits) in sample_workloads() {
+        let n: usize = commits.iter().map(Vec::len).sum();
+        for version in [1, 2] {
+            // The payload alone, without zstd.
+            let mut plain = Encoder::new(false);
+            let mut frames = Vec::new();
+            let mut payload_only = f64::MAX;
+            for _ in 0..3 {
+                frames.clear();
+                let t = std::time::Instant::now();
+                for c in &commits {
+                    if version == 1 {
+                        plain.samples_frame_v1(c, &mut frames);
+                    } else {
+                        plain.samples_frame(c.iter().copied(), &mut frames);
+                    }
+                }
+                payload_only = payload_only.min(t.elapsed().as_secs_f64());
+            }
+            let raw_bytes = frames.len();
+            let mut enc = Encoder::new(true);
+            let mut frames = Vec::new();
+            // Best of three: the machine is shared.
+            let mut encode = f64::MAX;
+            for _ in 0..3 {
+                frames.clear();
+                let t = std::time::Instant::now();
+                for c in &commits {
+                    if version == 1 {
+                        enc.samples_frame_v1(c, &mut frames);
+                    } else {
+                        enc.samples_frame(c.iter().copied(), &mut frames);
+                    }
+                }
+                encode = encode.min(t.elapsed().as_secs_f64());
+            }
+            let mut dec = Decoder::default();
+            let mut out = Vec::new();
+            let mut decode = f64::MAX;
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                let (mut off, mut got) = (0, 0);
+                while off < frames.len() {
+                    let (f, size) = read_frame(&frames[off..]).unwrap();
+                    decode_samples(f.ty, dec.payload(&f).unwrap(), &mut out).unwrap();
+                    got += out.len();
+                    off += size;
+                }
+                assert_eq!(got, n);
+                decode = decode.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "{name}, payload v{version}: {:.2} B/sample ({:.2} before zstd); encode {:.1} M samples/s ({:.1} before zstd), decode {:.1} M samples/s",
+                frames.len() as f64 / n as f64,
+                raw_bytes as f64 / n as f64,
+                n as f64 / encode / 1e6,
+                n as f64 / payload_only / 1e6,
+                n as f64 / decode / 1e6,
+            );
+        }
+    }
 }

@@ -271,6 +271,7 @@ fn replay_once(
     }
     let stop_s = t.elapsed().as_secs_f64();
     let data_dir = dir_bytes(&dir.join("data"));
+    let data_parts = dir_parts(&dir.join("data"));
     let t = Instant::now();
     let mut s = Server::start(args, name, &dir, None)?;
     s.wait_ready(Duration::from_secs(600))?;
@@ -281,7 +282,7 @@ fn replay_once(
     let cpu = procs::cpu_time(s.child.pid()).unwrap_or_default();
     s.child.stop(Duration::from_secs(300));
     let line = format!(
-        "| {name} | replay {} x {}, {how} | loaded in {load_s:.0} s, RSS {} MiB; {how} stop {stop_s:.1} s; data dir {} MiB | restart: **ready {:.1} s**, series back {:.1} s, CPU {:.1} s, RSS {} MiB | load {:.2} / {:.2} |",
+        "| {name} | replay {} x {}, {how} | loaded in {load_s:.0} s, RSS {} MiB; {how} stop {stop_s:.1} s; data dir {} MiB ({data_parts}) | restart: **ready {:.1} s**, series back {:.1} s, CPU {:.1} s, RSS {} MiB | load {:.2} / {:.2} |",
         args.replay_series,
         args.replay_samples,
         rss_loaded / 1024,
@@ -528,8 +529,72 @@ fn blocks(data: &Path) -> Result<(usize, u64, u64, u64, u64)> {
     Ok(r)
 }
 
-/// Bytes of all files under `dir`, recursively.
+/// What the parts of a data dir weigh, in MiB: per top-level entry (`wal`, `chunks_head`,
+/// `head` with its `snapshot.*` files apart, blocks together as `blocks`), file lengths and,
+/// in brackets, allocated blocks when they differ (sparse or preallocated files), e.g.
+/// `wal 830, chunks_head 650, head 32 [20], snapshot 80`.
+fn dir_parts(data: &Path) -> String {
+    let mut parts: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut add = |part: &str, p: &Path| {
+        let e = parts.entry(part.to_owned()).or_default();
+        e.0 += dir_bytes(p);
+        e.1 += dir_allocated(p);
+    };
+    let Ok(rd) = std::fs::read_dir(data) else {
+        return "no data dir".to_owned();
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "head" {
+            for f in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                let is_snapshot = f.file_name().to_string_lossy().starts_with("snapshot");
+                add(if is_snapshot { "snapshot" } else { "head" }, &f.path());
+            }
+        } else if name.len() == 26 && e.path().join("meta.json").exists() {
+            add("blocks", &e.path());
+        } else {
+            add(&name, &e.path());
+        }
+    }
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    parts
+        .iter()
+        .filter(|(_, (len, _))| *len > 0)
+        .map(|(name, &(len, alloc))| {
+            if mib(len.abs_diff(alloc)) >= 1.0 {
+                format!("{name} {:.0} [{:.0}]", mib(len), mib(alloc))
+            } else {
+                format!("{name} {:.0}", mib(len))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Bytes allocated on disk to `path` (a file, or a directory recursively): `st_blocks` x 512.
+fn dir_allocated(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(path) else {
+        return 0;
+    };
+    if !m.is_dir() {
+        return m.blocks() * 512;
+    }
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| dir_allocated(&e.path()))
+        .sum()
+}
+
+/// Bytes of all files under `dir` (or of `dir` itself if it is a file), recursively.
 fn dir_bytes(dir: &Path) -> u64 {
+    if let Ok(m) = std::fs::metadata(dir)
+        && !m.is_dir()
+    {
+        return m.len();
+    }
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
     };
