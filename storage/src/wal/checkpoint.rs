@@ -179,7 +179,7 @@ pub(crate) fn checkpoint(
                 )
             }
             .map_err(|r| corrupt(off, r))?;
-            if frame.ty == TYPE_SAMPLES && *path != checkpoint_path(dir, first) {
+            if is_samples(frame.ty) && *path != checkpoint_path(dir, first) {
                 let here = WalPosition {
                     segment: *n,
                     offset: off as u64,

@@ -6,8 +6,8 @@
 use crate::labels::Labels;
 
 use super::record::{
-    Decoder, Encoder, FRAME_HEADER_BYTES, RefSample, TYPE_SAMPLES, TYPE_SERIES, decode_samples,
-    decode_series, read_frame,
+    Decoder, Encoder, FRAME_HEADER_BYTES, RefSample, TYPE_SAMPLES, TYPE_SAMPLES_V1, TYPE_SERIES,
+    decode_samples, decode_series, is_samples, read_frame,
 };
 
 /// Decodes `data` as WAL input. The first byte picks the view, so that the fuzzer reaches
@@ -15,7 +15,8 @@ use super::record::{
 /// - `0`: a segment: frames read one after another until the first corrupt one;
 /// - `1`: the rest is a frame body (type, raw length, payload) given a valid header and
 ///   checksum, so zstd and the type dispatch are reached;
-/// - `2`: a series payload; `3`: a samples payload.
+/// - `2`: a series payload; `3`: a samples payload (the next byte's low bit picks the
+///   format: version 2 or the older version 1).
 ///
 /// Panics (the fuzzer's finding) when decoding panics or a decoded record does not
 /// round-trip through the encoder.
@@ -34,7 +35,17 @@ pub fn fuzz_decode(data: &[u8]) {
             segment(&framed);
         }
         2 => series(rest),
-        _ => samples(rest),
+        _ => {
+            let Some((&v, payload)) = rest.split_first() else {
+                return;
+            };
+            let ty = if v & 1 == 0 {
+                TYPE_SAMPLES
+            } else {
+                TYPE_SAMPLES_V1
+            };
+            samples(ty, payload)
+        }
     }
 }
 
@@ -50,7 +61,7 @@ fn segment(mut buf: &[u8]) {
             let payload = payload.to_vec();
             match frame.ty {
                 TYPE_SERIES => series(&payload),
-                TYPE_SAMPLES => samples(&payload),
+                ty if is_samples(ty) => samples(ty, &payload),
                 _ => {}
             }
         }
@@ -91,9 +102,9 @@ fn series(payload: &[u8]) {
     }
 }
 
-fn samples(payload: &[u8]) {
+fn samples(ty: u8, payload: &[u8]) {
     let mut got: Vec<RefSample> = Vec::new();
-    if decode_samples(payload, &mut got).is_err() {
+    if decode_samples(ty, payload, &mut got).is_err() {
         return;
     }
     for compress in [false, true] {
@@ -107,7 +118,7 @@ fn samples(payload: &[u8]) {
         let mut dec = Decoder::default();
         let payload = dec.payload(&frame).expect("own payload");
         let mut again = Vec::new();
-        decode_samples(payload, &mut again).expect("own samples payload");
+        decode_samples(frame.ty, payload, &mut again).expect("own samples payload");
         let bits = |v: &[RefSample]| -> Vec<(u32, i64, u64)> {
             v.iter().map(|s| (s.r, s.t, s.v.to_bits())).collect()
         };

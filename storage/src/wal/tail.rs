@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use super::checkpoint::{checkpoint_path, list_checkpoints};
 use super::record::{
-    Decoder, RefSample, TYPE_SAMPLES, TYPE_SERIES, decode_samples, decode_series, read_frame,
+    Decoder, RefSample, TYPE_SERIES, decode_samples, decode_series, is_samples, read_frame,
 };
 use super::segment::{
     HeaderProblem, SEGMENT_HEADER_BYTES, check_header, list_segments, segment_path,
@@ -230,8 +230,8 @@ impl SegmentTail {
                     .map_err(|r| corrupt(at, r))?;
                     f(WalRecord::Series(&self.series), end)
                 }
-                TYPE_SAMPLES => {
-                    decode_samples(payload, &mut self.samples).map_err(|r| corrupt(at, r))?;
+                ty if is_samples(ty) => {
+                    decode_samples(ty, payload, &mut self.samples).map_err(|r| corrupt(at, r))?;
                     self.out.clear();
                     self.out.extend(self.samples.iter().map(|s| WalSample {
                         series_ref: s.r,
