@@ -76,6 +76,8 @@ pub struct Renderer<'a, S: FnMut(Piece) -> bool> {
     last_name_id: Option<SymbolId>,
     started: bool,
     fast: FastState,
+    /// Identity text is kept whole in `text` (see [`Renderer::collect_into`]), never sent.
+    collect: bool,
     send: S,
     alive: bool,
 }
@@ -228,6 +230,7 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
             last_name_id: None,
             started: false,
             fast: FastState::new(),
+            collect: false,
             send,
             alive: true,
         }
@@ -238,6 +241,26 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
     pub fn with_metadata(mut self, meta: Option<&'a FamilyMetadata>) -> Self {
         self.meta = meta;
         self
+    }
+
+    /// Flushes nothing and sends nothing: the identity text of every series is appended to
+    /// `buf` (after what it already holds), returned by [`Renderer::into_text`]. For the inline
+    /// path, which answers with one buffer: rendering straight into it saves copying the
+    /// answer out of 64 KiB chunks (10% of a small federate's instructions, see
+    /// docs/benchmarks.md). The bytes are those of the identity pieces, in order.
+    pub fn collect_into(mut self, buf: Vec<u8>) -> Self {
+        debug_assert!(self.enc == Encoding::Identity && !self.started);
+        if self.enc == Encoding::Identity && !self.started {
+            self.text = buf;
+            self.collect = true;
+        }
+        self
+    }
+
+    /// The collected text (see [`Renderer::collect_into`]); `None` for a renderer that sends
+    /// pieces instead.
+    pub fn into_text(self) -> Option<Vec<u8>> {
+        self.collect.then_some(self.text)
     }
 
     /// Whether the client is still reading.
@@ -260,6 +283,9 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
     }
 
     fn flush_text(&mut self) {
+        if self.collect {
+            return;
+        }
         if self.enc == Encoding::Identity {
             // Hand the buffer itself to the response instead of copying it.
             if !self.text.is_empty() {
@@ -279,7 +305,9 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
     fn start_family(&mut self, name: &str) {
         self.last_name.clear();
         self.last_name.push_str(name);
-        if self.started {
+        if self.started || self.collect {
+            // Collected text needs no separate first line: nothing drops it.
+            self.started = true;
             write_family_header(&mut self.text, name, self.meta);
             return;
         }
@@ -701,6 +729,53 @@ mod tests {
                 "case {name}, head generic path"
             );
         }
+    }
+
+    /// A collecting renderer appends exactly the bytes the identity pieces carry, across
+    /// flush boundaries and family changes, after what its buffer already held.
+    #[test]
+    fn collected_text_equals_sent_pieces() {
+        let names = ["a_metric", "b_metric", "c_metric"];
+        let mut series: Vec<Series> = Vec::new();
+        for (k, name) in names.iter().enumerate() {
+            for i in 0..1500 {
+                let inst: &'static str = format!("host-{i:04}:9100").leak();
+                let v = [1.0, 2.5, 1e-9, 123456789.25][i % 4];
+                series.push((
+                    vec![("__name__", name), ("instance", inst)],
+                    1000 + k as i64,
+                    v,
+                ));
+            }
+        }
+        let want = render_head(&[("zone", "eu")], &series, false);
+        assert!(want.len() > 2 * FLUSH_BYTES, "too short to cross flushes");
+
+        let dir = tempfile::tempdir().unwrap();
+        let head = fedstore_storage::Head::open(
+            &dir.path().join("head"),
+            fedstore_storage::HeadOptions::default(),
+        )
+        .unwrap();
+        let mut app = head.appender();
+        for (labels, t, v) in &series {
+            let l = fedstore_storage::Labels::from_pairs(labels.iter().copied());
+            app.append(&l, *t, *v).unwrap();
+        }
+        app.commit().unwrap();
+        let sel = head.select(&[fedstore_promql::parse_selector(r#"{__name__=~".+"}"#).unwrap()]);
+        let ext = ext_labels(&[("zone", "eu")]);
+        let mut sent = 0;
+        let mut r = Renderer::new(&ext, Encoding::Identity, |_| {
+            sent += 1;
+            true
+        })
+        .collect_into(b"pre".to_vec());
+        assert!(head.latest(&sel.refs, i64::MIN + 1, i64::MAX, &mut r));
+        let text = r.into_text().expect("collecting renderer");
+        assert_eq!(sent, 0, "a collecting renderer sends nothing");
+        assert_eq!(&text[..3], b"pre");
+        assert_eq!(std::str::from_utf8(&text[3..]).unwrap(), want);
     }
 
     /// The fast path must write exactly what the generic path writes, whatever the label
