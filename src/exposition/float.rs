@@ -36,7 +36,55 @@ pub fn write_float(buf: &mut Vec<u8>, v: f64) {
             return;
         }
     }
-    write_general(buf, v);
+    if !write_few_decimals(buf, v) {
+        write_general(buf, v);
+    }
+}
+
+/// Powers of ten tried by [`write_few_decimals`]: gauges and `/100` counters mostly have one to
+/// three decimals.
+const DECIMAL_SCALES: [f64; 3] = [10.0, 100.0, 1000.0];
+
+/// Fast path for a finite non-integral `v` that is `i / 10^k` (k = 1..=3, |i| < 10^15) once
+/// rounded: writes it from `i`'s digits without the shortest-digits search. Returns `false`
+/// (nothing written) otherwise.
+///
+/// Why the digits are the shortest ones, as zmij and Go would pick: the decimal `i / 10^k` has
+/// at most 15 significant digits and rounds to `v` (checked by the exact division below). Any
+/// two different decimals of at most 15 significant digits round to different doubles
+/// (DBL_DIG is 15 for normal doubles, and |v| >= 0.001 here), so no other decimal of at most
+/// that length rounds to `v`: the shortest round-trip string is this one.
+#[inline]
+fn write_few_decimals(buf: &mut Vec<u8>, v: f64) -> bool {
+    for (k, scale) in DECIMAL_SCALES.iter().enumerate() {
+        let m = v * scale;
+        if m.abs() >= 1e15 {
+            return false;
+        }
+        // Round half away from zero by cast (no libm call); the check below decides.
+        let i = if m >= 0.0 {
+            (m + 0.5) as i64
+        } else {
+            (m - 0.5) as i64
+        };
+        if i as f64 / scale != v {
+            continue;
+        }
+        let mut b = itoa::Buffer::new();
+        let digits = b.format(i.unsigned_abs()).as_bytes();
+        let mut nd = digits.len();
+        while nd > 1 && digits[nd - 1] == b'0' {
+            nd -= 1;
+        }
+        // value = 0.D1..Dn * 10^point with n = all of i's digits and k + 1 decimals.
+        let point = digits.len() as i32 - (k as i32 + 1);
+        if v < 0.0 {
+            buf.push(b'-');
+        }
+        write_go_g(buf, &digits[..nd], point);
+        return true;
+    }
+    false
 }
 
 /// Appends a decimal `i64` (Go `strconv.AppendInt(ms, 10)`), as for timestamps.
@@ -325,6 +373,61 @@ mod tests {
         ];
         for (name, v, want) in cases {
             assert_eq!(fmt(*v), *want, "case {name:?}: value {v:e}");
+        }
+    }
+
+    /// The few-decimals fast path writes what the shortest-digits path writes.
+    #[test]
+    fn few_decimals_match_the_general_path() {
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut fast = 0;
+        for n in 0..200_000 {
+            let r = next();
+            let scale = [10.0, 100.0, 1000.0, 1e4][(r % 4) as usize];
+            let mag = [1e3, 1e6, 1e9, 1e13, 1e16][((r >> 8) % 5) as usize];
+            let mut v = ((r >> 16) as f64 / (1u64 << 48) as f64 * mag).round() / scale;
+            if n % 2 == 1 {
+                v = -v;
+            }
+            if n % 7 == 0 {
+                // Not a few-decimals value: must be left to the general path.
+                v = f64::from_bits(r >> 2);
+            }
+            if !v.is_finite() || v == 0.0 || v.fract() == 0.0 {
+                continue;
+            }
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            if write_few_decimals(&mut a, v) {
+                fast += 1;
+            } else {
+                assert!(a.is_empty(), "{v:e}: wrote on fallback");
+                continue;
+            }
+            write_general(&mut b, v);
+            assert_eq!(
+                String::from_utf8(a).unwrap(),
+                String::from_utf8(b).unwrap(),
+                "{v:e}"
+            );
+        }
+        assert!(fast > 50_000, "fast path taken only {fast} times");
+        for (v, want) in [
+            (0.05, "0.05"),
+            (-12345.67, "-12345.67"),
+            (1234567.5, "1.2345675e+06"),
+            (0.001, "0.001"),
+            (99999.99, "99999.99"),
+        ] {
+            let mut a = Vec::new();
+            write_float(&mut a, v);
+            assert_eq!(String::from_utf8(a).unwrap(), want, "{v:e}");
         }
     }
 

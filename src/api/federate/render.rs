@@ -29,6 +29,10 @@ const TEXT_CAPACITY: usize = FLUSH_BYTES + 4096;
 const SEND_BYTES: usize = 32 * 1024;
 /// Series with more labels than this take the generic path (`LabelsRef::for_each`).
 const MAX_FAST_LABELS: usize = 32;
+/// Slots of the rendered-label-pair cache ([`PairCache`]); a power of two.
+const PAIR_SLOTS: usize = 1024;
+/// The pair cache's text is dropped (and every slot with it) once it would grow past this.
+const PAIR_TEXT_MAX: usize = 128 * 1024;
 
 /// What a segment renderer hands to the response, in order.
 #[derive(Debug)]
@@ -72,6 +76,8 @@ pub struct Renderer<'a, S: FnMut(Piece) -> bool> {
     last_name_id: Option<SymbolId>,
     started: bool,
     fast: FastState,
+    /// Identity text is kept whole in `text` (see [`Renderer::collect_into`]), never sent.
+    collect: bool,
     send: S,
     alive: bool,
 }
@@ -96,9 +102,83 @@ struct FastState {
     suffix_n: Option<usize>,
     /// The external labels those names lack, then `}` (or nothing for a bare name).
     suffix: Vec<u8>,
-    /// The last timestamp written and its text (most series of a scrape share it).
+    /// The last timestamp written and its text as ` <ts>\n` (most series of a scrape share it).
     ts: Option<i64>,
     ts_text: Vec<u8>,
+    /// Rendered label pairs by symbol ids.
+    pairs: PairCache,
+}
+
+/// Rendered `,name="escaped value"` text of recently written label pairs, by `(name, value)`
+/// symbol ids, direct-mapped: a pair that changes between consecutive series (a device, a
+/// mode, an instance) has usually been written a few series earlier, and one copy of its text
+/// replaces two name lookups, an escape scan and five small appends. Slots hold ranges of
+/// `text`; a miss renders the pair into `text` first. Profile and figures: docs/benchmarks.md
+/// (small federates).
+struct PairCache {
+    /// `(name id, value id)` packed as `name << 32 | value`, `start`, `end` of the pair's text;
+    /// `end == 0`: empty slot (a cached text is never empty: it starts with `,`).
+    slots: Vec<(u64, u32, u32)>,
+    text: Vec<u8>,
+}
+
+impl PairCache {
+    fn new() -> Self {
+        PairCache {
+            slots: Vec::new(),
+            text: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.text.clear();
+    }
+
+    /// Appends `sep` then `name="escaped value"` of the pair to `out`. Returns `false`
+    /// (nothing written) for an empty value, which the fast path does not render.
+    #[inline]
+    fn write(
+        &mut self,
+        out: &mut Vec<u8>,
+        sep: u8,
+        (name, value): (SymbolId, SymbolId),
+        sl: &SymbolLabels<'_>,
+    ) -> bool {
+        if self.slots.is_empty() {
+            // Allocated on first use: renderers that never take the fast path pay nothing.
+            self.slots = vec![(0, 0, 0); PAIR_SLOTS];
+        }
+        let key = (u64::from(name.0) << 32) | u64::from(value.0);
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_SLOTS.trailing_zeros()))
+            as usize;
+        let (k, start, end) = self.slots[slot];
+        let (start, end) = if k == key && end != 0 {
+            (start as usize, end as usize)
+        } else {
+            let v = sl.resolve(value);
+            if v.is_empty() {
+                return false;
+            }
+            if self.text.len() >= PAIR_TEXT_MAX {
+                self.text.clear();
+                self.slots.fill((0, 0, 0));
+            }
+            let start = self.text.len();
+            write_label_pair(&mut self.text, b',', sl.resolve(name), v);
+            let end = self.text.len();
+            // Both fit in u32: the text is cleared before it passes PAIR_TEXT_MAX, and one
+            // pair's text is bounded by two symbols, far below 4 GiB.
+            match (u32::try_from(start), u32::try_from(end)) {
+                (Ok(s), Ok(e)) => self.slots[slot] = (key, s, e),
+                _ => self.slots[slot] = (0, 0, 0),
+            }
+            (start, end)
+        };
+        out.push(sep);
+        out.extend_from_slice(&self.text[start + 1..end]);
+        true
+    }
 }
 
 impl FastState {
@@ -114,6 +194,7 @@ impl FastState {
             suffix: Vec::with_capacity(128),
             ts: None,
             ts_text: Vec::with_capacity(24),
+            pairs: PairCache::new(),
         }
     }
 
@@ -122,6 +203,7 @@ impl FastState {
         self.table = table;
         self.n = 0;
         self.suffix_n = None;
+        self.pairs.clear();
     }
 }
 
@@ -148,6 +230,7 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
             last_name_id: None,
             started: false,
             fast: FastState::new(),
+            collect: false,
             send,
             alive: true,
         }
@@ -158,6 +241,26 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
     pub fn with_metadata(mut self, meta: Option<&'a FamilyMetadata>) -> Self {
         self.meta = meta;
         self
+    }
+
+    /// Flushes nothing and sends nothing: the identity text of every series is appended to
+    /// `buf` (after what it already holds), returned by [`Renderer::into_text`]. For the inline
+    /// path, which answers with one buffer: rendering straight into it saves copying the
+    /// answer out of 64 KiB chunks (10% of a small federate's instructions, see
+    /// docs/benchmarks.md). The bytes are those of the identity pieces, in order.
+    pub fn collect_into(mut self, buf: Vec<u8>) -> Self {
+        debug_assert!(self.enc == Encoding::Identity && !self.started);
+        if self.enc == Encoding::Identity && !self.started {
+            self.text = buf;
+            self.collect = true;
+        }
+        self
+    }
+
+    /// The collected text (see [`Renderer::collect_into`]); `None` for a renderer that sends
+    /// pieces instead.
+    pub fn into_text(self) -> Option<Vec<u8>> {
+        self.collect.then_some(self.text)
     }
 
     /// Whether the client is still reading.
@@ -180,6 +283,9 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
     }
 
     fn flush_text(&mut self) {
+        if self.collect {
+            return;
+        }
         if self.enc == Encoding::Identity {
             // Hand the buffer itself to the response instead of copying it.
             if !self.text.is_empty() {
@@ -199,7 +305,9 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
     fn start_family(&mut self, name: &str) {
         self.last_name.clear();
         self.last_name.push_str(name);
-        if self.started {
+        if self.started || self.collect {
+            // Collected text needs no separate first line: nothing drops it.
+            self.started = true;
             write_family_header(&mut self.text, name, self.meta);
             return;
         }
@@ -283,19 +391,17 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
         fast.line
             .truncate(if keep == 0 { 0 } else { fast.ends[keep - 1] });
         fast.n = 0; // until the line is complete again
-        for (j, &(name_id, value_id)) in cur.iter().enumerate().take(n).skip(keep) {
-            let value = sl.resolve(value_id);
+        for (j, &pair) in cur.iter().enumerate().take(n).skip(keep) {
             if j == 0 {
-                fast.line.extend_from_slice(value.as_bytes());
+                fast.line.extend_from_slice(sl.resolve(pair.1).as_bytes());
             } else {
-                if value.is_empty() {
+                let sep = if j == 1 { b'{' } else { b',' };
+                if !fast.pairs.write(&mut fast.line, sep, pair, &sl) {
                     return self.sample_generic(&sl, t_ms, v);
                 }
-                let sep = if j == 1 { b'{' } else { b',' };
-                write_label_pair(&mut fast.line, sep, sl.resolve(name_id), value);
             }
             fast.ends[j] = fast.line.len();
-            fast.ids[j] = (name_id, value_id);
+            fast.ids[j] = pair;
         }
         fast.n = n;
 
@@ -313,18 +419,19 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
         }
         if fast.ts != Some(t_ms) {
             fast.ts_text.clear();
+            fast.ts_text.push(b' ');
             write_i64(&mut fast.ts_text, t_ms);
+            fast.ts_text.push(b'\n');
             fast.ts = Some(t_ms);
         }
 
+        // One reservation for the whole line (the value takes at most 24 bytes).
         let text = &mut self.text;
+        text.reserve(fast.line.len() + fast.suffix.len() + fast.ts_text.len() + 24);
         text.extend_from_slice(&fast.line);
         text.extend_from_slice(&fast.suffix);
-        text.push(b' ');
         write_float(text, v);
-        text.push(b' ');
         text.extend_from_slice(&fast.ts_text);
-        text.push(b'\n');
         if self.text.len() >= FLUSH_BYTES {
             self.flush_text();
         }
@@ -392,7 +499,8 @@ impl<S: FnMut(Piece) -> bool> Renderer<'_, S> {
 
 /// Builds the text after a fast-path series' own labels: the external labels whose names
 /// `pairs` lacks (in name order, as the generic path writes them), then `}` when anything
-/// was written inside braces. `pairs[0]` is the `__name__` pair.
+/// was written inside braces, then the space before the value. `pairs[0]` is the `__name__`
+/// pair.
 fn build_suffix(
     out: &mut Vec<u8>,
     ext: &ExternalLabels,
@@ -411,6 +519,7 @@ fn build_suffix(
     if braces {
         out.push(b'}');
     }
+    out.push(b' ');
 }
 
 #[cfg(test)]
@@ -620,6 +729,53 @@ mod tests {
                 "case {name}, head generic path"
             );
         }
+    }
+
+    /// A collecting renderer appends exactly the bytes the identity pieces carry, across
+    /// flush boundaries and family changes, after what its buffer already held.
+    #[test]
+    fn collected_text_equals_sent_pieces() {
+        let names = ["a_metric", "b_metric", "c_metric"];
+        let mut series: Vec<Series> = Vec::new();
+        for (k, name) in names.iter().enumerate() {
+            for i in 0..1500 {
+                let inst: &'static str = format!("host-{i:04}:9100").leak();
+                let v = [1.0, 2.5, 1e-9, 123456789.25][i % 4];
+                series.push((
+                    vec![("__name__", name), ("instance", inst)],
+                    1000 + k as i64,
+                    v,
+                ));
+            }
+        }
+        let want = render_head(&[("zone", "eu")], &series, false);
+        assert!(want.len() > 2 * FLUSH_BYTES, "too short to cross flushes");
+
+        let dir = tempfile::tempdir().unwrap();
+        let head = fedstore_storage::Head::open(
+            &dir.path().join("head"),
+            fedstore_storage::HeadOptions::default(),
+        )
+        .unwrap();
+        let mut app = head.appender();
+        for (labels, t, v) in &series {
+            let l = fedstore_storage::Labels::from_pairs(labels.iter().copied());
+            app.append(&l, *t, *v).unwrap();
+        }
+        app.commit().unwrap();
+        let sel = head.select(&[fedstore_promql::parse_selector(r#"{__name__=~".+"}"#).unwrap()]);
+        let ext = ext_labels(&[("zone", "eu")]);
+        let mut sent = 0;
+        let mut r = Renderer::new(&ext, Encoding::Identity, |_| {
+            sent += 1;
+            true
+        })
+        .collect_into(b"pre".to_vec());
+        assert!(head.latest(&sel.refs, i64::MIN + 1, i64::MAX, &mut r));
+        let text = r.into_text().expect("collecting renderer");
+        assert_eq!(sent, 0, "a collecting renderer sends nothing");
+        assert_eq!(&text[..3], b"pre");
+        assert_eq!(std::str::from_utf8(&text[3..]).unwrap(), want);
     }
 
     /// The fast path must write exactly what the generic path writes, whatever the label

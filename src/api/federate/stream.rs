@@ -103,6 +103,17 @@ pub fn select_inline(job: &FederateJob) -> Option<Vec<SeriesRef>> {
 /// a pooled buffer (see [`super::inline`] for why).
 pub fn render_inline(job: &FederateJob, refs: &[SeriesRef]) -> InlineBody {
     let mut out = POOL.take();
+    if job.enc == Encoding::Identity {
+        // Straight into the pooled buffer (identity has no header, trailer or checksum).
+        let mut r = Renderer::new(&job.ext, job.enc, |_| true)
+            .with_metadata(job.meta.as_deref())
+            .collect_into(std::mem::take(&mut out.buf));
+        job.head.latest(refs, job.mint_ms, job.maxt_ms, &mut r);
+        if let Some(text) = r.into_text() {
+            out.buf = text;
+        }
+        return InlineBody::new(out);
+    }
     let body = &mut out.buf;
     body.extend_from_slice(job.enc.stream_header());
     let mut total = Checksum::new(job.enc);
