@@ -6,6 +6,7 @@
 //! - [`receiver`]: [`RemoteWriteReceiver`]: decode, validate labels, append, report.
 //! - [`read`]: remote read: negotiation, matchers, the SAMPLES and streamed answers.
 //! - [`sender`]: the remote-write sender: WAL watcher, queues, shards, positions.
+//! - [`wire`]: hand-written protobuf field encoding shared by the read answers and the sender.
 //!
 //! No HTTP here: `api::remote_write` and `api::remote_read` are the actix handlers. See `remote/README.md`.
 
@@ -15,6 +16,7 @@ pub mod read;
 pub mod receiver;
 pub mod sender;
 pub mod snappy;
+pub mod wire;
 
 pub use receiver::{
     DEFAULT_MAX_DECOMPRESSED_BYTES, RemoteWriteError, RemoteWriteReceiver, SeriesCache, ingest,

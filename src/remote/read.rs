@@ -8,7 +8,6 @@ pub mod chunking;
 pub mod decode;
 pub mod samples;
 pub mod streamed;
-pub mod wire;
 
 use std::fmt;
 use std::sync::Arc;

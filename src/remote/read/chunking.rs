@@ -91,12 +91,12 @@ impl PromBits {
         match self.num {
             0 => {
                 let zigzag = ((t << 1) ^ (t >> 63)) as u64;
-                self.bits = 8 * super::wire::varint_len(zigzag) as u64 + 64;
+                self.bits = 8 * crate::remote::wire::varint_len(zigzag) as u64 + 64;
                 self.ends_with_whole_byte = true;
             }
             1 => {
                 let d = t.wrapping_sub(self.t) as u64;
-                self.bits += 8 * super::wire::varint_len(d) as u64;
+                self.bits += 8 * crate::remote::wire::varint_len(d) as u64;
                 self.value(v_bits);
                 self.t_delta = d;
             }

@@ -4,9 +4,11 @@
 
 use fedstore_promql::storage::Queryable;
 
-use super::wire::{label_size, len_field_size, put_label, put_len_header, put_sample, sample_size};
 use super::{ExternalLabels, ReadError, plan};
 use crate::remote::proto;
+use crate::remote::wire::{
+    label_size, len_field_size, put_label, put_len_header, put_sample, sample_size,
+};
 
 /// Encodes the uncompressed `ReadResponse` for `queries`. A query selecting more than
 /// `sample_limit` samples (0: no limit) fails the whole request with 400

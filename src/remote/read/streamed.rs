@@ -8,12 +8,12 @@
 use fedstore_promql::storage::Queryable;
 
 use super::chunking::{Chunker, window_start};
-use super::wire::{
+use super::{ExternalLabels, ReadError, plan};
+use crate::remote::proto;
+use crate::remote::wire::{
     chunk_size, label_size, len_field_size, put_frame, put_label, put_len_header, put_query_index,
     put_xor_chunk,
 };
-use super::{ExternalLabels, ReadError, plan};
-use crate::remote::proto;
 
 /// Frames are handed out in batches of about this many bytes (fewer, larger writes).
 const BATCH_BYTES: usize = 64 << 10;

@@ -6,6 +6,8 @@
 //! when its series record is read, and copied into every request that carries one of its
 //! samples, instead of cloning label strings per sample.
 
+use crate::remote::wire::{put_label, put_varint, varint_len};
+
 /// A series as sent: its labels after external labels and `write_relabel_configs`, already in
 /// protobuf form (the `labels` fields of a `TimeSeries`), and a hash that picks its shard.
 #[derive(Debug)]
@@ -20,12 +22,8 @@ impl SeriesOut {
     /// Encodes `labels` (sorted by name).
     pub fn new(labels: &[(String, String)]) -> SeriesOut {
         let mut buf = Vec::with_capacity(labels.iter().map(|(n, v)| n.len() + v.len() + 6).sum());
-        let mut label = Vec::new();
         for (n, v) in labels {
-            label.clear();
-            put_bytes_field(&mut label, 1, n.as_bytes());
-            put_bytes_field(&mut label, 2, v.as_bytes());
-            put_bytes_field(&mut buf, 1, &label);
+            put_label(&mut buf, 1, n, v);
         }
         let hash = xxhash_rust::xxh3::xxh3_64(&buf);
         SeriesOut {
@@ -53,20 +51,6 @@ pub fn put_sample(out: &mut Vec<u8>, series: &SeriesOut, t: i64, v: f64) {
     out.extend_from_slice(sample);
 }
 
-fn put_bytes_field(out: &mut Vec<u8>, field: u8, b: &[u8]) {
-    out.push((field << 3) | 2);
-    put_varint(out, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn varint_into(out: &mut [u8], mut v: u64) -> usize {
     let mut i = 0;
     while v >= 0x80 {
@@ -76,10 +60,6 @@ fn varint_into(out: &mut [u8], mut v: u64) -> usize {
     }
     out[i] = v as u8;
     i + 1
-}
-
-fn varint_len(v: u64) -> usize {
-    (64 - v.max(1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[cfg(test)]

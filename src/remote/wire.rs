@@ -1,5 +1,6 @@
 //! Hand-written protobuf encoding of the remote-read answers (`ReadResponse`,
-//! `ChunkedReadResponse`) and the streamed frame around each message.
+//! `ChunkedReadResponse`) and the streamed frame around each message; the remote-write
+//! sender's request encoder (`sender::encode`) builds on its varint and label writers.
 //!
 //! Field for field what gogo-protobuf marshals for Prometheus 2.42: fields in number order,
 //! proto3 defaults (`0`, `-0`, `""`) left out, repeated messages always written (even empty).
