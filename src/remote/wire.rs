@@ -7,20 +7,7 @@
 //! Lengths are computed before writing, so nothing is encoded twice; prost's derived types
 //! in [`crate::remote::proto`] are the oracle in the tests.
 
-/// Bytes of `v` as a base-128 varint.
-pub fn varint_len(v: u64) -> usize {
-    // 1 byte per started group of 7 bits; 0 still takes one byte.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// Appends `v` as a base-128 varint.
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+pub use fedstore_storage::varint::{put_uvarint as put_varint, uvarint_len as varint_len};
 
 /// Bytes of a length-delimited field (key, length, body) whose body is `len` bytes.
 pub fn len_field_size(len: usize) -> usize {

@@ -40,6 +40,7 @@ pub mod series;
 pub mod symbols;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
+pub mod varint;
 pub mod wal;
 
 pub use db::{Db, DbOptions, SeriesSamples};

@@ -81,8 +81,7 @@ fn decimal_mode(samples: &[(i64, f64)]) -> Option<u8> {
 
 /// Bytes of `v` as a zigzag varint.
 fn varint_len(v: i64) -> usize {
-    let u = ((v << 1) ^ (v >> 63)) as u64;
-    (64 - (u | 1).leading_zeros() as usize).div_ceil(7)
+    crate::varint::uvarint_len(((v << 1) ^ (v >> 63)) as u64)
 }
 
 /// Encodes `samples` (strictly increasing timestamps, at most [`MAX_SAMPLES_PER_CHUNK`]).

@@ -1,21 +1,8 @@
-//! Byte-level encoding shared by the block files: LEB128 varints, zigzag, and a bounds-checked
-//! reader ([`Decbuf`]) whose errors say what ran out, never panic on corrupt input.
+//! Byte-level encoding shared by the block files: LEB128 varints, zigzag (written by
+//! [`crate::varint`]), and a bounds-checked reader ([`Decbuf`]) whose errors say what ran out,
+//! never panic on corrupt input.
 
-/// Appends `v` as an unsigned LEB128 varint.
-#[inline]
-pub fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Appends `v` zigzag-encoded as a varint.
-#[inline]
-pub fn put_varint(out: &mut Vec<u8>, v: i64) {
-    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
-}
+pub use crate::varint::{put_uvarint, put_varint};
 
 /// A cursor over bytes read from a block file. Every read returns `None` past the end or on
 /// an overlong varint; callers turn that into a corruption error with their own location.

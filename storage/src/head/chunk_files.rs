@@ -346,7 +346,7 @@ impl ChunkFiles {
         data: &[u8],
     ) -> u64 {
         let mut span = [0u8; 10];
-        let span_len = put_uvarint(&mut span, max_t.wrapping_sub(min_t) as u64);
+        let span_len = crate::varint::put_uvarint_into(&mut span, max_t.wrapping_sub(min_t) as u64);
         let body = span_len + data.len();
         let len = RECORD_HEADER + body;
         let mut w = self.writer.lock();
@@ -573,18 +573,6 @@ fn decode_record(rec: &[u8], cut: i64) -> Option<(ChunkMeta, &[u8])> {
         num,
     };
     Some((meta, body))
-}
-
-/// Writes `v` as LEB128 at the start of `out` (10 bytes hold any u64); returns its length.
-fn put_uvarint(out: &mut [u8; 10], mut v: u64) -> usize {
-    let mut i = 0;
-    while v >= 0x80 {
-        out[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    out[i] = v as u8;
-    i + 1
 }
 
 /// Reads a LEB128 value from the front of `p`.

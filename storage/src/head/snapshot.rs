@@ -17,6 +17,7 @@ use super::chunk_files::{ChunkFiles, FilesState, SnapshotFile};
 use super::shard::ShardData;
 use super::startup::StartupProgress;
 use super::{Head, Ordering};
+use crate::varint::put_uvarint;
 
 /// File magic, `FSHS` read as little-endian u32.
 const MAGIC: u32 = u32::from_le_bytes(*b"FSHS");
@@ -426,14 +427,6 @@ pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
 
 pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 /// Reads little-endian fields; running out of bytes is an error (a torn snapshot).

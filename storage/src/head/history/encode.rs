@@ -154,7 +154,7 @@ fn zigzag(v: i64) -> u64 {
 
 #[inline]
 fn uvarint_len(v: u64) -> u32 {
-    (64 - (v | 1).leading_zeros()).div_ceil(7)
+    crate::varint::uvarint_len(v) as u32
 }
 
 /// Writes bits, most significant first, into a zeroed byte slice.

@@ -161,11 +161,7 @@ impl Prev {
     }
 }
 
-/// Bytes of `v` as a LEB128 varint.
-#[inline]
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
+use crate::varint::uvarint_len as varint_len;
 
 /// Reusable stream buffers of the version 2 encoder.
 #[derive(Default)]
