@@ -11,6 +11,8 @@
 //! - [`scrape`]: the scrape manager: targets, per-target loops, staleness, reload.
 //! - [`metrics`]: fedstore's own `/metrics`.
 //! - [`query`]: PromQL for the HTTP API: engine settings, the query queue, storage adapter.
+//! - [`tls_client`], [`http_post`]: rustls client configuration from `tls_config`, and the
+//!   blocking HTTP/1.1 POST client of the remote-write sender and the notifier.
 //! - [`pool`]: the render threads that keep CPU-heavy work off the HTTP workers.
 //! - [`import_cli`]: `fedstore import FILE...`.
 //!
@@ -22,6 +24,7 @@ pub mod check_cli;
 pub mod cli;
 pub mod config;
 pub mod exposition;
+pub mod http_post;
 pub mod import_cli;
 pub mod limits;
 pub mod metrics;

@@ -6,8 +6,8 @@
 //!   queue) and follows new segments;
 //! - [`queue`] spreads samples over shards by series hash, reshards by throughput and
 //!   persists the acknowledged WAL position ([`position`], tracked by [`ledger`]);
-//! - [`shard`] batches, encodes ([`encode`]), posts ([`http`], TLS through the shared
-//!   rustls configuration) and retries ([`client`]);
+//! - [`shard`] batches, encodes ([`encode`]), posts ([`crate::http_post`], TLS through the
+//!   shared rustls configuration) and retries ([`client`]);
 //! - a [`fedstore_storage::wal::tail::WalHold`] keeps checkpoints from deleting segments a
 //!   queue has not finished, up to `--storage.remote.max-wal-lag-segments`.
 //!
@@ -16,7 +16,6 @@
 
 pub mod client;
 pub mod encode;
-pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod position;

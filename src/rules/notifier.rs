@@ -52,11 +52,11 @@ struct Settings {
 }
 
 /// One Alertmanager endpoint with its own client, built once per configuration so
-/// connections are kept alive between batches.
+/// connections are kept alive between batches (`https` through the `tls_config`).
 struct Target {
     url: String,
     client: HttpClientConfig,
-    agent: ureq::Agent,
+    http: Result<crate::http_post::Client, String>,
 }
 
 struct Shared {
@@ -135,15 +135,11 @@ fn settings(cfg: &AlertingConfig, external_labels: &[(String, String)]) -> Setti
     for am in &cfg.alertmanagers {
         for url in am.urls() {
             let timeout: Duration = am.timeout.into();
-            let agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(timeout))
-                .build()
-                .into();
+            let http = crate::http_post::Client::new(&url, &am.http_client.tls_config, timeout);
             targets.push(Target {
                 url,
                 client: am.http_client.clone(),
-                agent,
+                http,
             });
         }
     }
@@ -208,20 +204,20 @@ fn run(shared: &Shared) {
 }
 
 fn post(t: &Target, body: &[u8]) -> Result<(), String> {
-    let mut req = t
-        .agent
-        .post(&t.url)
-        .header("Content-Type", "application/json")
-        .header("User-Agent", crate::scrape::client::USER_AGENT);
-    if let Some(auth) = t.client.authorization_header()? {
-        req = req.header("Authorization", auth);
+    let http = t.http.as_ref().map_err(Clone::clone)?;
+    let auth = t.client.authorization_header()?;
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("User-Agent", crate::scrape::client::USER_AGENT),
+    ];
+    if let Some(a) = auth.as_deref() {
+        headers.push(("Authorization", a));
     }
-    let resp = req.send(body).map_err(|e| e.to_string())?;
-    let status = resp.status();
-    if status.is_success() {
+    let answer = http.post(&headers, body)?;
+    if (200..300).contains(&answer.status) {
         Ok(())
     } else {
-        Err(format!("bad response status {status}"))
+        Err(format!("bad response status {}", answer.status))
     }
 }
 

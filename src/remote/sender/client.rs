@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use super::http::Client;
 use crate::config::HttpClientConfig;
 use crate::config::remote_write::RemoteWriteConfig;
+use crate::http_post::Client;
 
 /// `User-Agent` of remote-write requests.
 pub const USER_AGENT: &str = concat!("fedstore/", env!("CARGO_PKG_VERSION"));

@@ -1,8 +1,8 @@
-//! A small blocking HTTP/1.1 client for the sender's POSTs: plain TCP or TLS through the shared
-//! rustls client configuration (src/tls_client.rs, the one scrapes use), keep-alive
-//! connections pooled per endpoint. The sender runs on its own threads, so blocking sockets
-//! with timeouts are simpler here than the scrape client's tokio streams, and they need no
-//! second HTTP stack.
+//! A small blocking HTTP/1.1 client for POSTs from dedicated threads (the remote-write
+//! sender's shards, the Alertmanager notifier): plain TCP or TLS through the shared rustls
+//! client configuration (src/tls_client.rs, the one scrapes use), keep-alive connections
+//! pooled per endpoint. Those callers run on their own threads, so blocking sockets with
+//! timeouts are simpler than the scrape client's tokio streams, and need no second HTTP stack.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
