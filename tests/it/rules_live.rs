@@ -433,3 +433,126 @@ fn hierarchical_federation_of_recorded_aggregates() {
         }
     }
 }
+
+/// Alerts reach a real Alertmanager 0.25 served over TLS (its `--web.config.file`) through
+/// `scheme: https` and `tls_config.ca_file`; an Alertmanager whose certificate the CA did
+/// not sign gets nothing and the failures are counted.
+#[test]
+fn alerts_reach_an_alertmanager_over_tls() {
+    const TEST: &str = "alerts_reach_an_alertmanager_over_tls";
+    const AM: &str = "/usr/bin/prometheus-alertmanager";
+    if !fedstore_tools::skips::peer_installed(TEST, AM) {
+        return;
+    }
+    let Some(pki) = crate::web_security::Pki::make(TEST) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("am.yml"),
+        "route: {receiver: 'null'}\nreceivers: [{name: 'null'}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            pki.path("server.pem").display(),
+            pki.path("server.key").display()
+        ),
+    )
+    .unwrap();
+    let am_port = free_port();
+    let mut am = Command::new(AM)
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("am.yml").display()
+        ))
+        .arg(format!(
+            "--web.config.file={}",
+            dir.path().join("web.yml").display()
+        ))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("am").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _kill = scopeguard(move || {
+        let _ = am.kill();
+        let _ = am.wait();
+    });
+    let ca = pki.path("ca.pem").display().to_string();
+    let am_get = |path: &str| -> Option<String> {
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "--max-time", "5", "--cacert", &ca])
+            .arg(format!("https://127.0.0.1:{am_port}{path}"))
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while am_get("/-/ready").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "Alertmanager (TLS) did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: a\n    interval: 1s\n    rules:\n      - alert: OverTls\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    // The second Alertmanager entry trusts a CA that did not sign the server's certificate
+    // (the rogue self-signed client certificate stands in for one).
+    let yaml = format!(
+        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nalerting:\n  alertmanagers:\n    - scheme: https\n      tls_config: {{ca_file: '{ca}'}}\n      static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n    - scheme: https\n      tls_config: {{ca_file: '{}'}}\n      static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n",
+        rules.display(),
+        pki.path("rogue.pem").display()
+    );
+    let node = Node::start(&yaml);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let alerts = am_get("/api/v2/alerts").unwrap_or_default();
+        if alerts.contains("\"alertname\":\"OverTls\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert in the TLS Alertmanager: {alerts}\n{}",
+            node.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let counter = |name: &str| -> f64 {
+        let metrics = get(&format!("{}/metrics", node.url), &[]).text();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(counter("fedstore_notifications_sent_total") >= 1.0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counter("fedstore_notifications_errors_total") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the untrusted Alertmanager did not fail\n{}",
+            node.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        node.log().contains("certificate"),
+        "the failure names the certificate: {}",
+        node.log()
+    );
+}
