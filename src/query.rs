@@ -141,6 +141,7 @@ impl QueryService {
         let running = self.pool.run(move || {
             let out = job(&engine);
             drop(permit);
+            crate::alloc::trim_soon();
             out
         });
         match tokio::time::timeout_at(deadline, running).await {

@@ -216,6 +216,8 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    // Queries, remote reads and rule groups ask it to give their freed heap back.
+    crate::alloc::spawn_trimmer();
     let remote_write = web::Data::from(state.remote_write.clone());
     let max_connections = state.max_connections;
     let web_config = state.web_config.clone();

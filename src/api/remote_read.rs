@@ -80,6 +80,7 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
                 .await
                 .unwrap_or_else(|e| Err(ReadError::internal(e.to_string())));
             drop(permit);
+            crate::alloc::trim_soon();
             match answer {
                 Ok(compressed) => HttpResponse::Ok()
                     .insert_header((
@@ -107,6 +108,7 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
                 ) {
                     let _ = tx.blocking_send(Piece::Failed(e));
                 }
+                crate::alloc::trim_soon();
             });
             // The status is only known once the first piece is: an error before any frame is
             // an error response; after frames, 2.42 appends the text to the 200 body.

@@ -323,6 +323,7 @@ impl Group {
         self.last_eval_ns = t_ns;
         self.iterations += 1;
         self.eval_seconds = started.elapsed().as_secs_f64();
+        crate::alloc::trim_soon();
     }
 }
 

@@ -289,7 +289,7 @@ pub async fn run(
                 r.clear();
                 p.clear();
                 if outcome.stats.series_created >= TRIM_AFTER_SERIES_CREATED {
-                    crate::alloc::trim();
+                    crate::alloc::trim_soon();
                 }
                 (st, r, p, outcome)
             })
@@ -375,7 +375,7 @@ pub async fn run(
 const KEEP_BUFFER_BYTES: usize = 1 << 20;
 
 /// A scrape that created at least this many series returns free heap pages to the kernel
-/// afterwards ([`crate::alloc::trim`]): a target's first scrape frees the label sets and
+/// afterwards ([`crate::alloc::trim_soon`]): a target's first scrape frees the label sets and
 /// appender state of every new series at commit, and the allocator kept the pages (a trim
 /// after loading 1M series gave back 76 MiB; docs/benchmarks.md, "Memory and federate speed
 /// while scraping").
