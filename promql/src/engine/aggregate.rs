@@ -35,12 +35,33 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Val, EvalErr
     }
     let mut grouping = a.grouping.clone();
     grouping.sort();
-    if !matches!(a.op, AggOp::Topk | AggOp::Bottomk | AggOp::CountValues) {
+    if matches!(a.op, AggOp::Topk | AggOp::Bottomk) {
+        // Only the k best of each group and step are held, never the whole input.
+        let has_param = param.is_some();
+        let k = param.unwrap_or_else(|| vec![f64::NAN; n]);
+        let mut folder =
+            topk::TopkFolder::new(k, a.op == AggOp::Bottomk, a.without, grouping.clone());
+        let streamed = stream_into(ev, &a.expr, (&grouping, a.without), false, &mut |part| {
+            folder.add(&part);
+            Ok(())
+        })?;
+        if !streamed && let Val::Vector(v) = ev.eval(&a.expr)? {
+            folder.add(&v);
+        }
+        let mut inputs = folder.present().to_vec();
+        if has_param {
+            inputs.iter_mut().for_each(|x| *x += 1);
+        }
+        let out = folder.finish()?;
+        ev.account_steps(original, &inputs, &out.present_per_step())?;
+        return Ok(Val::Vector(merge_same_labels(out)?));
+    }
+    if a.op != AggOp::CountValues {
         let mut folder = Folder::new(a.op, n, a.without, grouping);
         let spec = (a.grouping.clone(), a.without);
         let mut spec_sorted = spec.0;
         spec_sorted.sort();
-        if !stream_into(ev, &a.expr, (&spec_sorted, spec.1), &mut |part| {
+        if !stream_into(ev, &a.expr, (&spec_sorted, spec.1), !spec.1, &mut |part| {
             folder.add(&part);
             Ok(())
         })? {
@@ -66,42 +87,21 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Val, EvalErr
     if param.is_some() {
         inputs.iter_mut().for_each(|x| *x += 1);
     }
-    let out = match a.op {
-        AggOp::Topk | AggOp::Bottomk => {
-            let k = param.unwrap_or_else(|| vec![f64::NAN; n]);
-            let groups = group_ids(&input, a.without, &grouping);
-            topk::eval(input, &groups, &k, a.op == AggOp::Bottomk)?
-        }
-        _ => {
-            let l = value_label.unwrap_or_default();
-            count_values(input, a.without, &grouping, &l)?
-        }
-    };
+    let l = value_label.unwrap_or_default();
+    let out = count_values(input, a.without, &grouping, &l)?;
     ev.account_steps(original, &inputs, &out.present_per_step())?;
     Ok(Val::Vector(merge_same_labels(out)?))
 }
 
-/// The group of every series, groups numbered by first appearance.
-pub(crate) fn group_ids(v: &StepVec, without: bool, grouping: &[String]) -> Vec<usize> {
-    let mut buf = Vec::new();
-    let mut map: HashMap<u64, usize> = HashMap::new();
-    v.labels
-        .iter()
-        .map(|l| {
-            let key = labels::grouping_key(l, without, grouping, v.name_dropped, &mut buf);
-            let next = map.len();
-            *map.entry(key).or_insert(next)
-        })
-        .collect()
-}
-
 /// Evaluates `e` into `sink` batch by batch when it is a selector or a range function of a
 /// range selector (the shapes whose output can be folded without being held); `false` when
-/// `e` has another shape and was not evaluated.
+/// `e` has another shape and was not evaluated. `project`: the consumer needs only the
+/// grouping labels of each series (a `by` fold), not whole label sets.
 fn stream_into(
     ev: &mut Evaluator,
     e: &Expr,
     grouping: (&[String], bool),
+    project: bool,
     sink: &mut Sink,
 ) -> Result<bool, EvalError> {
     if ev.start != ev.end && is_step_invariant(e) {
@@ -116,7 +116,7 @@ fn stream_into(
                 Prep {
                     grouping: Some(grouping),
                     hash: false,
-                    project: !grouping.1,
+                    project,
                 },
                 sink,
             )?;
@@ -127,7 +127,7 @@ fn stream_into(
                 if f != RangeFn::Absent
                     && matches!(c.args.get(mi).map(unparen), Some(Expr::Matrix(_))) =>
             {
-                windows::eval_into(ev, c, f, mi, Some(grouping), sink)?;
+                windows::eval_into(ev, c, f, mi, Some(grouping), project, sink)?;
                 Ok(true)
             }
             _ => Ok(false),

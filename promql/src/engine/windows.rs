@@ -164,7 +164,7 @@ pub(crate) fn eval(
     let n = ev.steps();
     let mut out = StepVec::new(n);
     out.name_dropped = f != RangeFn::Last;
-    let any = eval_into(ev, call, f, mi, None, &mut |part| {
+    let any = eval_into(ev, call, f, mi, None, false, &mut |part| {
         if f != RangeFn::Absent {
             out.append(part);
         }
@@ -194,12 +194,13 @@ pub(crate) fn eval_into(
     f: RangeFn,
     mi: usize,
     grouping: Option<(&[String], bool)>,
+    project: bool,
     sink: &mut Sink,
 ) -> Result<Vec<bool>, EvalError> {
     let prep = Prep {
         grouping,
         hash: f != RangeFn::Absent,
-        project: grouping.is_some_and(|(_, without)| !without),
+        project,
     };
     let n = ev.steps();
     // Scalar parameters, one value per step.
