@@ -237,11 +237,22 @@ impl Db {
                     if let Err(e) = db.compact() {
                         tracing::error!(error = %e, "compaction failed; retrying next round");
                     }
+                    db.release_mapped_pages();
                 }
             })
             .map_err(|e| Error::io(&self.dir, e))?;
         *self.stop.lock() = Some((tx, thread));
         Ok(())
+    }
+
+    /// Takes the chunk pages that reads mapped in (head chunk files and blocks) out of the
+    /// process's RSS; they stay in the page cache. Run after every compaction round, so RSS
+    /// holds at most one round's worth of chunk pages read by queries.
+    pub fn release_mapped_pages(&self) {
+        self.head.release_mapped_pages();
+        for b in self.blocks.read().iter() {
+            b.release_mapped_pages();
+        }
     }
 
     /// Stops the background compaction thread and waits until a round in progress is done.

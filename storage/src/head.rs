@@ -584,6 +584,12 @@ impl Head {
         self.chunks.truncate_before(t_ms)
     }
 
+    /// Takes the chunk-file pages queries read out of the process's RSS (they stay in the page
+    /// cache): the head's own memory is the open chunks, index and latest samples.
+    pub fn release_mapped_pages(&self) {
+        self.chunks.release_resident();
+    }
+
     /// Counters of the head's chunk files, for `/metrics`.
     pub fn chunk_file_stats(&self) -> ChunkFileStats {
         self.chunks.stats()

@@ -209,6 +209,25 @@ impl MmapRead {
     pub fn as_bytes(&self) -> &[u8] {
         &self.map
     }
+
+    /// See [`release_resident`].
+    pub fn release_resident(&self) {
+        release_resident(&self.map);
+    }
+}
+
+/// Drops this process's page-table entries for the file pages read through `map`, so they
+/// stop counting in its RSS; the pages stay in the kernel's page cache and the next read maps
+/// them again with a minor fault. Without it, a node whose queries read the head's chunk files
+/// saw RSS climb by every page any query ever touched (docs/benchmarks.md, "Soak").
+fn release_resident(map: &memmap2::Mmap) {
+    // SAFETY: `map` is a shared, read-only mapping of a file this process never writes through
+    // a mapping: MADV_DONTNEED only unmaps its pages, and any later read (including through a
+    // slice borrowed now) faults the same file bytes back in. Nothing is lost or changed.
+    let r = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    if let Err(e) = r {
+        tracing::debug!(err = %e, "madvise(MADV_DONTNEED) on a chunk file failed");
+    }
 }
 
 /// An append-only file read through a fixed-size mapping (the head's chunk files, see
@@ -330,6 +349,11 @@ impl AppendFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// See [`release_resident`].
+    pub fn release_resident(&self) {
+        release_resident(&self.map);
     }
 }
 

@@ -348,6 +348,13 @@ pub struct ChunkFiles {
 static NEXT_FILES_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl ChunkFiles {
+    /// Unmaps the file pages reads brought into this process; chunks stay readable.
+    pub fn release_resident(&self) {
+        for (_, map) in &self.files {
+            map.release_resident();
+        }
+    }
+
     /// Maps `dir/chunks/000001..` and checks each header.
     pub fn open(dir: &Path) -> Result<ChunkFiles, BlockError> {
         let mut files = Vec::new();

@@ -40,6 +40,12 @@ impl Block {
         })
     }
 
+    /// Unmaps the chunk pages reads brought into this process (the index stays mapped: every
+    /// select reads it).
+    pub fn release_mapped_pages(&self) {
+        self.chunks.release_resident();
+    }
+
     /// The block's metadata.
     pub fn meta(&self) -> &BlockMeta {
         &self.meta

@@ -530,6 +530,14 @@ impl ChunkFiles {
         Ok(doomed.len() as u64)
     }
 
+    /// Unmaps the file pages reads brought into this process (see
+    /// [`crate::mmap::AppendFile::release_resident`]); chunks stay readable.
+    pub(crate) fn release_resident(&self) {
+        for f in self.files.read().values() {
+            f.release_resident();
+        }
+    }
+
     /// Counters for `/metrics`.
     pub(crate) fn stats(&self) -> ChunkFileStats {
         let w = self.writer.lock();
@@ -643,6 +651,14 @@ mod tests {
                 pos = m.prev;
             }
             assert_eq!(k, 0, "series {s}: whole chain walked");
+        }
+        // Unmapping the pages read so far loses nothing: they come back from the file.
+        files.release_resident();
+        for &(pos, from) in &all {
+            assert_eq!(
+                samples(&files, pos).map(|v| v[119]),
+                Some((from + 1190, (from + 119) as f64))
+            );
         }
         // Cut in the middle: earlier chunks vanish, later stay, old files are deleted.
         let deleted = files.truncate_before(20 * 10_000).unwrap();
