@@ -7,8 +7,9 @@
 //!   series and sends its rounds in time order, so nothing is out of order);
 //! - `--queriers` threads running instant queries over the written data.
 //!
-//! Records fedstore's RSS every second and reports it relative to the value after the first
-//! minute (`--baseline-s`), counts every answer by endpoint and status (5xx other than the
+//! Records fedstore's RSS (and its heap / mapped-file split) every second and checks that its
+//! level (the median of each later minute) stays within 10% of the level over the second half
+//! of the first minute (`--baseline-s`), counts every answer by endpoint and status (5xx other than the
 //! documented 503 refusals are failures), and at the end checks that every sample whose
 //! request was acknowledged (2xx) is stored: `sum(count_over_time(...))` over the whole run
 //! against the acknowledged count. Exits non-zero when a check fails.
@@ -67,6 +68,58 @@ struct Args {
     /// Extra arguments for `fedstore serve` (repeatable), e.g. `--arg=--web.federate.max-queue=8`.
     #[arg(long = "arg")]
     extra: Vec<String>,
+}
+
+/// fedstore's memory at one moment, KiB.
+#[derive(Clone, Copy)]
+struct RssSample {
+    /// Seconds since the soak started.
+    t: f64,
+    kib: u64,
+    /// Heap and other anonymous memory.
+    anon: u64,
+    /// Mapped file pages (chunk files read by queries; the kernel can drop them).
+    file: u64,
+}
+
+/// Median of `field` over the samples taken in `[from, to)` seconds; `None` when none were.
+fn window_median(
+    rss: &[RssSample],
+    from: f64,
+    to: f64,
+    field: fn(&RssSample) -> u64,
+) -> Option<u64> {
+    let mut v: Vec<u64> = rss
+        .iter()
+        .filter(|s| s.t >= from && s.t < to)
+        .map(field)
+        .collect();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}
+
+/// RSS level per minute: the median of each 60-second window from `baseline_s / 2` on (the
+/// first window is the baseline, the second half of the first minute). A median, not one
+/// sample, because queries and federates allocate for their answers and free them: RSS
+/// swings by their size from one second to the next, and growth is the level climbing, not
+/// a swing. Windows are `(start s, total, heap, mapped file)` in KiB.
+fn rss_levels(rss: &[RssSample], baseline_s: f64) -> Vec<(f64, u64, u64, u64)> {
+    let end = rss.last().map_or(0.0, |s| s.t);
+    let mut out = Vec::new();
+    let mut from = baseline_s / 2.0;
+    let mut len = baseline_s / 2.0;
+    while from + len <= end + 1.0 {
+        if let (Some(k), Some(a), Some(f)) = (
+            window_median(rss, from, from + len, |s| s.kib),
+            window_median(rss, from, from + len, |s| s.anon),
+            window_median(rss, from, from + len, |s| s.file),
+        ) {
+            out.push((from, k, a, f));
+        }
+        from += len;
+        len = 60.0;
+    }
+    out
 }
 
 /// Answers counted by (endpoint, status); status 0 is a transport error.
@@ -309,7 +362,7 @@ fn main() -> Result<()> {
         args.queriers
     );
 
-    let rss: Arc<Mutex<Vec<(f64, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let rss: Arc<Mutex<Vec<RssSample>>> = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let end = started + Duration::from_secs(args.duration_s);
     let last_t = Arc::new(AtomicU64::new(t0 as u64));
@@ -352,9 +405,15 @@ fn main() -> Result<()> {
         // RSS every second, in this thread.
         while Instant::now() < end {
             if let Some((kib, _)) = procs::rss_kib(pid)
+                && let Some((anon, file)) = procs::rss_split_kib(pid)
                 && let Ok(mut v) = rss.lock()
             {
-                v.push((started.elapsed().as_secs_f64(), kib));
+                v.push(RssSample {
+                    t: started.elapsed().as_secs_f64(),
+                    kib,
+                    anon,
+                    file,
+                });
             }
             if child.check_alive().is_err() {
                 run.stop.store(true, Ordering::Relaxed);
@@ -393,15 +452,7 @@ fn main() -> Result<()> {
 
     // Report.
     let rss = rss.lock().map(|v| v.clone()).unwrap_or_default();
-    let base = rss
-        .iter()
-        .find(|(t, _)| *t >= args.baseline_s as f64)
-        .map(|&(_, k)| k);
-    let after: Vec<u64> = rss
-        .iter()
-        .filter(|(t, _)| *t >= args.baseline_s as f64)
-        .map(|&(_, k)| k)
-        .collect();
+    let levels = rss_levels(&rss, args.baseline_s as f64);
     let statuses = run.statuses.snapshot();
     let mut fed_ms = run
         .federate_ms
@@ -424,26 +475,37 @@ fn main() -> Result<()> {
         run.federate_series.load(Ordering::Relaxed)
     );
     let mut failed = Vec::new();
-    match base {
-        Some(b) => {
-            let max = after.iter().copied().max().unwrap_or(b);
-            let min = after.iter().copied().min().unwrap_or(b);
-            let last = after.last().copied().unwrap_or(b);
-            let pct = |k: u64| (k as f64 / b as f64 - 1.0) * 100.0;
+    match levels.split_first() {
+        Some((&(_, b, b_anon, b_file), later)) if !later.is_empty() => {
+            let pct = |k: u64, b: u64| (k as f64 / b as f64 - 1.0) * 100.0;
             println!(
-                "RSS after {} s: {} MiB; afterwards min {:+.1}%, max {:+.1}%, at the end {:+.1}% ({} MiB)",
-                args.baseline_s,
+                "RSS level (median per minute) at the baseline: {} MiB ({} MiB heap, {} MiB mapped chunk pages)",
                 b / 1024,
-                pct(min),
-                pct(max),
-                pct(last),
-                last / 1024
+                b_anon / 1024,
+                b_file / 1024
             );
-            if pct(max) > 10.0 {
-                failed.push(format!("RSS grew {:.1}% over its baseline", pct(max)));
+            for &(t, k, a, f) in later {
+                println!(
+                    "  minute from {:>4.0} s: {:>6} MiB {:+6.1}% (heap {:+6.1}%, mapped {} MiB)",
+                    t,
+                    k / 1024,
+                    pct(k, b),
+                    pct(a, b_anon),
+                    f / 1024
+                );
+            }
+            let peak = rss.iter().map(|s| s.kib).max().unwrap_or(0);
+            println!("highest single sample: {} MiB", peak / 1024);
+            if let Some(&(t, k, _, _)) = later.iter().max_by_key(|l| l.1)
+                && pct(k, b) > 10.0
+            {
+                failed.push(format!(
+                    "RSS level grew {:.1}% over its baseline (minute from {t:.0} s)",
+                    pct(k, b)
+                ));
             }
         }
-        None => println!("RSS: the run was shorter than --baseline-s"),
+        _ => println!("RSS: the run was shorter than --baseline-s plus a minute"),
     }
     println!();
     println!("| endpoint | status | answers |");
@@ -469,13 +531,17 @@ fn main() -> Result<()> {
     if stored > acked + unacked {
         failed.push(format!("{stored} stored but only {} sent", acked + unacked));
     }
-    println!(
-        "rss_series_kib: {}",
-        rss.iter()
-            .map(|(_, k)| k.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    for (name, field) in [
+        (
+            "rss_series_kib",
+            (|s: &RssSample| s.kib) as fn(&RssSample) -> u64,
+        ),
+        ("anon_series_kib", |s| s.anon),
+        ("file_series_kib", |s| s.file),
+    ] {
+        let v: Vec<String> = rss.iter().map(|s| field(s).to_string()).collect();
+        println!("{name}: {}", v.join(","));
+    }
     if failed.is_empty() {
         println!("\nPASS");
         Ok(())
