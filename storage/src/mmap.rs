@@ -1,8 +1,9 @@
 //! Memory-mapped files (memmap2): the engine's only `unsafe` code (the server's one `unsafe`
 //! call is the allocator tuning in `src/alloc.rs`).
 //!
-//! [`MmapColumn`] is a growable array of `u64` words backed by a file: a 16-byte header
-//! (magic, version, element count) then the words, little-endian (see docs/format/head.md).
+//! [`MmapColumn`] is a growable array of `u64` words backed by a file: a 64-byte header
+//! (magic, version, element count, padding) then the words, little-endian (see
+//! docs/format/head.md).
 //! It grows by extending the file and remapping; callers serialize growth with their own
 //! lock (`&mut self`), and all reads borrow `&self`, so no view outlives a remap.
 #![allow(unsafe_code)]
@@ -21,10 +22,12 @@ use crate::error::Error;
 
 /// Magic number at the start of every column file (`FSC1` read as little-endian u32).
 pub const COLUMN_MAGIC: u32 = u32::from_le_bytes(*b"FSC1");
-/// Format version of column files.
-pub const COLUMN_VERSION: u32 = 1;
-/// Header size in bytes: magic u32, version u32, count u64.
-const HEADER_BYTES: usize = 16;
+/// Format version of column files (2: the header is padded to 64 bytes).
+pub const COLUMN_VERSION: u32 = 2;
+/// Header size in bytes: magic u32, version u32, count u64, then zeros to one cache line, so
+/// the words start cache-line aligned and a 32-byte record never straddles two lines (with
+/// version 1's 16-byte header every odd record did).
+const HEADER_BYTES: usize = 64;
 /// Header size in words.
 const HEADER_WORDS: usize = HEADER_BYTES / 8;
 /// Smallest capacity (in elements) a column file is created with.
@@ -378,6 +381,11 @@ mod tests {
                 .enumerate()
                 .all(|(i, &v)| v == i as u64 * 7)
         );
+        assert_eq!(
+            c.as_slice().as_ptr().align_offset(64),
+            0,
+            "words cache-line aligned"
+        );
         c.extend_from_slice(&[1, 2, 3]).unwrap();
         assert_eq!(&c.as_slice()[n..], &[1, 2, 3]);
         c.as_mut_slice()[3] = u64::MAX;
@@ -394,8 +402,12 @@ mod tests {
             n as u64 + 3
         );
         assert_eq!(
-            u64::from_le_bytes(raw[16 + 8..16 + 16].try_into().unwrap()),
+            u64::from_le_bytes(raw[HEADER_BYTES + 8..HEADER_BYTES + 16].try_into().unwrap()),
             7
+        );
+        assert!(
+            raw[16..HEADER_BYTES].iter().all(|&b| b == 0),
+            "header padding"
         );
     }
 

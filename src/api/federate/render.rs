@@ -31,6 +31,9 @@ const SEND_BYTES: usize = 32 * 1024;
 const MAX_FAST_LABELS: usize = 32;
 /// Slots of the rendered-label-pair cache ([`PairCache`]); a power of two.
 const PAIR_SLOTS: usize = 1024;
+/// Initial capacity of the pair cache's text: the pairs of a few thousand series of typical
+/// data without regrowing it.
+const PAIR_TEXT_INITIAL: usize = 16 * 1024;
 /// The pair cache's text is dropped (and every slot with it) once it would grow past this.
 const PAIR_TEXT_MAX: usize = 128 * 1024;
 
@@ -148,6 +151,7 @@ impl PairCache {
         if self.slots.is_empty() {
             // Allocated on first use: renderers that never take the fast path pay nothing.
             self.slots = vec![(0, 0, 0); PAIR_SLOTS];
+            self.text.reserve(PAIR_TEXT_INITIAL);
         }
         let key = (u64::from(name.0) << 32) | u64::from(value.0);
         let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - PAIR_SLOTS.trailing_zeros()))
@@ -214,7 +218,10 @@ impl<'a, S: FnMut(Piece) -> bool> Renderer<'a, S> {
             ext,
             meta: None,
             enc,
-            text: Vec::with_capacity(TEXT_CAPACITY),
+            // Allocated at the first series (`sample`), unless `collect_into` hands one in:
+            // the inline path would otherwise allocate and free 68 KiB per request for
+            // nothing, a free large enough to make glibc consolidate its free lists.
+            text: Vec::new(),
             out: SegmentEncoder::new(enc),
             ext_used: vec![false; ext.pairs().len()],
             ext_first: {
@@ -339,6 +346,9 @@ fn write_family_header(buf: &mut Vec<u8>, name: &str, meta: Option<&FamilyMetada
 
 impl<S: FnMut(Piece) -> bool> LatestSink for Renderer<'_, S> {
     fn sample(&mut self, labels: &dyn LabelsRef, t_ms: i64, v: f64) -> bool {
+        if self.text.capacity() == 0 {
+            self.text.reserve_exact(TEXT_CAPACITY);
+        }
         match labels.as_symbols() {
             Some(sl) => self.sample_symbols(sl, t_ms, v),
             None => self.sample_generic(labels, t_ms, v),

@@ -865,6 +865,51 @@ fn small_selections_keep_federation_order() {
     }
 }
 
+/// The grouping path orders names by a 16-byte prefix first: names that share it, or where
+/// one is a prefix of another, must still come out in byte order.
+#[test]
+fn small_selections_order_names_sharing_long_prefixes() {
+    let (_d, h) = head();
+    let names = [
+        "node_filesystem_avail_bytes",
+        "node_filesystem_avail",
+        "node_filesystem_availX",
+        "node_filesystem_",
+        "node_filesystem_free_bytes",
+        "b",
+        "a_very_long_metric_name_prefix_10",
+        "a_very_long_metric_name_prefix_1",
+        "a_very_long_metric_name_prefix_2",
+    ];
+    let mut app = h.appender();
+    for i in 0..40 {
+        for name in names {
+            let l = Labels::from_pairs([("__name__", name.to_owned()), ("i", i.to_string())]);
+            app.append(&l, 1_000, 1.0).unwrap();
+        }
+    }
+    // Filler, so the selections stay under 1/8 of the head.
+    for k in 0..1_000 {
+        let l = Labels::from_pairs([("__name__", "zz".to_owned()), ("k", k.to_string())]);
+        app.append(&l, 1_000, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    let mut sorted = names.to_vec();
+    sorted.sort_unstable();
+    let cases: [(Vec<Matcher>, Vec<&str>); 2] = [
+        (vec![m("i", "=", "3")], vec!["3"]),
+        (vec![m("i", "=~", "3|17|4")], vec!["17", "3", "4"]),
+    ];
+    for (set, values) in cases {
+        let want: Vec<String> = sorted
+            .iter()
+            .flat_map(|n| values.iter().map(move |v| format!("__name__={n},i={v}")))
+            .collect();
+        let sel = h.select(std::slice::from_ref(&set));
+        assert_eq!(names_of(&h, &sel), want, "{set:?}");
+    }
+}
+
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status

@@ -215,43 +215,69 @@ fn order_small(
         } else {
             union.iter().collect()
         };
-        extend_group(order, union, name, refs, union.len(), &mut out);
+        let n = union.len();
+        extend_group(order, union, name, &refs, n, &mut Vec::new(), &mut out);
         return out;
     }
-    let mut slot_of: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
-    let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
-    for r in union {
-        let name = order.name_of(r);
-        if name == NO_NAME {
-            continue;
+    // `name << 32 | ref`, sorted: each name's refs become one run, with no map and no
+    // vector per name (a one-instance selection touches ~200 names of ~6 refs each, and the
+    // allocations and lookups per name cost as much as rendering; docs/benchmarks.md).
+    let mut keyed: Vec<u64> = union
+        .iter()
+        .filter_map(|r| {
+            let name = order.name_of(r);
+            (name != NO_NAME).then_some((u64::from(name) << 32) | u64::from(r))
+        })
+        .collect();
+    keyed.sort_unstable();
+    let refs: Vec<u32> = keyed.iter().map(|&k| k as u32).collect();
+    let mut runs: Vec<(u32, usize, usize)> = Vec::new();
+    for (i, &k) in keyed.iter().enumerate() {
+        let name = (k >> 32) as u32;
+        match runs.last_mut() {
+            Some((n, _, end)) if *n == name => *end = i + 1,
+            _ => runs.push((name, i, i + 1)),
         }
-        let slot = *slot_of.entry(name).or_insert_with(|| {
-            groups.push((name, Vec::new()));
-            groups.len() - 1
-        });
-        groups[slot].1.push(r);
     }
-    groups.sort_unstable_by(|a, b| {
-        symbols
-            .resolve(SymbolId(a.0))
-            .cmp(symbols.resolve(SymbolId(b.0)))
+    // Names in byte order: each name is resolved once for its first 16 bytes (zero-padded,
+    // compared as an array), and only names sharing those compare their strings.
+    let mut named: Vec<([u8; 16], u32, usize, usize)> = runs
+        .into_iter()
+        .map(|(name, start, end)| {
+            let mut prefix = [0u8; 16];
+            let text = symbols.resolve(SymbolId(name)).as_bytes();
+            let n = text.len().min(16);
+            prefix[..n].copy_from_slice(&text[..n]);
+            (prefix, name, start, end)
+        })
+        .collect();
+    named.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            symbols
+                .resolve(SymbolId(a.1))
+                .cmp(symbols.resolve(SymbolId(b.1)))
+        })
     });
-    for (name, refs) in groups {
-        let n = refs.len() as u64;
-        extend_group(order, union, SymbolId(name), refs, n, &mut out);
+    let mut ranked = Vec::new();
+    for (_, name, start, end) in named {
+        let n = (end - start) as u64;
+        let refs = &refs[start..end];
+        extend_group(order, union, SymbolId(name), refs, n, &mut ranked, &mut out);
     }
     out
 }
 
 /// Appends the `n` selected series of metric `name` in federation order: the name's whole
 /// order when all are selected, a filtered walk of it when most are, else a rank sort of
-/// `refs` (the selected refs of that name; only read in that last case).
+/// `refs` (the selected refs of that name; only read in that last case; `ranked` is scratch
+/// space for it).
 fn extend_group(
     order: &SeriesOrder,
     union: &RoaringBitmap,
     name: SymbolId,
-    mut refs: Vec<u32>,
+    refs: &[u32],
     n: u64,
+    ranked: &mut Vec<u64>,
     out: &mut Vec<SeriesRef>,
 ) {
     let all = order.refs(name);
@@ -265,7 +291,13 @@ fn extend_group(
         );
     } else {
         order.fresh_ranks(name);
-        refs.sort_unstable_by_key(|&r| order.rank(r));
-        out.extend(refs.iter().map(|&r| SeriesRef(r)));
+        // Each rank read once (a sort by key reads two per comparison, most of them misses).
+        ranked.clear();
+        ranked.extend(
+            refs.iter()
+                .map(|&r| (u64::from(order.rank(r)) << 32) | u64::from(r)),
+        );
+        ranked.sort_unstable();
+        out.extend(ranked.iter().map(|&k| SeriesRef(k as u32)));
     }
 }
