@@ -1,7 +1,7 @@
 //! A small blocking HTTP/1.1 client for POSTs from dedicated threads (the remote-write
 //! sender's shards, the Alertmanager notifier): plain TCP or TLS through the shared rustls
-//! client configuration (src/tls_client.rs, the one scrapes use), keep-alive connections
-//! pooled per endpoint. Those callers run on their own threads, so blocking sockets with
+//! client configuration (src/tls_client.rs, the one scrapes use), directly or through a
+//! `proxy_url` (src/proxy.rs, as scrapes), keep-alive connections pooled per endpoint. Those callers run on their own threads, so blocking sockets with
 //! timeouts are simpler than the scrape client's tokio streams, and need no second HTTP stack.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::config::HttpClientConfig;
+use crate::proxy::{MAX_CONNECT_HEAD, Proxy, connect_answer};
 use crate::tls_client::{self, ReloadingClientConfig};
 
 /// Most bytes of a response head.
@@ -112,26 +114,25 @@ pub struct Answer {
 pub struct Client {
     target: Target,
     tls: Option<ReloadingClientConfig>,
+    proxy: Option<Proxy>,
     timeout: Duration,
     idle: Mutex<Vec<Conn>>,
 }
 
 impl Client {
-    /// A client for `url`; `tls` is used for `https` (its files are re-read when they change).
-    pub fn new(
-        url: &str,
-        tls: &crate::config::TlsConfig,
-        timeout: Duration,
-    ) -> Result<Client, String> {
+    /// A client for `url` with `http`'s `tls_config` (used for `https`; its files are re-read
+    /// when they change) and `proxy_url`.
+    pub fn new(url: &str, http: &HttpClientConfig, timeout: Duration) -> Result<Client, String> {
         let target = Target::parse(url)?;
         let tls = if target.https {
-            Some(ReloadingClientConfig::new(tls.clone()).map_err(|e| e.0)?)
+            Some(ReloadingClientConfig::new(http.tls_config.clone()).map_err(|e| e.0)?)
         } else {
             None
         };
         Ok(Client {
             target,
             tls,
+            proxy: Proxy::new(http),
             timeout,
             idle: Mutex::new(Vec::new()),
         })
@@ -141,12 +142,25 @@ impl Client {
     /// with Go-like text. A reused connection the server closed meanwhile is retried once on
     /// a new one.
     pub fn post(&self, headers: &[(&str, &str)], body: &[u8]) -> Result<Answer, String> {
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
-            self.target.path,
+        let mut head = String::with_capacity(256);
+        match &self.proxy {
+            // Through a forwarding proxy an http request names the whole URL (Go's transport).
+            Some(p) if !self.target.https => {
+                head.push_str(&format!(
+                    "POST http://{}{} HTTP/1.1\r\n",
+                    self.target.host, self.target.path
+                ));
+                if let Some(a) = p.authorization() {
+                    head.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+                }
+            }
+            _ => head.push_str(&format!("POST {} HTTP/1.1\r\n", self.target.path)),
+        }
+        head.push_str(&format!(
+            "Host: {}\r\nContent-Length: {}\r\n",
             self.target.host,
             body.len()
-        );
+        ));
         for (k, v) in headers {
             head.push_str(k);
             head.push_str(": ");
@@ -173,6 +187,39 @@ impl Client {
 
     fn dial(&self) -> Result<Conn, String> {
         let address = &self.target.address;
+        let mut tcp = match &self.proxy {
+            None => self.connect(address)?,
+            Some(p) => self
+                .connect(&p.address)
+                .map_err(|e| format!("proxyconnect tcp: {e}"))?,
+        };
+        let Some(tls) = &self.tls else {
+            return Ok(Conn::Plain(BufReader::with_capacity(16 << 10, tcp)));
+        };
+        if let Some(p) = &self.proxy {
+            tunnel(&mut tcp, p, address)?;
+        }
+        // TLS through the shared builder: the same verification and wording as https scrapes.
+        let cfg = tls.get().map_err(|e| e.0)?;
+        let name = tls_client::server_name(tls.tls_config(), address).map_err(|e| e.0)?;
+        let conn = rustls::ClientConnection::new(Arc::clone(&cfg), name)
+            .map_err(|e| format!("tls: {e}"))?;
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        // Handshake now, so that its failure reads as one (not as a write error).
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .map_err(|e| tls_client::describe_error(&e))?;
+        }
+        Ok(Conn::Tls(Box::new(BufReader::with_capacity(
+            16 << 10,
+            stream,
+        ))))
+    }
+
+    /// A TCP connection to `address` with the client's timeouts; Go's `dial tcp` errors.
+    fn connect(&self, address: &str) -> Result<TcpStream, String> {
         let addrs: Vec<_> = address
             .to_socket_addrs()
             .map_err(|e| format!("dial tcp {address}: {e}"))?
@@ -198,26 +245,7 @@ impl Client {
         tcp.set_read_timeout(Some(self.timeout))
             .and_then(|()| tcp.set_write_timeout(Some(self.timeout)))
             .map_err(|e| e.to_string())?;
-        let Some(tls) = &self.tls else {
-            return Ok(Conn::Plain(BufReader::with_capacity(16 << 10, tcp)));
-        };
-        // TLS through the shared builder: the same verification and wording as https scrapes.
-        let cfg = tls.get().map_err(|e| e.0)?;
-        let name = tls_client::server_name(tls.tls_config(), address).map_err(|e| e.0)?;
-        let conn = rustls::ClientConnection::new(Arc::clone(&cfg), name)
-            .map_err(|e| format!("tls: {e}"))?;
-        let mut stream = rustls::StreamOwned::new(conn, tcp);
-        // Handshake now, so that its failure reads as one (not as a write error).
-        while stream.conn.is_handshaking() {
-            stream
-                .conn
-                .complete_io(&mut stream.sock)
-                .map_err(|e| tls_client::describe_error(&e))?;
-        }
-        Ok(Conn::Tls(Box::new(BufReader::with_capacity(
-            16 << 10,
-            stream,
-        ))))
+        Ok(tcp)
     }
 
     /// One request and its answer on `c`; also whether `c` may be reused.
@@ -285,6 +313,29 @@ impl Client {
             reusable,
         ))
     }
+}
+
+/// `CONNECT address` through `proxy` on `tcp`; on a 200 the connection is a tunnel to it.
+fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, address: &str) -> Result<(), String> {
+    tcp.write_all(proxy.connect_request(address).as_bytes())
+        .map_err(|e| {
+            format!(
+                "proxyconnect tcp: {}",
+                crate::scrape::dial::go_io(&e, false)
+            )
+        })?;
+    // Byte by byte, so that nothing after the head (the tunnel's first bytes) is eaten.
+    let mut head = Vec::with_capacity(256);
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > MAX_CONNECT_HEAD {
+            return Err("proxyconnect tcp: response headers too long".into());
+        }
+        tcp.read_exact(&mut b)
+            .map_err(|_| "proxyconnect tcp: unexpected EOF".to_owned())?;
+        head.push(b[0]);
+    }
+    connect_answer(&head)
 }
 
 /// Reads a chunked body (at most [`MAX_BODY`] bytes kept).
@@ -369,12 +420,8 @@ mod tests {
             "HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\nclosing body",
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         ]);
-        let c = Client::new(
-            &url,
-            &crate::config::TlsConfig::default(),
-            Duration::from_secs(5),
-        )
-        .expect("client");
+        let c = Client::new(&url, &HttpClientConfig::default(), Duration::from_secs(5))
+            .expect("client");
         let a = c.post(&[("X", "1")], b"abc").expect("204");
         assert_eq!((a.status, a.body.len()), (204, 0));
         let a = c.post(&[], b"abc").expect("chunked");
@@ -399,13 +446,79 @@ mod tests {
         assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 2);
         let refused = Client::new(
             "http://127.0.0.1:1/w",
-            &crate::config::TlsConfig::default(),
+            &HttpClientConfig::default(),
             Duration::from_secs(1),
         )
         .expect("client")
         .post(&[], b"")
         .expect_err("refused");
         assert!(refused.starts_with("dial tcp 127.0.0.1:1: "), "{refused}");
+    }
+
+    /// Through `proxy_url` (the notifier's path as well as the sender's): an http target gets
+    /// the absolute URL and `Proxy-Authorization`, sent to the proxy's address.
+    #[test]
+    fn posts_through_a_proxy_in_absolute_form() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let proxy = l.local_addr().expect("addr");
+        let head = std::thread::spawn(move || {
+            let (c, _) = l.accept().expect("accept");
+            let mut r = BufReader::new(c.try_clone().expect("clone"));
+            let mut lines = Vec::new();
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).expect("line");
+                if line == "\r\n" {
+                    break;
+                }
+                lines.push(line.trim_end().to_owned());
+            }
+            let mut body = [0u8; 3];
+            r.read_exact(&mut body).expect("body");
+            let mut w = c;
+            w.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .expect("write");
+            lines
+        });
+        let mut http = HttpClientConfig {
+            proxy_url: Some(
+                crate::config::http_client::ProxyUrl::parse(&format!("http://u:pw@{proxy}"))
+                    .expect("proxy url"),
+            ),
+            ..HttpClientConfig::default()
+        };
+        let c = Client::new(
+            "http://am.example:9093/api/v2/alerts",
+            &http,
+            Duration::from_secs(5),
+        )
+        .expect("client");
+        assert_eq!(c.post(&[], b"[1]").expect("posted").status, 204);
+        let lines = head.join().expect("proxy thread");
+        assert_eq!(
+            lines[0],
+            "POST http://am.example:9093/api/v2/alerts HTTP/1.1"
+        );
+        assert!(
+            lines.contains(&"Proxy-Authorization: Basic dTpwdw==".to_owned()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"Host: am.example:9093".to_owned()),
+            "{lines:?}"
+        );
+        // An unreachable proxy fails as Go's transport words it.
+        http.proxy_url =
+            Some(crate::config::http_client::ProxyUrl::parse("http://127.0.0.1:1").expect("url"));
+        let e = Client::new("http://am.example/x", &http, Duration::from_secs(1))
+            .expect("client")
+            .post(&[], b"")
+            .expect_err("refused");
+        assert!(
+            e.starts_with("proxyconnect tcp: dial tcp 127.0.0.1:1: "),
+            "{e}"
+        );
     }
 
     #[test]

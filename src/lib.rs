@@ -11,8 +11,9 @@
 //! - [`scrape`]: the scrape manager: targets, per-target loops, staleness, reload.
 //! - [`metrics`]: fedstore's own `/metrics`.
 //! - [`query`]: PromQL for the HTTP API: engine settings, the query queue, storage adapter.
-//! - [`tls_client`], [`http_post`]: rustls client configuration from `tls_config`, and the
-//!   blocking HTTP/1.1 POST client of the remote-write sender and the notifier.
+//! - [`tls_client`], [`http_post`], [`proxy`]: rustls client configuration from `tls_config`,
+//!   the blocking HTTP/1.1 POST client of the remote-write sender and the notifier, and the
+//!   `proxy_url` requests both it and the scrape dialer send.
 //! - [`pool`]: the render threads that keep CPU-heavy work off the HTTP workers.
 //! - [`import_cli`]: `fedstore import FILE...`.
 //!
@@ -29,6 +30,7 @@ pub mod import_cli;
 pub mod limits;
 pub mod metrics;
 pub mod pool;
+pub mod proxy;
 pub mod query;
 pub mod remote;
 pub mod rules;

@@ -98,11 +98,6 @@ impl<'de> Deserialize<'de> for AlertingConfig {
                     "fedstore sends alerts with Alertmanager's v2 API only (api_version: v1 is not supported)",
                 ));
             }
-            if http_client.proxy_url.is_some() {
-                return Err(D::Error::custom(
-                    "proxy_url is not supported by fedstore for Alertmanagers",
-                ));
-            }
             let http_client = http_client.validate().map_err(D::Error::custom)?;
             let static_configs = am
                 .static_configs

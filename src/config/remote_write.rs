@@ -1,7 +1,7 @@
 //! One `remote_write` entry (Prometheus 2.42 `RemoteWriteConfig`, `QueueConfig`): where the
 //! sender (src/remote/sender.rs) posts, how, and how it batches and retries. Defaults and
-//! messages are 2.42's `config/config.go`; `oauth2`, `sigv4`, `azuread` and `proxy_url` are
-//! refused as unsupported, `send_exemplars`, `send_native_histograms` and `metadata_config` are
+//! messages are 2.42's `config/config.go`; `oauth2`, `sigv4` and `azuread` are refused as
+//! unsupported, `send_exemplars`, `send_native_histograms` and `metadata_config` are
 //! accepted and have no effect (fedstore's WAL holds float samples only).
 
 use serde::Deserialize;
@@ -148,7 +148,7 @@ fn opt_uint<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
 impl RawRemoteWrite {
     /// 2.42's `RemoteWriteConfig.UnmarshalYAML` checks, in its order.
     fn validate(mut self) -> Result<RemoteWriteConfig, String> {
-        let mut raw_http = self.take_http_client();
+        let raw_http = self.take_http_client();
         let url = match self.url {
             Some(u) if !u.is_empty() => u,
             _ => return Err("url for remote_write is empty".into()),
@@ -170,11 +170,6 @@ impl RawRemoteWrite {
             ("oauth2", raw_http.oauth2.is_some()),
             ("sigv4", self.sigv4.is_some()),
             ("azuread", self.azuread.is_some()),
-            ("proxy_url", raw_http.proxy_url.is_some()),
-            (
-                "proxy_connect_header",
-                raw_http.proxy_connect_header.is_some(),
-            ),
         ] {
             if present {
                 return Err(format!(
@@ -182,9 +177,6 @@ impl RawRemoteWrite {
                 ));
             }
         }
-        // The sender does not dial through proxies yet: refused above.
-        raw_http.proxy_url = None;
-        raw_http.proxy_connect_header = None;
         let http_client = raw_http.validate()?;
         if headers
             .iter()

@@ -1013,6 +1013,8 @@ remote_write:
     basic_auth: {username: u, password: p}
     send_exemplars: true
     metadata_config: {send: false}
+    proxy_url: http://proxy.local:3128
+    proxy_connect_header: {X-Tenant: [a]}
     write_relabel_configs:
       - source_labels: [__name__]
         regex: 'go_.*'
@@ -1036,6 +1038,14 @@ remote_write:
     );
     assert_eq!(rw.write_relabel_configs.len(), 1);
     assert!(rw.http_client.basic_auth.is_some());
+    assert_eq!(
+        rw.http_client
+            .proxy_url
+            .as_ref()
+            .map(|p| p.address.as_str()),
+        Some("proxy.local:3128")
+    );
+    assert_eq!(rw.http_client.proxy_connect_header.len(), 1);
     let q = &rw.queue_config;
     assert_eq!(
         (
@@ -1082,6 +1092,18 @@ remote_write:
             "remote_write:\n  - url: http://a/\n    oauth2: {client_id: x}\n",
             2,
             "oauth2 is not supported by fedstore's remote_write sender",
+        ),
+        (
+            "proxy scheme",
+            "remote_write:\n  - url: http://a/\n    proxy_url: socks5://p:1080\n",
+            2,
+            "scheme \"socks5\" is not supported by fedstore (http only)",
+        ),
+        (
+            "proxy header alone",
+            "remote_write:\n  - url: http://a/\n    proxy_connect_header: {X: [y]}\n",
+            2,
+            "if proxy_connect_header is configured proxy_url must also be configured",
         ),
         (
             "two auths",

@@ -135,7 +135,7 @@ fn settings(cfg: &AlertingConfig, external_labels: &[(String, String)]) -> Setti
     for am in &cfg.alertmanagers {
         for url in am.urls() {
             let timeout: Duration = am.timeout.into();
-            let http = crate::http_post::Client::new(&url, &am.http_client.tls_config, timeout);
+            let http = crate::http_post::Client::new(&url, &am.http_client, timeout);
             targets.push(Target {
                 url,
                 client: am.http_client.clone(),

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::config::HttpClientConfig;
-use crate::config::http_client::ProxyUrl;
+use crate::proxy::{MAX_CONNECT_HEAD, Proxy, connect_answer};
 use crate::tls_client::{self, ReloadingClientConfig};
 
 /// A byte stream a scrape is sent over: plain TCP or TLS.
@@ -18,17 +18,12 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// Largest `CONNECT` response head accepted from a proxy.
-const MAX_CONNECT_HEAD: usize = 16 << 10;
-
 /// How one job's targets are reached. Built once per scrape pool; the TLS files are
 /// re-read when they change (see [`ReloadingClientConfig`]).
 #[derive(Debug)]
 pub struct Dialer {
     tls: ReloadingClientConfig,
-    proxy: Option<ProxyUrl>,
-    /// `proxy_connect_header` lines plus `Proxy-Authorization`, ready to send.
-    connect_headers: String,
+    proxy: Option<Proxy>,
 }
 
 impl Dialer {
@@ -36,23 +31,9 @@ impl Dialer {
     /// that cannot be read, a certificate without its key, ...).
     pub fn new(http: &HttpClientConfig) -> Result<Dialer, String> {
         let tls = ReloadingClientConfig::new(http.tls_config.clone()).map_err(|e| e.0)?;
-        let mut connect_headers = String::new();
-        for (name, values) in &http.proxy_connect_header {
-            for v in values {
-                connect_headers.push_str(&format!("{name}: {}\r\n", v.expose()));
-            }
-        }
-        if let Some(a) = http
-            .proxy_url
-            .as_ref()
-            .and_then(|p| p.authorization.as_ref())
-        {
-            connect_headers.push_str(&format!("Proxy-Authorization: {}\r\n", a.expose()));
-        }
         Ok(Dialer {
             tls,
-            proxy: http.proxy_url.clone(),
-            connect_headers,
+            proxy: Proxy::new(http),
         })
     }
 
@@ -64,10 +45,7 @@ impl Dialer {
 
     /// The `Proxy-Authorization` value for plain-HTTP requests through the proxy.
     pub fn proxy_authorization(&self) -> Option<&str> {
-        self.proxy
-            .as_ref()
-            .and_then(|p| p.authorization.as_ref())
-            .map(|s| s.expose())
+        self.proxy.as_ref().and_then(Proxy::authorization)
     }
 
     /// Connects to `address` (`host:port`), through the proxy if any, with TLS when `https`.
@@ -97,11 +75,10 @@ impl Dialer {
 
     /// `CONNECT address` on `tcp`; on a 200 the connection is a tunnel to the target.
     async fn tunnel(&self, tcp: &mut TcpStream, address: &str) -> Result<(), String> {
-        let req = format!(
-            "CONNECT {address} HTTP/1.1\r\nHost: {address}\r\n{}\r\n",
-            self.connect_headers
-        );
-        tcp.write_all(req.as_bytes())
+        let Some(proxy) = &self.proxy else {
+            return Ok(());
+        };
+        tcp.write_all(proxy.connect_request(address).as_bytes())
             .await
             .map_err(|e| format!("proxyconnect tcp: {}", go_io(&e, false)))?;
         // Byte by byte, so that nothing after the head (the tunnel's first bytes) is eaten.
@@ -116,18 +93,7 @@ impl Dialer {
                 .map_err(|_| "proxyconnect tcp: unexpected EOF".to_owned())?;
             head.push(b);
         }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            _ => return Err("proxyconnect tcp: malformed HTTP response".into()),
-        }
-        match resp.code {
-            Some(200) => Ok(()),
-            // Go returns the status text after the code (`Forbidden`).
-            Some(_) => Err(resp.reason.unwrap_or("unknown status code").to_owned()),
-            None => Err("unknown status code".into()),
-        }
+        connect_answer(&head)
     }
 }
 

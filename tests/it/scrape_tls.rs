@@ -103,11 +103,12 @@ fn tls_server(pki: &Pki, cert: &str, client_auth: bool) -> (TestServer, String) 
     (srv, addr)
 }
 
-/// A forwarding proxy: `CONNECT host:port` tunnels, absolute-URI requests are forwarded in
-/// origin form. Records each request line it received.
-struct Proxy {
-    addr: String,
-    seen: Arc<Mutex<Vec<String>>>,
+/// A forwarding proxy: `CONNECT host:port` tunnels, absolute-URI requests (with their body)
+/// are forwarded in origin form. Records each request line it received. Also used by the
+/// remote-write sender's test (tests/it/remote_write_sender.rs).
+pub(crate) struct Proxy {
+    pub(crate) addr: String,
+    pub(crate) seen: Arc<Mutex<Vec<String>>>,
 }
 
 fn pipe(mut from: TcpStream, mut to: TcpStream) {
@@ -128,7 +129,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 }
 
 impl Proxy {
-    fn start() -> Proxy {
+    pub(crate) fn start() -> Proxy {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -193,6 +194,9 @@ fn serve_proxy(client: TcpStream, seen: &Mutex<Vec<String>>) {
     }
     out.push_str("Connection: close\r\n\r\n");
     up.write_all(out.as_bytes()).unwrap();
+    // What the reader already holds of a body, then the rest as it comes.
+    up.write_all(reader.buffer()).unwrap();
+    pipe(client.try_clone().unwrap(), up.try_clone().unwrap());
     pipe(up, client);
 }
 

@@ -145,6 +145,30 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// CPU time (user + system) of a process's threads whose name starts with `prefix`, from
+/// `/proc/<pid>/task/*/stat` (threads that ended are not counted), at 100 ticks per second.
+pub fn threads_cpu_time(pid: u32, prefix: &str) -> Option<Duration> {
+    let mut ticks = 0u64;
+    for e in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(text) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (text.find('('), text.rfind(')')) else {
+            continue;
+        };
+        if !text[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let f: Vec<&str> = text[close + 1..].split_whitespace().collect();
+        ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// `MemAvailable` of the machine in KiB.
 pub fn mem_available_kib() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;

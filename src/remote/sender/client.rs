@@ -38,12 +38,8 @@ pub struct Endpoint {
 impl Endpoint {
     /// A client for `cfg`; fails when the URL or the TLS files cannot be used.
     pub fn new(cfg: &RemoteWriteConfig) -> Result<Endpoint, String> {
-        let client = Client::new(
-            &cfg.url,
-            &cfg.http_client.tls_config,
-            cfg.remote_timeout.as_std(),
-        )
-        .map_err(|e| format!("remote_write url {:?}: {e}", cfg.url))?;
+        let client = Client::new(&cfg.url, &cfg.http_client, cfg.remote_timeout.as_std())
+            .map_err(|e| format!("remote_write url {:?}: {e}", cfg.url))?;
         Ok(Endpoint {
             client,
             headers: cfg.headers.clone(),

@@ -33,6 +33,10 @@ impl SeriesOut {
     }
 }
 
+/// Most bytes a sample adds to its series' labels in [`put_sample`]: the `TimeSeries` tag and
+/// length (1 + up to 5), the `Sample` tag and length (2), value (9) and timestamp (1 + 10).
+pub const MAX_SAMPLE_OVERHEAD: usize = 28;
+
 /// Appends one `TimeSeries` (field 1 of `WriteRequest`) holding one sample to `out`.
 pub fn put_sample(out: &mut Vec<u8>, series: &SeriesOut, t: i64, v: f64) {
     // Sample: value (fixed64, field 1) and timestamp (varint, field 2).

@@ -14,7 +14,7 @@ use parking_lot::{Mutex, RwLock};
 use super::client::Endpoint;
 use super::ledger::Ledger;
 use super::metrics::QueueMetrics;
-use super::shard::{Item, ShardBuffer};
+use super::shard::{ShardBuffer, Spread};
 use crate::config::remote_write::RemoteWriteConfig;
 
 /// How often the number of shards is reconsidered (2.42 `shardUpdateDuration`).
@@ -154,6 +154,8 @@ pub struct Queue {
     pub metrics: Arc<QueueMetrics>,
     /// Throughput for resharding.
     pub rates: Rates,
+    /// Emptied pieces of sent batches, for the watcher to fill again.
+    pub spare: Mutex<Vec<super::shard::Piece>>,
     shards: RwLock<Shards>,
     stop: AtomicBool,
     stop_signal: (Mutex<bool>, parking_lot::Condvar),
@@ -185,6 +187,7 @@ impl Queue {
             ledger: Ledger::new(start),
             metrics,
             rates: Rates::default(),
+            spare: Mutex::new(Vec::new()),
             shards: RwLock::new(Shards {
                 buffers: Vec::new(),
                 threads: Vec::new(),
@@ -242,25 +245,34 @@ impl Queue {
             .store(g.buffers.len() as u64, Ordering::Relaxed);
     }
 
-    /// Hands samples to the shards (by series hash), waiting while they are full. False when
-    /// the queue stopped before all were taken.
-    pub fn append(&self, items: &mut Vec<Item>, scratch: &mut Vec<Vec<Item>>) -> bool {
-        self.rates.data_in.add(items.len() as u64);
+    /// Hands one WAL record's samples to the shards: `fill` encodes them into `spread` (set
+    /// up for the current shards, each series' samples going to the shard its hash picks)
+    /// and returns the record's ledger id; the pieces are then pushed, waiting while the
+    /// shards are full. The shard count cannot change in between. False when the queue
+    /// stopped before all were taken.
+    pub fn append(
+        &self,
+        spread: &mut Spread,
+        samples: usize,
+        fill: impl FnOnce(&mut Spread) -> u64,
+    ) -> bool {
         let g = self.shards.read();
         let n = g.buffers.len();
         if n == 0 {
             return false;
         }
-        scratch.resize_with(n, Vec::new);
-        for it in items.drain(..) {
-            let s = (it.series.hash % n as u64) as usize;
-            scratch[s].push(it);
+        let max = self.cfg.queue_config.max_samples_per_send as usize;
+        spread.reset(n, samples);
+        if spread.spare.len() < n {
+            spread.spare.append(&mut self.spare.lock());
         }
+        let id = fill(spread);
+        spread.set_id(id);
+        self.rates.data_in.add(spread.kept() as u64);
         let cap = self.cfg.queue_config.capacity as usize;
-        let wake = self.cfg.queue_config.max_samples_per_send as usize;
         let stop = || self.stopping();
-        for (buf, items) in g.buffers.iter().zip(scratch.iter_mut()) {
-            if !items.is_empty() && !buf.push(items, cap, wake, &stop) {
+        for (buf, piece) in g.buffers.iter().zip(spread.per_shard()) {
+            if !piece.samples.is_empty() && !buf.push(piece, cap, max, &stop) {
                 return false;
             }
         }

@@ -1,6 +1,7 @@
 //! The WAL watcher of one queue: rebuilds the series-ref map from the checkpoint and the
-//! segments before its start position, then tails segments record by record, turning samples
-//! records into [`Item`]s for the shards and following the writer to new segments.
+//! segments before its start position, then tails segments record by record, encoding the
+//! samples of each samples record for the shards (src/remote/sender/shard.rs, [`Spread`])
+//! and following the writer to new segments.
 //!
 //! Every samples record gets a ledger entry (src/remote/sender/ledger.rs) ending at the
 //! record's end offset, so the acknowledged position always falls between records; finishing
@@ -17,7 +18,7 @@ use fedstore_storage::wal::tail::{self, SegmentTail, WalPosition, WalRecord};
 use super::encode::SeriesOut;
 use super::metrics::raise;
 use super::queue::Queue;
-use super::shard::Item;
+use super::shard::Spread;
 use crate::config::relabel;
 
 /// How long the watcher sleeps when it has read everything written.
@@ -28,8 +29,8 @@ pub struct Watcher {
     queue: Arc<Queue>,
     dir: PathBuf,
     external_labels: Vec<(String, String)>,
-    /// Series ref to the series as sent (`None`: dropped by relabeling).
-    series: hashbrown::HashMap<u32, Option<Arc<SeriesOut>>>,
+    /// Series ref to the series as sent.
+    series: SeriesTable,
     tail: SegmentTail,
     pos: WalPosition,
 }
@@ -46,7 +47,7 @@ impl Watcher {
             queue,
             dir: dir.to_owned(),
             external_labels,
-            series: hashbrown::HashMap::new(),
+            series: SeriesTable::default(),
             tail: SegmentTail::default(),
             pos: start,
         }
@@ -55,10 +56,9 @@ impl Watcher {
     /// Runs until the queue stops.
     pub fn run(mut self) {
         self.load_series();
-        let mut items = Vec::new();
-        let mut scratch = Vec::new();
+        let mut spread = Spread::default();
         while !self.queue.stopping() {
-            match self.step(&mut items, &mut scratch) {
+            match self.step(&mut spread) {
                 Ok(true) => {}
                 Ok(false) => {
                     if !self.queue.sleep(POLL) {
@@ -128,12 +128,59 @@ impl Watcher {
     }
 }
 
+/// Most refs the dense part of a [`SeriesTable`] covers beyond 4 per series it holds.
+const DENSE_SLACK: usize = 1 << 16;
+
+/// WAL series ref to the series as sent (`None`: dropped by relabeling). The head hands out
+/// refs densely (a per-shard index above the shard bits), so refs index a vector: samples
+/// records name their series in the same order round after round, and the lookups walk the
+/// vector nearly in order instead of missing the cache at random as a hash map's do. A ref
+/// far beyond the series held goes to a map instead, so a stray ref cannot blow the vector up.
+#[derive(Default)]
+struct SeriesTable {
+    dense: Vec<Option<SeriesOut>>,
+    sparse: hashbrown::HashMap<u32, Option<SeriesOut>>,
+    len: usize,
+}
+
+impl SeriesTable {
+    fn insert(&mut self, r: u32, s: Option<SeriesOut>) {
+        let i = r as usize;
+        if !self.sparse.is_empty() && self.sparse.contains_key(&r) {
+            self.sparse.insert(r, s);
+            return;
+        }
+        if i >= self.dense.len() {
+            if i >= 4 * self.len + DENSE_SLACK {
+                self.sparse.insert(r, s);
+                self.len += 1;
+                return;
+            }
+            self.dense.resize_with(i + 1, || None);
+        }
+        self.dense[i] = s;
+        self.len += 1;
+    }
+
+    fn get(&self, r: u32) -> Option<&SeriesOut> {
+        match self.dense.get(r as usize) {
+            Some(Some(s)) => Some(s),
+            _ if self.sparse.is_empty() => None,
+            _ => self.sparse.get(&r)?.as_ref(),
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = SeriesTable::default();
+    }
+}
+
 /// The series as sent: external labels added where absent, then write relabeling.
 fn series_out(
     relabel_configs: &[relabel::RelabelConfig],
     external_labels: &[(String, String)],
     labels: &Labels,
-) -> Option<Arc<SeriesOut>> {
+) -> Option<SeriesOut> {
     let mut pairs: Vec<(String, String)> = labels
         .iter()
         .map(|l| (l.name.clone(), l.value.clone()))
@@ -146,16 +193,12 @@ fn series_out(
     if !relabel::process(relabel_configs, &mut pairs) || pairs.is_empty() {
         return None;
     }
-    Some(Arc::new(SeriesOut::new(&pairs)))
+    Some(SeriesOut::new(&pairs))
 }
 
 impl Watcher {
     /// Reads what is new at the position. Ok(true): progress was made.
-    fn step(
-        &mut self,
-        items: &mut Vec<Item>,
-        scratch: &mut Vec<Vec<Item>>,
-    ) -> Result<bool, String> {
+    fn step(&mut self, spread: &mut Spread) -> Result<bool, String> {
         let segs = tail::segments(&self.dir).map_err(|e| e.to_string())?;
         let Some(&last) = segs.last() else {
             return Ok(false);
@@ -201,19 +244,20 @@ impl Watcher {
                 WalRecord::Samples(samples) => {
                     let mut dropped = 0u64;
                     let mut highest = i64::MIN;
-                    items.clear();
-                    for s in samples {
-                        highest = highest.max(s.t);
-                        match series_map.get(&s.series_ref) {
-                            Some(Some(series)) => items.push(Item {
-                                series: series.clone(),
-                                t: s.t,
-                                v: s.v,
-                                id: 0,
-                            }),
-                            _ => dropped += 1,
+                    let end_pos = WalPosition {
+                        segment: seg,
+                        offset: end,
+                    };
+                    let taken = queue.append(spread, samples.len(), |spread| {
+                        for s in samples {
+                            highest = highest.max(s.t);
+                            match series_map.get(s.series_ref) {
+                                Some(series) => spread.add(series, s.t, s.v),
+                                _ => dropped += 1,
+                            }
                         }
-                    }
+                        queue.ledger.open(spread.kept() as u64, end_pos)
+                    });
                     raise(&queue.metrics.highest_read_ms, highest);
                     if dropped > 0 {
                         queue
@@ -222,15 +266,7 @@ impl Watcher {
                             .fetch_add(dropped, Ordering::Relaxed);
                         queue.rates.data_dropped.add(dropped);
                     }
-                    let end_pos = WalPosition {
-                        segment: seg,
-                        offset: end,
-                    };
-                    let id = queue.ledger.open(items.len() as u64, end_pos);
-                    for it in items.iter_mut() {
-                        it.id = id;
-                    }
-                    if !items.is_empty() && !queue.append(items, scratch) {
+                    if !taken {
                         stopped = true;
                         return false;
                     }
@@ -269,5 +305,37 @@ impl Watcher {
             }
             Err(e) => Err(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_table_dense_and_sparse_refs() {
+        let out = |v: &str| Some(SeriesOut::new(&[("__name__".into(), v.into())]));
+        let mut t = SeriesTable::default();
+        t.insert(3, out("a"));
+        t.insert(1, None);
+        // Far past the series held: kept in the map, the vector stays small.
+        t.insert(u32::MAX, out("far"));
+        assert!(t.dense.len() < 10, "{}", t.dense.len());
+        t.insert(200_000, out("b"));
+        assert_eq!(t.get(3).map(|s| s.hash), out("a").map(|s| s.hash));
+        assert!(t.get(1).is_none(), "dropped by relabeling");
+        assert!(t.get(2).is_none(), "never named");
+        assert_eq!(t.get(u32::MAX).map(|s| s.hash), out("far").map(|s| s.hash));
+        assert_eq!(t.get(200_000).map(|s| s.hash), out("b").map(|s| s.hash));
+        // Grow the vector past a ref the map holds: the map's entry is still found and updated.
+        for r in 0..100_000u32 {
+            t.insert(r, out("x"));
+        }
+        t.insert(200_001, out("y"));
+        assert!(t.dense.len() > 200_000);
+        t.insert(200_000, out("c"));
+        assert_eq!(t.get(200_000).map(|s| s.hash), out("c").map(|s| s.hash));
+        t.clear();
+        assert!(t.get(3).is_none());
     }
 }

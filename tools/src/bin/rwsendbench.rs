@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
-use fedstore_tools::procs::ChildGuard;
+use fedstore_tools::procs::{ChildGuard, cpu_time, loadavg, threads_cpu_time};
 use fedstore_tools::remote_write::{agent, encode_labels, encode_series, post};
 
 #[derive(Parser, Debug)]
@@ -60,12 +60,23 @@ struct Args {
     /// Receiver outage (outage mode).
     #[arg(long, default_value_t = 60)]
     outage_secs: u64,
+    /// VictoriaMetrics listens on this port and fedstore on the next one (0: any free ports).
+    #[arg(long, default_value_t = 0)]
+    port_base: u16,
 }
 
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// The ports of VictoriaMetrics and fedstore.
+fn ports(args: &Args) -> Result<(u16, u16)> {
+    if args.port_base == 0 {
+        return Ok((free_port()?, free_port()?));
+    }
+    Ok((args.port_base, args.port_base + 1))
 }
 
 fn up(url: &str) -> bool {
@@ -109,7 +120,7 @@ struct Fedstore {
     url: String,
 }
 
-fn start_fedstore(args: &Args, dir: &Path, vm_port: u16) -> Result<Fedstore> {
+fn start_fedstore(args: &Args, dir: &Path, vm_port: u16, port: u16) -> Result<Fedstore> {
     let cfg = dir.join("fedstore.yml");
     std::fs::write(
         &cfg,
@@ -118,7 +129,6 @@ fn start_fedstore(args: &Args, dir: &Path, vm_port: u16) -> Result<Fedstore> {
             args.min_shards, args.max_shards, args.max_samples_per_send, args.capacity
         ),
     )?;
-    let port = free_port()?;
     let mut cmd = Command::new(&args.fedstore);
     cmd.args(["serve", "--web.listen-address"])
         .arg(format!("127.0.0.1:{port}"))
@@ -210,21 +220,59 @@ fn throughput(args: &Args) -> Result<()> {
     let labels = labels(args.series);
     let total = (args.series * args.rounds) as f64;
     let mut rates = Vec::new();
+    let mut fs_cpus = Vec::new();
+    let mut snd_cpus = Vec::new();
     for run in 0..args.runs {
         let dir = tempfile::tempdir()?;
-        let vm_port = free_port()?;
-        let fs = start_fedstore(args, dir.path(), vm_port)?;
+        let (vm_port, fs_port) = ports(args)?;
+        let fs = start_fedstore(args, dir.path(), vm_port, fs_port)?;
         let t0 = now_ms() - args.rounds as i64 * 10_000;
         for r in 0..args.rounds {
             write_round(&fs.url, &labels, t0 + r as i64 * 10_000, r)?;
         }
         let vm = start_vm(&args.vm, dir.path(), vm_port)?;
+        let cpu = |pid| cpu_time(pid).unwrap_or_default().as_secs_f64();
+        let (fs_pid, vm_pid) = (fs.guard.pid(), vm.guard.pid());
+        let sender_cpu = || {
+            threads_cpu_time(fs_pid, "rw-")
+                .unwrap_or_default()
+                .as_secs_f64()
+        };
+        let (fs_cpu0, vm_cpu0, sender_cpu0) = (cpu(fs_pid), cpu(vm_pid), sender_cpu());
         let start = Instant::now();
+        // When the count passed each tenth of the total: shows the start-up and the last
+        // partial batches (which wait for batch_send_deadline) apart from the steady rate.
+        let mut tenths = Vec::new();
         wait(600, "all samples sent", || {
-            metric(&fs.url, "fedstore_remote_storage_samples_total") >= total
+            let sent = metric(&fs.url, "fedstore_remote_storage_samples_total");
+            while tenths.len() < 10 && sent >= total * (tenths.len() + 1) as f64 / 10.0 {
+                tenths.push(start.elapsed().as_secs_f64());
+            }
+            sent >= total
         })?;
         let secs = start.elapsed().as_secs_f64();
+        let steady = total * 0.8 / (tenths[8] - tenths[0]);
+        println!(
+            "run {run}: seconds at each tenth sent: {}; 10%..90% at {steady:.0} samples/s",
+            tenths
+                .iter()
+                .map(|t| format!("{t:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let (fs_cpu, vm_cpu) = (cpu(fs_pid) - fs_cpu0, cpu(vm_pid) - vm_cpu0);
+        let snd_cpu = sender_cpu() - sender_cpu0;
         let rate = total / secs;
+        let per_m = 1e6 / total;
+        println!(
+            "run {run}: CPU while sending: fedstore {fs_cpu:.2}s ({:.3}s per 1M samples; its rw-* sender threads {:.3}s per 1M), VictoriaMetrics {vm_cpu:.2}s ({:.3}s per 1M); load average {:.2}",
+            fs_cpu * per_m,
+            snd_cpu * per_m,
+            vm_cpu * per_m,
+            loadavg().unwrap_or(f64::NAN)
+        );
+        fs_cpus.push(fs_cpu * per_m);
+        snd_cpus.push(snd_cpu * per_m);
         let shards = metric(&fs.url, "fedstore_remote_storage_shards");
         let _ = ureq::get(&format!("{}/internal/force_flush", vm.url)).call();
         std::thread::sleep(Duration::from_secs(2));
@@ -240,6 +288,13 @@ fn throughput(args: &Args) -> Result<()> {
         drop(vm);
     }
     rates.sort_by(f64::total_cmp);
+    fs_cpus.sort_by(f64::total_cmp);
+    snd_cpus.sort_by(f64::total_cmp);
+    println!(
+        "median fedstore CPU while sending: {:.3}s per 1M samples (sender threads {:.3}s)",
+        fs_cpus[fs_cpus.len() / 2],
+        snd_cpus[snd_cpus.len() / 2]
+    );
     println!(
         "median of {} runs: {:.0} samples/s ({} series x {} samples, min_shards {}, max_samples_per_send {})",
         rates.len(),
@@ -261,9 +316,9 @@ fn now_ms() -> i64 {
 fn outage(args: &Args) -> Result<()> {
     let labels = labels(args.series);
     let dir = tempfile::tempdir()?;
-    let vm_port = free_port()?;
+    let (vm_port, fs_port) = ports(args)?;
     let mut vm = Some(start_vm(&args.vm, dir.path(), vm_port)?);
-    let mut fs = start_fedstore(args, dir.path(), vm_port)?;
+    let mut fs = start_fedstore(args, dir.path(), vm_port, fs_port)?;
     let t0 = now_ms() - 3_600_000;
     let mut round = 0usize;
     let mut ingest_for = |fs: &Fedstore, secs: u64| -> Result<()> {
@@ -283,7 +338,7 @@ fn outage(args: &Args) -> Result<()> {
     ingest_for(&fs, args.outage_secs / 2)?;
     println!("kill -9 fedstore");
     fs.guard.kill();
-    fs = start_fedstore(args, dir.path(), vm_port)?;
+    fs = start_fedstore(args, dir.path(), vm_port, fs_port)?;
     ingest_for(&fs, args.outage_secs / 2)?;
     println!("VictoriaMetrics back");
     let v = start_vm(&args.vm, dir.path(), vm_port)?;
