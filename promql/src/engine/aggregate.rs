@@ -165,13 +165,51 @@ pub(crate) struct Folder {
     n: usize,
     without: bool,
     grouping: Vec<String>,
-    groups: HashMap<u64, usize>,
+    groups: GroupIds,
     labels: Vec<Labels>,
     acc: Vec<Acc>,
     qvals: Vec<Vec<f64>>,
     /// Input samples per step, for the sample accounting.
     pub present: Vec<usize>,
+}
+
+/// Numbers the groups of `by`/`without` in order of first appearance.
+pub(crate) struct GroupIds {
+    without: bool,
+    grouping: Vec<String>,
+    ids: HashMap<u64, usize>,
     buf: Vec<u8>,
+}
+
+impl GroupIds {
+    /// Groups of `grouping` (sorted), or of all labels but those with `without`.
+    pub fn new(without: bool, grouping: Vec<String>) -> GroupIds {
+        GroupIds {
+            without,
+            grouping,
+            ids: HashMap::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The group of series `i` of `v`, and whether it is the group's first series.
+    pub fn of(&mut self, v: &StepVec, i: usize) -> (usize, bool) {
+        // A streaming selector's workers computed the keys in parallel (`Prep`).
+        let key = if v.group_keys.len() == v.labels.len() {
+            v.group_keys[i]
+        } else {
+            labels::grouping_key(
+                &v.labels[i],
+                self.without,
+                &self.grouping,
+                v.name_dropped,
+                &mut self.buf,
+            )
+        };
+        let next = self.ids.len();
+        let g = *self.ids.entry(key).or_insert(next);
+        (g, g == next)
+    }
 }
 
 impl Folder {
@@ -181,13 +219,12 @@ impl Folder {
             op,
             n,
             without,
+            groups: GroupIds::new(without, grouping.clone()),
             grouping,
-            groups: HashMap::new(),
             labels: Vec::new(),
             acc: Vec::new(),
             qvals: Vec::new(),
             present: vec![0; n],
-            buf: Vec::new(),
         }
     }
 
@@ -199,23 +236,9 @@ impl Folder {
             mean: 0.0,
             count: 0,
         };
-        // A streaming selector's workers computed the keys in parallel (`Prep`).
-        let precomputed = v.group_keys.len() == v.labels.len();
         for (i, l) in v.labels.iter().enumerate() {
-            let key = if precomputed {
-                v.group_keys[i]
-            } else {
-                labels::grouping_key(
-                    l,
-                    self.without,
-                    &self.grouping,
-                    v.name_dropped,
-                    &mut self.buf,
-                )
-            };
-            let next = self.labels.len();
-            let g = *self.groups.entry(key).or_insert(next);
-            if g == next {
+            let (g, new) = self.groups.of(v, i);
+            if new {
                 let l = if v.name_dropped {
                     labels::drop_name(l)
                 } else {

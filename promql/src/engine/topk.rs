@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use fedstore_storage::Labels;
 
-use crate::engine::aggregate::k_param;
+use crate::engine::EvalError;
+use crate::engine::aggregate::{GroupIds, k_param};
 use crate::engine::columns::{ABSENT, StepVec, is_absent};
-use crate::engine::{EvalError, labels};
 
 /// A heap ordered by `less` over `(value, series)` entries, moving elements as Go's
 /// `container/heap` does.
@@ -120,9 +120,7 @@ pub(crate) struct TopkFolder {
     /// `k` as a count per step; 0 for steps that take nothing (k < 1 or invalid).
     kk: Vec<i64>,
     bottom: bool,
-    without: bool,
-    grouping: Vec<String>,
-    groups: HashMap<u64, usize>,
+    groups: GroupIds,
     /// `heaps[g * n + step]`.
     heaps: Vec<Option<GoHeap>>,
     /// One-step queries answer groups in the order their first value came.
@@ -133,7 +131,6 @@ pub(crate) struct TopkFolder {
     next: usize,
     present: Vec<usize>,
     name_dropped: bool,
-    buf: Vec<u8>,
 }
 
 impl TopkFolder {
@@ -145,15 +142,12 @@ impl TopkFolder {
             k,
             kk,
             bottom,
-            without,
-            grouping,
-            groups: HashMap::new(),
+            groups: GroupIds::new(without, grouping),
             heaps: Vec::new(),
             group_order: Vec::new(),
             held: HashMap::new(),
             next: 0,
             name_dropped: false,
-            buf: Vec::new(),
         }
     }
 
@@ -166,23 +160,10 @@ impl TopkFolder {
     pub fn add(&mut self, v: &StepVec) {
         let n = self.k.len();
         self.name_dropped = v.name_dropped;
-        let precomputed = v.group_keys.len() == v.labels.len();
         for (i, l) in v.labels.iter().enumerate() {
             let idx = self.next + i;
-            let key = if precomputed {
-                v.group_keys[i]
-            } else {
-                labels::grouping_key(
-                    l,
-                    self.without,
-                    &self.grouping,
-                    v.name_dropped,
-                    &mut self.buf,
-                )
-            };
-            let fresh = self.groups.len();
-            let g = *self.groups.entry(key).or_insert(fresh);
-            if g == fresh {
+            let (g, new) = self.groups.of(v, i);
+            if new {
                 self.heaps.resize_with((g + 1) * n, || None);
             }
             for (step, &x) in v.col(i).iter().enumerate() {
