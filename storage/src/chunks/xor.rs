@@ -225,14 +225,7 @@ impl<'a> XorIter<'a> {
                 self.read_value()?;
             }
             _ => {
-                let mut prefix = 0u8;
-                for _ in 0..4 {
-                    if !self.br.read_bit()? {
-                        break;
-                    }
-                    prefix += 1;
-                }
-                let dod: i64 = match prefix {
+                let dod: i64 = match self.br.read_ones(4)? {
                     0 => 0,
                     1 => sign_extend(self.br.read_bits(14)?, 14),
                     2 => sign_extend(self.br.read_bits(17)?, 17),
@@ -249,16 +242,18 @@ impl<'a> XorIter<'a> {
     }
 
     fn read_value(&mut self) -> Option<()> {
-        if !self.br.read_bit()? {
-            return Some(());
-        }
-        if self.br.read_bit()? {
-            self.leading = self.br.read_bits(5)? as u8;
-            let mut sig = self.br.read_bits(6)? as u8;
-            if sig == 0 {
-                sig = 64;
+        // `0`: the same value; `10`: XOR bits in the previous window; `11`: a new window.
+        match self.br.read_ones(2)? {
+            0 => return Some(()),
+            1 => {}
+            _ => {
+                self.leading = self.br.read_bits(5)? as u8;
+                let mut sig = self.br.read_bits(6)? as u8;
+                if sig == 0 {
+                    sig = 64;
+                }
+                self.trailing = 64 - self.leading - sig;
             }
-            self.trailing = 64 - self.leading - sig;
         }
         let sig = 64 - self.leading - self.trailing;
         let bits = self.br.read_bits(sig)?;

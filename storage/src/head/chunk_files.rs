@@ -451,6 +451,71 @@ impl ChunkFiles {
         file.append_at(p.start, &p.buf)
     }
 
+    /// Calls `f` with every chunk of the chain ending at `newest` that overlaps
+    /// `[mint, maxt]`, oldest first: the walk back stops at the first chunk ending before
+    /// `mint` or truncated away. Records in files are read under one lock of the file list
+    /// per run of them (a query reads many chunks per series, and a lock plus a file handle
+    /// per chunk cost more than decoding it); records still in the write buffer (the newest)
+    /// through [`ChunkFiles::with_chunk`], with no lock held.
+    pub(crate) fn for_each_chunk_in(
+        &self,
+        newest: u64,
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(ChunkMeta, &[u8]),
+    ) {
+        let cut = self.truncated_before.load(Ordering::Acquire);
+        let mut wanted: Vec<u64> = Vec::new();
+        let mut pos = newest;
+        // Whether to go on from `m`, noting it when it overlaps.
+        let mut step = |m: ChunkMeta, pos: u64| {
+            if m.max_t < mint {
+                return false;
+            }
+            if m.min_t <= maxt {
+                wanted.push(pos);
+            }
+            true
+        };
+        'walk: while pos != NO_CHUNK {
+            {
+                let files = self.files.read();
+                let mut cached = FileCache::default();
+                while pos != NO_CHUNK {
+                    match cached.record(&files, pos, cut) {
+                        Some(Some((m, _))) if step(m, pos) => pos = m.prev,
+                        Some(_) => break 'walk,
+                        None => break,
+                    }
+                }
+            }
+            // Not in a file yet.
+            match self.meta(pos) {
+                Some(m) if step(m, pos) => pos = m.prev,
+                _ => break,
+            }
+        }
+        let mut next = wanted.len();
+        while next > 0 {
+            {
+                let files = self.files.read();
+                let mut cached = FileCache::default();
+                while next > 0 {
+                    match cached.record(&files, wanted[next - 1], cut) {
+                        Some(Some((m, data))) => f(m, data),
+                        Some(None) => {}
+                        None => break,
+                    }
+                    next -= 1;
+                }
+            }
+            if next > 0 {
+                self.with_chunk(wanted[next - 1], |m, data| f(m, data));
+                next -= 1;
+            }
+        }
+    }
+
     /// The header of the chunk at `pos`, `None` when it was truncated away.
     pub(crate) fn meta(&self, pos: u64) -> Option<ChunkMeta> {
         self.with_chunk(pos, |meta, _| meta)
@@ -548,6 +613,35 @@ impl ChunkFiles {
             chunks_written: self.chunks_written.load(Ordering::Relaxed),
             ..w.stats
         }
+    }
+}
+
+/// The file of the last record looked up under one lock of the file list (a chain runs
+/// through few files).
+#[derive(Default)]
+struct FileCache<'a> {
+    last: Option<(u32, &'a AppendFile)>,
+}
+
+impl<'a> FileCache<'a> {
+    /// The record at `pos` if it is in a file: `Some(None)` when it was truncated away (or
+    /// does not decode), `None` when it is not in a file (yet).
+    fn record(
+        &mut self,
+        files: &'a BTreeMap<u32, Arc<AppendFile>>,
+        pos: u64,
+        cut: i64,
+    ) -> Option<Option<(ChunkMeta, &'a [u8])>> {
+        let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
+        let file = match self.last {
+            Some((s, file)) if s == seq => file,
+            _ => {
+                let file = files.get(&seq)?.as_ref();
+                self.last = Some((seq, file));
+                file
+            }
+        };
+        Some(decode_record(record_at(file, off)?, cut))
     }
 }
 

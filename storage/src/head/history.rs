@@ -135,23 +135,15 @@ impl Histories {
         files: &ChunkFiles,
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(i64, f64),
+        f: &mut impl FnMut(i64, f64),
     ) {
         let r = &self.recs[i];
-        // Walk back to the oldest chunk that can overlap, then read forwards.
-        let mut wanted = Vec::new();
-        let mut pos = r.newest_sealed;
-        while let Some(m) = files.meta(pos) {
-            if m.max_t < mint {
-                break;
-            }
-            if m.min_t <= maxt {
-                wanted.push(pos);
-            }
-            pos = m.prev;
-        }
-        for &pos in wanted.iter().rev() {
-            files.with_chunk(pos, |m, data| {
+        let open = self.open_bytes(r);
+        let open_min = (r.open.num > 0).then(|| first_t(open));
+        // Sealed chunks end before the open one starts: when it starts at or before `mint`,
+        // none can overlap, and the walk (a read of the chunk files per series) is skipped.
+        if open_min.is_none_or(|t| t > mint) {
+            files.for_each_chunk_in(r.newest_sealed, mint, maxt, &mut |m, data| {
                 for (t, v) in XorIter::new(data, m.num) {
                     if t > maxt {
                         break;
@@ -162,8 +154,8 @@ impl Histories {
                 }
             });
         }
-        let open = self.open_bytes(r);
-        if r.open.num == 0 || first_t(open) > maxt || r.open.t < mint {
+        let Some(open_min) = open_min else { return };
+        if open_min > maxt || r.open.t < mint {
             return;
         }
         for (t, v) in XorIter::new(open, r.open.num) {

@@ -133,7 +133,7 @@ impl ShardData {
 
     /// Calls `f(t, v)` for the samples of series `i` before its latest with
     /// `mint <= t <= maxt`, in time order.
-    pub(crate) fn history_in(&self, i: usize, mint: i64, maxt: i64, f: &mut dyn FnMut(i64, f64)) {
+    pub(crate) fn history_in(&self, i: usize, mint: i64, maxt: i64, f: &mut impl FnMut(i64, f64)) {
         self.history.for_each_in(i, &self.chunks, mint, maxt, f);
     }
 

@@ -89,6 +89,10 @@ struct Args {
     /// Write the chart here.
     #[arg(long, default_value = "docs/img/querybench.svg")]
     svg: PathBuf,
+    /// After its rows, keep each server running (loaded) this many seconds, with every row's
+    /// request printed, so it can be profiled; stop earlier by removing the printed file.
+    #[arg(long, default_value_t = 0)]
+    hold_secs: u64,
 }
 
 /// The histogram's metric name and buckets.
@@ -469,7 +473,41 @@ fn run_server(
             .check_alive()
             .with_context(|| format!("see {}", log.display()))?;
     }
+    if args.hold_secs > 0 {
+        hold(args, addr, child.pid(), rows, data, dir)?;
+    }
     child.stop(Duration::from_secs(60));
+    Ok(())
+}
+
+/// Keeps the loaded server up for `--hold-secs` (or until the printed file is removed),
+/// printing what to profile and every row's request.
+fn hold(
+    args: &Args,
+    addr: SocketAddr,
+    pid: u32,
+    rows: &[Row],
+    data: &Data,
+    dir: &Path,
+) -> Result<()> {
+    let flag = dir.join("holding");
+    std::fs::write(&flag, "remove this file to stop holding\n")?;
+    eprintln!(
+        "  holding {addr} (pid {pid}) for {} s; rm {} to go on; rows:",
+        args.hold_secs,
+        flag.display()
+    );
+    for row in rows {
+        eprintln!(
+            "    {:16} http://{addr}{}",
+            row.key,
+            (row.path)(data.end_ms)
+        );
+    }
+    let until = Instant::now() + Duration::from_secs(args.hold_secs);
+    while Instant::now() < until && flag.exists() {
+        thread::sleep(Duration::from_millis(200));
+    }
     Ok(())
 }
 
