@@ -23,7 +23,6 @@ mod shard;
 mod snapshot;
 mod snapshot_ticker;
 mod startup;
-mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,7 +48,6 @@ use shard::ShardData;
 pub use snapshot::SnapshotStats;
 pub use snapshot_ticker::SnapshotTicker;
 pub use startup::{StartupPhase, StartupProgress};
-pub use stats::PostingsStats;
 
 /// Options of the head block.
 #[derive(Debug, Clone)]
@@ -459,6 +457,37 @@ impl Head {
             .iter()
             .map(|&s| symbols.resolve(s).to_owned())
             .collect()
+    }
+
+    /// For every label pair in the index, how many series that have a metric name carry it
+    /// (the `/api/v1/status/tsdb` cardinality view), from the postings alone: no label set
+    /// is built.
+    pub fn label_pair_counts(&self) -> Vec<(String, String, u64)> {
+        let postings = self.postings.read();
+        let symbols = self.symbols.read();
+        let Some(named) = symbols
+            .get(crate::labels::METRIC_NAME_LABEL)
+            .and_then(|n| postings.name(n))
+            .map(|np| np.any())
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for &n in postings.label_names() {
+            let Some(np) = postings.name(n) else { continue };
+            for &v in np.values() {
+                let Some(b) = np.get(v) else { continue };
+                let c = b.intersection_len(named);
+                if c > 0 {
+                    out.push((
+                        symbols.resolve(n).to_owned(),
+                        symbols.resolve(v).to_owned(),
+                        c,
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// The label set of series `r`, if it exists.

@@ -45,9 +45,7 @@ pub mod wal;
 
 pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};
-pub use head::{
-    AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, PostingsStats, Selection,
-};
+pub use head::{AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection};
 pub use labels::{Label, Labels, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};
 pub use querier::{Querier, SeriesSet};

@@ -1,10 +1,13 @@
 //! `/api/v1/status/{buildinfo,runtimeinfo,flags,config,tsdb}` (Prometheus 2.42
 //! `api.serveBuildInfo`, `serveRuntimeInfo`, `serveFlags`, `serveConfig`, `serveTSDBStatus`).
 //!
-//! `tsdb` is the cardinality view of the head, as 2.42 answers it (its `serveTSDBStatus` reads
-//! `db.Head().Stats`): series in blocks only are not counted.
+//! `tsdb` is the cardinality view; unlike 2.42 (head only) it counts every series stored,
+//! head and blocks merged, as issue 10 asks, and its `headStats` describe the head.
+
+use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use fedstore_storage::{MatchOp, Matcher};
 
 use super::json;
 use super::respond;
@@ -140,23 +143,74 @@ pub async fn config(
     Ok(object(&req, &[("yaml", Field::Str(&yaml))]))
 }
 
-/// `GET /api/v1/status/tsdb`: the head's statistics, from its index alone; on a query thread
-/// all the same, since it takes the index lock an append batch may hold.
+/// `GET /api/v1/status/tsdb`.
 pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     let deadline = state.query.deadline(None);
     let body = state
         .query
-        .run(deadline, move |_| Ok(tsdb_body(db.head())))
+        .run(deadline, move |_| {
+            tsdb_body(&db).map_err(|e| fedstore_promql::EvalError::Storage(e.to_string()))
+        })
         .await
         .map_err(|e| e.api_error())?;
     Ok(respond::json(&req, body))
 }
 
-/// As 2.42's `serveTSDBStatus`, which reads `db.Head().Stats(labels.MetricName)`: every
-/// count is of the head's series (blocks are not read), `headStats` describe the head.
-fn tsdb_body(head: &fedstore_storage::Head) -> Vec<u8> {
-    let stats = head.postings_stats(TSDB_TOP);
+fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Error> {
+    let all = Matcher::new(MatchOp::NotEqual, "__name__", "")
+        .map_err(|e| fedstore_storage::Error::io("status/tsdb", std::io::Error::other(e)))?;
+    let head = db.head();
+    // Head only (every series once): the counts are the head index's postings sizes. With
+    // blocks, a series may live in several places, so count the merged select.
+    let head_pairs = if db.blocks().is_empty() {
+        Some(if head.time_bounds().is_some() {
+            head.label_pair_counts()
+        } else {
+            Vec::new()
+        })
+    } else {
+        None
+    };
+    let q = db.querier(i64::MIN, i64::MAX);
+    let set = match head_pairs {
+        Some(_) => None,
+        None => Some(q.select(&[vec![all]])?),
+    };
+    // Series per metric name; per label name, series per value.
+    let mut by_name: HashMap<String, u64> = HashMap::new();
+    let mut by_pair: HashMap<String, HashMap<String, u64>> = HashMap::new();
+    if let Some(pairs) = head_pairs {
+        for (n, v, c) in pairs {
+            if n == "__name__" {
+                by_name.insert(v.clone(), c);
+            }
+            by_pair.entry(n).or_default().insert(v, c);
+        }
+    }
+    if let Some(set) = &set {
+        // One label set at a time (built on demand), keys allocated only when new.
+        for i in 0..set.len() {
+            set.for_each_label(i, &mut |n, v| {
+                if n == "__name__" {
+                    bump(&mut by_name, v);
+                }
+                let values = match by_pair.get_mut(n) {
+                    Some(m) => m,
+                    None => by_pair.entry(n.to_owned()).or_default(),
+                };
+                bump(values, v);
+            })?;
+        }
+    }
+    // Distinct values per name, and their bytes.
+    let values: HashMap<&str, (u64, u64)> = by_pair
+        .iter()
+        .map(|(n, vs)| {
+            let bytes = vs.keys().map(|v| v.len() as u64).sum();
+            (n.as_str(), (vs.len() as u64, bytes))
+        })
+        .collect();
     let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
     let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
     let mut buf = json::begin_success(4096);
@@ -165,47 +219,74 @@ fn tsdb_body(head: &fedstore_storage::Head) -> Vec<u8> {
         &mut buf,
         &[
             ("numSeries", Field::Int(head.num_series() as i64)),
-            ("numLabelPairs", Field::Int(stats.num_label_pairs as i64)),
+            ("numLabelPairs", Field::Int(head_label_pairs(head) as i64)),
             ("chunkCount", Field::Int(chunks as i64)),
             ("minTime", Field::Int(min_t)),
             ("maxTime", Field::Int(max_t)),
         ],
     );
-    for (key, items) in [
-        (
-            "seriesCountByMetricName",
-            &stats.series_count_by_metric_name,
-        ),
-        (
-            "labelValueCountByLabelName",
-            &stats.label_value_count_by_label_name,
-        ),
-        (
-            "memoryInBytesByLabelName",
-            &stats.memory_in_bytes_by_label_name,
-        ),
-        (
-            "seriesCountByLabelValuePair",
-            &stats.series_count_by_label_value_pair,
-        ),
-    ] {
+    let top = |buf: &mut Vec<u8>, key: &str, items: Vec<(String, u64)>| {
+        let mut items = items;
+        items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        items.truncate(TSDB_TOP);
         buf.push(b',');
-        json::write_str(&mut buf, key);
+        json::write_str(buf, key);
         buf.extend_from_slice(b":[");
         for (i, (name, value)) in items.iter().enumerate() {
             if i > 0 {
                 buf.push(b',');
             }
             buf.extend_from_slice(b"{\"name\":");
-            json::write_str(&mut buf, name);
+            json::write_str(buf, name);
             buf.extend_from_slice(b",\"value\":");
             buf.extend_from_slice(itoa::Buffer::new().format(*value).as_bytes());
             buf.push(b'}');
         }
         buf.push(b']');
-    }
+    };
+    top(
+        &mut buf,
+        "seriesCountByMetricName",
+        by_name.iter().map(|(n, c)| (n.clone(), *c)).collect(),
+    );
+    top(
+        &mut buf,
+        "labelValueCountByLabelName",
+        values.iter().map(|(n, v)| ((*n).to_owned(), v.0)).collect(),
+    );
+    top(
+        &mut buf,
+        "memoryInBytesByLabelName",
+        values.iter().map(|(n, v)| ((*n).to_owned(), v.1)).collect(),
+    );
+    top(
+        &mut buf,
+        "seriesCountByLabelValuePair",
+        by_pair
+            .iter()
+            .flat_map(|(n, vs)| vs.iter().map(move |(v, c)| (format!("{n}={v}"), *c)))
+            .collect(),
+    );
     buf.push(b'}');
-    json::finish(buf)
+    Ok(json::finish(buf))
+}
+
+/// Adds one to `key`'s count, allocating the key only when it is new.
+fn bump(counts: &mut HashMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(c) => *c += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
+}
+
+/// Distinct label pairs in the head's index.
+fn head_label_pairs(head: &fedstore_storage::Head) -> usize {
+    head.label_names()
+        .iter()
+        .map(|n| head.label_values(n).len())
+        .sum()
 }
 
 /// A duration in ms as Prometheus prints one (`15d`, `5m`, `1h30m`, `0s`).
