@@ -163,8 +163,6 @@ struct Acc {
 pub(crate) struct Folder {
     op: AggOp,
     n: usize,
-    without: bool,
-    grouping: Vec<String>,
     groups: GroupIds,
     labels: Vec<Labels>,
     acc: Vec<Acc>,
@@ -218,9 +216,7 @@ impl Folder {
         Folder {
             op,
             n,
-            without,
-            groups: GroupIds::new(without, grouping.clone()),
-            grouping,
+            groups: GroupIds::new(without, grouping),
             labels: Vec::new(),
             acc: Vec::new(),
             qvals: Vec::new(),
@@ -245,7 +241,7 @@ impl Folder {
                     l.clone()
                 };
                 self.labels
-                    .push(group_labels(&l, self.without, &self.grouping));
+                    .push(group_labels(&l, self.groups.without, &self.groups.grouping));
                 self.acc.extend(std::iter::repeat_n(zero, n));
                 if op == AggOp::Quantile {
                     self.qvals.extend(std::iter::repeat_n(Vec::new(), n));

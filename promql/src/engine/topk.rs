@@ -114,11 +114,11 @@ impl GoHeap {
 /// series some heap holds (a label set is dropped when its series leaves its last heap), so
 /// `topk(5, <1M series>)` holds a few label sets, not a million.
 pub(crate) struct TopkFolder {
-    /// The parameter per step, as given (validated at [`TopkFolder::finish`], after the input,
-    /// as 2.42 reports an input error first).
-    k: Vec<f64>,
-    /// `k` as a count per step; 0 for steps that take nothing (k < 1 or invalid).
+    /// The parameter as a count per step; 0 for steps that take nothing (k < 1 or invalid).
     kk: Vec<i64>,
+    /// The first step's invalid parameter, reported by [`TopkFolder::finish`], after the
+    /// input, as 2.42 reports an input error first.
+    bad_k: Option<EvalError>,
     bottom: bool,
     groups: GroupIds,
     /// `heaps[g * n + step]`.
@@ -136,11 +136,20 @@ pub(crate) struct TopkFolder {
 impl TopkFolder {
     /// An empty fold with parameter `k` per step (`grouping` sorted).
     pub fn new(k: Vec<f64>, bottom: bool, without: bool, grouping: Vec<String>) -> TopkFolder {
-        let kk = k.iter().map(|&x| k_param(x).unwrap_or(0)).collect();
+        let mut bad_k = None;
+        let kk = k
+            .iter()
+            .map(|&x| {
+                k_param(x).unwrap_or_else(|e| {
+                    bad_k.get_or_insert(e);
+                    0
+                })
+            })
+            .collect();
         TopkFolder {
             present: vec![0; k.len()],
-            k,
             kk,
+            bad_k,
             bottom,
             groups: GroupIds::new(without, grouping),
             heaps: Vec::new(),
@@ -158,7 +167,7 @@ impl TopkFolder {
 
     /// Adds the series of `v`, in order.
     pub fn add(&mut self, v: &StepVec) {
-        let n = self.k.len();
+        let n = self.kk.len();
         self.name_dropped = v.name_dropped;
         for (i, l) in v.labels.iter().enumerate() {
             let idx = self.next + i;
@@ -206,10 +215,10 @@ impl TopkFolder {
     /// The selected series: for one step, group by group (each sorted as 2.42's final
     /// sort); over several steps, in input order with each step's selected values.
     pub fn finish(mut self) -> Result<StepVec, EvalError> {
-        for &k in &self.k {
-            k_param(k)?;
+        if let Some(e) = self.bad_k {
+            return Err(e);
         }
-        let n = self.k.len();
+        let n = self.kk.len();
         let mut out = StepVec::new(n);
         out.name_dropped = self.name_dropped;
         if n == 1 {
