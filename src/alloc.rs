@@ -45,9 +45,8 @@ fn arena_max() -> i32 {
 }
 
 /// Gives free heap pages back to the kernel (glibc `malloc_trim(0)`: every arena, including
-/// whole free pages between live blocks). Prefer [`trim_soon`] on request paths: this runs
-/// now, on the calling thread.
-pub fn trim() {
+/// whole free pages between live blocks), now, on the calling thread: the trimmer's work.
+fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` takes no pointers and only returns free memory (glibc locks each
     // arena while it walks it); it is safe to call from any thread at any time.
@@ -60,7 +59,7 @@ pub fn trim() {
 static TRIMS_OWED: AtomicU8 = AtomicU8::new(0);
 
 /// How often the trimmer thread looks for owed trims.
-pub const TRIM_TICK: Duration = Duration::from_millis(500);
+const TRIM_TICK: Duration = Duration::from_millis(500);
 
 /// Asks for free heap pages to go back to the kernel shortly, off the calling thread.
 ///
