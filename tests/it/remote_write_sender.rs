@@ -557,6 +557,26 @@ fn retries_drops_headers_and_reload() {
     );
 }
 
+/// A fedstore receiver served with the web config `yaml` (written as `file` beside `pki`'s
+/// certificates), and its `host:port`.
+fn tls_receiver(
+    pki: &crate::web_security::Pki,
+    file: &str,
+    yaml: &str,
+) -> (crate::support::TestServer, String) {
+    let web = pki.path(file);
+    std::fs::write(&web, yaml).unwrap();
+    let wc = std::sync::Arc::new(fedstore::web_config::WebConfig::load(&web).unwrap());
+    let srv = crate::support::TestServer::start_with(crate::support::Options {
+        state: Some(Box::new(move |s: &mut fedstore::server::AppState| {
+            s.web_config = Some(wc)
+        })),
+        ..crate::support::Options::default()
+    });
+    let addr = srv.url().trim_start_matches("http://").to_owned();
+    (srv, addr)
+}
+
 /// `https://` with `tls_config` through the shared rustls client: fedstore sends to fedstore
 /// served with TLS, client certificates and basic auth; a queue trusting another CA only
 /// retries (nothing is sent without verification).
@@ -567,20 +587,13 @@ fn sends_over_https_with_client_certificates() {
         return;
     };
     let hash = bcrypt::hash("pw", 4).unwrap();
-    let web = pki.path("web-rw.yml");
-    std::fs::write(
-        &web,
-        format!("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\nbasic_auth_users:\n  alice: {hash}\n"),
-    )
-    .unwrap();
-    let wc = std::sync::Arc::new(fedstore::web_config::WebConfig::load(&web).unwrap());
-    let rx = crate::support::TestServer::start_with(crate::support::Options {
-        state: Some(Box::new(move |s: &mut fedstore::server::AppState| {
-            s.web_config = Some(wc)
-        })),
-        ..crate::support::Options::default()
-    });
-    let addr = rx.url().trim_start_matches("http://").to_owned();
+    let (_rx, addr) = tls_receiver(
+        &pki,
+        "web-rw.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\nbasic_auth_users:\n  alice: {hash}\n"
+        ),
+    );
     let p = |n: &str| pki.path(n).display().to_string();
     let entry = |name: &str, ca: &str| {
         format!(
@@ -642,20 +655,11 @@ fn sends_through_a_proxy() {
     let pki = crate::web_security::Pki::make("remote_write_sender::proxy");
     let mut tls_rx = None;
     if let Some(pki) = &pki {
-        let web = pki.path("web-rw-proxy.yml");
-        std::fs::write(
-            &web,
+        let (srv, addr) = tls_receiver(
+            pki,
+            "web-rw-proxy.yml",
             "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
-        )
-        .unwrap();
-        let wc = std::sync::Arc::new(fedstore::web_config::WebConfig::load(&web).unwrap());
-        let srv = crate::support::TestServer::start_with(crate::support::Options {
-            state: Some(Box::new(move |s: &mut fedstore::server::AppState| {
-                s.web_config = Some(wc)
-            })),
-            ..crate::support::Options::default()
-        });
-        let addr = srv.url().trim_start_matches("http://").to_owned();
+        );
         cfg.push_str(&format!(
             "  - url: https://{addr}/api/v1/write\n    name: tunnel\n    proxy_url: http://{}\n    proxy_connect_header: {{X-Tenant: [t1]}}\n    tls_config: {{ca_file: {}}}\n{queue}",
             proxy.addr,
