@@ -12,6 +12,12 @@
 //! growth of the server during a row's requests is polled every 5 ms from `/proc`. A server that
 //! does not answer a query API (404) gets `-` in its cells.
 //!
+//! With `--interleave` every server is up at once and each row's requests go round the servers
+//! (one request each in turn), so the machine's noise falls on all of them alike. With
+//! `--keep-dir` the loaded data dirs stay there and a later run with the same dataset reuses
+//! them (servers restart on their data instead of being loaded again): a new fedstore build can
+//! be measured against the same loaded peers.
+//!
 //! Example (the 50k-series run): `target/release/querybench --series 50000`.
 
 use std::fmt::Write as _;
@@ -93,6 +99,13 @@ struct Args {
     /// request printed, so it can be profiled; stop earlier by removing the printed file.
     #[arg(long, default_value_t = 0)]
     hold_secs: u64,
+    /// Keep every server up at once and take each row's requests round the servers in turn.
+    #[arg(long)]
+    interleave: bool,
+    /// Keep the loaded data dirs here (not removed at the end) and reuse the ones a previous
+    /// run with the same `--series` and `--samples` loaded.
+    #[arg(long)]
+    keep_dir: Option<PathBuf>,
 }
 
 /// The histogram's metric name and buckets.
@@ -334,7 +347,7 @@ fn main() -> Result<()> {
     );
     procs::install_signal_handler()?;
     let t = Instant::now();
-    let data = Arc::new(Data::new(args.series, args.samples));
+    let mut data = Arc::new(Data::new(args.series, args.samples));
     eprintln!(
         "{} series ({} node instances) x {} samples, labels encoded in {:.1}s",
         data.len(),
@@ -342,25 +355,42 @@ fn main() -> Result<()> {
         args.samples,
         t.elapsed().as_secs_f64()
     );
-    let work = args
-        .work_dir
-        .join(format!("querybench-{}", std::process::id()));
+    let work = match &args.keep_dir {
+        Some(dir) => dir.clone(),
+        None => args
+            .work_dir
+            .join(format!("querybench-{}", std::process::id())),
+    };
     std::fs::create_dir_all(&work)?;
-    let rows = rows();
-    let mut runs = Vec::new();
-    for &server in &args.only {
-        eprintln!("=== {}", server.label());
-        let dir = work.join(format!("{server:?}").to_lowercase());
-        std::fs::create_dir_all(&dir)?;
-        let mut run = Run::default();
-        if let Err(e) = run_server(&args, &data, &rows, server, &dir, &mut run) {
-            eprintln!("{}: {e:#}", server.label());
-            run.error = Some(format!("{e:#}"));
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        runs.push((server, run));
+    if args.keep_dir.is_some() {
+        Arc::get_mut(&mut data)
+            .context("dataset shared before use")?
+            .end_ms = kept_end_ms(&work, &args)?;
     }
-    let _ = std::fs::remove_dir_all(&work);
+    let rows = rows();
+    let runs = if args.interleave {
+        run_interleaved(&args, &data, &rows, &work)
+    } else {
+        let mut runs = Vec::new();
+        for &server in &args.only {
+            eprintln!("=== {}", server.label());
+            let dir = server_dir(&work, server);
+            std::fs::create_dir_all(&dir)?;
+            let mut run = Run::default();
+            if let Err(e) = run_server(&args, &data, &rows, server, &dir, &mut run) {
+                eprintln!("{}: {e:#}", server.label());
+                run.error = Some(format!("{e:#}"));
+            }
+            if args.keep_dir.is_none() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            runs.push((server, run));
+        }
+        runs
+    };
+    if args.keep_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     let table = render_table(&args, &data, &rows, &runs);
     println!("{table}");
     if let Some(out) = &args.out {
@@ -374,14 +404,57 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn run_server(
+fn server_dir(work: &Path, server: Server) -> PathBuf {
+    work.join(format!("{server:?}").to_lowercase())
+}
+
+/// The data's end time of a kept work dir (written by the run that loaded it), or now's
+/// (written for the runs to come) when the dir is new. A dir loaded with another dataset is
+/// refused rather than mixed.
+fn kept_end_ms(work: &Path, args: &Args) -> Result<i64> {
+    let path = work.join("dataset");
+    let want = format!("series {} samples {}", args.series, args.samples);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let (shape, end) = text
+            .trim()
+            .rsplit_once(" end_ms ")
+            .with_context(|| format!("{}: unreadable", path.display()))?;
+        ensure!(
+            shape == want,
+            "{} holds `{shape}`, this run asks for `{want}`: use another --keep-dir",
+            path.display()
+        );
+        return end
+            .parse()
+            .with_context(|| format!("{}: bad end_ms", path.display()));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let end = now - now % STEP_MS;
+    std::fs::write(&path, format!("{want} end_ms {end}\n"))?;
+    Ok(end)
+}
+
+/// A server started and holding the dataset.
+struct Live {
+    server: Server,
+    child: ChildGuard,
+    addr: SocketAddr,
+    log: PathBuf,
+    /// Whether it answers the query API (not 404).
+    api: bool,
+}
+
+/// Starts `server` on `dir`, loads the dataset unless a kept dir already holds it, and waits
+/// until the last series loaded answers.
+fn bring_up(
     args: &Args,
     data: &Arc<Data>,
-    rows: &[Row],
     server: Server,
     dir: &Path,
     run: &mut Run,
-) -> Result<()> {
+) -> Result<Live> {
     let port = args.port_base
         + match server {
             Server::Fedstore => 0,
@@ -391,7 +464,7 @@ fn run_server(
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let log = dir.join("server.log");
     let mut child = start(args, server, dir, port, &log)?;
-    procs::wait_until(&mut child, &log, Duration::from_secs(120), "ready", || {
+    procs::wait_until(&mut child, &log, Duration::from_secs(600), "ready", || {
         let path = if server == Server::Victoriametrics {
             "/health"
         } else {
@@ -403,8 +476,14 @@ fn run_server(
         )
     })?;
     let t = Instant::now();
-    // All three take Prometheus remote write at the same path.
-    load(args, data, &format!("http://{addr}/api/v1/write"))?;
+    let loaded_flag = dir.join("loaded");
+    let reuse = args.keep_dir.is_some() && loaded_flag.exists();
+    if reuse {
+        eprintln!("  reusing the data loaded before in {}", dir.display());
+    } else {
+        // All three take Prometheus remote write at the same path.
+        load(args, data, &format!("http://{addr}/api/v1/write"))?;
+    }
     if server == Server::Victoriametrics {
         // Make everything searchable now rather than within a second or two.
         let _ = http::get(
@@ -441,43 +520,137 @@ fn run_server(
             Ok(n == Some(want))
         },
     )?;
-    run.load = Some(t.elapsed());
+    if !reuse {
+        run.load = Some(t.elapsed());
+        std::fs::write(&loaded_flag, "")?;
+    }
     thread::sleep(Duration::from_secs(3));
     run.rss_after_load_kib = procs::rss_kib(child.pid()).map_or(0, |m| m.0);
     eprintln!(
-        "  loaded in {:.1}s, RSS {} MiB{}",
+        "  {} in {:.1}s, RSS {} MiB{}",
+        if reuse { "answering" } else { "loaded" },
         t.elapsed().as_secs_f64(),
         run.rss_after_load_kib / 1024,
         if api { "" } else { "; no query API (404)" }
     );
+    Ok(Live {
+        server,
+        child,
+        addr,
+        log,
+        api,
+    })
+}
+
+fn run_server(
+    args: &Args,
+    data: &Arc<Data>,
+    rows: &[Row],
+    server: Server,
+    dir: &Path,
+    run: &mut Run,
+) -> Result<()> {
+    let mut live = bring_up(args, data, server, dir, run)?;
     for row in rows {
-        let cell = if api {
-            measure(args, addr, child.pid(), &(row.path)(data.end_ms))
+        let cell = if live.api {
+            measure(args, live.addr, live.child.pid(), &(row.path)(data.end_ms))
         } else {
-            Cell {
-                note: Some("no query API".into()),
-                ..Cell::default()
-            }
+            no_api_cell()
         };
-        eprintln!(
-            "  {:16} {:>10} series {:>8} bytes {:>11} RSS +{} MiB {}",
-            row.key,
-            cell.median.map_or("-".into(), fmt_dur),
-            cell.series.map_or("-".into(), |s| s.to_string()),
-            cell.bytes,
-            cell.rss_growth_kib / 1024,
-            cell.note.as_deref().unwrap_or("")
-        );
+        print_cell(row, &cell);
         run.cells.push(cell);
-        child
+        live.child
             .check_alive()
-            .with_context(|| format!("see {}", log.display()))?;
+            .with_context(|| format!("see {}", live.log.display()))?;
     }
     if args.hold_secs > 0 {
-        hold(args, addr, child.pid(), rows, data, dir)?;
+        hold(args, live.addr, live.child.pid(), rows, data, dir)?;
     }
-    child.stop(Duration::from_secs(60));
+    live.child.stop(Duration::from_secs(60));
     Ok(())
+}
+
+/// Every server up at once; each row's warm-up and timed requests go round them in turn.
+fn run_interleaved(args: &Args, data: &Arc<Data>, rows: &[Row], work: &Path) -> Vec<(Server, Run)> {
+    let mut runs: Vec<(Server, Run)> = Vec::new();
+    let mut live = Vec::new();
+    for &server in &args.only {
+        eprintln!("=== {}", server.label());
+        let dir = server_dir(work, server);
+        let mut run = Run::default();
+        match std::fs::create_dir_all(&dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| bring_up(args, data, server, &dir, &mut run))
+        {
+            Ok(l) => live.push(l),
+            Err(e) => {
+                eprintln!("{}: {e:#}", server.label());
+                run.error = Some(format!("{e:#}"));
+            }
+        }
+        runs.push((server, run));
+    }
+    for row in rows {
+        let path = (row.path)(data.end_ms);
+        let mut acc: Vec<(Cell, Vec<Duration>)> = vec![(Cell::default(), Vec::new()); live.len()];
+        for rep in 0..=args.reps {
+            // Rotate who goes first so no server always follows the same one.
+            for k in 0..live.len() {
+                let i = (k + rep) % live.len();
+                let l = &live[i];
+                if !l.api
+                    || acc[i]
+                        .0
+                        .note
+                        .as_deref()
+                        .is_some_and(|n| !n.starts_with("HTTP"))
+                {
+                    continue;
+                }
+                let (cell, times) = &mut acc[i];
+                timed(l.addr, l.child.pid(), &path, rep > 0, cell, times);
+            }
+        }
+        for (l, (mut cell, mut times)) in live.iter_mut().zip(acc) {
+            if l.api {
+                times.sort();
+                cell.median = times.get(times.len() / 2).copied();
+            } else {
+                cell = no_api_cell();
+            }
+            eprint!("{:>22}: ", l.server.label());
+            print_cell(row, &cell);
+            if let Some((_, run)) = runs.iter_mut().find(|(s, _)| *s == l.server) {
+                run.cells.push(cell);
+            }
+            if let Err(e) = l.child.check_alive() {
+                eprintln!("{}: {e:#} (see {})", l.server.label(), l.log.display());
+            }
+        }
+    }
+    for mut l in live {
+        l.child.stop(Duration::from_secs(60));
+    }
+    runs
+}
+
+fn no_api_cell() -> Cell {
+    Cell {
+        note: Some("no query API".into()),
+        ..Cell::default()
+    }
+}
+
+fn print_cell(row: &Row, cell: &Cell) {
+    eprintln!(
+        "  {:16} {:>10} series {:>8} bytes {:>11} RSS +{} MiB {}",
+        row.key,
+        cell.median.map_or("-".into(), fmt_dur),
+        cell.series.map_or("-".into(), |s| s.to_string()),
+        cell.bytes,
+        cell.rss_growth_kib / 1024,
+        cell.note.as_deref().unwrap_or("")
+    );
 }
 
 /// Keeps the loaded server up for `--hold-secs` (or until the printed file is removed),
@@ -621,8 +794,31 @@ fn load(args: &Args, data: &Arc<Data>, url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Times `path` `--reps` times after a warm-up while a thread polls the server's RSS.
+/// Times `path` `--reps` times after a warm-up.
 fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
+    let mut cell = Cell::default();
+    let mut times = Vec::new();
+    for rep in 0..=args.reps {
+        if !timed(addr, pid, path, rep > 0, &mut cell, &mut times) {
+            break;
+        }
+    }
+    times.sort();
+    cell.median = times.get(times.len() / 2).copied();
+    cell
+}
+
+/// One request of `path` while a thread polls the server's RSS: its time goes into `times`
+/// when `counted` (the warm-up's does not), its size, series count, error and peak RSS growth
+/// into `cell`. False when the request failed outright (no answer).
+fn timed(
+    addr: SocketAddr,
+    pid: u32,
+    path: &str,
+    counted: bool,
+    cell: &mut Cell,
+    times: &mut Vec<Duration>,
+) -> bool {
     let base = procs::rss_kib(pid).map_or(0, |m| m.0);
     let peak = Arc::new(AtomicU64::new(base));
     let stop = Arc::new(AtomicBool::new(false));
@@ -637,52 +833,49 @@ fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
             }
         })
     };
-    let mut cell = Cell::default();
-    let mut times = Vec::new();
-    for rep in 0..=args.reps {
-        let mut body = Vec::new();
-        let keep = path.starts_with("/api/v1/query");
-        let r = http::get(addr, path, &[], Duration::from_secs(600), &mut |b| {
-            if keep {
-                body.extend_from_slice(b);
-            }
-        });
-        match r {
-            Ok(resp) if resp.status == 200 => {
-                cell.bytes = resp.body_bytes;
-                if keep {
-                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    cell.series = v["data"]["result"].as_array().map(Vec::len);
-                }
-                if rep > 0 {
-                    times.push(resp.elapsed);
-                }
-            }
-            Ok(resp) => {
-                // Timed like an answer (the server did the work), marked in the table.
-                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                cell.note = Some(format!(
-                    "HTTP {} {}",
-                    resp.status,
-                    v["errorType"].as_str().unwrap_or("")
-                ));
-                cell.error_text = v["error"].as_str().map(str::to_owned);
-                if rep > 0 {
-                    times.push(resp.elapsed);
-                }
-            }
-            Err(e) => {
-                cell.note = Some(format!("{e}"));
-                break;
-            }
+    let mut body = Vec::new();
+    let keep = path.starts_with("/api/v1/query");
+    let r = http::get(addr, path, &[], Duration::from_secs(600), &mut |b| {
+        if keep {
+            body.extend_from_slice(b);
         }
-    }
+    });
     stop.store(true, Ordering::Relaxed);
     let _ = poller.join();
-    times.sort();
-    cell.median = times.get(times.len() / 2).copied();
-    cell.rss_growth_kib = peak.load(Ordering::Relaxed).saturating_sub(base);
-    cell
+    cell.rss_growth_kib = cell
+        .rss_growth_kib
+        .max(peak.load(Ordering::Relaxed).saturating_sub(base));
+    match r {
+        Ok(resp) if resp.status == 200 => {
+            cell.bytes = resp.body_bytes;
+            if keep {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                cell.series = v["data"]["result"].as_array().map(Vec::len);
+            }
+            if counted {
+                times.push(resp.elapsed);
+            }
+            true
+        }
+        Ok(resp) => {
+            // Timed like an answer (the server did the work), marked in the table.
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            cell.note = Some(format!(
+                "HTTP {} {}",
+                resp.status,
+                v["errorType"].as_str().unwrap_or("")
+            ));
+            cell.error_text = v["error"].as_str().map(str::to_owned);
+            if counted {
+                times.push(resp.elapsed);
+            }
+            true
+        }
+        Err(e) => {
+            cell.note = Some(format!("{e}"));
+            false
+        }
+    }
 }
 
 fn fmt_dur(d: Duration) -> String {
