@@ -16,6 +16,8 @@
 //!   matchers-to-postings function (Prometheus's `PostingsForMatchers`) both use.
 //! - `querier` (private; [`Querier`], [`SeriesSet`]): reads a time range over a snapshot of
 //!   the blocks plus the head, merged and sorted by label set, without holding up compaction.
+//! - `cardinality` (private; [`Db::label_pair_counts`]): the cardinality view over head and
+//!   blocks, what the blocks add kept between requests.
 //! - [`db`]: the head plus blocks, compaction, retention; [`Db::querier`] is the read path.
 //! - [`chunks`]: delta-of-delta / XOR chunk encoding of series history.
 //! - [`mmap`]: the engine's only `unsafe` code (memmap2).
@@ -24,6 +26,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod block;
+mod cardinality;
 pub mod chunks;
 pub mod compact;
 pub mod db;

@@ -872,6 +872,21 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
         &format!("/api/v1/label/i/values?start={start}&end={}", start + 600),
     );
     assert_eq!(body, r#"{"status":"success","data":["0","1","2"]}"#);
+    // The cardinality view counts each series once, though the blocks and the head each
+    // hold all three.
+    let (status, body) = get_text(&srv, "/api/v1/status/tsdb");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["data"]["seriesCountByMetricName"],
+        serde_json::json!([{"name": "qb", "value": 3}]),
+        "{body}"
+    );
+    assert_eq!(
+        v["data"]["labelValueCountByLabelName"],
+        serde_json::json!([{"name": "i", "value": 3}, {"name": "__name__", "value": 1}]),
+        "{body}"
+    );
     // --query.max-samples: a subquery of 3 series x 2880 points is over 5000.
     let (status, body) = get_text(
         &srv,

@@ -2,12 +2,12 @@
 //! `api.serveBuildInfo`, `serveRuntimeInfo`, `serveFlags`, `serveConfig`, `serveTSDBStatus`).
 //!
 //! `tsdb` is the cardinality view; unlike 2.42 (head only) it counts every series stored,
-//! head and blocks merged, as issue 10 asks, and its `headStats` describe the head.
+//! head and blocks, each once, as issue 10 asks (`Db::label_pair_counts`), and its
+//! `headStats` describe the head.
 
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use fedstore_storage::{MatchOp, Matcher};
 
 use super::json;
 use super::respond;
@@ -158,50 +158,18 @@ pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Error> {
-    let all = Matcher::new(MatchOp::NotEqual, "__name__", "")
-        .map_err(|e| fedstore_storage::Error::io("status/tsdb", std::io::Error::other(e)))?;
     let head = db.head();
-    // Head only (every series once): the counts are the head index's postings sizes. With
-    // blocks, a series may live in several places, so count the merged select.
-    let head_pairs = if db.blocks().is_empty() {
-        Some(if head.time_bounds().is_some() {
-            head.label_pair_counts()
-        } else {
-            Vec::new()
-        })
-    } else {
-        None
-    };
-    let q = db.querier(i64::MIN, i64::MAX);
-    let set = match head_pairs {
-        Some(_) => None,
-        None => Some(q.select(&[vec![all]])?),
-    };
+    // Every series once, head and blocks: the head's postings plus what the blocks add,
+    // kept by the database between requests.
+    let pairs = db.label_pair_counts()?;
     // Series per metric name; per label name, series per value.
     let mut by_name: HashMap<String, u64> = HashMap::new();
     let mut by_pair: HashMap<String, HashMap<String, u64>> = HashMap::new();
-    if let Some(pairs) = head_pairs {
-        for (n, v, c) in pairs {
-            if n == "__name__" {
-                by_name.insert(v.clone(), c);
-            }
-            by_pair.entry(n).or_default().insert(v, c);
+    for (n, v, c) in pairs {
+        if n == "__name__" {
+            by_name.insert(v.clone(), c);
         }
-    }
-    if let Some(set) = &set {
-        // One label set at a time (built on demand), keys allocated only when new.
-        for i in 0..set.len() {
-            set.for_each_label(i, &mut |n, v| {
-                if n == "__name__" {
-                    bump(&mut by_name, v);
-                }
-                let values = match by_pair.get_mut(n) {
-                    Some(m) => m,
-                    None => by_pair.entry(n.to_owned()).or_default(),
-                };
-                bump(values, v);
-            })?;
-        }
+        by_pair.entry(n).or_default().insert(v, c);
     }
     // Distinct values per name, and their bytes.
     let values: HashMap<&str, (u64, u64)> = by_pair
@@ -269,16 +237,6 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
     );
     buf.push(b'}');
     Ok(json::finish(buf))
-}
-
-/// Adds one to `key`'s count, allocating the key only when it is new.
-fn bump(counts: &mut HashMap<String, u64>, key: &str) {
-    match counts.get_mut(key) {
-        Some(c) => *c += 1,
-        None => {
-            counts.insert(key.to_owned(), 1);
-        }
-    }
 }
 
 /// Distinct label pairs in the head's index.
