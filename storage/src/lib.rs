@@ -16,6 +16,8 @@
 //!   matchers-to-postings function (Prometheus's `PostingsForMatchers`) both use.
 //! - `querier` (private; [`Querier`], [`SeriesSet`]): reads a time range over a snapshot of
 //!   the blocks plus the head, merged and sorted by label set, without holding up compaction.
+//! - `cancel` (private; [`Cancel`]): a query's deadline and cancel flag, checked by the read
+//!   loops every [`CHECK_EVERY`] series.
 //! - `cardinality` (private; [`Db::label_pair_counts`]): the cardinality view over head and
 //!   blocks, what the blocks add kept between requests.
 //! - [`db`]: the head plus blocks, compaction, retention; [`Db::querier`] is the read path.
@@ -26,6 +28,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod block;
+mod cancel;
 mod cardinality;
 pub mod chunks;
 pub mod compact;
@@ -46,6 +49,7 @@ pub mod testutil;
 pub mod varint;
 pub mod wal;
 
+pub use cancel::{CHECK_EVERY, Cancel, Stop};
 pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};
 pub use head::{AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection};

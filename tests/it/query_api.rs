@@ -917,3 +917,43 @@ fn format_query_prints_the_expression() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["data"], "sum by (job) (rate(up{job=\"a\"}[5m])) + 1");
 }
+
+/// A query over many series past its deadline stops walking storage and answers 2.42's
+/// evaluation timeout (503 `timeout`); `/api/v1/series` and label values with matchers,
+/// under a tiny `--query.timeout`, stop the same way. See: issue 10.
+#[test]
+fn queries_over_many_series_past_their_timeout_answer_the_timeout_error() {
+    let srv = crate::support::TestServer::start_with(crate::support::Options {
+        engine: Some(fedstore_promql::EngineOptions {
+            timeout: std::time::Duration::from_millis(20),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let n = 60_000;
+    let mut app = srv.head.appender();
+    for i in 0..n {
+        let l = fedstore_storage::Labels::from_pairs([
+            ("__name__", "many"),
+            ("i", i.to_string().as_str()),
+        ]);
+        app.append(&l, T0, i as f64).unwrap();
+    }
+    app.commit().unwrap();
+    let t = format!("{}", T0 / 1000);
+    let want = r#"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#;
+    for path in [
+        format!(
+            "/api/v1/query?query={}&time={t}&timeout=10ms",
+            enc("count({__name__=~\"m.*\"})")
+        ),
+        format!("/api/v1/series?match[]={}", enc("{__name__=~\"m.*\"}")),
+        format!(
+            "/api/v1/label/i/values?match[]={}",
+            enc("{__name__=~\"m.*\"}")
+        ),
+    ] {
+        let (status, body) = call(&srv, &path);
+        assert_eq!((status, body.as_str()), (503, want), "{path}");
+    }
+}

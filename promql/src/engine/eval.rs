@@ -55,10 +55,13 @@ impl<'a> Evaluator<'a> {
     pub fn check_deadline(&self) -> Result<(), EvalError> {
         if Instant::now() >= self.deadline {
             return Err(EvalError::Timeout(
-                "query timed out in expression evaluation".into(),
+                crate::storage::TIMED_OUT_IN_EVALUATION.into(),
             ));
         }
-        Ok(())
+        // The request's own deadline and cancellation, which the storage knows.
+        self.q
+            .check_stop()
+            .map_err(crate::storage::StorageError::into_eval)
     }
 
     /// The `max_samples` error.

@@ -9,7 +9,7 @@ use crate::engine::EvalError;
 use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::Evaluator;
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
-use crate::storage::{SelectHints, SeriesSet};
+use crate::storage::{SelectHints, SeriesSet, StorageError};
 use crate::value::Series;
 
 /// Receives the output of a selector or range function batch by batch.
@@ -31,12 +31,15 @@ pub(crate) fn select<'q>(
         ..SelectHints::default()
     };
     ev.q.select(&vs.matchers, mint, maxt, &hints)
-        .map_err(|e| EvalError::Storage(format!("expanding series: {e}")))
+        .map_err(|e| match e.into_eval() {
+            EvalError::Storage(m) => EvalError::Storage(format!("expanding series: {m}")),
+            stop => stop,
+        })
 }
 
 /// The label set of series `i`.
 pub(crate) fn labels_of(set: &dyn SeriesSet, i: usize) -> Result<Labels, EvalError> {
-    set.labels(i).map_err(|e| EvalError::Storage(e.0))
+    set.labels(i).map_err(StorageError::into_eval)
 }
 
 /// Reads series `i` into `buf`.
@@ -45,7 +48,7 @@ pub(crate) fn read(
     i: usize,
     buf: &mut Vec<(i64, f64)>,
 ) -> Result<(), EvalError> {
-    set.samples(i, buf).map_err(|e| EvalError::Storage(e.0))
+    set.samples(i, buf).map_err(StorageError::into_eval)
 }
 
 /// The reference time of each step for `vs` (`ts - offset`, or the `@` time; `timestamp()`
@@ -106,7 +109,7 @@ pub(crate) fn eval_vector_into(
                 col[0] = ABSENT;
                 let last = set_ref
                     .last_sample(i, &mut buf)
-                    .map_err(|e| EvalError::Storage(e.0))?;
+                    .map_err(StorageError::into_eval)?;
                 if let Some((t, v)) = last
                     && t >= first_ref - lookback
                     && !is_stale_nan(v)

@@ -149,8 +149,8 @@ pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let deadline = state.query.deadline(None);
     let body = state
         .query
-        .run(deadline, move |_| {
-            tsdb_body(&db).map_err(|e| fedstore_promql::EvalError::Storage(e.to_string()))
+        .run(deadline, move |_, _| {
+            tsdb_body(&db).map_err(crate::query::eval_error)
         })
         .await
         .map_err(|e| e.api_error())?;
