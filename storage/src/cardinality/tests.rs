@@ -94,6 +94,12 @@ fn head_only_counts_come_from_the_postings() {
     let got = assert_model(&db, "head only");
     assert_eq!(count_of(&got, "__name__", "up"), 6);
     assert_eq!(count_of(&got, "job", "api"), 3);
+    // A series without a metric name is not counted.
+    let unnamed = must_labels(&[("job", "api"), ("i", "0")]);
+    append(&db, &[unnamed], 30 * STEP, 31 * STEP);
+    let got = assert_model(&db, "head only, one series without a name");
+    assert_eq!(count_of(&got, "job", "api"), 3);
+    assert_eq!(count_of(&got, "i", "0"), 1);
 }
 
 #[test]

@@ -26,12 +26,19 @@ impl Head {
         else {
             return (Vec::new(), RoaringBitmap::new());
         };
+        // Series without a metric name are rare (remote write may send them): without any, a
+        // pair's count is its postings' size, no intersection to walk.
+        let all_named = named.len() == postings.all().len();
         let mut out = Vec::new();
         for &n in postings.label_names() {
             let Some(np) = postings.name(n) else { continue };
             for &v in np.values() {
                 let Some(b) = np.get(v) else { continue };
-                let c = b.intersection_len(named);
+                let c = if all_named {
+                    b.len()
+                } else {
+                    b.intersection_len(named)
+                };
                 if c > 0 {
                     out.push((
                         symbols.resolve(n).to_owned(),
