@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fedstore_promql::parse_selector;
-use fedstore_storage::block::Block;
-use fedstore_storage::compact::compact_head;
+use fedstore_storage::testutil::Block;
+use fedstore_storage::testutil::compact_head;
 use fedstore_storage::testutil::{NodeSetSpec, counter_step, mix};
 use fedstore_storage::{Head, HeadOptions, SeriesRef};
 
@@ -121,7 +121,7 @@ fn bench_block(c: &mut Criterion) {
     ));
     g.bench_function("block_select_and_read_series", |b| {
         b.iter(|| {
-            let mut cache = fedstore_storage::block::chunks::PageCache::new().expect("cache");
+            let mut cache = fedstore_storage::testutil::PageCache::new().expect("cache");
             let mut out = Vec::new();
             for id in block.select(&sets).expect("select") {
                 out.clear();

@@ -115,7 +115,7 @@ pub struct ServeArgs {
     pub remote_write_max_bytes: u64,
     /// WAL segments a remote_write queue may lag behind the one being written before WAL
     /// checkpoints stop waiting for it (its unsent samples are then dropped and counted).
-    #[arg(long = "storage.remote.max-wal-lag-segments", default_value_t = fedstore_storage::wal::tail::DEFAULT_MAX_LAG_SEGMENTS)]
+    #[arg(long = "storage.remote.max-wal-lag-segments", default_value_t = fedstore_storage::wal::DEFAULT_MAX_LAG_SEGMENTS)]
     pub remote_max_wal_lag_segments: u64,
     /// How long to keep samples: blocks ending this long before the newest block's end are
     /// deleted (Prometheus duration).
@@ -270,7 +270,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let progress = Arc::new(fedstore_storage::head::StartupProgress::new());
+    let progress = Arc::new(fedstore_storage::StartupProgress::new());
     // The start-up server speaks plain HTTP without auth: with a web config, connections
     // wait in the backlog until the real server (behind TLS and auth) takes the socket.
     let starting = match web_config {
@@ -293,7 +293,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         db: fedstore_storage::DbOptions {
             min_block_duration_ms: args.min_block_duration_ms.max(1),
             max_block_duration_ms: args.max_block_duration_ms,
-            retention: fedstore_storage::retention::Retention {
+            retention: fedstore_storage::Retention {
                 time_ms: args.retention_time_ms,
                 size_bytes: args.retention_size_bytes.unwrap_or(0),
             },
@@ -313,7 +313,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let head: Arc<Head> = db.head().clone();
     let ticker = (args.head_snapshot_interval_ms > 0)
         .then(|| {
-            fedstore_storage::head::SnapshotTicker::start(
+            fedstore_storage::SnapshotTicker::start(
                 Arc::downgrade(&head),
                 std::time::Duration::from_millis(args.head_snapshot_interval_ms as u64),
                 // Or after a quarter segment's worth of writes: bounds a crash's replay. A

@@ -54,7 +54,7 @@ pub struct StorageOptions {
     /// Block ranges, retention, compaction interval, head series gc.
     pub db: DbOptions,
     /// Where the head reports its start-up progress (`/-/ready`, `fedstore_head_replay_*`).
-    pub progress: Option<Arc<fedstore_storage::head::StartupProgress>>,
+    pub progress: Option<Arc<fedstore_storage::StartupProgress>>,
     /// `--storage.remote.max-wal-lag-segments`: how far a remote-write queue may lag before
     /// checkpoints stop waiting for it.
     pub remote_max_wal_lag_segments: u64,
@@ -69,7 +69,7 @@ impl StorageOptions {
             wal_fsync: FsyncMode::default(),
             db: DbOptions::default(),
             progress: None,
-            remote_max_wal_lag_segments: fedstore_storage::wal::tail::DEFAULT_MAX_LAG_SEGMENTS,
+            remote_max_wal_lag_segments: fedstore_storage::wal::DEFAULT_MAX_LAG_SEGMENTS,
         }
     }
 }
@@ -143,7 +143,7 @@ pub struct AppState {
     /// `--web.config.file`: TLS, basic auth, headers; `None`: plain HTTP to anyone.
     pub web_config: Option<Arc<crate::web_config::WebConfig>>,
     /// How the head's start-up went (`fedstore_head_replay_*` on `/metrics`); `None` in tests.
-    pub startup: Option<Arc<fedstore_storage::head::StartupProgress>>,
+    pub startup: Option<Arc<fedstore_storage::StartupProgress>>,
     /// The remote-write sender (`remote_write` in the configuration); `None` in tests.
     pub remote_sender: Option<Arc<crate::remote::sender::RemoteWriteSender>>,
 }

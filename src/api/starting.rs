@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use fedstore_storage::head::StartupProgress;
+use fedstore_storage::StartupProgress;
 
 use super::federate::TEXT_CONTENT_TYPE;
 

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use fedstore_storage::labels::is_valid_label_name;
+use fedstore_storage::is_valid_label_name;
 use fedstore_storage::{MatchOp, Matcher};
 use md5::{Digest, Md5};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};

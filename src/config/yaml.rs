@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use fedstore_storage::labels::is_valid_label_name;
+use fedstore_storage::is_valid_label_name;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 /// Visits any YAML scalar as its text, the way go-yaml v2 fills a Go `string`.

@@ -12,10 +12,10 @@ use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use fedstore_storage::labels::{is_valid_label_name, is_valid_metric_name};
 use fedstore_storage::{
     AppendError, AppendStats, Appender, Head, Labels, METRIC_NAME_LABEL, SeriesRef,
 };
+use fedstore_storage::{is_valid_label_name, is_valid_metric_name};
 
 pub use cache::SeriesCache;
 

@@ -8,7 +8,7 @@
 //!   persists the acknowledged WAL position ([`position`], tracked by [`ledger`]);
 //! - [`shard`] batches, encodes ([`encode`]), posts ([`crate::http_post`], TLS through the
 //!   shared rustls configuration) and retries ([`client`]);
-//! - a [`fedstore_storage::wal::tail::WalHold`] keeps checkpoints from deleting segments a
+//! - a [`fedstore_storage::wal::WalHold`] keeps checkpoints from deleting segments a
 //!   queue has not finished, up to `--storage.remote.max-wal-lag-segments`.
 //!
 //! Delivery is at least once: a sample is resent after a restart when it was acknowledged by
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use fedstore_storage::Head;
-use fedstore_storage::wal::tail::WalPosition;
+use fedstore_storage::wal::WalPosition;
 use parking_lot::Mutex;
 
 use crate::config::Config;
@@ -188,7 +188,7 @@ impl RemoteWriteSender {
             .unwrap_or(name)
             .to_owned();
         let start = position::load(&pos_file).unwrap_or_else(|| {
-            let newest = fedstore_storage::wal::tail::segments(wal_dir)
+            let newest = fedstore_storage::wal::segments(wal_dir)
                 .ok()
                 .and_then(|s| s.last().copied())
                 .unwrap_or(0);

@@ -7,7 +7,7 @@
 //! Lengths are computed before writing, so nothing is encoded twice; prost's derived types
 //! in [`crate::remote::proto`] are the oracle in the tests.
 
-pub use fedstore_storage::varint::{put_uvarint as put_varint, uvarint_len as varint_len};
+pub use fedstore_storage::{put_uvarint as put_varint, uvarint_len as varint_len};
 
 /// Bytes of a length-delimited field (key, length, body) whose body is `len` bytes.
 pub fn len_field_size(len: usize) -> usize {

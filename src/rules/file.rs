@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fedstore_storage::labels::{is_valid_label_name, is_valid_metric_name};
+use fedstore_storage::{is_valid_label_name, is_valid_metric_name};
 use serde::Deserialize;
 
 use crate::config::Duration;

@@ -13,7 +13,7 @@ pub mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub use meta::{BlockMeta, BlockStats, Compaction};
+pub use meta::BlockMeta;
 pub use reader::Block;
 pub use writer::BlockWriter;
 

@@ -6,7 +6,7 @@
 pub mod bstream;
 pub mod xor;
 
-pub use xor::{XorAppender, XorChunk, XorIter};
+pub use xor::{XorAppender, XorIter};
 
 /// Samples per chunk before it is sealed (Prometheus `samplesPerChunk` = 120).
 pub const MAX_SAMPLES_PER_CHUNK: u16 = 120;

@@ -43,10 +43,8 @@ use crate::symbols::{SymbolId, SymbolTable};
 pub use append::Appender;
 pub use chunk_files::ChunkFileStats;
 use chunk_files::ChunkFiles;
-pub use gc::GcStats;
 pub use latest::SymbolLabels;
 use shard::ShardData;
-pub use snapshot::SnapshotStats;
 pub use snapshot_ticker::SnapshotTicker;
 pub use startup::{StartupPhase, StartupProgress};
 
@@ -166,7 +164,7 @@ pub struct Head {
     /// The WAL writer; `None` without a WAL and while `open` replays.
     wal: Option<crate::wal::Wal>,
     /// What WAL consumers (the remote-write sender) still need; checkpoints respect it.
-    wal_hold: Arc<crate::wal::tail::WalHold>,
+    wal_hold: Arc<crate::wal::WalHold>,
     /// Held shared by each commit from its WAL write to the end of its apply, and exclusively
     /// by a snapshot while the WAL starts a new segment: then every record below it is applied.
     commit_gate: RwLock<()>,
@@ -302,7 +300,7 @@ impl Head {
     }
 
     /// The hold WAL consumers put on checkpoints (wal/tail.rs).
-    pub fn wal_hold(&self) -> &Arc<crate::wal::tail::WalHold> {
+    pub fn wal_hold(&self) -> &Arc<crate::wal::WalHold> {
         &self.wal_hold
     }
 
@@ -498,7 +496,7 @@ impl Head {
         true
     }
 
-    /// Keeps the refs whose series' label-set hash ([`crate::series::hash_labels`], a
+    /// Keeps the refs whose series' label-set hash (`series::hash_labels`, a
     /// function of the labels alone, so the same on every node and across restarts)
     /// satisfies `keep`; unknown refs are dropped. Order is kept. Each shard is locked once.
     pub fn retain_by_hash(&self, refs: &mut Vec<SeriesRef>, keep: impl Fn(u64) -> bool) {

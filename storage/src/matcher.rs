@@ -21,8 +21,6 @@ use std::sync::Arc;
 use quote::go_quote;
 use regex_fast::RegexMatcher;
 
-pub use regex_fast::MAX_SET_MATCHES;
-
 /// How a matcher compares a label value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MatchOp {

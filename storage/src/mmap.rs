@@ -81,13 +81,13 @@ impl MmapColumn {
     }
 
     /// Number of elements.
-    #[inline]
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the column has no elements.
-    #[inline]
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -106,6 +106,7 @@ impl MmapColumn {
     }
 
     /// Appends one element, growing (remapping) the file when full.
+    #[cfg(test)]
     pub fn push(&mut self, v: u64) -> Result<(), Error> {
         if self.len == self.cap {
             self.grow(self.cap * 2)?;
@@ -309,11 +310,6 @@ impl AppendFile {
     #[inline]
     pub fn written(&self) -> usize {
         self.written.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Bytes the mapping covers: the most this file can hold.
-    pub fn capacity(&self) -> usize {
-        self.map.len()
     }
 
     /// Writes `bytes` at `offset`, which must be [`AppendFile::written`] (callers serialize

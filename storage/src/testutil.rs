@@ -7,6 +7,17 @@
 //! value reuse (`env`, `region`, `cluster`, `team`, `os`, `dc`), values 10-50 bytes. On top,
 //! `aggregated` recording-rule series `job:<metric>:rate5m{job, cluster, rule_group=<~50 B>}`.
 //! The default (`NodeSetSpec::million()`) is 1000 x 100 x 10 = 1M series + 1k aggregated.
+//!
+//! This module is also the crate's one door for code that is not the server: it re-exports the
+//! engine internals that benches, integration tests, tools and fuzz targets reach into (block
+//! files, head compaction, chunk decoding, the WAL record decoder). It exists only with the
+//! `testutil` feature, so the server cannot depend on any of it by accident.
+
+pub use crate::block::chunks::PageCache;
+pub use crate::block::{Block, is_block_dir_name};
+pub use crate::chunks::XorIter;
+pub use crate::compact::compact_head;
+pub use crate::wal::fuzz::fuzz_decode as fuzz_wal_decode;
 
 use crate::head::{AppendStats, Head};
 use crate::labels::Labels;

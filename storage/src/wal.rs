@@ -2,14 +2,20 @@
 //! applies it, and [`crate::Head::open`] replays it to rebuild the head after a restart or crash.
 //!
 //! Format: docs/format/wal.md. Durability promise and recovery: docs/storage.md. Writes go
-//! through [`segment::WalFs`] so tests can drop unsynced data or fail a write or an fsync.
+//! through `segment::WalFs` so tests can drop unsynced data or fail a write or an fsync.
+//!
+//! One of the crate's two public modules: outside the crate it exposes only the options and
+//! [`repair`] the CLI uses and the tail API ([`SegmentTail`], [`WalPosition`], [`WalHold`],
+//! [`segments`]...) the remote-write sender reads the WAL with; the writer, replay and
+//! checkpointing stay `pub(crate)`.
 
 mod checkpoint;
-mod fuzz;
+#[cfg(any(test, feature = "testutil"))]
+pub(crate) mod fuzz;
 mod record;
 mod replay;
 mod segment;
-pub mod tail;
+mod tail;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -18,9 +24,12 @@ use std::time::Duration;
 
 pub use checkpoint::CheckpointStats;
 pub(crate) use checkpoint::checkpoint;
-pub use fuzz::fuzz_decode;
 pub(crate) use replay::open;
-pub use replay::{RepairReport, ReplayStats, repair};
+pub use replay::{RepairReport, repair};
+pub use tail::{
+    DEFAULT_MAX_LAG_SEGMENTS, SegmentTail, WalHold, WalPosition, WalRecord, WalSample,
+    checkpoint_file, checkpoints, segment_file, segments,
+};
 pub(crate) use writer::Wal;
 pub use writer::WalStats;
 

@@ -43,7 +43,7 @@ fn block_dirs(data: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(data)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| fedstore_storage::block::is_block_dir_name(n))
+        .filter(|n| fedstore_storage::testutil::is_block_dir_name(n))
         .collect();
     v.sort();
     v

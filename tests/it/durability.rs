@@ -390,7 +390,7 @@ fn kill9_with_head_snapshots_and_damage_keeps_every_acknowledged_import() {
 #[test]
 fn ready_answers_503_while_the_head_opens() {
     use fedstore::api::starting::StartingServer;
-    use fedstore_storage::head::StartupProgress;
+    use fedstore_storage::StartupProgress;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let progress = Arc::new(StartupProgress::new());

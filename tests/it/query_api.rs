@@ -833,7 +833,7 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
             .unwrap()
             .filter(|e| {
                 let n = e.as_ref().unwrap().file_name();
-                fedstore_storage::block::is_block_dir_name(&n.to_string_lossy())
+                fedstore_storage::testutil::is_block_dir_name(&n.to_string_lossy())
             })
             .count();
         if blocks >= 2 {

@@ -297,7 +297,7 @@ pub fn names(labels: &[Label]) -> String {
 /// The samples of a Prometheus XOR chunk (2-byte big-endian count, then the bits).
 pub fn chunk_samples(data: &[u8]) -> Vec<(i64, u64)> {
     let n = u16::from_be_bytes([data[0], data[1]]);
-    fedstore_storage::chunks::XorIter::new(&data[2..], n)
+    fedstore_storage::testutil::XorIter::new(&data[2..], n)
         .map(|(t, v)| (t, v.to_bits()))
         .collect()
 }

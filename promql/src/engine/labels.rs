@@ -196,5 +196,5 @@ pub(crate) fn go_quote(v: &str, out: &mut String) {
 
 /// Whether `s` is a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
 pub(crate) fn is_valid_name(s: &str) -> bool {
-    fedstore_storage::labels::is_valid_label_name(s)
+    fedstore_storage::is_valid_label_name(s)
 }

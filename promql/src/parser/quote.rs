@@ -3,7 +3,7 @@
 //! The Go formatting helpers (`%q`, `%#U`, rune decoding) live with the matchers in the storage
 //! crate, which prints matchers the same way; they are re-exported here for the lexer.
 
-pub(crate) use fedstore_storage::matcher::quote::{
+pub(crate) use fedstore_storage::quote::{
     RUNE_ERROR, decode_rune, go_quote, go_quote_rune, go_quote_truncated, go_unicode_format,
 };
 

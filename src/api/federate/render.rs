@@ -6,9 +6,9 @@
 //! skipped), then the external labels the series lacks, sorted by name, then value and timestamp.
 
 use bytes::Bytes;
-use fedstore_storage::head::SymbolLabels;
-use fedstore_storage::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
+use fedstore_storage::SymbolLabels;
 use fedstore_storage::{LabelsRef, LatestSink, METRIC_NAME_LABEL};
+use fedstore_storage::{NAME_SYMBOL, SymbolId, SymbolTable};
 
 use super::encode::{Checksum, SegmentEncoder, encode_fragment};
 pub use super::encode::{Encoding, GZIP_LEVEL};

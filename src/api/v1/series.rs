@@ -130,7 +130,7 @@ pub async fn label_values(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
-    if !fedstore_storage::labels::is_valid_label_name(&name) {
+    if !fedstore_storage::is_valid_label_name(&name) {
         return Err(ApiError::bad_data(format!(
             "invalid label name: {}",
             crate::exposition::parse::go_quote(name.as_bytes())

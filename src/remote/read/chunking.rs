@@ -13,7 +13,7 @@
     reason = "Prometheus's XOR chunk bytes start with a big-endian sample count"
 )]
 
-use fedstore_storage::chunks::XorAppender;
+use fedstore_storage::XorAppender;
 
 /// Samples per chunk Prometheus aims at (`samplesPerChunk`).
 const SAMPLES_PER_CHUNK: usize = 120;

@@ -267,7 +267,7 @@ fn frames(body: &[u8]) -> Vec<proto::ChunkedReadResponse> {
 /// The samples of an XOR chunk as Prometheus encodes it (2-byte count, then the bits).
 fn chunk_samples(c: &proto::Chunk) -> Vec<(i64, u64)> {
     let n = u16::from_be_bytes([c.data[0], c.data[1]]);
-    fedstore_storage::chunks::XorIter::new(&c.data[2..], n)
+    fedstore_storage::testutil::XorIter::new(&c.data[2..], n)
         .map(|(t, v)| (t, v.to_bits()))
         .collect()
 }

@@ -44,7 +44,7 @@ pub fn put_sample(out: &mut Vec<u8>, series: &SeriesOut, t: i64, v: f64) {
     sample[0] = 0x09;
     sample[1..9].copy_from_slice(&v.to_le_bytes());
     sample[9] = 0x10;
-    let n = 10 + fedstore_storage::varint::put_uvarint_into(&mut sample[10..], t as u64);
+    let n = 10 + fedstore_storage::put_uvarint_into(&mut sample[10..], t as u64);
     let sample = &sample[..n];
     let ts_len = series.labels.len() + 1 + varint_len(n as u64) + n;
     out.push(0x0a);

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use fedstore_storage::wal::tail::WalPosition;
+use fedstore_storage::wal::WalPosition;
 use parking_lot::Mutex;
 
 /// The records in flight and the committed position.

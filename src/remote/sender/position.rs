@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use fedstore_storage::wal::tail::WalPosition;
+use fedstore_storage::wal::WalPosition;
 
 /// Where the position of the queue `remote_name` is kept under `dir`.
 pub fn path(dir: &Path, remote_name: &str) -> PathBuf {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fedstore_storage::wal::tail::{WalHold, WalPosition};
+use fedstore_storage::wal::{WalHold, WalPosition};
 use parking_lot::{Mutex, RwLock};
 
 use super::client::Endpoint;

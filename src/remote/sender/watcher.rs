@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use fedstore_storage::Labels;
-use fedstore_storage::wal::tail::{self, SegmentTail, WalPosition, WalRecord};
+use fedstore_storage::wal::{self, SegmentTail, WalPosition, WalRecord};
 
 use super::encode::SeriesOut;
 use super::metrics::raise;
@@ -79,14 +79,14 @@ impl Watcher {
     /// the segments from the checkpoint to it, and the start segment up to the offset.
     fn load_series(&mut self) {
         let start = self.pos;
-        let cp = tail::checkpoints(&self.dir)
+        let cp = wal::checkpoints(&self.dir)
             .unwrap_or_default()
             .into_iter()
             .rfind(|&c| c <= start.segment);
         if let Some(c) = cp {
-            self.read_series(&tail::checkpoint_file(&self.dir, c), c, u64::MAX);
+            self.read_series(&wal::checkpoint_file(&self.dir, c), c, u64::MAX);
         }
-        let segs = tail::segments(&self.dir).unwrap_or_default();
+        let segs = wal::segments(&self.dir).unwrap_or_default();
         for n in segs
             .into_iter()
             .filter(|&n| n >= cp.unwrap_or(0) && n <= start.segment)
@@ -97,7 +97,7 @@ impl Watcher {
                 u64::MAX
             };
             if upto > 0 {
-                self.read_series(&tail::segment_file(&self.dir, n), n, upto);
+                self.read_series(&wal::segment_file(&self.dir, n), n, upto);
             }
         }
     }
@@ -199,7 +199,7 @@ fn series_out(
 impl Watcher {
     /// Reads what is new at the position. Ok(true): progress was made.
     fn step(&mut self, spread: &mut Spread) -> Result<bool, String> {
-        let segs = tail::segments(&self.dir).map_err(|e| e.to_string())?;
+        let segs = wal::segments(&self.dir).map_err(|e| e.to_string())?;
         let Some(&last) = segs.last() else {
             return Ok(false);
         };
@@ -221,7 +221,7 @@ impl Watcher {
         }
         let seg = self.pos.segment;
         let sealed = seg < last;
-        let path = tail::segment_file(&self.dir, seg);
+        let path = wal::segment_file(&self.dir, seg);
         let mut stopped = false;
         let from = self.pos.offset;
         let queue = self.queue.clone();

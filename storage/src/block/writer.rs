@@ -100,11 +100,6 @@ impl BlockWriter {
         self
     }
 
-    /// The new block's ULID.
-    pub fn ulid(&self) -> ulid::Ulid {
-        self.ulid
-    }
-
     fn intern(&mut self, s: &str) -> u32 {
         if let Some(&id) = self.symbol_ids.get(s) {
             return id;
@@ -149,11 +144,6 @@ impl BlockWriter {
         self.stats.num_samples += samples.len() as u64;
         self.stats.num_chunks += self.chunk_buf.len() as u64;
         Ok(())
-    }
-
-    /// Series added so far.
-    pub fn num_series(&self) -> u64 {
-        self.stats.num_series
     }
 
     /// Writes the index and meta, renames the block into place and returns its meta; a block

@@ -13,6 +13,7 @@ pub struct BitWriter {
 
 impl BitWriter {
     /// An empty stream.
+    #[cfg(test)]
     pub fn new() -> Self {
         BitWriter {
             bytes: Vec::new(),
@@ -176,6 +177,7 @@ impl<'a> BitReader<'a> {
 
     /// Reads one bit.
     #[inline]
+    #[cfg(test)]
     pub fn read_bit(&mut self) -> Option<bool> {
         Some(self.read_bits(1)? == 1)
     }

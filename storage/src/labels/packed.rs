@@ -38,11 +38,6 @@ impl<'a> PackedLabels<'a> {
         self.names.len()
     }
 
-    /// Whether there are no labels.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
     /// The value id of the label at position `idx`.
     pub fn value_at(&self, idx: usize) -> Option<u32> {
         let mut vals = VarintIter { bytes: self.values };
