@@ -12,6 +12,9 @@
 //! growth of the server during a row's requests is polled every 5 ms from `/proc`. A server that
 //! does not answer a query API (404) gets `-` in its cells.
 //!
+//! With `--interleave` all servers are loaded at once and each row's timed requests go to
+//! them in turn (one request per server per round) instead of one server after the other.
+//!
 //! Example (the 50k-series run): `target/release/querybench --series 50000`.
 
 use std::fmt::Write as _;
@@ -98,6 +101,11 @@ struct Args {
     /// rows read head and blocks.
     #[arg(long, default_value_t = 0)]
     blocks: usize,
+    /// Keep every server of `--only` loaded at once (each on its own data dir) and time each
+    /// row's requests in turn across them, so the shared machine's noise falls on all alike
+    /// (needs the memory of all three: ~2 GiB at 200k series). `--hold-secs` is ignored.
+    #[arg(long)]
+    interleave: bool,
 }
 
 /// The histogram's metric name and buckets.
@@ -353,7 +361,10 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let rows = rows();
     let mut runs = Vec::new();
-    for &server in &args.only {
+    if args.interleave {
+        runs = run_interleaved(&args, &data, &rows, &work);
+    }
+    for &server in args.only.iter().filter(|_| !args.interleave) {
         eprintln!("=== {}", server.label());
         let dir = work.join(format!("{server:?}").to_lowercase());
         std::fs::create_dir_all(&dir)?;
@@ -387,6 +398,108 @@ fn run_server(
     dir: &Path,
     run: &mut Run,
 ) -> Result<()> {
+    let mut live = prepare(args, data, server, dir, run)?;
+    for row in rows {
+        let cell = if live.api {
+            measure(args, live.addr, live.child.pid(), &(row.path)(data.end_ms))
+        } else {
+            Cell {
+                note: Some("no query API".into()),
+                ..Cell::default()
+            }
+        };
+        print_cell(row, &cell);
+        run.cells.push(cell);
+        live.child
+            .check_alive()
+            .with_context(|| format!("see {}", live.log.display()))?;
+    }
+    if args.hold_secs > 0 {
+        hold(args, live.addr, live.child.pid(), rows, data, dir)?;
+    }
+    live.child.stop(Duration::from_secs(60));
+    Ok(())
+}
+
+/// A started and loaded server.
+struct Live {
+    child: ChildGuard,
+    addr: SocketAddr,
+    log: PathBuf,
+    /// Whether it answers the query API (not 404).
+    api: bool,
+}
+
+fn print_cell(row: &Row, cell: &Cell) {
+    eprintln!(
+        "  {:16} {:>10} series {:>8} bytes {:>11} RSS +{} MiB {}",
+        row.key,
+        cell.median.map_or("-".into(), fmt_dur),
+        cell.series.map_or("-".into(), |s| s.to_string()),
+        cell.bytes,
+        cell.rss_growth_kib / 1024,
+        cell.note.as_deref().unwrap_or("")
+    );
+}
+
+/// Every server of `--only` started and loaded, each with its own data dir under `work`, then
+/// every row measured on all of them at once, request by request in turn
+/// ([`measure_interleaved`]).
+fn run_interleaved(args: &Args, data: &Arc<Data>, rows: &[Row], work: &Path) -> Vec<(Server, Run)> {
+    let mut runs: Vec<(Server, Run)> = Vec::new();
+    let mut lives: Vec<(usize, Live)> = Vec::new();
+    for &server in &args.only {
+        eprintln!("=== {} (loading)", server.label());
+        let dir = work.join(format!("{server:?}").to_lowercase());
+        let mut run = Run::default();
+        match std::fs::create_dir_all(&dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| prepare(args, data, server, &dir, &mut run))
+        {
+            Ok(live) if live.api => lives.push((runs.len(), live)),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("{}: {e:#}", server.label());
+                run.error = Some(format!("{e:#}"));
+            }
+        }
+        runs.push((server, run));
+    }
+    eprintln!("=== rows, requests interleaved across the loaded servers");
+    for row in rows {
+        let path = (row.path)(data.end_ms);
+        let targets: Vec<(SocketAddr, u32)> =
+            lives.iter().map(|(_, l)| (l.addr, l.child.pid())).collect();
+        let cells = measure_interleaved(args, &targets, &path);
+        for ((k, _), cell) in lives.iter().zip(cells) {
+            eprintln!("  {}:", runs[*k].0.label());
+            print_cell(row, &cell);
+            runs[*k].1.cells.push(cell);
+        }
+        for (k, run) in runs.iter_mut().enumerate() {
+            if !lives.iter().any(|(i, _)| *i == k) {
+                run.1.cells.push(Cell {
+                    note: Some("no query API".into()),
+                    ..Cell::default()
+                });
+            }
+        }
+    }
+    for (_, mut live) in lives {
+        live.child.stop(Duration::from_secs(60));
+    }
+    runs
+}
+
+/// Starts `server` on a fresh data dir under `dir`, loads the samples and waits until they
+/// answer; `run` gets the load time and the RSS after it.
+fn prepare(
+    args: &Args,
+    data: &Arc<Data>,
+    server: Server,
+    dir: &Path,
+    run: &mut Run,
+) -> Result<Live> {
     let port = args.port_base
         + match server {
             Server::Fedstore => 0,
@@ -466,34 +579,12 @@ fn run_server(
         run.rss_after_load_kib / 1024,
         if api { "" } else { "; no query API (404)" }
     );
-    for row in rows {
-        let cell = if api {
-            measure(args, addr, child.pid(), &(row.path)(data.end_ms))
-        } else {
-            Cell {
-                note: Some("no query API".into()),
-                ..Cell::default()
-            }
-        };
-        eprintln!(
-            "  {:16} {:>10} series {:>8} bytes {:>11} RSS +{} MiB {}",
-            row.key,
-            cell.median.map_or("-".into(), fmt_dur),
-            cell.series.map_or("-".into(), |s| s.to_string()),
-            cell.bytes,
-            cell.rss_growth_kib / 1024,
-            cell.note.as_deref().unwrap_or("")
-        );
-        run.cells.push(cell);
-        child
-            .check_alive()
-            .with_context(|| format!("see {}", log.display()))?;
-    }
-    if args.hold_secs > 0 {
-        hold(args, addr, child.pid(), rows, data, dir)?;
-    }
-    child.stop(Duration::from_secs(60));
-    Ok(())
+    Ok(Live {
+        child,
+        addr,
+        log,
+        api,
+    })
 }
 
 /// Block directories (26-character ULID names) in a fedstore data directory.
@@ -648,70 +739,98 @@ fn load(args: &Args, data: &Arc<Data>, url: &str) -> Result<()> {
 
 /// Times `path` `--reps` times after a warm-up while a thread polls the server's RSS.
 fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
-    let base = procs::rss_kib(pid).map_or(0, |m| m.0);
-    let peak = Arc::new(AtomicU64::new(base));
+    measure_interleaved(args, &[(addr, pid)], path)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// One row on several loaded servers: a warm-up on each, then `--reps` rounds of one timed
+/// request per server in turn, so the machine's noise falls on all of them alike. One thread
+/// polls every server's RSS during the row.
+fn measure_interleaved(args: &Args, targets: &[(SocketAddr, u32)], path: &str) -> Vec<Cell> {
+    let pids: Vec<u32> = targets.iter().map(|t| t.1).collect();
+    let bases: Vec<u64> = pids
+        .iter()
+        .map(|&p| procs::rss_kib(p).map_or(0, |m| m.0))
+        .collect();
+    let peaks: Arc<Vec<AtomicU64>> = Arc::new(bases.iter().map(|&b| AtomicU64::new(b)).collect());
     let stop = Arc::new(AtomicBool::new(false));
     let poller = {
-        let (peak, stop) = (peak.clone(), stop.clone());
+        let (peaks, stop, pids) = (peaks.clone(), stop.clone(), pids.clone());
         thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Some((rss, _)) = procs::rss_kib(pid) {
-                    peak.fetch_max(rss, Ordering::Relaxed);
+                for (k, &pid) in pids.iter().enumerate() {
+                    if let Some((rss, _)) = procs::rss_kib(pid) {
+                        peaks[k].fetch_max(rss, Ordering::Relaxed);
+                    }
                 }
                 thread::sleep(Duration::from_millis(5));
             }
         })
     };
-    let mut cell = Cell::default();
-    let mut times = Vec::new();
+    let mut cells = vec![Cell::default(); targets.len()];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
+    let mut failed = vec![false; targets.len()];
     for rep in 0..=args.reps {
-        let mut body = Vec::new();
-        let keep = path.starts_with("/api/v1/query");
-        let r = http::get(addr, path, &[], Duration::from_secs(600), &mut |b| {
-            if keep {
-                body.extend_from_slice(b);
+        for (k, &(addr, _)) in targets.iter().enumerate() {
+            if failed[k] {
+                continue;
             }
-        });
-        match r {
-            Ok(resp) if resp.status == 200 => {
-                cell.bytes = resp.body_bytes;
-                if keep {
-                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    cell.series = v["data"]["result"].as_array().map(Vec::len);
-                }
-                if rep > 0 {
-                    times.push(resp.elapsed);
-                } else {
+            match request(addr, path, &mut cells[k]) {
+                Some(elapsed) if rep > 0 => times[k].push(elapsed),
+                Some(elapsed) => {
                     // The warm-up pays what a server computes once and keeps (fedstore's
                     // block cardinality for `status/tsdb`): printed, not in the median.
-                    eprintln!("  warm-up {} {}", fmt_dur(resp.elapsed), path);
+                    eprintln!("  warm-up {} {addr}{path}", fmt_dur(elapsed));
                 }
-            }
-            Ok(resp) => {
-                // Timed like an answer (the server did the work), marked in the table.
-                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                cell.note = Some(format!(
-                    "HTTP {} {}",
-                    resp.status,
-                    v["errorType"].as_str().unwrap_or("")
-                ));
-                cell.error_text = v["error"].as_str().map(str::to_owned);
-                if rep > 0 {
-                    times.push(resp.elapsed);
-                }
-            }
-            Err(e) => {
-                cell.note = Some(format!("{e}"));
-                break;
+                None => failed[k] = true,
             }
         }
     }
     stop.store(true, Ordering::Relaxed);
     let _ = poller.join();
-    times.sort();
-    cell.median = times.get(times.len() / 2).copied();
-    cell.rss_growth_kib = peak.load(Ordering::Relaxed).saturating_sub(base);
-    cell
+    for (k, cell) in cells.iter_mut().enumerate() {
+        times[k].sort();
+        cell.median = times[k].get(times[k].len() / 2).copied();
+        cell.rss_growth_kib = peaks[k].load(Ordering::Relaxed).saturating_sub(bases[k]);
+    }
+    cells
+}
+
+/// One request of a row: its time (an error answer is timed too: the server did the work,
+/// and the cell is marked), `None` when the request failed.
+fn request(addr: SocketAddr, path: &str, cell: &mut Cell) -> Option<Duration> {
+    let mut body = Vec::new();
+    let keep = path.starts_with("/api/v1/query");
+    let r = http::get(addr, path, &[], Duration::from_secs(600), &mut |b| {
+        if keep {
+            body.extend_from_slice(b);
+        }
+    });
+    match r {
+        Ok(resp) if resp.status == 200 => {
+            cell.bytes = resp.body_bytes;
+            if keep {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                cell.series = v["data"]["result"].as_array().map(Vec::len);
+            }
+            Some(resp.elapsed)
+        }
+        Ok(resp) => {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            cell.note = Some(format!(
+                "HTTP {} {}",
+                resp.status,
+                v["errorType"].as_str().unwrap_or("")
+            ));
+            cell.error_text = v["error"].as_str().map(str::to_owned);
+            Some(resp.elapsed)
+        }
+        Err(e) => {
+            cell.note = Some(format!("{e}"));
+            None
+        }
+    }
 }
 
 fn fmt_dur(d: Duration) -> String {
