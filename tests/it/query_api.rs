@@ -877,16 +877,15 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
     let (status, body) = get_text(&srv, "/api/v1/status/tsdb");
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        v["data"]["seriesCountByMetricName"],
-        serde_json::json!([{"name": "qb", "value": 3}]),
-        "{body}"
-    );
-    assert_eq!(
-        v["data"]["labelValueCountByLabelName"],
-        serde_json::json!([{"name": "i", "value": 3}, {"name": "__name__", "value": 1}]),
-        "{body}"
-    );
+    // (The server also scrapes itself: its own series are in the lists too.)
+    let entry = |list: &str, name: &str| -> serde_json::Value {
+        v["data"][list]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["name"] == name))
+            .map_or(serde_json::Value::Null, |e| e["value"].clone())
+    };
+    assert_eq!(entry("seriesCountByMetricName", "qb"), 3, "{body}");
+    assert_eq!(entry("labelValueCountByLabelName", "i"), 3, "{body}");
     // --query.max-samples: a subquery of 3 series x 2880 points is over 5000.
     let (status, body) = get_text(
         &srv,
