@@ -95,6 +95,7 @@ pub(crate) fn eval_vector_into(
     let set = select(ev, vs, first_ref - lookback, last_ref, 0)?;
     let (start, interval) = (ev.start, ev.interval);
     let set_ref: &dyn SeriesSet = &*set;
+    let stop = ev.stop_check();
     let work = |r: std::ops::Range<usize>| -> Result<(StepVec, Vec<u32>), EvalError> {
         let mut part = StepVec::new(n);
         let mut counts = Vec::with_capacity(r.len());
@@ -102,6 +103,7 @@ pub(crate) fn eval_vector_into(
         let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
         for i in r {
+            stop.check_at(i)?;
             let mut count = 0u32;
             if n == 1 {
                 // One step: only the newest sample at or before it matters (the select
