@@ -51,6 +51,18 @@ impl Head {
         (out, named.clone())
     }
 
+    /// Distinct label pairs in the index (`status/tsdb`'s `numLabelPairs`), counted without
+    /// resolving a symbol.
+    pub fn num_label_pairs(&self) -> usize {
+        let postings = self.postings.read();
+        postings
+            .label_names()
+            .iter()
+            .filter_map(|&n| postings.name(n))
+            .map(|np| np.values().len())
+            .sum()
+    }
+
     /// The ref of the series `labels`, indexed or not (a collected series keeps its ref as a
     /// tombstone, and a later sample revives it under that ref).
     pub(crate) fn find_ref(&self, labels: &Labels) -> Option<SeriesRef> {
