@@ -119,7 +119,8 @@ impl QueryService {
 
     /// Runs `job` (with the engine and the query's stop signal) on a query thread once a
     /// slot is free, both before `deadline`. The signal stops at the deadline and when this
-    /// future is dropped (the client went away), so storage walks end at their next check
+    /// future is dropped (actix-web drops it at shutdown, but not when a client disconnects
+    /// while it waits: actix-web issue 3462), so storage walks end at their next check
     /// and the slot is freed; a job that does not check keeps its slot until it ends.
     pub async fn run<T: Send + 'static>(
         &self,
@@ -170,7 +171,7 @@ impl QueryService {
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Raises its signal when dropped: when [`QueryService::run`] returns or its future is
-/// dropped because the client went away.
+/// dropped (a request abandoned by the server).
 pub struct CancelOnDrop(pub Cancel);
 
 impl Drop for CancelOnDrop {

@@ -73,7 +73,7 @@ pub trait Queryable: Send + Sync {
         hints: &SelectHints,
     ) -> Result<Box<dyn SeriesSet + '_>, StorageError>;
 
-    /// Whether the query must stop now (its deadline passed, its client went away): the
+    /// Whether the query must stop now (its deadline passed, it was canceled): the
     /// engine asks between batches of series, as it checks its own timeout. Never, by default.
     fn check_stop(&self) -> Result<(), StorageError> {
         Ok(())

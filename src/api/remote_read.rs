@@ -70,7 +70,8 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
     let limits = rr.limits;
     match response_type {
         ResponseType::Samples => {
-            // Dropped with this future when the client goes away: the walk stops.
+            // Dropped with this future (not on a client disconnect while actix-web waits on
+            // it: docs/api.md): the walk stops.
             let cancel = Cancel::default();
             let _cancel_on_drop = CancelOnDrop(cancel.clone());
             let storage = StoppingQueryable::new(storage, cancel);

@@ -27,7 +27,7 @@ impl DbQueryable {
     }
 
     /// Stops storage walks (and the engine, which asks between batches) when `cancel` says
-    /// so: the query's deadline, or its client gone.
+    /// so: the query's deadline, or its request dropped.
     pub fn with_cancel(mut self, cancel: Cancel) -> Self {
         self.cancel = cancel;
         self
@@ -113,7 +113,7 @@ impl SeriesSet for DbSeriesSet<'_> {
 }
 
 /// Another [`Queryable`] whose walks also stop when `cancel` says so (remote read's SAMPLES
-/// answer, over the endpoint's shared storage, stops when its client went away).
+/// answer, over the endpoint's shared storage, stops when its request is dropped).
 pub struct StoppingQueryable {
     inner: Arc<dyn Queryable>,
     cancel: Cancel,

@@ -1,5 +1,5 @@
 //! A query's stop signal ([`Cancel`]): a deadline and a flag the server raises when the
-//! client went away. Storage loops that walk many series check it every
+//! query's request was dropped. Storage loops that walk many series check it every
 //! [`CHECK_EVERY`] series and stop with [`Error::Stopped`], so a query past its time
 //! releases its thread and slot instead of walking on.
 
@@ -19,7 +19,7 @@ pub const CHECK_EVERY: usize = 256;
 pub enum Stop {
     /// The query's deadline passed.
     Timeout,
-    /// The query was canceled (its client went away).
+    /// The query was canceled (its request was dropped).
     Canceled,
 }
 

@@ -44,7 +44,7 @@ fn parse_match(v: &[u8]) -> Result<Vec<Matcher>, impl std::fmt::Display> {
 }
 
 /// Runs a storage walk on the query threads under `--query.timeout`; the walk stops when
-/// its [`Cancel`] says so (deadline, client gone).
+/// its [`Cancel`] says so (deadline, request dropped).
 async fn on_query_threads<T: Send + 'static>(
     state: &AppState,
     job: impl FnOnce(&Cancel) -> Result<T, fedstore_storage::Error> + Send + 'static,
