@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fedstore_promql::{Engine, EngineOptions, EvalError};
+use fedstore_storage::Cancel;
 use tokio::sync::Semaphore;
 
 use crate::limits::{DEFAULT_MAX_QUEUE, Gate};
@@ -116,14 +117,18 @@ impl QueryService {
         Instant::now() + request_timeout.map_or(t, |r| r.min(t))
     }
 
-    /// Runs `job` (with the engine) on a query thread once a slot is free, both before
-    /// `deadline`. A job that outlives its deadline keeps its slot until it ends, so the
-    /// limit holds for real work, not only for waiting answers.
+    /// Runs `job` (with the engine and the query's stop signal) on a query thread once a
+    /// slot is free, both before `deadline`. The signal stops at the deadline and when this
+    /// future is dropped (actix-web drops it at shutdown, but not when a client disconnects
+    /// while it waits: actix-web issue 3462), so storage walks end at their next check
+    /// and the slot is freed; a job that does not check keeps its slot until it ends.
     pub async fn run<T: Send + 'static>(
         &self,
         deadline: Instant,
-        job: impl FnOnce(&Engine) -> Result<T, EvalError> + Send + 'static,
+        job: impl FnOnce(&Engine, &Cancel) -> Result<T, EvalError> + Send + 'static,
     ) -> Result<T, QueryFailure> {
+        let cancel = Cancel::new(Some(deadline));
+        let _cancel_on_drop = CancelOnDrop(cancel.clone());
         let deadline = tokio::time::Instant::from_std(deadline);
         let permit = tokio::time::timeout_at(deadline, self.gate.enter())
             .await
@@ -138,18 +143,47 @@ impl QueryService {
             return Err(QueryFailure::QueueTimeout);
         }
         let engine = self.engine.clone();
+        let job_cancel = cancel.clone();
         let running = self.pool.run(move || {
-            let out = job(&engine);
+            let out = job(&engine, &job_cancel);
             drop(permit);
             crate::alloc::trim_soon();
             out
         });
-        match tokio::time::timeout_at(deadline, running).await {
-            Err(_) => Err(QueryFailure::ExecTimeout),
+        tokio::pin!(running);
+        match tokio::time::timeout_at(deadline, &mut running).await {
             Ok(Err(_)) => Err(QueryFailure::Panicked),
             Ok(Ok(r)) => r.map_err(QueryFailure::Eval),
+            Err(_) => {
+                // The job sees the same deadline at its next check and answers with 2.42's
+                // `query timed out in expression evaluation`; one that does not check in
+                // time gets the execution step's text.
+                match tokio::time::timeout(STOP_GRACE, &mut running).await {
+                    Ok(Ok(Err(e @ EvalError::Timeout(_)))) => Err(QueryFailure::Eval(e)),
+                    _ => Err(QueryFailure::ExecTimeout),
+                }
+            }
         }
     }
+}
+
+/// How long a query past its deadline is given to stop at a check and say so.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Raises its signal when dropped: when [`QueryService::run`] returns or its future is
+/// dropped (a request abandoned by the server).
+pub struct CancelOnDrop(pub Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// The engine's error for a storage error of a walk outside PromQL (series, labels,
+/// status): a stop keeps its reason (503 `timeout` or `canceled`).
+pub fn eval_error(e: fedstore_storage::Error) -> EvalError {
+    storage::storage_error(e).into_eval()
 }
 
 #[cfg(test)]
@@ -172,7 +206,7 @@ mod tests {
             let s = svc.clone();
             let first = tokio::spawn(async move {
                 let deadline = Instant::now() + Duration::from_secs(60);
-                s.run(deadline, move |_| {
+                s.run(deadline, move |_, _| {
                     let _ = started_tx.send(());
                     let _ = release_rx.recv();
                     Ok(1)
@@ -181,7 +215,7 @@ mod tests {
             });
             started_rx.await.unwrap();
             let deadline = Instant::now() + Duration::from_secs(60);
-            let second = svc.run(deadline, |_| Ok(2)).await;
+            let second = svc.run(deadline, |_, _| Ok(2)).await;
             assert_eq!(second, Err(QueryFailure::QueueFull(0)));
             let e = QueryFailure::QueueFull(0).api_error();
             assert_eq!(
@@ -192,7 +226,65 @@ mod tests {
             release_tx.send(()).unwrap();
             assert_eq!(first.await.unwrap(), Ok(1));
             // The slot is free again.
-            assert_eq!(svc.run(deadline, |_| Ok(3)).await, Ok(3));
+            assert_eq!(svc.run(deadline, |_, _| Ok(3)).await, Ok(3));
+        });
+    }
+
+    /// A query past its deadline stops at its next check and answers 2.42's evaluation
+    /// timeout; one whose client went away (its future dropped) is canceled.
+    #[test]
+    fn a_job_stops_at_its_deadline_or_when_its_client_goes() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let svc = Arc::new(QueryService::new(EngineOptions::default(), 2));
+            // A walk that only ends when told to: the answer is the check's error.
+            let walk = |cancel: &Cancel| loop {
+                if let Err(e) = cancel.check() {
+                    return e;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            let deadline = Instant::now() + Duration::from_millis(50);
+            let got = svc
+                .run(deadline, move |_, cancel| {
+                    Err::<(), _>(eval_error(walk(cancel)))
+                })
+                .await;
+            assert_eq!(
+                got,
+                Err(QueryFailure::Eval(EvalError::Timeout(
+                    "query timed out in expression evaluation".into()
+                )))
+            );
+            let e = got.unwrap_err().api_error();
+            assert_eq!(
+                actix_web::ResponseError::status_code(&e),
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+            );
+            // The client goes away: the request's future is dropped mid-walk.
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+            let s = svc.clone();
+            let request = tokio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(600);
+                s.run(deadline, move |_, cancel| {
+                    let _ = started_tx.send(());
+                    let e = walk(cancel);
+                    let _ = seen_tx.send(e.to_string());
+                    Err::<(), _>(eval_error(e))
+                })
+                .await
+            });
+            started_rx.await.unwrap();
+            request.abort();
+            let seen = tokio::task::spawn_blocking(move || seen_rx.recv().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(seen, "query stopped: canceled");
         });
     }
 }

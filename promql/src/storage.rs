@@ -12,6 +12,36 @@ use fedstore_storage::{Labels, Matcher};
 #[error("{0}")]
 pub struct StorageError(pub String);
 
+/// Prometheus's text for a query whose deadline passed while it was evaluated.
+pub const TIMED_OUT_IN_EVALUATION: &str = "query timed out in expression evaluation";
+
+/// Prometheus's text for a query canceled while it was evaluated.
+pub const CANCELED_IN_EVALUATION: &str = "query was canceled in expression evaluation";
+
+impl StorageError {
+    /// Storage stopped because the query's deadline passed.
+    pub fn timeout() -> Self {
+        StorageError(TIMED_OUT_IN_EVALUATION.to_owned())
+    }
+
+    /// Storage stopped because the query was canceled.
+    pub fn canceled() -> Self {
+        StorageError(CANCELED_IN_EVALUATION.to_owned())
+    }
+
+    /// The engine's error for this one: a stop made by [`StorageError::timeout`] or
+    /// [`StorageError::canceled`] is the API's `timeout` or `canceled` with Prometheus's
+    /// text, anything else a storage failure (`internal`).
+    pub fn into_eval(self) -> crate::engine::EvalError {
+        use crate::engine::EvalError;
+        match self.0.as_str() {
+            TIMED_OUT_IN_EVALUATION => EvalError::Timeout(self.0),
+            CANCELED_IN_EVALUATION => EvalError::Canceled(self.0),
+            _ => EvalError::Storage(self.0),
+        }
+    }
+}
+
 /// Hints about the select, as Prometheus's `storage.SelectHints` (remote read forwards them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SelectHints {
@@ -42,6 +72,12 @@ pub trait Queryable: Send + Sync {
         maxt_ms: i64,
         hints: &SelectHints,
     ) -> Result<Box<dyn SeriesSet + '_>, StorageError>;
+
+    /// Whether the query must stop now (its deadline passed, it was canceled): the
+    /// engine asks between batches of series, as it checks its own timeout. Never, by default.
+    fn check_stop(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// The result of one select: `len()` series, each readable by index from any thread.

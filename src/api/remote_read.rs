@@ -9,8 +9,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use bytes::Bytes;
+use fedstore_storage::Cancel;
 use futures_util::StreamExt as _;
 
+use crate::query::CancelOnDrop;
+use crate::query::storage::StoppingQueryable;
 use crate::remote::read::{self, ExternalLabels, ReadError, ResponseType, samples, streamed};
 use crate::server::AppState;
 
@@ -67,9 +70,13 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
     let limits = rr.limits;
     match response_type {
         ResponseType::Samples => {
+            // Dropped with this future (not on a client disconnect while actix-web waits on
+            // it: docs/api.md): the walk stops.
+            let cancel = Cancel::default();
+            let _cancel_on_drop = CancelOnDrop(cancel.clone());
+            let storage = StoppingQueryable::new(storage, cancel);
             let job = move || {
-                let raw =
-                    samples::encode(storage.as_ref(), &req.queries, &ext, limits.sample_limit)?;
+                let raw = samples::encode(&storage, &req.queries, &ext, limits.sample_limit)?;
                 snap::raw::Encoder::new()
                     .compress_vec(&raw)
                     .map_err(|e| ReadError::internal(e.to_string()))

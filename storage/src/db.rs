@@ -120,6 +120,8 @@ pub struct Db {
     /// The background compaction thread: dropping the sender stops it (it also stops once
     /// the `Db` is gone); the handle lets [`Db::stop_compaction`] wait for it.
     stop: Mutex<Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
+    /// What the blocks add to the cardinality view, kept between requests.
+    cardinality: Mutex<crate::cardinality::BlockCardinality>,
 }
 
 impl std::fmt::Debug for Db {
@@ -183,6 +185,7 @@ impl Db {
             persisting: RwLock::new(()),
             head_truncated_before: std::sync::atomic::AtomicI64::new(i64::MIN),
             stop: Mutex::new(None),
+            cardinality: Mutex::new(Default::default()),
         })
     }
 
@@ -213,6 +216,16 @@ impl Db {
             (blocks, floor)
         };
         Querier::new(self, blocks, floor, mint_ms, maxt_ms)
+    }
+
+    /// For every label pair, how many distinct series with a metric name carry it, over
+    /// the head and every block, each series once (the `/api/v1/status/tsdb` view). What
+    /// the blocks add is computed once per block and kept; a call costs about a walk of the
+    /// head's postings.
+    pub fn label_pair_counts(&self) -> Result<Vec<(String, String, u64)>, Error> {
+        let blocks = self.blocks();
+        let mut cache = self.cardinality.lock();
+        crate::cardinality::label_pair_counts(&self.head, &blocks, &mut cache)
     }
 
     /// The end of the newest head range persisted and truncated (`i64::MIN` before any).

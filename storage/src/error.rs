@@ -50,6 +50,10 @@ pub enum Error {
     /// A persistent block could not be written or read (see `BlockError`).
     #[error(transparent)]
     Block(#[from] crate::block::BlockError),
+    /// A read stopped at a check of its [`crate::Cancel`]: the deadline passed or the query
+    /// was canceled.
+    #[error("query stopped: {0}")]
+    Stopped(crate::cancel::Stop),
 }
 
 impl Error {

@@ -15,6 +15,7 @@
 //! order is in docs/storage.md ("Lock order"). See docs/format/head.md for the files.
 
 mod append;
+mod cardinality;
 mod chunk_files;
 mod gc;
 mod history;
@@ -461,31 +462,7 @@ impl Head {
     /// (the `/api/v1/status/tsdb` cardinality view), from the postings alone: no label set
     /// is built.
     pub fn label_pair_counts(&self) -> Vec<(String, String, u64)> {
-        let postings = self.postings.read();
-        let symbols = self.symbols.read();
-        let Some(named) = symbols
-            .get(crate::labels::METRIC_NAME_LABEL)
-            .and_then(|n| postings.name(n))
-            .map(|np| np.any())
-        else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for &n in postings.label_names() {
-            let Some(np) = postings.name(n) else { continue };
-            for &v in np.values() {
-                let Some(b) = np.get(v) else { continue };
-                let c = b.intersection_len(named);
-                if c > 0 {
-                    out.push((
-                        symbols.resolve(n).to_owned(),
-                        symbols.resolve(v).to_owned(),
-                        c,
-                    ));
-                }
-            }
-        }
-        out
+        self.pair_counts_and_named().0
     }
 
     /// The label set of series `r`, if it exists.

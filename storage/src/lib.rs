@@ -9,7 +9,8 @@
 //! - writing: [`Appender`], [`AppendStats`], [`AppendError`], [`SeriesRef`];
 //! - reading: [`Matcher`], [`MatchOp`], [`Selection`], [`LatestSink`], [`LabelsRef`],
 //!   [`SymbolLabels`], [`SymbolTable`], [`SymbolId`], [`NAME_SYMBOL`] (the `/federate` fast
-//!   path), [`Querier`], [`SeriesSet`], [`SeriesSamples`];
+//!   path), [`Querier`], [`SeriesSet`], [`SeriesSamples`], and a query's stop signal
+//!   [`Cancel`], [`Stop`], [`CHECK_EVERY`];
 //! - label sets: [`Labels`], [`Label`], [`METRIC_NAME_LABEL`], [`is_valid_label_name`],
 //!   [`is_valid_metric_name`]; staleness: [`STALE_NAN_BITS`], [`is_stale_nan`];
 //! - encodings the server's remote-read and protobuf writers share: [`XorAppender`],
@@ -40,6 +41,10 @@
 //!   matchers-to-postings function (Prometheus's `PostingsForMatchers`) both use.
 //! - `querier`: reads a time range over a snapshot of the blocks plus the head, merged and
 //!   sorted by label set, without holding up compaction.
+//! - `cancel` ([`Cancel`]): a query's deadline and cancel flag, checked by the read loops
+//!   every [`CHECK_EVERY`] series.
+//! - `cardinality` ([`Db::label_pair_counts`]): the cardinality view over head and blocks,
+//!   what the blocks add kept between requests.
 //! - `db`: the head plus blocks, compaction, retention; [`Db::querier`] is the read path.
 //! - `block`, `compact`, `retention`: persistent blocks, compaction, retention.
 //! - `chunks`: delta-of-delta / XOR chunk encoding of series history.
@@ -51,6 +56,8 @@
 #![deny(clippy::unwrap_used)]
 
 mod block;
+mod cancel;
+mod cardinality;
 mod chunks;
 mod compact;
 mod db;
@@ -70,6 +77,7 @@ pub mod testutil;
 mod varint;
 pub mod wal;
 
+pub use cancel::{CHECK_EVERY, Cancel, Stop};
 pub use chunks::XorAppender;
 pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};

@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 
 use crate::block::Block;
 use crate::block::chunks::PageCache;
+use crate::cancel::Cancel;
 use crate::db::Db;
 use crate::error::Error;
 use crate::head::Head;
@@ -35,6 +36,8 @@ pub struct Querier<'db> {
     use_head: bool,
     mint: i64,
     maxt: i64,
+    /// Checked every [`crate::CHECK_EVERY`] series by the walks below.
+    cancel: Cancel,
 }
 
 impl std::fmt::Debug for Querier<'_> {
@@ -107,7 +110,19 @@ impl<'db> Querier<'db> {
             use_head,
             mint,
             maxt,
+            cancel: Cancel::default(),
         }
+    }
+
+    /// This querier with its walks stopping when `cancel` says so ([`Error::Stopped`]).
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The querier's stop signal.
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
     }
 
     /// Start of the range (ms, inclusive).
@@ -134,6 +149,7 @@ impl<'db> Querier<'db> {
             cursors.push(Cursor::new(None, ids));
         }
         for (bi, b) in self.blocks.iter().enumerate() {
+            self.cancel.check()?;
             cursors.push(Cursor::new(
                 Some(bi as u32),
                 b.select(sets)?.iter().collect(),
@@ -148,7 +164,8 @@ impl<'db> Querier<'db> {
         if let [one] = cursors.as_slice() {
             // One source, already in label-set order: no label set is needed at all.
             entries.reserve_exact(one.ids.len());
-            for &id in &one.ids {
+            for (k, &id) in one.ids.iter().enumerate() {
+                self.cancel.check_at(k)?;
                 entries.push(one.entry(id, &mut block_ids));
             }
         } else {
@@ -196,6 +213,7 @@ impl<'db> Querier<'db> {
                 }
             }
             let Some(min) = min else { return Ok(()) };
+            self.cancel.check_at(entries.len())?;
             same.clear();
             same.extend(
                 (0..cursors.len())
@@ -266,6 +284,7 @@ impl<'db> Querier<'db> {
         let mut all: Vec<LabelledEntry> = Vec::new();
         for c in &cursors {
             for &id in &c.ids {
+                self.cancel.check_at(all.len())?;
                 let (labels, head, blocks) = match c.block {
                     None => match self.head.series_labels(SeriesRef(id)) {
                         Some(l) => (l, Some(SeriesRef(id)), Vec::new()),
@@ -351,6 +370,7 @@ impl<'db> Querier<'db> {
         let set = self.select(sets)?;
         let mut names: BTreeSet<String> = BTreeSet::new();
         for i in 0..set.len() {
+            self.cancel.check_at(i)?;
             for l in set.labels(i)?.iter() {
                 if !names.contains(l.name.as_str()) {
                     names.insert(l.name.clone());
@@ -384,6 +404,7 @@ impl<'db> Querier<'db> {
         let set = self.select(&sets)?;
         let mut values: BTreeSet<String> = BTreeSet::new();
         for i in 0..set.len() {
+            self.cancel.check_at(i)?;
             let labels = set.labels(i)?;
             let v = labels.get(name);
             if !values.contains(v) {

@@ -872,6 +872,20 @@ fn serve_answers_queries_over_blocks_and_head_with_its_flags() {
         &format!("/api/v1/label/i/values?start={start}&end={}", start + 600),
     );
     assert_eq!(body, r#"{"status":"success","data":["0","1","2"]}"#);
+    // The cardinality view counts each series once, though the blocks and the head each
+    // hold all three.
+    let (status, body) = get_text(&srv, "/api/v1/status/tsdb");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // (The server also scrapes itself: its own series are in the lists too.)
+    let entry = |list: &str, name: &str| -> serde_json::Value {
+        v["data"][list]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["name"] == name))
+            .map_or(serde_json::Value::Null, |e| e["value"].clone())
+    };
+    assert_eq!(entry("seriesCountByMetricName", "qb"), 3, "{body}");
+    assert_eq!(entry("labelValueCountByLabelName", "i"), 3, "{body}");
     // --query.max-samples: a subquery of 3 series x 2880 points is over 5000.
     let (status, body) = get_text(
         &srv,
@@ -901,4 +915,44 @@ fn format_query_prints_the_expression() {
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["data"], "sum by (job) (rate(up{job=\"a\"}[5m])) + 1");
+}
+
+/// A query over many series past its deadline stops walking storage and answers 2.42's
+/// evaluation timeout (503 `timeout`); `/api/v1/series` and label values with matchers,
+/// under a tiny `--query.timeout`, stop the same way. See: issue 10.
+#[test]
+fn queries_over_many_series_past_their_timeout_answer_the_timeout_error() {
+    let srv = crate::support::TestServer::start_with(crate::support::Options {
+        engine: Some(fedstore_promql::EngineOptions {
+            timeout: std::time::Duration::from_millis(20),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let n = 60_000;
+    let mut app = srv.head.appender();
+    for i in 0..n {
+        let l = fedstore_storage::Labels::from_pairs([
+            ("__name__", "many"),
+            ("i", i.to_string().as_str()),
+        ]);
+        app.append(&l, T0, i as f64).unwrap();
+    }
+    app.commit().unwrap();
+    let t = format!("{}", T0 / 1000);
+    let want = r#"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#;
+    for path in [
+        format!(
+            "/api/v1/query?query={}&time={t}&timeout=10ms",
+            enc("count({__name__=~\"m.*\"})")
+        ),
+        format!("/api/v1/series?match[]={}", enc("{__name__=~\"m.*\"}")),
+        format!(
+            "/api/v1/label/i/values?match[]={}",
+            enc("{__name__=~\"m.*\"}")
+        ),
+    ] {
+        let (status, body) = call(&srv, &path);
+        assert_eq!((status, body.as_str()), (503, want), "{path}");
+    }
 }

@@ -18,6 +18,37 @@ pub(crate) const TOO_MANY_SAMPLES: &str =
 /// The text of a duplicate-series error (`ContainsSameLabelset`).
 pub(crate) const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
 
+/// Series a worker evaluates between two [`StopCheck::check_at`] checks: a batch of
+/// `BATCH_SERIES` over many steps (a subquery) takes seconds, a check tens of ns.
+pub(crate) const STOP_CHECK_SERIES: usize = 64;
+
+/// The deadline and the storage's stop signal, checked by worker threads every
+/// [`STOP_CHECK_SERIES`] series, so a query over its time stops within a batch.
+#[derive(Clone, Copy)]
+pub(crate) struct StopCheck<'a> {
+    deadline: Instant,
+    q: &'a dyn Queryable,
+}
+
+impl StopCheck<'_> {
+    /// [`Evaluator::check_deadline`] for the `k`th series of a worker's run (every
+    /// [`STOP_CHECK_SERIES`]th one).
+    #[inline]
+    pub fn check_at(&self, k: usize) -> Result<(), EvalError> {
+        if !k.is_multiple_of(STOP_CHECK_SERIES) {
+            return Ok(());
+        }
+        if Instant::now() >= self.deadline {
+            return Err(EvalError::Timeout(
+                crate::storage::TIMED_OUT_IN_EVALUATION.into(),
+            ));
+        }
+        self.q
+            .check_stop()
+            .map_err(crate::storage::StorageError::into_eval)
+    }
+}
+
 /// One evaluation over a range of steps (the query's, or a subquery's).
 pub(crate) struct Evaluator<'a> {
     /// The storage.
@@ -55,10 +86,22 @@ impl<'a> Evaluator<'a> {
     pub fn check_deadline(&self) -> Result<(), EvalError> {
         if Instant::now() >= self.deadline {
             return Err(EvalError::Timeout(
-                "query timed out in expression evaluation".into(),
+                crate::storage::TIMED_OUT_IN_EVALUATION.into(),
             ));
         }
-        Ok(())
+        // The request's own deadline and cancellation, which the storage knows.
+        self.q
+            .check_stop()
+            .map_err(crate::storage::StorageError::into_eval)
+    }
+
+    /// What a worker thread checks inside a batch ([`StopCheck`]): the deadline and the
+    /// storage's stop signal, without the evaluator (which the batch's caller holds).
+    pub fn stop_check(&self) -> StopCheck<'a> {
+        StopCheck {
+            deadline: self.deadline,
+            q: self.q,
+        }
     }
 
     /// The `max_samples` error.

@@ -130,7 +130,7 @@ pub(crate) fn project(
             kept.push((n.to_owned(), v.to_owned()));
         }
     })
-    .map_err(|e| crate::engine::EvalError::Storage(e.0))?;
+    .map_err(crate::storage::StorageError::into_eval)?;
     let l = Labels::from_pairs(kept.drain(..));
     Ok((l, xxh3_64(key), hash.then(|| xxh3_64(hbuf))))
 }

@@ -9,7 +9,7 @@ use crate::engine::EvalError;
 use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::Evaluator;
 use crate::engine::parallel::{BATCH_SERIES, run_halves};
-use crate::storage::{SelectHints, SeriesSet};
+use crate::storage::{SelectHints, SeriesSet, StorageError};
 use crate::value::Series;
 
 /// Receives the output of a selector or range function batch by batch.
@@ -31,12 +31,15 @@ pub(crate) fn select<'q>(
         ..SelectHints::default()
     };
     ev.q.select(&vs.matchers, mint, maxt, &hints)
-        .map_err(|e| EvalError::Storage(format!("expanding series: {e}")))
+        .map_err(|e| match e.into_eval() {
+            EvalError::Storage(m) => EvalError::Storage(format!("expanding series: {m}")),
+            stop => stop,
+        })
 }
 
 /// The label set of series `i`.
 pub(crate) fn labels_of(set: &dyn SeriesSet, i: usize) -> Result<Labels, EvalError> {
-    set.labels(i).map_err(|e| EvalError::Storage(e.0))
+    set.labels(i).map_err(StorageError::into_eval)
 }
 
 /// Reads series `i` into `buf`.
@@ -45,7 +48,7 @@ pub(crate) fn read(
     i: usize,
     buf: &mut Vec<(i64, f64)>,
 ) -> Result<(), EvalError> {
-    set.samples(i, buf).map_err(|e| EvalError::Storage(e.0))
+    set.samples(i, buf).map_err(StorageError::into_eval)
 }
 
 /// The reference time of each step for `vs` (`ts - offset`, or the `@` time; `timestamp()`
@@ -92,6 +95,7 @@ pub(crate) fn eval_vector_into(
     let set = select(ev, vs, first_ref - lookback, last_ref, 0)?;
     let (start, interval) = (ev.start, ev.interval);
     let set_ref: &dyn SeriesSet = &*set;
+    let stop = ev.stop_check();
     let work = |r: std::ops::Range<usize>| -> Result<(StepVec, Vec<u32>), EvalError> {
         let mut part = StepVec::new(n);
         let mut counts = Vec::with_capacity(r.len());
@@ -99,6 +103,7 @@ pub(crate) fn eval_vector_into(
         let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
         for i in r {
+            stop.check_at(i)?;
             let mut count = 0u32;
             if n == 1 {
                 // One step: only the newest sample at or before it matters (the select
@@ -106,7 +111,7 @@ pub(crate) fn eval_vector_into(
                 col[0] = ABSENT;
                 let last = set_ref
                     .last_sample(i, &mut buf)
-                    .map_err(|e| EvalError::Storage(e.0))?;
+                    .map_err(StorageError::into_eval)?;
                 if let Some((t, v)) = last
                     && t >= first_ref - lookback
                     && !is_stale_nan(v)

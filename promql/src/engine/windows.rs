@@ -316,6 +316,7 @@ fn run(
     let start = ev.start;
     let interval = ev.interval;
     let mut any = vec![false; n];
+    let stop = ev.stop_check();
     let work = |r: std::ops::Range<usize>| -> Result<Part, EvalError> {
         let mut part = StepVec::new(n);
         let mut counts = Vec::with_capacity(r.len());
@@ -325,6 +326,7 @@ fn run(
         let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
         for i in r {
+            stop.check_at(i)?;
             src.load(i, &mut buf)?;
             // Windows are runs of `buf`: without a decrease in the series, none has one.
             let resets = matches!(f, RangeFn::Rate | RangeFn::Increase)

@@ -119,9 +119,9 @@ async fn run(
     let db = state.db.clone();
     let body = state
         .query
-        .run(deadline, move |engine| {
+        .run(deadline, move |engine, cancel| {
             let started = Instant::now();
-            let q = DbQueryable::new(db);
+            let q = DbQueryable::new(db).with_cancel(cancel.clone());
             let value = eval(engine, &q)?;
             let evaluated = started.elapsed();
             let mut buf = json::begin_success(4096);

@@ -3,7 +3,7 @@
 //! errors differently, as 2.42 does; the storage walk runs on the query threads.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use fedstore_storage::Matcher;
+use fedstore_storage::{Cancel, Matcher};
 
 use super::json;
 use super::params::{Form, MAX_TIME_MS, MIN_TIME_MS, parse_time};
@@ -43,16 +43,17 @@ fn parse_match(v: &[u8]) -> Result<Vec<Matcher>, impl std::fmt::Display> {
     fedstore_promql::parser::parse_selector_bytes(v)
 }
 
-/// Runs a storage walk on the query threads under `--query.timeout`.
+/// Runs a storage walk on the query threads under `--query.timeout`; the walk stops when
+/// its [`Cancel`] says so (deadline, request dropped).
 async fn on_query_threads<T: Send + 'static>(
     state: &AppState,
-    job: impl FnOnce() -> Result<T, fedstore_storage::Error> + Send + 'static,
+    job: impl FnOnce(&Cancel) -> Result<T, fedstore_storage::Error> + Send + 'static,
 ) -> Result<T, ApiError> {
     let deadline = state.query.deadline(None);
     state
         .query
-        .run(deadline, move |_| {
-            job().map_err(|e| fedstore_promql::EvalError::Storage(e.to_string()))
+        .run(deadline, move |_, cancel| {
+            job(cancel).map_err(crate::query::eval_error)
         })
         .await
         .map_err(|e: QueryFailure| e.api_error())
@@ -73,8 +74,8 @@ pub async fn series(
     let sets = matcher_sets(&form)
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
     let db = state.db.clone();
-    let body = on_query_threads(&state, move || {
-        let q = db.querier(start, end);
+    let body = on_query_threads(&state, move |cancel| {
+        let q = db.querier(start, end).with_cancel(cancel.clone());
         let set = q.select(&sets)?;
         let whole = start <= MIN_TIME_MS && end >= MAX_TIME_MS;
         let mut buf = json::begin_success(64 * set.len());
@@ -82,6 +83,7 @@ pub async fn series(
         let mut samples = Vec::new();
         let mut first = true;
         for i in 0..set.len() {
+            cancel.check_at(i)?;
             if !whole && !set.has_samples(i, &mut samples)? {
                 continue;
             }
@@ -109,7 +111,12 @@ pub async fn labels(
     let end = time_param(&form, "end", MAX_TIME_MS)?;
     let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
     let db = state.db.clone();
-    let names = on_query_threads(&state, move || db.querier(start, end).label_names(&sets)).await?;
+    let names = on_query_threads(&state, move |cancel| {
+        db.querier(start, end)
+            .with_cancel(cancel.clone())
+            .label_names(&sets)
+    })
+    .await?;
     let mut buf = json::begin_success(16 * names.len());
     json::write_str_array(&mut buf, &names);
     Ok(respond::json(&req, json::finish(buf)))
@@ -134,8 +141,10 @@ pub async fn label_values(
     let end = time_param(&form, "end", MAX_TIME_MS)?;
     let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
     let db = state.db.clone();
-    let values = on_query_threads(&state, move || {
-        db.querier(start, end).label_values(&name, &sets)
+    let values = on_query_threads(&state, move |cancel| {
+        db.querier(start, end)
+            .with_cancel(cancel.clone())
+            .label_values(&name, &sets)
     })
     .await?;
     let mut buf = json::begin_success(16 * values.len());

@@ -2,12 +2,12 @@
 //! `api.serveBuildInfo`, `serveRuntimeInfo`, `serveFlags`, `serveConfig`, `serveTSDBStatus`).
 //!
 //! `tsdb` is the cardinality view; unlike 2.42 (head only) it counts every series stored,
-//! head and blocks merged, as issue 10 asks, and its `headStats` describe the head.
+//! head and blocks, each once, as issue 10 asks (`Db::label_pair_counts`), and its
+//! `headStats` describe the head.
 
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use fedstore_storage::{MatchOp, Matcher};
 
 use super::json;
 use super::respond;
@@ -149,8 +149,8 @@ pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let deadline = state.query.deadline(None);
     let body = state
         .query
-        .run(deadline, move |_| {
-            tsdb_body(&db).map_err(|e| fedstore_promql::EvalError::Storage(e.to_string()))
+        .run(deadline, move |_, _| {
+            tsdb_body(&db).map_err(crate::query::eval_error)
         })
         .await
         .map_err(|e| e.api_error())?;
@@ -158,59 +158,18 @@ pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Error> {
-    let all = Matcher::new(MatchOp::NotEqual, "__name__", "")
-        .map_err(|e| fedstore_storage::Error::io("status/tsdb", std::io::Error::other(e)))?;
     let head = db.head();
-    // Head only (every series once): the counts are the head index's postings sizes. With
-    // blocks, a series may live in several places, so count the merged select.
-    let head_pairs = if db.blocks().is_empty() {
-        Some(if head.time_bounds().is_some() {
-            head.label_pair_counts()
-        } else {
-            Vec::new()
-        })
-    } else {
-        None
-    };
-    let q = db.querier(i64::MIN, i64::MAX);
-    let set = match head_pairs {
-        Some(_) => None,
-        None => Some(q.select(&[vec![all]])?),
-    };
-    // Series per metric name; per label name, series per value.
-    let mut by_name: HashMap<String, u64> = HashMap::new();
-    let mut by_pair: HashMap<String, HashMap<String, u64>> = HashMap::new();
-    if let Some(pairs) = head_pairs {
-        for (n, v, c) in pairs {
-            if n == "__name__" {
-                by_name.insert(v.clone(), c);
-            }
-            by_pair.entry(n).or_default().insert(v, c);
-        }
+    // Every series once, head and blocks: the head's postings plus what the blocks add,
+    // kept by the database between requests.
+    let pairs = db.label_pair_counts()?;
+    // Each pair is listed once: distinct values per label name and their bytes, with no
+    // string copied (only the ten entries of each list are written).
+    let mut per_name: HashMap<&str, (u64, u64)> = HashMap::new();
+    for (n, v, _) in &pairs {
+        let e = per_name.entry(n.as_str()).or_default();
+        e.0 += 1;
+        e.1 += v.len() as u64;
     }
-    if let Some(set) = &set {
-        // One label set at a time (built on demand), keys allocated only when new.
-        for i in 0..set.len() {
-            set.for_each_label(i, &mut |n, v| {
-                if n == "__name__" {
-                    bump(&mut by_name, v);
-                }
-                let values = match by_pair.get_mut(n) {
-                    Some(m) => m,
-                    None => by_pair.entry(n.to_owned()).or_default(),
-                };
-                bump(values, v);
-            })?;
-        }
-    }
-    // Distinct values per name, and their bytes.
-    let values: HashMap<&str, (u64, u64)> = by_pair
-        .iter()
-        .map(|(n, vs)| {
-            let bytes = vs.keys().map(|v| v.len() as u64).sum();
-            (n.as_str(), (vs.len() as u64, bytes))
-        })
-        .collect();
     let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
     let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
     let mut buf = json::begin_success(4096);
@@ -219,74 +178,81 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
         &mut buf,
         &[
             ("numSeries", Field::Int(head.num_series() as i64)),
-            ("numLabelPairs", Field::Int(head_label_pairs(head) as i64)),
+            ("numLabelPairs", Field::Int(head.num_label_pairs() as i64)),
             ("chunkCount", Field::Int(chunks as i64)),
             ("minTime", Field::Int(min_t)),
             ("maxTime", Field::Int(max_t)),
         ],
     );
-    let top = |buf: &mut Vec<u8>, key: &str, items: Vec<(String, u64)>| {
-        let mut items = items;
-        items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        items.truncate(TSDB_TOP);
-        buf.push(b',');
-        json::write_str(buf, key);
-        buf.extend_from_slice(b":[");
-        for (i, (name, value)) in items.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            buf.extend_from_slice(b"{\"name\":");
-            json::write_str(buf, name);
-            buf.extend_from_slice(b",\"value\":");
-            buf.extend_from_slice(itoa::Buffer::new().format(*value).as_bytes());
-            buf.push(b'}');
-        }
-        buf.push(b']');
-    };
-    top(
-        &mut buf,
-        "seriesCountByMetricName",
-        by_name.iter().map(|(n, c)| (n.clone(), *c)).collect(),
-    );
-    top(
-        &mut buf,
-        "labelValueCountByLabelName",
-        values.iter().map(|(n, v)| ((*n).to_owned(), v.0)).collect(),
-    );
-    top(
-        &mut buf,
-        "memoryInBytesByLabelName",
-        values.iter().map(|(n, v)| ((*n).to_owned(), v.1)).collect(),
-    );
-    top(
-        &mut buf,
-        "seriesCountByLabelValuePair",
-        by_pair
-            .iter()
-            .flat_map(|(n, vs)| vs.iter().map(move |(v, c)| (format!("{n}={v}"), *c)))
-            .collect(),
-    );
+    let by_name = pairs
+        .iter()
+        .filter(|p| p.0 == "__name__")
+        .map(|(_, v, c)| (Key::One(v), *c));
+    write_top(&mut buf, "seriesCountByMetricName", by_name.collect());
+    let values = per_name.iter().map(|(n, v)| (Key::One(n), v.0));
+    write_top(&mut buf, "labelValueCountByLabelName", values.collect());
+    let bytes = per_name.iter().map(|(n, v)| (Key::One(n), v.1));
+    write_top(&mut buf, "memoryInBytesByLabelName", bytes.collect());
+    let by_pair = pairs.iter().map(|(n, v, c)| (Key::Pair(n, v), *c));
+    write_top(&mut buf, "seriesCountByLabelValuePair", by_pair.collect());
     buf.push(b'}');
     Ok(json::finish(buf))
 }
 
-/// Adds one to `key`'s count, allocating the key only when it is new.
-fn bump(counts: &mut HashMap<String, u64>, key: &str) {
-    match counts.get_mut(key) {
-        Some(c) => *c += 1,
-        None => {
-            counts.insert(key.to_owned(), 1);
-        }
+/// The name of a `status/tsdb` entry: a label name or value, or a pair printed `name=value`.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    One(&'a str),
+    Pair(&'a str, &'a str),
+}
+
+impl Key<'_> {
+    /// The bytes of the printed name, without building it.
+    fn bytes(self) -> impl Iterator<Item = u8> {
+        let (a, b) = match self {
+            Key::One(s) => (s, None),
+            Key::Pair(n, v) => (n, Some(v)),
+        };
+        a.bytes()
+            .chain(b.map(|_| b'='))
+            .chain(b.into_iter().flat_map(str::bytes))
     }
 }
 
-/// Distinct label pairs in the head's index.
-fn head_label_pairs(head: &fedstore_storage::Head) -> usize {
-    head.label_names()
-        .iter()
-        .map(|n| head.label_values(n).len())
-        .sum()
+/// `,"key":[...]` with the ten largest `items`, ties by name (2.42's order).
+fn write_top(buf: &mut Vec<u8>, key: &str, mut items: Vec<(Key<'_>, u64)>) {
+    let order = |a: &(Key<'_>, u64), b: &(Key<'_>, u64)| {
+        b.1.cmp(&a.1).then_with(|| a.0.bytes().cmp(b.0.bytes()))
+    };
+    if items.len() > TSDB_TOP {
+        items.select_nth_unstable_by(TSDB_TOP - 1, order);
+        items.truncate(TSDB_TOP);
+    }
+    items.sort_by(order);
+    buf.push(b',');
+    json::write_str(buf, key);
+    buf.extend_from_slice(b":[");
+    let mut name = String::new();
+    for (i, (k, value)) in items.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"name\":");
+        match *k {
+            Key::One(s) => json::write_str(buf, s),
+            Key::Pair(n, v) => {
+                name.clear();
+                name.push_str(n);
+                name.push('=');
+                name.push_str(v);
+                json::write_str(buf, &name);
+            }
+        }
+        buf.extend_from_slice(b",\"value\":");
+        buf.extend_from_slice(itoa::Buffer::new().format(*value).as_bytes());
+        buf.push(b'}');
+    }
+    buf.push(b']');
 }
 
 /// A duration in ms as Prometheus prints one (`15d`, `5m`, `1h30m`, `0s`).

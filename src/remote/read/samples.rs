@@ -35,6 +35,10 @@ pub fn encode(
         result.clear();
         let mut count = 0usize;
         for i in 0..set.len() {
+            // A client gone stops the walk (the answer is dropped anyway).
+            if i % fedstore_storage::CHECK_EVERY == 0 {
+                storage.check_stop().map_err(|e| ReadError::internal(e.0))?;
+            }
             set.samples(i, &mut samples)
                 .map_err(|e| ReadError::internal(e.0))?;
             // A selected series without samples in the range is not answered (2.42 selects

@@ -465,7 +465,7 @@ impl ChunkFiles {
         f: &mut dyn FnMut(ChunkMeta, &[u8]),
     ) {
         let cut = self.truncated_before.load(Ordering::Acquire);
-        let mut wanted: Vec<u64> = Vec::new();
+        let mut wanted = ChainPositions::default();
         let mut pos = newest;
         // Whether to go on from `m`, noting it when it overlaps.
         let mut step = |m: ChunkMeta, pos: u64| {
@@ -501,7 +501,7 @@ impl ChunkFiles {
                 let files = self.files.read();
                 let mut cached = FileCache::default();
                 while next > 0 {
-                    match cached.record(&files, wanted[next - 1], cut) {
+                    match cached.record(&files, wanted.get(next - 1), cut) {
                         Some(Some((m, data))) => f(m, data),
                         Some(None) => {}
                         None => break,
@@ -510,7 +510,7 @@ impl ChunkFiles {
                 }
             }
             if next > 0 {
-                self.with_chunk(wanted[next - 1], |m, data| f(m, data));
+                self.with_chunk(wanted.get(next - 1), |m, data| f(m, data));
                 next -= 1;
             }
         }
@@ -616,6 +616,40 @@ impl ChunkFiles {
     }
 }
 
+/// The positions of the chunks one read wants, newest first: inline up to
+/// [`INLINE_POSITIONS`] (a 2 h head range is 4-8 chunks), so a read allocates nothing.
+#[derive(Default)]
+struct ChainPositions {
+    inline: [u64; INLINE_POSITIONS],
+    len: usize,
+    more: Vec<u64>,
+}
+
+/// Chunk positions a read keeps without allocating: 16 chunks of 120 samples at 15 s are 8 h.
+const INLINE_POSITIONS: usize = 16;
+
+impl ChainPositions {
+    fn push(&mut self, pos: u64) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = pos,
+            None => self.more.push(pos),
+        }
+        self.len += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Position `i` (`i < len()`).
+    fn get(&self, i: usize) -> u64 {
+        match self.inline.get(i) {
+            Some(&p) => p,
+            None => self.more[i - INLINE_POSITIONS],
+        }
+    }
+}
+
 /// The file of the last record looked up under one lock of the file list (a chain runs
 /// through few files).
 #[derive(Default)]
@@ -704,6 +738,34 @@ mod tests {
 
     fn samples(files: &ChunkFiles, pos: u64) -> Option<Vec<(i64, f64)>> {
         files.with_chunk(pos, |m, data| XorIter::new(data, m.num).collect())
+    }
+
+    /// A range read gets only the chunks overlapping it, oldest first, found by their
+    /// headers (the others are not handed out, so not decoded), over chains longer than the
+    /// positions kept inline.
+    #[test]
+    fn range_reads_skip_chunks_outside_the_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
+        // 40 chunks, chunk k holding t = k*10_000 .. k*10_000 + 1190.
+        let mut newest = NO_CHUNK;
+        for k in 0..40i64 {
+            newest = files.append(newest, &chunk(k * 10_000, 120));
+        }
+        for (mint, maxt, want) in [
+            (i64::MIN, i64::MAX, (0..40).collect::<Vec<i64>>()),
+            (391_000, i64::MAX, vec![39]),
+            (395_000, i64::MAX, vec![]),
+            (391_190, 391_190, vec![39]),
+            (11_190, 11_190, vec![1]),
+            (5_000, 25_000, vec![1, 2]),
+            (1_191, 9_999, vec![]),
+            (0, 0, vec![0]),
+        ] {
+            let mut got = Vec::new();
+            files.for_each_chunk_in(newest, mint, maxt, &mut |m, _| got.push(m.min_t / 10_000));
+            assert_eq!(got, want, "[{mint}, {maxt}]");
+        }
     }
 
     #[test]

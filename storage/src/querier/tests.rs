@@ -327,3 +327,50 @@ fn select_out_of_label_order_sorts_label_sets() {
     let labels: Vec<Labels> = (0..set.len()).map(|i| set.labels(i).unwrap()).collect();
     assert!(labels.is_sorted_by(|a, b| a < b), "{labels:?}");
 }
+
+/// A select, label names and label values over more series than [`crate::CHECK_EVERY`]
+/// stop with the reason of their [`crate::Cancel`]: deadline passed, or canceled; with
+/// blocks and head (a merge), and with the head alone.
+#[test]
+fn walks_stop_when_their_cancel_says_so() {
+    use crate::cancel::{Cancel, Stop};
+    use crate::error::Error;
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let n = 3 * crate::CHECK_EVERY;
+    let series: Vec<(Labels, i64, i64)> = (0..n)
+        .map(|i| {
+            (
+                must_labels(&[("__name__", "up"), ("i", &i.to_string())]),
+                0,
+                5 * H,
+            )
+        })
+        .collect();
+    load_series(&db, series);
+    let up = || vec![parse_selector("up").unwrap()];
+    for phase in ["head only", "blocks and head"] {
+        let past = Cancel::new(Some(std::time::Instant::now()));
+        let canceled = Cancel::new(None);
+        canceled.cancel();
+        for (cancel, want) in [(past, Stop::Timeout), (canceled, Stop::Canceled)] {
+            let q = db.querier(i64::MIN, i64::MAX).with_cancel(cancel);
+            let stopped =
+                |r: Result<usize, Error>| matches!(r, Err(Error::Stopped(s)) if s == want);
+            assert!(stopped(q.select(&up()).map(|s| s.len())), "{phase} select");
+            assert!(
+                stopped(q.label_names(&up()).map(|v| v.len())),
+                "{phase} names"
+            );
+            assert!(
+                stopped(q.label_values("i", &up()).map(|v| v.len())),
+                "{phase} values"
+            );
+        }
+        // Without a stop signal the same walks answer.
+        let q = db.querier(i64::MIN, i64::MAX);
+        assert_eq!(q.select(&up()).unwrap().len(), n, "{phase}");
+        db.compact().unwrap();
+        assert!(!db.blocks().is_empty());
+    }
+}

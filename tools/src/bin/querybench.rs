@@ -12,11 +12,12 @@
 //! growth of the server during a row's requests is polled every 5 ms from `/proc`. A server that
 //! does not answer a query API (404) gets `-` in its cells.
 //!
-//! With `--interleave` every server is up at once and each row's requests go round the servers
-//! (one request each in turn), so the machine's noise falls on all of them alike. With
-//! `--keep-dir` the loaded data dirs stay there and a later run with the same dataset reuses
-//! them (servers restart on their data instead of being loaded again): a new fedstore build can
-//! be measured against the same loaded peers.
+//! With `--interleave` all servers are loaded at once and each row's timed requests go to
+//! them in turn (one request per server per round) instead of one server after the other.
+//!
+//! With `--keep-dir` the loaded data dirs stay there and a later run with the same dataset
+//! reuses them (the servers restart on their data instead of being loaded again), so a new
+//! fedstore build meets the same loaded peers.
 //!
 //! Example (the 50k-series run): `target/release/querybench --series 50000`.
 
@@ -99,13 +100,24 @@ struct Args {
     /// request printed, so it can be profiled; stop earlier by removing the printed file.
     #[arg(long, default_value_t = 0)]
     hold_secs: u64,
-    /// Keep every server up at once and take each row's requests round the servers in turn.
+    /// Before fedstore's rows, wait until its data directory holds this many blocks (with
+    /// `--samples` over 3 h of data, its compaction cuts 2 h blocks within a minute), so the
+    /// rows read head and blocks.
+    #[arg(long, default_value_t = 0)]
+    blocks: usize,
+    /// Keep every server of `--only` loaded at once (each on its own data dir) and time each
+    /// row's requests in turn across them, so the shared machine's noise falls on all alike
+    /// (needs the memory of all three: ~2 GiB at 200k series). `--hold-secs` is ignored.
     #[arg(long)]
     interleave: bool,
     /// Keep the loaded data dirs here (not removed at the end) and reuse the ones a previous
     /// run with the same `--series` and `--samples` loaded.
     #[arg(long)]
     keep_dir: Option<PathBuf>,
+    /// Timed repetitions for a row whose warm-up took under a second on every server (cheap
+    /// rows are the noisiest); 0 = `--reps`.
+    #[arg(long, default_value_t = 0)]
+    fast_reps: usize,
 }
 
 /// The histogram's metric name and buckets.
@@ -368,26 +380,24 @@ fn main() -> Result<()> {
             .end_ms = kept_end_ms(&work, &args)?;
     }
     let rows = rows();
-    let runs = if args.interleave {
-        run_interleaved(&args, &data, &rows, &work)
-    } else {
-        let mut runs = Vec::new();
-        for &server in &args.only {
-            eprintln!("=== {}", server.label());
-            let dir = server_dir(&work, server);
-            std::fs::create_dir_all(&dir)?;
-            let mut run = Run::default();
-            if let Err(e) = run_server(&args, &data, &rows, server, &dir, &mut run) {
-                eprintln!("{}: {e:#}", server.label());
-                run.error = Some(format!("{e:#}"));
-            }
-            if args.keep_dir.is_none() {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            runs.push((server, run));
+    let mut runs = Vec::new();
+    if args.interleave {
+        runs = run_interleaved(&args, &data, &rows, &work);
+    }
+    for &server in args.only.iter().filter(|_| !args.interleave) {
+        eprintln!("=== {}", server.label());
+        let dir = work.join(format!("{server:?}").to_lowercase());
+        std::fs::create_dir_all(&dir)?;
+        let mut run = Run::default();
+        if let Err(e) = run_server(&args, &data, &rows, server, &dir, &mut run) {
+            eprintln!("{}: {e:#}", server.label());
+            run.error = Some(format!("{e:#}"));
         }
-        runs
-    };
+        if args.keep_dir.is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        runs.push((server, run));
+    }
     if args.keep_dir.is_none() {
         let _ = std::fs::remove_dir_all(&work);
     }
@@ -404,8 +414,105 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn server_dir(work: &Path, server: Server) -> PathBuf {
-    work.join(format!("{server:?}").to_lowercase())
+fn run_server(
+    args: &Args,
+    data: &Arc<Data>,
+    rows: &[Row],
+    server: Server,
+    dir: &Path,
+    run: &mut Run,
+) -> Result<()> {
+    let mut live = prepare(args, data, server, dir, run)?;
+    for row in rows {
+        let cell = if live.api {
+            measure(args, live.addr, live.child.pid(), &(row.path)(data.end_ms))
+        } else {
+            Cell {
+                note: Some("no query API".into()),
+                ..Cell::default()
+            }
+        };
+        print_cell(row, &cell);
+        run.cells.push(cell);
+        live.child
+            .check_alive()
+            .with_context(|| format!("see {}", live.log.display()))?;
+    }
+    if args.hold_secs > 0 {
+        hold(args, live.addr, live.child.pid(), rows, data, dir)?;
+    }
+    live.child.stop(Duration::from_secs(60));
+    Ok(())
+}
+
+/// A started and loaded server.
+struct Live {
+    child: ChildGuard,
+    addr: SocketAddr,
+    log: PathBuf,
+    /// Whether it answers the query API (not 404).
+    api: bool,
+}
+
+fn print_cell(row: &Row, cell: &Cell) {
+    eprintln!(
+        "  {:16} {:>10} series {:>8} bytes {:>11} RSS +{} MiB {}",
+        row.key,
+        cell.median.map_or("-".into(), fmt_dur),
+        cell.series.map_or("-".into(), |s| s.to_string()),
+        cell.bytes,
+        cell.rss_growth_kib / 1024,
+        cell.note.as_deref().unwrap_or("")
+    );
+}
+
+/// Every server of `--only` started and loaded, each with its own data dir under `work`, then
+/// every row measured on all of them at once, request by request in turn
+/// ([`measure_interleaved`]).
+fn run_interleaved(args: &Args, data: &Arc<Data>, rows: &[Row], work: &Path) -> Vec<(Server, Run)> {
+    let mut runs: Vec<(Server, Run)> = Vec::new();
+    let mut lives: Vec<(usize, Live)> = Vec::new();
+    for &server in &args.only {
+        eprintln!("=== {} (loading)", server.label());
+        let dir = work.join(format!("{server:?}").to_lowercase());
+        let mut run = Run::default();
+        match std::fs::create_dir_all(&dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| prepare(args, data, server, &dir, &mut run))
+        {
+            Ok(live) if live.api => lives.push((runs.len(), live)),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("{}: {e:#}", server.label());
+                run.error = Some(format!("{e:#}"));
+            }
+        }
+        runs.push((server, run));
+    }
+    eprintln!("=== rows, requests interleaved across the loaded servers");
+    for row in rows {
+        let path = (row.path)(data.end_ms);
+        let targets: Vec<(SocketAddr, u32)> =
+            lives.iter().map(|(_, l)| (l.addr, l.child.pid())).collect();
+        let cells = measure_interleaved(args, &targets, &path);
+        for ((k, _), cell) in lives.iter().zip(cells) {
+            eprintln!("  {}:", runs[*k].0.label());
+            print_cell(row, &cell);
+            runs[*k].1.cells.push(cell);
+        }
+        for (k, run) in runs.iter_mut().enumerate() {
+            if !lives.iter().any(|(i, _)| *i == k) {
+                run.1.cells.push(Cell {
+                    note: Some("no query API".into()),
+                    ..Cell::default()
+                });
+            }
+        }
+    }
+    for (_, mut live) in lives {
+        live.child.stop(Duration::from_secs(60));
+    }
+    runs
 }
 
 /// The data's end time of a kept work dir (written by the run that loaded it), or now's
@@ -436,19 +543,10 @@ fn kept_end_ms(work: &Path, args: &Args) -> Result<i64> {
     Ok(end)
 }
 
-/// A server started and holding the dataset.
-struct Live {
-    server: Server,
-    child: ChildGuard,
-    addr: SocketAddr,
-    log: PathBuf,
-    /// Whether it answers the query API (not 404).
-    api: bool,
-}
-
-/// Starts `server` on `dir`, loads the dataset unless a kept dir already holds it, and waits
-/// until the last series loaded answers.
-fn bring_up(
+/// Starts `server` on its data dir under `dir`, loads the samples (unless `--keep-dir` holds
+/// them from an earlier run) and waits until they answer; `run` gets the load time and the RSS
+/// after it.
+fn prepare(
     args: &Args,
     data: &Arc<Data>,
     server: Server,
@@ -479,7 +577,7 @@ fn bring_up(
     let loaded_flag = dir.join("loaded");
     let reuse = args.keep_dir.is_some() && loaded_flag.exists();
     if reuse {
-        eprintln!("  reusing the data loaded before in {}", dir.display());
+        eprintln!("  reusing the samples loaded before in {}", dir.display());
     } else {
         // All three take Prometheus remote write at the same path.
         load(args, data, &format!("http://{addr}/api/v1/write"))?;
@@ -522,7 +620,20 @@ fn bring_up(
     )?;
     if !reuse {
         run.load = Some(t.elapsed());
-        std::fs::write(&loaded_flag, "")?;
+        if args.keep_dir.is_some() {
+            std::fs::write(&loaded_flag, "")?;
+        }
+    }
+    if server == Server::Fedstore && args.blocks > 0 {
+        let data_dir = dir.join("data");
+        procs::wait_until(
+            &mut child,
+            &log,
+            Duration::from_secs(600),
+            "blocks to be written",
+            || Ok(count_blocks(&data_dir) >= args.blocks),
+        )?;
+        eprintln!("  {} blocks written", count_blocks(&data_dir));
     }
     thread::sleep(Duration::from_secs(3));
     run.rss_after_load_kib = procs::rss_kib(child.pid()).map_or(0, |m| m.0);
@@ -534,7 +645,6 @@ fn bring_up(
         if api { "" } else { "; no query API (404)" }
     );
     Ok(Live {
-        server,
         child,
         addr,
         log,
@@ -542,115 +652,13 @@ fn bring_up(
     })
 }
 
-fn run_server(
-    args: &Args,
-    data: &Arc<Data>,
-    rows: &[Row],
-    server: Server,
-    dir: &Path,
-    run: &mut Run,
-) -> Result<()> {
-    let mut live = bring_up(args, data, server, dir, run)?;
-    for row in rows {
-        let cell = if live.api {
-            measure(args, live.addr, live.child.pid(), &(row.path)(data.end_ms))
-        } else {
-            no_api_cell()
-        };
-        print_cell(row, &cell);
-        run.cells.push(cell);
-        live.child
-            .check_alive()
-            .with_context(|| format!("see {}", live.log.display()))?;
-    }
-    if args.hold_secs > 0 {
-        hold(args, live.addr, live.child.pid(), rows, data, dir)?;
-    }
-    live.child.stop(Duration::from_secs(60));
-    Ok(())
-}
-
-/// Every server up at once; each row's warm-up and timed requests go round them in turn.
-fn run_interleaved(args: &Args, data: &Arc<Data>, rows: &[Row], work: &Path) -> Vec<(Server, Run)> {
-    let mut runs: Vec<(Server, Run)> = Vec::new();
-    let mut live = Vec::new();
-    for &server in &args.only {
-        eprintln!("=== {}", server.label());
-        let dir = server_dir(work, server);
-        let mut run = Run::default();
-        match std::fs::create_dir_all(&dir)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| bring_up(args, data, server, &dir, &mut run))
-        {
-            Ok(l) => live.push(l),
-            Err(e) => {
-                eprintln!("{}: {e:#}", server.label());
-                run.error = Some(format!("{e:#}"));
-            }
-        }
-        runs.push((server, run));
-    }
-    for row in rows {
-        let path = (row.path)(data.end_ms);
-        let mut acc: Vec<(Cell, Vec<Duration>)> = vec![(Cell::default(), Vec::new()); live.len()];
-        for rep in 0..=args.reps {
-            // Rotate who goes first so no server always follows the same one.
-            for k in 0..live.len() {
-                let i = (k + rep) % live.len();
-                let l = &live[i];
-                if !l.api
-                    || acc[i]
-                        .0
-                        .note
-                        .as_deref()
-                        .is_some_and(|n| !n.starts_with("HTTP"))
-                {
-                    continue;
-                }
-                let (cell, times) = &mut acc[i];
-                timed(l.addr, l.child.pid(), &path, rep > 0, cell, times);
-            }
-        }
-        for (l, (mut cell, mut times)) in live.iter_mut().zip(acc) {
-            if l.api {
-                times.sort();
-                cell.median = times.get(times.len() / 2).copied();
-            } else {
-                cell = no_api_cell();
-            }
-            eprint!("{:>22}: ", l.server.label());
-            print_cell(row, &cell);
-            if let Some((_, run)) = runs.iter_mut().find(|(s, _)| *s == l.server) {
-                run.cells.push(cell);
-            }
-            if let Err(e) = l.child.check_alive() {
-                eprintln!("{}: {e:#} (see {})", l.server.label(), l.log.display());
-            }
-        }
-    }
-    for mut l in live {
-        l.child.stop(Duration::from_secs(60));
-    }
-    runs
-}
-
-fn no_api_cell() -> Cell {
-    Cell {
-        note: Some("no query API".into()),
-        ..Cell::default()
-    }
-}
-
-fn print_cell(row: &Row, cell: &Cell) {
-    eprintln!(
-        "  {:16} {:>10} series {:>8} bytes {:>11} RSS +{} MiB {}",
-        row.key,
-        cell.median.map_or("-".into(), fmt_dur),
-        cell.series.map_or("-".into(), |s| s.to_string()),
-        cell.bytes,
-        cell.rss_growth_kib / 1024,
-        cell.note.as_deref().unwrap_or("")
-    );
+/// Block directories (26-character ULID names) in a fedstore data directory.
+fn count_blocks(data: &Path) -> usize {
+    std::fs::read_dir(data).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| e.file_name().len() == 26 && e.path().is_dir())
+            .count()
+    })
 }
 
 /// Keeps the loaded server up for `--hold-secs` (or until the printed file is removed),
@@ -794,45 +802,80 @@ fn load(args: &Args, data: &Arc<Data>, url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Times `path` `--reps` times after a warm-up.
+/// Times `path` `--reps` times after a warm-up while a thread polls the server's RSS.
 fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
-    let mut cell = Cell::default();
-    let mut times = Vec::new();
-    for rep in 0..=args.reps {
-        if !timed(addr, pid, path, rep > 0, &mut cell, &mut times) {
-            break;
-        }
-    }
-    times.sort();
-    cell.median = times.get(times.len() / 2).copied();
-    cell
+    measure_interleaved(args, &[(addr, pid)], path)
+        .pop()
+        .unwrap_or_default()
 }
 
-/// One request of `path` while a thread polls the server's RSS: its time goes into `times`
-/// when `counted` (the warm-up's does not), its size, series count, error and peak RSS growth
-/// into `cell`. False when the request failed outright (no answer).
-fn timed(
-    addr: SocketAddr,
-    pid: u32,
-    path: &str,
-    counted: bool,
-    cell: &mut Cell,
-    times: &mut Vec<Duration>,
-) -> bool {
-    let base = procs::rss_kib(pid).map_or(0, |m| m.0);
-    let peak = Arc::new(AtomicU64::new(base));
+/// One row on several loaded servers: a warm-up on each, then `--reps` rounds of one timed
+/// request per server in turn, so the machine's noise falls on all of them alike. One thread
+/// polls every server's RSS during the row.
+fn measure_interleaved(args: &Args, targets: &[(SocketAddr, u32)], path: &str) -> Vec<Cell> {
+    let pids: Vec<u32> = targets.iter().map(|t| t.1).collect();
+    let bases: Vec<u64> = pids
+        .iter()
+        .map(|&p| procs::rss_kib(p).map_or(0, |m| m.0))
+        .collect();
+    let peaks: Arc<Vec<AtomicU64>> = Arc::new(bases.iter().map(|&b| AtomicU64::new(b)).collect());
     let stop = Arc::new(AtomicBool::new(false));
     let poller = {
-        let (peak, stop) = (peak.clone(), stop.clone());
+        let (peaks, stop, pids) = (peaks.clone(), stop.clone(), pids.clone());
         thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Some((rss, _)) = procs::rss_kib(pid) {
-                    peak.fetch_max(rss, Ordering::Relaxed);
+                for (k, &pid) in pids.iter().enumerate() {
+                    if let Some((rss, _)) = procs::rss_kib(pid) {
+                        peaks[k].fetch_max(rss, Ordering::Relaxed);
+                    }
                 }
                 thread::sleep(Duration::from_millis(5));
             }
         })
     };
+    let mut cells = vec![Cell::default(); targets.len()];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); targets.len()];
+    let mut failed = vec![false; targets.len()];
+    let mut reps = args.reps;
+    let mut rep = 0;
+    while rep <= reps {
+        let mut slowest = Duration::ZERO;
+        // Rotate who goes first, so no server always follows the same one.
+        for j in 0..targets.len() {
+            let k = (j + rep) % targets.len();
+            let addr = targets[k].0;
+            if failed[k] {
+                continue;
+            }
+            match request(addr, path, &mut cells[k]) {
+                Some(elapsed) if rep > 0 => times[k].push(elapsed),
+                Some(elapsed) => {
+                    // The warm-up pays what a server computes once and keeps (fedstore's
+                    // block cardinality for `status/tsdb`): printed, not in the median.
+                    eprintln!("  warm-up {} {addr}{path}", fmt_dur(elapsed));
+                    slowest = slowest.max(elapsed);
+                }
+                None => failed[k] = true,
+            }
+        }
+        if rep == 0 && slowest < Duration::from_secs(1) {
+            reps = reps.max(args.fast_reps);
+        }
+        rep += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.join();
+    for (k, cell) in cells.iter_mut().enumerate() {
+        times[k].sort();
+        cell.median = times[k].get(times[k].len() / 2).copied();
+        cell.rss_growth_kib = peaks[k].load(Ordering::Relaxed).saturating_sub(bases[k]);
+    }
+    cells
+}
+
+/// One request of a row: its time (an error answer is timed too: the server did the work,
+/// and the cell is marked), `None` when the request failed.
+fn request(addr: SocketAddr, path: &str, cell: &mut Cell) -> Option<Duration> {
     let mut body = Vec::new();
     let keep = path.starts_with("/api/v1/query");
     let r = http::get(addr, path, &[], Duration::from_secs(600), &mut |b| {
@@ -840,11 +883,6 @@ fn timed(
             body.extend_from_slice(b);
         }
     });
-    stop.store(true, Ordering::Relaxed);
-    let _ = poller.join();
-    cell.rss_growth_kib = cell
-        .rss_growth_kib
-        .max(peak.load(Ordering::Relaxed).saturating_sub(base));
     match r {
         Ok(resp) if resp.status == 200 => {
             cell.bytes = resp.body_bytes;
@@ -852,13 +890,9 @@ fn timed(
                 let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 cell.series = v["data"]["result"].as_array().map(Vec::len);
             }
-            if counted {
-                times.push(resp.elapsed);
-            }
-            true
+            Some(resp.elapsed)
         }
         Ok(resp) => {
-            // Timed like an answer (the server did the work), marked in the table.
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             cell.note = Some(format!(
                 "HTTP {} {}",
@@ -866,15 +900,24 @@ fn timed(
                 v["errorType"].as_str().unwrap_or("")
             ));
             cell.error_text = v["error"].as_str().map(str::to_owned);
-            if counted {
-                times.push(resp.elapsed);
-            }
-            true
+            Some(resp.elapsed)
         }
         Err(e) => {
             cell.note = Some(format!("{e}"));
-            false
+            None
         }
+    }
+}
+
+/// "5 runs", or "5 runs (15 for rows under a second)" with `--fast-reps`.
+fn reps_text(args: &Args) -> String {
+    if args.fast_reps > args.reps {
+        format!(
+            "{} runs ({} for rows under a second)",
+            args.reps, args.fast_reps
+        )
+    } else {
+        format!("{} runs", args.reps)
     }
 }
 
@@ -920,13 +963,13 @@ fn render_table(args: &Args, data: &Data, rows: &[Row], runs: &[(Server, Run)]) 
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{} series ({} node instances x 1,000, {} `job:` series, {} histogram buckets) x {} samples at 15 s; median of {} runs; load average at the end {:.1}.\n",
+        "{} series ({} node instances x 1,000, {} `job:` series, {} histogram buckets) x {} samples at 15 s; median of {}; load average at the end {:.1}.\n",
         data.len(),
         data.spec.instances,
         data.spec.aggregated,
         data.len() - data.first_bucket,
         data.samples,
-        args.reps,
+        reps_text(args),
         procs::loadavg().unwrap_or(f64::NAN)
     );
     let _ = writeln!(

@@ -717,3 +717,100 @@ fn by_aggregation_projects_labels_but_checks_whole_sets() {
         [r#"{x="1"} 3"#]
     );
 }
+
+/// A storage that asks the engine to stop once 100 series were read, counting the reads.
+struct StopsAfterReads {
+    inner: MemStorage,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+struct CountingSet<'a> {
+    inner: Box<dyn crate::storage::SeriesSet + 'a>,
+    reads: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl crate::storage::Queryable for StopsAfterReads {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint_ms: i64,
+        maxt_ms: i64,
+        hints: &crate::storage::SelectHints,
+    ) -> Result<Box<dyn crate::storage::SeriesSet + '_>, crate::storage::StorageError> {
+        let inner = self.inner.select(matchers, mint_ms, maxt_ms, hints)?;
+        Ok(Box::new(CountingSet {
+            inner,
+            reads: &self.reads,
+        }))
+    }
+
+    fn check_stop(&self) -> Result<(), crate::storage::StorageError> {
+        if self.reads.load(std::sync::atomic::Ordering::Relaxed) >= 100 {
+            return Err(crate::storage::StorageError::timeout());
+        }
+        Ok(())
+    }
+}
+
+impl crate::storage::SeriesSet for CountingSet<'_> {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn labels(&self, i: usize) -> Result<Labels, crate::storage::StorageError> {
+        self.inner.labels(i)
+    }
+
+    fn samples(
+        &self,
+        i: usize,
+        out: &mut Vec<(i64, f64)>,
+    ) -> Result<(), crate::storage::StorageError> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.samples(i, out)
+    }
+
+    fn last_sample(
+        &self,
+        i: usize,
+        buf: &mut Vec<(i64, f64)>,
+    ) -> Result<Option<(i64, f64)>, crate::storage::StorageError> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.last_sample(i, buf)
+    }
+}
+
+/// The storage's stop signal is checked inside a batch of series, not only between batches:
+/// a range query over 4,000 series (one batch) stops after about 100 reads with 2.42's
+/// evaluation timeout, in the selector and in the range-function loops.
+#[test]
+fn a_stop_from_storage_ends_the_walk_inside_a_batch() {
+    let mut mem = MemStorage::new();
+    let n = 4000;
+    for i in 0..n {
+        let l = Labels::from_pairs([("__name__", "m"), ("i", i.to_string().as_str())]);
+        for k in 0..40 {
+            mem.append(&l, k * 15 * S, k as f64);
+        }
+    }
+    mem.finish();
+    let e = Engine::new(EngineOptions::default());
+    for q in ["m", "rate(m[5m])"] {
+        let st = StopsAfterReads {
+            inner: mem.clone(),
+            reads: Default::default(),
+        };
+        let expr = crate::parser::parse_expr(q).unwrap();
+        assert_eq!(
+            e.range(&st, &expr, 300 * S, 585 * S, 15 * S),
+            Err(EvalError::Timeout(
+                "query timed out in expression evaluation".into()
+            )),
+            "{q}"
+        );
+        let reads = st.reads.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(reads < n / 4, "{q}: {reads} series read after the stop");
+    }
+}
