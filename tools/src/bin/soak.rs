@@ -4,7 +4,11 @@
 //! then for `--duration-s` runs at the same time:
 //! - `--federates` threads each fetching the full `/federate` (every series) in a loop;
 //! - `--senders` remote-write threads at `--rate` samples/s in total (each owns a slice of the
-//!   series and sends its rounds in time order, so nothing is out of order);
+//!   series and sends its rounds in time order, so nothing is out of order). A round's samples
+//!   carry the wall-clock time it starts at, so the data stays inside `/federate`'s and the
+//!   queries' lookback however far the achieved rate falls short of `--rate` (with timestamps
+//!   a fixed step apart, a short rate let them fall minutes behind: federates then answered
+//!   nothing and looked fast);
 //! - `--queriers` threads running instant queries over the written data.
 //!
 //! Records fedstore's RSS (and its heap / mapped-file split) every second and checks that its
@@ -148,7 +152,8 @@ struct Run {
     /// Samples in requests that failed (not acknowledged; may or may not be stored).
     unacked: AtomicU64,
     federate_series: AtomicU64,
-    federate_ms: Mutex<Vec<u64>>,
+    /// Per full (200) federate answer: milliseconds and series lines.
+    federate_ms: Mutex<Vec<(u64, u64)>>,
 }
 
 /// The label bytes of series `i` (node-exporter-like, sorted, as Prometheus sends them).
@@ -194,8 +199,9 @@ fn post(agent: &ureq::Agent, url: &str, pb: &[u8], enc: &mut snap::raw::Encoder)
     }
 }
 
-/// Sends series `range` with one sample each at `t`, in requests of `batch` samples.
-/// Returns false when a request was not acknowledged.
+/// Sends series `range` with one sample each at `t` (value `round + i`: a counter), in
+/// requests of `batch` samples. Returns false when a request was not acknowledged.
+#[allow(clippy::too_many_arguments)]
 fn send_round(
     run: &Run,
     agent: &ureq::Agent,
@@ -203,6 +209,7 @@ fn send_round(
     range: std::ops::Range<usize>,
     batch: usize,
     t: i64,
+    round: i64,
     enc: &mut snap::raw::Encoder,
 ) -> bool {
     let mut pb = Vec::with_capacity(batch * 160);
@@ -212,7 +219,7 @@ fn send_round(
     for chunk in ids.chunks(batch) {
         pb.clear();
         for &i in chunk {
-            let v = (t / 1000) as f64 + i as f64;
+            let v = round as f64 + i as f64;
             encode_series(&labels[i], &[(t, v)], &mut scratch, &mut pb);
         }
         let status = post(agent, &run.write_url, &pb, enc);
@@ -241,7 +248,7 @@ fn federate_loop(run: &Run) {
                     run.federate_series
                         .fetch_add(lines.samples, Ordering::Relaxed);
                     if let Ok(mut v) = run.federate_ms.lock() {
-                        v.push(started.elapsed().as_millis() as u64);
+                        v.push((started.elapsed().as_millis() as u64, lines.samples));
                     }
                 } else {
                     // A refusal (503 when the queue is full): back off a little.
@@ -330,10 +337,9 @@ fn main() -> Result<()> {
     eprintln!("encoding labels of {} series ...", args.series);
     let labels: Arc<Vec<Vec<u8>>> = Arc::new((0..args.series).map(labels_of).collect());
 
-    // Rounds: every series gets one sample per round; the timestamp step keeps sample time
-    // close to wall time at the asked rate.
-    let step_ms = ((1000 * args.series as u64) / args.rate).max(1) as i64;
-    let t0 = now_ms() - step_ms;
+    // Rounds: every series gets one sample per round, at the wall-clock time the round starts
+    // (at least a millisecond after the sender's previous round).
+    let t0 = now_ms();
     eprintln!(
         "initial load: one sample for each of {} series ...",
         args.series
@@ -348,7 +354,7 @@ fn main() -> Result<()> {
             s.spawn(move || {
                 let agent = fedstore_tools::remote_write::agent();
                 let mut enc = snap::raw::Encoder::new();
-                send_round(run, &agent, labels, range, batch, t0, &mut enc);
+                send_round(run, &agent, labels, range, batch, t0, 0, &mut enc);
             });
         }
     });
@@ -384,11 +390,21 @@ fn main() -> Result<()> {
                 let agent = fedstore_tools::remote_write::agent();
                 let mut enc = snap::raw::Encoder::new();
                 let mut round: i64 = 1;
+                let mut t = t0;
                 let mut sent: f64 = 0.0;
                 let begin = Instant::now();
                 while Instant::now() < end && !run.stop.load(Ordering::Relaxed) {
-                    let t = t0 + round * step_ms;
-                    send_round(run, &agent, labels, range.clone(), batch, t, &mut enc);
+                    t = now_ms().max(t + 1);
+                    send_round(
+                        run,
+                        &agent,
+                        labels,
+                        range.clone(),
+                        batch,
+                        t,
+                        round,
+                        &mut enc,
+                    );
                     last_t.fetch_max(t as u64, Ordering::Relaxed);
                     sent += range.len() as f64;
                     round += 1;
@@ -454,11 +470,13 @@ fn main() -> Result<()> {
     let rss = rss.lock().map(|v| v.clone()).unwrap_or_default();
     let levels = rss_levels(&rss, args.baseline_s as f64);
     let statuses = run.statuses.snapshot();
-    let mut fed_ms = run
+    let fed_ms = run
         .federate_ms
         .lock()
         .map(|v| v.clone())
         .unwrap_or_default();
+    let fewest_series = fed_ms.iter().map(|&(_, n)| n).min().unwrap_or(0);
+    let mut fed_ms: Vec<u64> = fed_ms.into_iter().map(|(ms, _)| ms).collect();
     fed_ms.sort_unstable();
     let median = fed_ms.get(fed_ms.len() / 2).copied().unwrap_or(0);
     let written_rate = (acked.saturating_sub(args.series as u64)) as f64 / elapsed;
@@ -469,12 +487,19 @@ fn main() -> Result<()> {
         written_rate, args.rate, acked, unacked
     );
     println!(
-        "federates: {} full answers, median {} ms, {} series lines in total",
+        "federates: {} full answers, median {} ms, {} series lines in total, fewest in one answer {}",
         fed_ms.len(),
         median,
-        run.federate_series.load(Ordering::Relaxed)
+        run.federate_series.load(Ordering::Relaxed),
+        fewest_series
     );
     let mut failed = Vec::new();
+    if !fed_ms.is_empty() && fewest_series < args.series as u64 {
+        failed.push(format!(
+            "a full federate answered {fewest_series} series of {} (every series has a sample in the lookback)",
+            args.series
+        ));
+    }
     match levels.split_first() {
         Some((&(_, b, b_anon, b_file), later)) if !later.is_empty() => {
             let pct = |k: u64, b: u64| (k as f64 / b as f64 - 1.0) * 100.0;
