@@ -657,4 +657,4 @@ impl SeriesSet<'_> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -38,15 +38,20 @@ impl StopCheck<'_> {
         if !k.is_multiple_of(STOP_CHECK_SERIES) {
             return Ok(());
         }
-        if Instant::now() >= self.deadline {
-            return Err(EvalError::Timeout(
-                crate::storage::TIMED_OUT_IN_EVALUATION.into(),
-            ));
-        }
-        self.q
-            .check_stop()
-            .map_err(crate::storage::StorageError::into_eval)
+        stop_now(self.deadline, self.q)
     }
+}
+
+/// An error if `deadline` passed or the storage says the request must stop (its own deadline,
+/// a cancellation).
+fn stop_now(deadline: Instant, q: &dyn Queryable) -> Result<(), EvalError> {
+    if Instant::now() >= deadline {
+        return Err(EvalError::Timeout(
+            crate::storage::TIMED_OUT_IN_EVALUATION.into(),
+        ));
+    }
+    q.check_stop()
+        .map_err(crate::storage::StorageError::into_eval)
 }
 
 /// One evaluation over a range of steps (the query's, or a subquery's).
@@ -84,15 +89,8 @@ impl<'a> Evaluator<'a> {
 
     /// An error if the query ran out of time.
     pub fn check_deadline(&self) -> Result<(), EvalError> {
-        if Instant::now() >= self.deadline {
-            return Err(EvalError::Timeout(
-                crate::storage::TIMED_OUT_IN_EVALUATION.into(),
-            ));
-        }
-        // The request's own deadline and cancellation, which the storage knows.
-        self.q
-            .check_stop()
-            .map_err(crate::storage::StorageError::into_eval)
+        // The request's own deadline and cancellation are the storage's to know.
+        stop_now(self.deadline, self.q)
     }
 
     /// What a worker thread checks inside a batch ([`StopCheck`]): the deadline and the

@@ -2,35 +2,17 @@
 //! series by series (what `/api/v1/status/tsdb` did before the cache).
 
 use std::path::Path;
-use std::time::Duration;
 
-use crate::db::{Db, DbOptions};
-use crate::head::HeadOptions;
+use crate::db::Db;
 use crate::labels::Labels;
 use crate::matcher::{MatchOp, Matcher};
-use crate::retention::Retention;
+use crate::querier::tests::open;
 use crate::testutil::must_labels;
 
 const H: i64 = 3_600_000;
 const STEP: i64 = 60_000;
 
 type Pairs = Vec<(String, String, u64)>;
-
-fn open(dir: &Path) -> Db {
-    let opts = DbOptions {
-        min_block_duration_ms: H,
-        max_block_duration_ms: Some(H),
-        retention: Retention::default(),
-        compaction_interval: Duration::from_secs(3600),
-        head_gc_keep_ms: 0,
-    };
-    let head = HeadOptions {
-        shards: 2,
-        chunk_file_bytes: 4096,
-        ..HeadOptions::default()
-    };
-    Db::open(dir, head, opts).unwrap()
-}
 
 /// Every distinct named series of the database, walked through a merged select.
 fn model(db: &Db) -> Pairs {

@@ -36,7 +36,9 @@ fn parse_selector(sel: &str) -> Option<Vec<Matcher>> {
     Some(must_matchers(triples))
 }
 
-fn open(dir: &std::path::Path) -> Db {
+/// A database with 1 h blocks, two head shards and small chunk files (also the cardinality
+/// tests').
+pub(crate) fn open(dir: &std::path::Path) -> Db {
     let opts = DbOptions {
         min_block_duration_ms: H,
         max_block_duration_ms: Some(H),
