@@ -18,7 +18,7 @@ use roaring::RoaringBitmap;
 use crate::block::Block;
 use crate::error::Error;
 use crate::head::Head;
-use crate::labels::METRIC_NAME_LABEL;
+use crate::labels::{Labels, METRIC_NAME_LABEL};
 use crate::matcher::{MatchOp, Matcher};
 use crate::series::hash_labels;
 
@@ -77,17 +77,10 @@ impl BlockCardinality {
                 continue;
             }
             let hash = hash_labels(&labels);
-            if let Some(same) = self.only.get(&hash) {
-                let mut dup = false;
-                for &(b, i) in same {
-                    if self.blocks[b as usize].labels(i)? == labels {
-                        dup = true;
-                        break;
-                    }
-                }
-                if dup {
-                    continue;
-                }
+            if let Some(same) = self.only.get(&hash)
+                && position_of(&self.blocks, same, &labels)?.is_some()
+            {
+                continue;
             }
             self.only.entry(hash).or_default().push((bi, id));
             for l in labels.iter() {
@@ -117,14 +110,9 @@ impl BlockCardinality {
             let Some(same) = self.only.get_mut(&hash) else {
                 continue;
             };
-            let mut hit = None;
-            for (k, &(b, i)) in same.iter().enumerate() {
-                if self.blocks[b as usize].labels(i)? == head_labels {
-                    hit = Some(k);
-                    break;
-                }
-            }
-            let Some(k) = hit else { continue };
+            let Some(k) = position_of(&self.blocks, same, &head_labels)? else {
+                continue;
+            };
             same.swap_remove(k);
             if same.is_empty() {
                 self.only.remove(&hash);
@@ -136,6 +124,20 @@ impl BlockCardinality {
         }
         Ok(())
     }
+}
+
+/// Where in `same` (block series sharing a label-set hash) the series `labels` is.
+fn position_of(
+    blocks: &[Arc<Block>],
+    same: &[(u32, u32)],
+    labels: &Labels,
+) -> Result<Option<usize>, Error> {
+    for (k, &(b, i)) in same.iter().enumerate() {
+        if blocks[b as usize].labels(i)? == *labels {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
 }
 
 /// For every label pair, how many distinct named series of `head` and `blocks` carry it;

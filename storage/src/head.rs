@@ -458,13 +458,6 @@ impl Head {
             .collect()
     }
 
-    /// For every label pair in the index, how many series that have a metric name carry it
-    /// (the `/api/v1/status/tsdb` cardinality view), from the postings alone: no label set
-    /// is built.
-    pub fn label_pair_counts(&self) -> Vec<(String, String, u64)> {
-        self.pair_counts_and_named().0
-    }
-
     /// The label set of series `r`, if it exists.
     pub fn series_labels(&self, r: SeriesRef) -> Option<Labels> {
         let symbols = self.symbols.read();
