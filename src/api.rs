@@ -8,6 +8,7 @@ pub mod form;
 pub mod health;
 pub mod import;
 pub mod lifecycle;
+pub mod peer;
 pub mod remote_read;
 pub mod remote_write;
 pub mod self_metrics;

@@ -106,6 +106,8 @@ pub struct Metrics {
     federate_bad_request: AtomicU64,
     /// Federate bodies whose client hung up before the end.
     pub federate_aborted: AtomicU64,
+    /// Queries (and series, labels, status walks) stopped because their client went away.
+    pub queries_abandoned: AtomicU64,
     /// Time from request to the last byte of a `/federate` answer.
     pub federate_duration: Histogram,
     scrapes_ok: AtomicU64,
@@ -250,6 +252,14 @@ impl Metrics {
         );
         let aborted = self.federate_aborted.load(Ordering::Relaxed) as f64;
         write_sample(buf, "fedstore_federate_aborted_total", [], aborted, None);
+        family(
+            buf,
+            "fedstore_queries_abandoned_total",
+            "counter",
+            "Queries stopped because their client went away before the answer.",
+        );
+        let abandoned = self.queries_abandoned.load(Ordering::Relaxed) as f64;
+        write_sample(buf, "fedstore_queries_abandoned_total", [], abandoned, None);
         family(
             buf,
             "fedstore_federate_request_duration_seconds",

@@ -5,12 +5,14 @@
 pub mod storage;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fedstore_promql::{Engine, EngineOptions, EvalError};
-use fedstore_storage::Cancel;
+use fedstore_storage::{Cancel, Stop};
 use tokio::sync::Semaphore;
 
+use crate::api::peer::{self, PeerSocket};
 use crate::limits::{DEFAULT_MAX_QUEUE, Gate};
 use crate::metrics::Metrics;
 use crate::pool::WorkPool;
@@ -118,19 +120,26 @@ impl QueryService {
     }
 
     /// Runs `job` (with the engine and the query's stop signal) on a query thread once a
-    /// slot is free, both before `deadline`. The signal stops at the deadline and when this
-    /// future is dropped (actix-web drops it at shutdown, but not when a client disconnects
-    /// while it waits: actix-web issue 3462), so storage walks end at their next check
-    /// and the slot is freed; a job that does not check keeps its slot until it ends.
+    /// slot is free, both before `deadline`. The signal stops at the deadline, when `peer`
+    /// (the request's client) closes its connection, and when this future is dropped (at
+    /// shutdown), so storage walks end at their next check and the slot is freed; a job that
+    /// does not check keeps its slot until it ends.
     pub async fn run<T: Send + 'static>(
         &self,
         deadline: Instant,
+        peer: Option<PeerSocket>,
         job: impl FnOnce(&Engine, &Cancel) -> Result<T, EvalError> + Send + 'static,
     ) -> Result<T, QueryFailure> {
         let cancel = Cancel::new(Some(deadline));
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
         let deadline = tokio::time::Instant::from_std(deadline);
-        let permit = tokio::time::timeout_at(deadline, self.gate.enter())
+        let left = || {
+            if let Some(m) = &self.metrics {
+                m.queries_abandoned.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let entered = peer::watch(self.gate.enter(), peer.as_ref(), &cancel, &left);
+        let permit = tokio::time::timeout_at(deadline, entered)
             .await
             .map_err(|_| QueryFailure::QueueTimeout)?
             .map_err(|full| {
@@ -139,8 +148,14 @@ impl QueryService {
                 }
                 QueryFailure::QueueFull(full.max_waiting)
             })?;
-        if tokio::time::Instant::now() >= deadline {
-            return Err(QueryFailure::QueueTimeout);
+        if let Some(stop) = cancel.stopped() {
+            return Err(match stop {
+                Stop::Timeout => QueryFailure::QueueTimeout,
+                // 2.42's text for a context canceled while waiting for a slot.
+                _ => QueryFailure::Eval(EvalError::Canceled(
+                    "query was canceled in query queue".to_owned(),
+                )),
+            });
         }
         let engine = self.engine.clone();
         let job_cancel = cancel.clone();
@@ -151,7 +166,8 @@ impl QueryService {
             out
         });
         tokio::pin!(running);
-        match tokio::time::timeout_at(deadline, &mut running).await {
+        let watched = peer::watch(&mut running, peer.as_ref(), &cancel, &left);
+        match tokio::time::timeout_at(deadline, watched).await {
             Ok(Err(_)) => Err(QueryFailure::Panicked),
             Ok(Ok(r)) => r.map_err(QueryFailure::Eval),
             Err(_) => {
@@ -206,7 +222,7 @@ mod tests {
             let s = svc.clone();
             let first = tokio::spawn(async move {
                 let deadline = Instant::now() + Duration::from_secs(60);
-                s.run(deadline, move |_, _| {
+                s.run(deadline, None, move |_, _| {
                     let _ = started_tx.send(());
                     let _ = release_rx.recv();
                     Ok(1)
@@ -215,7 +231,7 @@ mod tests {
             });
             started_rx.await.unwrap();
             let deadline = Instant::now() + Duration::from_secs(60);
-            let second = svc.run(deadline, |_, _| Ok(2)).await;
+            let second = svc.run(deadline, None, |_, _| Ok(2)).await;
             assert_eq!(second, Err(QueryFailure::QueueFull(0)));
             let e = QueryFailure::QueueFull(0).api_error();
             assert_eq!(
@@ -226,7 +242,7 @@ mod tests {
             release_tx.send(()).unwrap();
             assert_eq!(first.await.unwrap(), Ok(1));
             // The slot is free again.
-            assert_eq!(svc.run(deadline, |_, _| Ok(3)).await, Ok(3));
+            assert_eq!(svc.run(deadline, None, |_, _| Ok(3)).await, Ok(3));
         });
     }
 
@@ -250,7 +266,7 @@ mod tests {
             };
             let deadline = Instant::now() + Duration::from_millis(50);
             let got = svc
-                .run(deadline, move |_, cancel| {
+                .run(deadline, None, move |_, cancel| {
                     Err::<(), _>(eval_error(walk(cancel)))
                 })
                 .await;
@@ -271,7 +287,7 @@ mod tests {
             let s = svc.clone();
             let request = tokio::spawn(async move {
                 let deadline = Instant::now() + Duration::from_secs(600);
-                s.run(deadline, move |_, cancel| {
+                s.run(deadline, None, move |_, cancel| {
                     let _ = started_tx.send(());
                     let e = walk(cancel);
                     let _ = seen_tx.send(e.to_string());

@@ -253,6 +253,7 @@ pub async fn run(
             .configure(api::routes)
             .default_service(web::to(api::v1::respond::not_found))
     })
+    .on_connect(api::peer::on_connect)
     .disable_signals();
     if max_connections > 0 {
         // actix counts per worker; like Prometheus's LimitListener, connections over the

@@ -5,13 +5,16 @@
 //! is built whole and snappy-compressed; the streamed answer flows through a bounded channel
 //! as frames are cut.
 
+use std::sync::atomic::Ordering;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use fedstore_storage::Cancel;
 use futures_util::StreamExt as _;
 
+use crate::api::peer;
 use crate::query::CancelOnDrop;
 use crate::query::storage::StoppingQueryable;
 use crate::remote::read::{self, ExternalLabels, ReadError, ResponseType, samples, streamed};
@@ -34,7 +37,11 @@ enum Piece {
 }
 
 /// Answers a remote-read request as Prometheus 2.42.
-pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> HttpResponse {
+pub async fn handle(
+    http: HttpRequest,
+    state: web::Data<AppState>,
+    mut payload: web::Payload,
+) -> HttpResponse {
     let rr = state.remote_read.clone();
     // Prometheus takes its gate before reading the body.
     let permit = match rr.gate() {
@@ -70,10 +77,9 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
     let limits = rr.limits;
     match response_type {
         ResponseType::Samples => {
-            // Dropped with this future (not on a client disconnect while actix-web waits on
-            // it: docs/api.md): the walk stops.
+            // Raised when the client leaves (or this future is dropped): the walk stops.
             let cancel = Cancel::default();
-            let _cancel_on_drop = CancelOnDrop(cancel.clone());
+            let cancel_on_drop = CancelOnDrop(cancel.clone());
             let storage = StoppingQueryable::new(storage, cancel);
             let job = move || {
                 let raw = samples::encode(&storage, &req.queries, &ext, limits.sample_limit)?;
@@ -81,9 +87,12 @@ pub async fn handle(state: web::Data<AppState>, mut payload: web::Payload) -> Ht
                     .compress_vec(&raw)
                     .map_err(|e| ReadError::internal(e.to_string()))
             };
-            let answer = rr
-                .pool()
-                .run(job)
+            let left = || {
+                let m = &state.metrics;
+                m.queries_abandoned.fetch_add(1, Ordering::Relaxed);
+            };
+            let peer = peer::of(&http);
+            let answer = peer::watch(rr.pool().run(job), peer.as_ref(), &cancel_on_drop.0, left)
                 .await
                 .unwrap_or_else(|e| Err(ReadError::internal(e.to_string())));
             drop(permit);

@@ -14,6 +14,7 @@ mod prometheus;
 mod promql_live;
 mod promql_parse_live;
 mod query_api;
+mod query_cancel;
 mod remote_read;
 mod remote_read_live;
 mod remote_write;

@@ -11,7 +11,7 @@ use fedstore_promql::{EvalError, Expr, Value, ValueType, parse_expr};
 use super::json;
 use super::params::{Form, MAX_TIME_MS, MIN_TIME_MS, parse_duration_ns, parse_time};
 use super::respond;
-use crate::api::ApiError;
+use crate::api::{ApiError, peer};
 use crate::query::QueryFailure;
 use crate::query::storage::DbQueryable;
 use crate::server::AppState;
@@ -119,7 +119,7 @@ async fn run(
     let db = state.db.clone();
     let body = state
         .query
-        .run(deadline, move |engine, cancel| {
+        .run(deadline, peer::of(req), move |engine, cancel| {
             let started = Instant::now();
             let q = DbQueryable::new(db).with_cancel(cancel.clone());
             let value = eval(engine, &q)?;

@@ -8,7 +8,7 @@ use fedstore_storage::{Cancel, Matcher};
 use super::json;
 use super::params::{Form, MAX_TIME_MS, MIN_TIME_MS, parse_time};
 use super::respond;
-use crate::api::ApiError;
+use crate::api::{ApiError, peer};
 use crate::query::QueryFailure;
 use crate::server::AppState;
 
@@ -47,12 +47,13 @@ fn parse_match(v: &[u8]) -> Result<Vec<Matcher>, impl std::fmt::Display> {
 /// its [`Cancel`] says so (deadline, request dropped).
 async fn on_query_threads<T: Send + 'static>(
     state: &AppState,
+    req: &HttpRequest,
     job: impl FnOnce(&Cancel) -> Result<T, fedstore_storage::Error> + Send + 'static,
 ) -> Result<T, ApiError> {
     let deadline = state.query.deadline(None);
     state
         .query
-        .run(deadline, move |_, cancel| {
+        .run(deadline, peer::of(req), move |_, cancel| {
             job(cancel).map_err(crate::query::eval_error)
         })
         .await
@@ -74,7 +75,7 @@ pub async fn series(
     let sets = matcher_sets(&form)
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
     let db = state.db.clone();
-    let body = on_query_threads(&state, move |cancel| {
+    let body = on_query_threads(&state, &req, move |cancel| {
         let q = db.querier(start, end).with_cancel(cancel.clone());
         let set = q.select(&sets)?;
         let whole = start <= MIN_TIME_MS && end >= MAX_TIME_MS;
@@ -111,7 +112,7 @@ pub async fn labels(
     let end = time_param(&form, "end", MAX_TIME_MS)?;
     let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
     let db = state.db.clone();
-    let names = on_query_threads(&state, move |cancel| {
+    let names = on_query_threads(&state, &req, move |cancel| {
         db.querier(start, end)
             .with_cancel(cancel.clone())
             .label_names(&sets)
@@ -141,7 +142,7 @@ pub async fn label_values(
     let end = time_param(&form, "end", MAX_TIME_MS)?;
     let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
     let db = state.db.clone();
-    let values = on_query_threads(&state, move |cancel| {
+    let values = on_query_threads(&state, &req, move |cancel| {
         db.querier(start, end)
             .with_cancel(cancel.clone())
             .label_values(&name, &sets)

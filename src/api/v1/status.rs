@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::json;
 use super::respond;
-use crate::api::ApiError;
+use crate::api::{ApiError, peer};
 use crate::server::AppState;
 
 /// Entries per `status/tsdb` list (2.42 shows the top 10).
@@ -149,7 +149,7 @@ pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let deadline = state.query.deadline(None);
     let body = state
         .query
-        .run(deadline, move |_, _| {
+        .run(deadline, peer::of(&req), move |_, _| {
             tsdb_body(&db).map_err(crate::query::eval_error)
         })
         .await
