@@ -73,9 +73,12 @@ pub async fn watch<F: Future>(
         return work.await;
     };
     tokio::pin!(work);
-    let mut probe = tokio::time::interval(PROBE_EVERY);
+    // The first probe one period from now: an interval's immediate first tick is not
+    // immediate (the timer wheel fires it at its next millisecond, which cost every quick
+    // query ~2 ms).
+    let first = tokio::time::Instant::now() + PROBE_EVERY;
+    let mut probe = tokio::time::interval_at(first, PROBE_EVERY);
     probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    probe.tick().await;
     loop {
         tokio::select! {
             out = &mut work => return out,

@@ -18,6 +18,7 @@ use roaring::RoaringBitmap;
 use crate::block::Block;
 use crate::error::Error;
 use crate::head::Head;
+use crate::head::cardinality::{HeadPairs, PairCounts};
 use crate::labels::{Labels, METRIC_NAME_LABEL};
 use crate::matcher::{MatchOp, Matcher};
 use crate::series::hash_labels;
@@ -39,6 +40,10 @@ pub(crate) struct BlockCardinality {
     only_counts: Counts,
     /// Head series seen per shard: the ones created later are matched against `only`.
     marks: Vec<usize>,
+    /// The last answer and the head postings' change count it was computed at: with the
+    /// same blocks and an unchanged index the answer is the same (a steady node's
+    /// `status/tsdb` is then a copy, not a walk of every postings list).
+    last: Option<(u64, Arc<Vec<(String, String, u64)>>)>,
 }
 
 impl BlockCardinality {
@@ -59,6 +64,7 @@ impl BlockCardinality {
         }
         for b in blocks {
             if !self.blocks.iter().any(|c| Arc::ptr_eq(b, c)) {
+                self.last = None;
                 self.add_block(head, b.clone())?;
             }
         }
@@ -146,18 +152,40 @@ pub(crate) fn label_pair_counts(
     head: &Head,
     blocks: &[Arc<Block>],
     cache: &mut BlockCardinality,
-) -> Result<Vec<(String, String, u64)>, Error> {
+) -> Result<Arc<Vec<(String, String, u64)>>, Error> {
     cache.sync(head, blocks)?;
+    if let Some((changes, pairs)) = &cache.last
+        && *changes == head.postings_changes()
+    {
+        return Ok(pairs.clone());
+    }
     // The head's snapshot first: a block-only series the head creates after it is moved to
     // `refs` by `catch_up` and, not being in `named`, counted once below.
-    let (mut pairs, named) = head.pair_counts_and_named();
+    let HeadPairs {
+        counts: mut pairs,
+        named,
+        changes,
+    } = head.pair_counts_and_named();
     cache.catch_up(head)?;
     let collected = &cache.refs - &named;
-    if collected.is_empty() && cache.only_counts.is_empty() {
-        return Ok(pairs);
+    if !collected.is_empty() || !cache.only_counts.is_empty() {
+        add_block_series(head, cache, &collected, &mut pairs);
     }
+    let pairs = Arc::new(pairs);
+    cache.last = Some((changes, pairs.clone()));
+    Ok(pairs)
+}
+
+/// Adds to `pairs` the block series the head's postings do not count: `collected` (head refs
+/// no longer indexed) and the block-only ones.
+fn add_block_series(
+    head: &Head,
+    cache: &BlockCardinality,
+    collected: &RoaringBitmap,
+    pairs: &mut PairCounts,
+) {
     let mut extra: Counts = HashMap::new();
-    for r in &collected {
+    for r in collected {
         head.for_each_label(crate::series::SeriesRef(r), &mut |n, v| {
             *entry(&mut extra, n, v) += 1;
         });
@@ -167,7 +195,7 @@ pub(crate) fn label_pair_counts(
             *entry(&mut extra, n, v) += c;
         }
     }
-    for (n, v, c) in &mut pairs {
+    for (n, v, c) in pairs.iter_mut() {
         if let Some(vs) = extra.get_mut(n.as_str())
             && let Some(add) = vs.remove(v.as_str())
         {
@@ -179,7 +207,6 @@ pub(crate) fn label_pair_counts(
             pairs.push((n.clone(), v, c));
         }
     }
-    Ok(pairs)
 }
 
 /// The count of pair `name=value`, allocating the keys only when new.

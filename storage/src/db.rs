@@ -221,8 +221,9 @@ impl Db {
     /// For every label pair, how many distinct series with a metric name carry it, over
     /// the head and every block, each series once (the `/api/v1/status/tsdb` view). What
     /// the blocks add is computed once per block and kept; a call costs about a walk of the
-    /// head's postings.
-    pub fn label_pair_counts(&self) -> Result<Vec<(String, String, u64)>, Error> {
+    /// head's postings, or nothing when neither the blocks nor the head's index changed since
+    /// the last call (the last answer is shared).
+    pub fn label_pair_counts(&self) -> Result<Arc<Vec<(String, String, u64)>>, Error> {
         let blocks = self.blocks();
         let mut cache = self.cardinality.lock();
         crate::cardinality::label_pair_counts(&self.head, &blocks, &mut cache)

@@ -15,7 +15,7 @@
 //! order is in docs/storage.md ("Lock order"). See docs/format/head.md for the files.
 
 mod append;
-mod cardinality;
+pub(crate) mod cardinality;
 mod chunk_files;
 mod gc;
 mod history;

@@ -54,12 +54,19 @@ pub struct MemPostings {
     all: RoaringBitmap,
     /// Per metric name, refs sorted by label set.
     order: SeriesOrder,
+    /// Batches added or removed so far: an unchanged count means an unchanged index.
+    changes: u64,
 }
 
 impl MemPostings {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many batches changed the index so far (for caches of what is derived from it).
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Every indexed series.
@@ -100,6 +107,7 @@ impl MemPostings {
         let mut new_names = Vec::new();
         let mut by_metric: HashMap<SymbolId, Vec<u32>> = HashMap::new();
         let mut added = 0;
+        self.changes += 1;
         for &(r, ids) in batch {
             if !self.all.insert(r) {
                 continue;
@@ -148,6 +156,7 @@ impl MemPostings {
         if removed.is_empty() {
             return 0;
         }
+        self.changes += 1;
         self.all -= &removed;
         let mut emptied_names = false;
         for group in pairs.chunk_by(|a, b| a.0 == b.0) {

@@ -165,7 +165,7 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
     // Each pair is listed once: distinct values per label name and their bytes, with no
     // string copied (only the ten entries of each list are written).
     let mut per_name: HashMap<&str, (u64, u64)> = HashMap::new();
-    for (n, v, _) in &pairs {
+    for (n, v, _) in pairs.iter() {
         let e = per_name.entry(n.as_str()).or_default();
         e.0 += 1;
         e.1 += v.len() as u64;

@@ -29,7 +29,7 @@ fn model(db: &Db) -> Pairs {
 }
 
 fn counts(db: &Db) -> Pairs {
-    let mut got = db.label_pair_counts().unwrap();
+    let mut got = db.label_pair_counts().unwrap().as_ref().clone();
     got.sort();
     got
 }
@@ -82,6 +82,27 @@ fn head_only_counts_come_from_the_postings() {
     let got = assert_model(&db, "head only, one series without a name");
     assert_eq!(count_of(&got, "job", "api"), 3);
     assert_eq!(count_of(&got, "i", "0"), 1);
+}
+
+#[test]
+fn an_unchanged_index_shares_the_last_answer_and_a_new_series_recounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let all: Vec<Labels> = (0..6).map(series).collect();
+    append(&db, &all, 0, 10 * STEP);
+    let first = db.label_pair_counts().unwrap();
+    // New samples of the same series leave the index as it was: the same answer, shared.
+    append(&db, &all, 10 * STEP, 20 * STEP);
+    let again = db.label_pair_counts().unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    // A new series changes the index: counted again, and right.
+    append(&db, &[series(6)], 20 * STEP, 21 * STEP);
+    let got = assert_model(&db, "after a new series");
+    assert_eq!(count_of(&got, "__name__", "up"), 7);
+    assert!(!std::sync::Arc::ptr_eq(
+        &first,
+        &db.label_pair_counts().unwrap()
+    ));
 }
 
 #[test]

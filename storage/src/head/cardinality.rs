@@ -12,19 +12,32 @@ use super::Head;
 /// Per label pair, how many indexed named series carry it.
 pub(crate) type PairCounts = Vec<(String, String, u64)>;
 
+/// What [`Head::pair_counts_and_named`] read, with the postings' change count it was read at.
+pub(crate) struct HeadPairs {
+    pub counts: PairCounts,
+    pub named: RoaringBitmap,
+    /// [`crate::postings::MemPostings::changes`] when read.
+    pub changes: u64,
+}
+
 impl Head {
     /// For every label pair in the index, how many indexed series that have a metric name
     /// carry it, and those series: both from one read of the postings, so a series indexed
     /// meanwhile is in both or in neither.
-    pub(crate) fn pair_counts_and_named(&self) -> (PairCounts, RoaringBitmap) {
+    pub(crate) fn pair_counts_and_named(&self) -> HeadPairs {
         let postings = self.postings.read();
         let symbols = self.symbols.read();
+        let changes = postings.changes();
         let Some(named) = symbols
             .get(METRIC_NAME_LABEL)
             .and_then(|n| postings.name(n))
             .map(|np| np.any())
         else {
-            return (Vec::new(), RoaringBitmap::new());
+            return HeadPairs {
+                counts: Vec::new(),
+                named: RoaringBitmap::new(),
+                changes,
+            };
         };
         // Series without a metric name are rare (remote write may send them): without any, a
         // pair's count is its postings' size, no intersection to walk.
@@ -48,7 +61,16 @@ impl Head {
                 }
             }
         }
-        (out, named.clone())
+        HeadPairs {
+            counts: out,
+            named: named.clone(),
+            changes,
+        }
+    }
+
+    /// The postings' change count ([`crate::postings::MemPostings::changes`]).
+    pub(crate) fn postings_changes(&self) -> u64 {
+        self.postings.read().changes()
     }
 
     /// Distinct label pairs in the index (`status/tsdb`'s `numLabelPairs`), counted without

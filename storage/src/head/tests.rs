@@ -1666,7 +1666,7 @@ fn label_pair_counts_and_latest_sample_from_the_index() {
         app.append(&must_labels(pairs), t, 1.0).unwrap();
     }
     app.commit().unwrap();
-    let mut got = h.pair_counts_and_named().0;
+    let mut got = h.pair_counts_and_named().counts;
     got.sort();
     let want: Vec<(String, String, u64)> = [
         ("__name__", "other", 1),
