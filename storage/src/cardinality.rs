@@ -18,10 +18,13 @@ use roaring::RoaringBitmap;
 use crate::block::Block;
 use crate::error::Error;
 use crate::head::Head;
-use crate::head::cardinality::{HeadPairs, PairCounts};
+use crate::head::cardinality::HeadPairs;
 use crate::labels::{Labels, METRIC_NAME_LABEL};
 use crate::matcher::{MatchOp, Matcher};
 use crate::series::hash_labels;
+
+/// Per label pair `(name, value)`, how many distinct named series carry it.
+pub type LabelPairCounts = Vec<(String, String, u64)>;
 
 /// Series counts per label name, then per value.
 type Counts = HashMap<String, HashMap<String, u64>>;
@@ -43,7 +46,7 @@ pub(crate) struct BlockCardinality {
     /// The last answer and the head postings' change count it was computed at: with the
     /// same blocks and an unchanged index the answer is the same (a steady node's
     /// `status/tsdb` is then a copy, not a walk of every postings list).
-    last: Option<(u64, Arc<Vec<(String, String, u64)>>)>,
+    last: Option<(u64, Arc<LabelPairCounts>)>,
 }
 
 impl BlockCardinality {
@@ -152,7 +155,7 @@ pub(crate) fn label_pair_counts(
     head: &Head,
     blocks: &[Arc<Block>],
     cache: &mut BlockCardinality,
-) -> Result<Arc<Vec<(String, String, u64)>>, Error> {
+) -> Result<Arc<LabelPairCounts>, Error> {
     cache.sync(head, blocks)?;
     if let Some((changes, pairs)) = &cache.last
         && *changes == head.postings_changes()
@@ -182,7 +185,7 @@ fn add_block_series(
     head: &Head,
     cache: &BlockCardinality,
     collected: &RoaringBitmap,
-    pairs: &mut PairCounts,
+    pairs: &mut LabelPairCounts,
 ) {
     let mut extra: Counts = HashMap::new();
     for r in collected {

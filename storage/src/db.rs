@@ -223,7 +223,7 @@ impl Db {
     /// the blocks add is computed once per block and kept; a call costs about a walk of the
     /// head's postings, or nothing when neither the blocks nor the head's index changed since
     /// the last call (the last answer is shared).
-    pub fn label_pair_counts(&self) -> Result<Arc<Vec<(String, String, u64)>>, Error> {
+    pub fn label_pair_counts(&self) -> Result<Arc<crate::LabelPairCounts>, Error> {
         let blocks = self.blocks();
         let mut cache = self.cardinality.lock();
         crate::cardinality::label_pair_counts(&self.head, &blocks, &mut cache)

@@ -78,6 +78,7 @@ mod varint;
 pub mod wal;
 
 pub use cancel::{CHECK_EVERY, Cancel, Stop};
+pub use cardinality::LabelPairCounts;
 pub use chunks::XorAppender;
 pub use db::{Db, DbOptions, SeriesSamples};
 pub use error::{AppendError, Error};

@@ -9,12 +9,9 @@ use crate::series::{SeriesRef, hash_labels};
 
 use super::Head;
 
-/// Per label pair, how many indexed named series carry it.
-pub(crate) type PairCounts = Vec<(String, String, u64)>;
-
 /// What [`Head::pair_counts_and_named`] read, with the postings' change count it was read at.
 pub(crate) struct HeadPairs {
-    pub counts: PairCounts,
+    pub counts: crate::cardinality::LabelPairCounts,
     pub named: RoaringBitmap,
     /// [`crate::postings::MemPostings::changes`] when read.
     pub changes: u64,
