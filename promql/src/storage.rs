@@ -7,10 +7,20 @@
 
 use fedstore_storage::{Labels, Matcher};
 
-/// A storage failure while selecting (the API answers `internal`, HTTP 500).
+/// Why storage stopped a select or a read: the query's deadline, its cancellation, or a
+/// failure (the API answers `timeout` 503, `canceled` 503, `internal` 500).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StorageError(pub String);
+pub enum StorageError {
+    /// The query's deadline passed.
+    #[error("{TIMED_OUT_IN_EVALUATION}")]
+    Timeout,
+    /// The query was canceled (its client left, the server stops).
+    #[error("{CANCELED_IN_EVALUATION}")]
+    Canceled,
+    /// Storage failed.
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// Prometheus's text for a query whose deadline passed while it was evaluated.
 pub const TIMED_OUT_IN_EVALUATION: &str = "query timed out in expression evaluation";
@@ -19,25 +29,14 @@ pub const TIMED_OUT_IN_EVALUATION: &str = "query timed out in expression evaluat
 pub const CANCELED_IN_EVALUATION: &str = "query was canceled in expression evaluation";
 
 impl StorageError {
-    /// Storage stopped because the query's deadline passed.
-    pub fn timeout() -> Self {
-        StorageError(TIMED_OUT_IN_EVALUATION.to_owned())
-    }
-
-    /// Storage stopped because the query was canceled.
-    pub fn canceled() -> Self {
-        StorageError(CANCELED_IN_EVALUATION.to_owned())
-    }
-
-    /// The engine's error for this one: a stop made by [`StorageError::timeout`] or
-    /// [`StorageError::canceled`] is the API's `timeout` or `canceled` with Prometheus's
-    /// text, anything else a storage failure (`internal`).
+    /// The engine's error for this one: a stop is the API's `timeout` or `canceled` with
+    /// Prometheus's text, a failure `internal`.
     pub fn into_eval(self) -> crate::engine::EvalError {
         use crate::engine::EvalError;
-        match self.0.as_str() {
-            TIMED_OUT_IN_EVALUATION => EvalError::Timeout(self.0),
-            CANCELED_IN_EVALUATION => EvalError::Canceled(self.0),
-            _ => EvalError::Storage(self.0),
+        match self {
+            StorageError::Timeout => EvalError::Timeout(TIMED_OUT_IN_EVALUATION.to_owned()),
+            StorageError::Canceled => EvalError::Canceled(CANCELED_IN_EVALUATION.to_owned()),
+            StorageError::Failed(e) => EvalError::Storage(e),
         }
     }
 }

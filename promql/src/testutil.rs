@@ -60,7 +60,9 @@ impl Queryable for MemStorage {
         _hints: &SelectHints,
     ) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
         if !self.sorted {
-            return Err(StorageError("MemStorage::finish was not called".into()));
+            return Err(StorageError::Failed(
+                "MemStorage::finish was not called".into(),
+            ));
         }
         let idx = self
             .series

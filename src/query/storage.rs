@@ -69,9 +69,9 @@ impl Queryable for DbQueryable {
 /// `timeout` or `canceled`, 503), anything else is a storage failure.
 pub fn storage_error(e: fedstore_storage::Error) -> StorageError {
     match e {
-        fedstore_storage::Error::Stopped(Stop::Canceled) => StorageError::canceled(),
-        fedstore_storage::Error::Stopped(_) => StorageError::timeout(),
-        e => StorageError(e.to_string()),
+        fedstore_storage::Error::Stopped(Stop::Canceled) => StorageError::Canceled,
+        fedstore_storage::Error::Stopped(_) => StorageError::Timeout,
+        e => StorageError::Failed(e.to_string()),
     }
 }
 

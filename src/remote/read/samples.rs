@@ -31,16 +31,18 @@ pub fn encode(
                 planned.maxt_ms,
                 &planned.hints,
             )
-            .map_err(|e| ReadError::internal(e.0))?;
+            .map_err(|e| ReadError::internal(e.to_string()))?;
         result.clear();
         let mut count = 0usize;
         for i in 0..set.len() {
             // A client gone stops the walk (the answer is dropped anyway).
             if i % fedstore_storage::CHECK_EVERY == 0 {
-                storage.check_stop().map_err(|e| ReadError::internal(e.0))?;
+                storage
+                    .check_stop()
+                    .map_err(|e| ReadError::internal(e.to_string()))?;
             }
             set.samples(i, &mut samples)
-                .map_err(|e| ReadError::internal(e.0))?;
+                .map_err(|e| ReadError::internal(e.to_string()))?;
             // A selected series without samples in the range is not answered (2.42 selects
             // series by their chunks in the range).
             if samples.is_empty() {
@@ -52,7 +54,9 @@ pub fn encode(
                     "exceeded sample limit ({sample_limit})"
                 )));
             }
-            let stored = set.labels(i).map_err(|e| ReadError::internal(e.0))?;
+            let stored = set
+                .labels(i)
+                .map_err(|e| ReadError::internal(e.to_string()))?;
             let mut labels = Vec::with_capacity(stored.len() + 4);
             ext.merge(&stored, &mut labels);
             let body: usize = labels

@@ -66,11 +66,13 @@ fn stream_into(
         let from = window_start(planned.mint_ms, chunk_range_ms).min(planned.mint_ms);
         let set = storage
             .select(&planned.matchers, from, planned.maxt_ms, &planned.hints)
-            .map_err(|e| ReadError::internal(e.0))?;
+            .map_err(|e| ReadError::internal(e.to_string()))?;
         for i in 0..set.len() {
             set.samples(i, &mut samples)
-                .map_err(|e| ReadError::internal(e.0))?;
-            let stored = set.labels(i).map_err(|e| ReadError::internal(e.0))?;
+                .map_err(|e| ReadError::internal(e.to_string()))?;
+            let stored = set
+                .labels(i)
+                .map_err(|e| ReadError::internal(e.to_string()))?;
             let mut labels = Vec::with_capacity(stored.len() + 4);
             ext.merge(&stored, &mut labels);
             chunker.cut(&samples, planned.mint_ms, chunk_range_ms);

@@ -746,7 +746,7 @@ impl crate::storage::Queryable for StopsAfterReads {
 
     fn check_stop(&self) -> Result<(), crate::storage::StorageError> {
         if self.reads.load(std::sync::atomic::Ordering::Relaxed) >= 100 {
-            return Err(crate::storage::StorageError::timeout());
+            return Err(crate::storage::StorageError::Timeout);
         }
         Ok(())
     }
