@@ -6,6 +6,12 @@
 //! the remote-write series cache does): a collision needs ~2^64 distinct series, and skipping
 //! the comparison saves a cold-memory `memcmp` per sample.
 //!
+//! A target exposes its series in the same order scrape after scrape, so a lookup first
+//! tries the entry after the previous one found (entries sit in the order the first scrape
+//! added them): a hit there costs one compare on memory read in sequence, where the table's
+//! probe is a cache miss per sample (the largest single cost of a steady scrape's append,
+//! docs/benchmarks.md "Scrape cost"). The table answers when the guess is wrong.
+//!
 //! Staleness sets are iteration stamps on the entries instead of Prometheus's two hash maps:
 //! an entry is in the current set when `tracked == iter`, in the previous one when
 //! `tracked == iter - 1`. Entries a set refers to are never evicted (eviction only drops
@@ -58,6 +64,8 @@ pub struct ScrapeCache {
     iter: u32,
     /// Entry count after the last successful scrape (cache growth heuristic).
     successful_count: usize,
+    /// The entry after the one last found or added: where the next lookup looks first.
+    next: u32,
 }
 
 impl Default for ScrapeCache {
@@ -88,6 +96,7 @@ impl ScrapeCache {
             free: Vec::new(),
             iter: 1,
             successful_count: 0,
+            next: 0,
         }
     }
 
@@ -105,13 +114,20 @@ impl ScrapeCache {
     #[inline]
     pub fn get(&mut self, raw: &str) -> Lookup {
         let k = key(raw);
-        let entries = &self.entries;
-        let Some(&id) = self
-            .table
-            .find(hash(k), |&id| entries[id as usize].key == k)
-        else {
-            return Lookup::Miss;
+        let id = match self.entries.get(self.next as usize) {
+            Some(e) if e.key == k => self.next,
+            _ => {
+                let entries = &self.entries;
+                match self
+                    .table
+                    .find(hash(k), |&id| entries[id as usize].key == k)
+                {
+                    Some(&id) => id,
+                    None => return Lookup::Miss,
+                }
+            }
         };
+        self.next = id + 1;
         let e = &mut self.entries[id as usize];
         e.last_iter = self.iter;
         match e.series() {
@@ -158,6 +174,7 @@ impl ScrapeCache {
         let entries = &self.entries;
         self.table
             .insert_unique(h, id, |&i| hash(entries[i as usize].key));
+        self.next = id + 1;
         id
     }
 
@@ -243,6 +260,30 @@ mod tests {
         stale.sort();
         c.iter_done(ok && !series.is_empty());
         stale
+    }
+
+    #[test]
+    fn lookups_in_any_order_find_their_own_entry() {
+        let mut c = ScrapeCache::new();
+        let raws = ["a{x=\"1\"}", "b", "c{y=\"2\"}", "d"];
+        for (i, raw) in raws.iter().enumerate() {
+            assert_eq!(c.get(raw), Lookup::Miss);
+            c.add(raw, SeriesRef(i as u32 + 10));
+        }
+        // The exposition order (the guess right every time), then orders that defeat it,
+        // then an unknown text after a guess that would have been right.
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 2, 0, 0]] {
+            for i in order {
+                match c.get(raws[i]) {
+                    Lookup::Hit(id, r) => {
+                        assert_eq!((id, r), (i as u32, SeriesRef(i as u32 + 10)), "{order:?}");
+                    }
+                    other => panic!("{other:?} for {i} in {order:?}"),
+                }
+            }
+        }
+        assert_eq!(c.get("a{x=\"1\"}"), Lookup::Hit(0, SeriesRef(10)));
+        assert_eq!(c.get("e"), Lookup::Miss);
     }
 
     #[test]

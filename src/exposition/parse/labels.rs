@@ -179,19 +179,34 @@ pub(super) fn spans_are_simple(buf: &[u8], spans: &[LabelSpan]) -> bool {
 /// The checks of Prometheus's scrape append, in its order: `__name__` removed by an explicit
 /// empty `__name__` → missing name; a name with leading whitespace → invalid names; then
 /// duplicate label names among the names that `labels.Builder` keeps.
-#[cold]
 pub(super) fn check_label_set(
     buf: &[u8],
     spans: &[LabelSpan],
     sample: &Sample<'_>,
 ) -> Result<(), ParseErrorKind> {
-    let mut names: Vec<(&[u8], bool)> = spans
-        .iter()
-        .map(|s| (&buf[s.name_start..s.name_end], s.empty_value))
-        .collect();
-    names.push((METRIC_NAME_LABEL.as_bytes(), false));
-    let deleted = |n: &[u8]| names.iter().any(|(m, empty)| *empty && *m == n);
-    if deleted(METRIC_NAME_LABEL.as_bytes()) {
+    // Every scraped sample whose labels are not written in name order comes here (most
+    // exporters' are not), so the names sit on the stack unless there are very many.
+    const ON_STACK: usize = 32;
+    let mut stack = [(&b""[..], false); ON_STACK];
+    let mut heap = Vec::new();
+    let names: &mut [(&[u8], bool)] = if spans.len() < ON_STACK {
+        for (slot, s) in stack.iter_mut().zip(spans) {
+            *slot = (&buf[s.name_start..s.name_end], s.empty_value);
+        }
+        stack[spans.len()] = (METRIC_NAME_LABEL.as_bytes(), false);
+        &mut stack[..=spans.len()]
+    } else {
+        heap.extend(
+            spans
+                .iter()
+                .map(|s| (&buf[s.name_start..s.name_end], s.empty_value)),
+        );
+        heap.push((METRIC_NAME_LABEL.as_bytes(), false));
+        &mut heap
+    };
+    let deleted =
+        |names: &[(&[u8], bool)], n: &[u8]| names.iter().any(|(m, empty)| *empty && *m == n);
+    if deleted(names, METRIC_NAME_LABEL.as_bytes()) {
         return Err(ParseErrorKind::MissingMetricName);
     }
     if sample.name.starts_with([' ', '\t']) {
@@ -199,12 +214,11 @@ pub(super) fn check_label_set(
             labels: go_label_set_string(sample),
         });
     }
-    let mut sorted: Vec<&[u8]> = names.iter().map(|(n, _)| *n).collect();
-    sorted.sort_unstable();
-    for w in sorted.windows(2) {
-        if w[0] == w[1] && !deleted(w[0]) {
+    names.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for w in names.windows(2) {
+        if w[0].0 == w[1].0 && !deleted(names, w[0].0) {
             return Err(ParseErrorKind::DuplicateLabel {
-                name: String::from_utf8_lossy(w[0]).into_owned(),
+                name: String::from_utf8_lossy(w[0].0).into_owned(),
             });
         }
     }

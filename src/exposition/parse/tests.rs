@@ -558,6 +558,12 @@ const TEXT_CASES: &[Case] = &[
         "line 1: label name \"b\" is not unique: invalid sample",
     ),
     bad(
+        "duplicate label among more than fit on the stack",
+        b"m{l39=\"1\",l38=\"1\",l37=\"1\",l36=\"1\",l35=\"1\",l34=\"1\",l33=\"1\",l32=\"1\",l31=\"1\",l30=\"1\",l29=\"1\",l28=\"1\",l27=\"1\",l26=\"1\",l25=\"1\",l24=\"1\",l23=\"1\",l22=\"1\",l21=\"1\",l20=\"1\",l19=\"1\",l18=\"1\",l17=\"1\",l16=\"1\",l15=\"1\",l14=\"1\",l13=\"1\",l12=\"1\",l11=\"1\",l10=\"1\",l09=\"1\",l08=\"1\",l07=\"1\",l06=\"1\",l05=\"1\",l04=\"1\",l03=\"1\",l02=\"1\",l01=\"1\",l00=\"1\",l07=\"2\"} 1",
+        &[],
+        "line 1: label name \"l07\" is not unique: invalid sample",
+    ),
+    bad(
         "explicit __name__",
         b"m{__name__=\"x\"} 1",
         &[],
