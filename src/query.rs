@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fedstore_promql::{Engine, EngineOptions, EvalError};
 use fedstore_storage::Cancel;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::limits::{DEFAULT_MAX_QUEUE, Gate};
 use crate::metrics::Metrics;
@@ -129,19 +129,8 @@ impl QueryService {
     ) -> Result<T, QueryFailure> {
         let cancel = Cancel::new(Some(deadline));
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let permit = self.enter(deadline).await?;
         let deadline = tokio::time::Instant::from_std(deadline);
-        let permit = tokio::time::timeout_at(deadline, self.gate.enter())
-            .await
-            .map_err(|_| QueryFailure::QueueTimeout)?
-            .map_err(|full| {
-                if let Some(m) = &self.metrics {
-                    m.refusals.count("/api/v1/query", "queue_full");
-                }
-                QueryFailure::QueueFull(full.max_waiting)
-            })?;
-        if tokio::time::Instant::now() >= deadline {
-            return Err(QueryFailure::QueueTimeout);
-        }
         let engine = self.engine.clone();
         let job_cancel = cancel.clone();
         let running = self.pool.run(move || {
@@ -165,10 +154,51 @@ impl QueryService {
             }
         }
     }
+
+    /// Starts `job` (with the query's stop signal) on a query thread once a slot is free
+    /// before `deadline`, for an answer streamed while it is produced: unlike
+    /// [`QueryService::run`] nothing waits for the job, which sends its output through its
+    /// own channel and keeps the slot until it returns. The returned guard raises the stop
+    /// signal when dropped: keep it with the response body, so that a client hanging up
+    /// stops the walk at its next check.
+    pub async fn spawn(
+        &self,
+        deadline: Instant,
+        job: impl FnOnce(&Cancel) + Send + 'static,
+    ) -> Result<CancelOnDrop, QueryFailure> {
+        let cancel = Cancel::new(Some(deadline));
+        let guard = CancelOnDrop(cancel.clone());
+        let permit = self.enter(deadline).await?;
+        self.pool.spawn(move || {
+            job(&cancel);
+            drop(permit);
+            crate::alloc::trim_soon();
+        });
+        Ok(guard)
+    }
+
+    /// Waits for a slot until `deadline`: `QueueTimeout` past it, `QueueFull` (counted) when
+    /// the line is full.
+    async fn enter(&self, deadline: Instant) -> Result<OwnedSemaphorePermit, QueryFailure> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let permit = tokio::time::timeout_at(deadline, self.gate.enter())
+            .await
+            .map_err(|_| QueryFailure::QueueTimeout)?
+            .map_err(|full| {
+                if let Some(m) = &self.metrics {
+                    m.refusals.count("/api/v1/query", "queue_full");
+                }
+                QueryFailure::QueueFull(full.max_waiting)
+            })?;
+        if tokio::time::Instant::now() >= deadline {
+            return Err(QueryFailure::QueueTimeout);
+        }
+        Ok(permit)
+    }
 }
 
 /// How long a query past its deadline is given to stop at a check and say so.
-const STOP_GRACE: Duration = Duration::from_secs(1);
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Raises its signal when dropped: when [`QueryService::run`] returns or its future is
 /// dropped (a request abandoned by the server).
