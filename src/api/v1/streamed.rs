@@ -182,7 +182,7 @@ pub async fn respond(
     let rest = futures_util::stream::unfold(more.then_some((rx, guard)), |st| async move {
         let (mut rx, guard) = st?;
         let fail = |why: String| {
-            tracing::warn!(path = "/api/v1", "streamed answer cut short: {why}");
+            tracing::warn!("streamed answer cut short: {why}");
             Some((Err(std::io::Error::other(why)), None))
         };
         match rx.recv().await {
