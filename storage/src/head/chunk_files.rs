@@ -18,6 +18,8 @@
 //! chunks all end before the cut; walks stop at a deleted file or a chunk before the cut.
 //! Format: docs/format/head.md.
 
+mod copied;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +32,8 @@ use crate::chunks::XorAppender;
 use crate::chunks::XorIter;
 use crate::error::Error;
 use crate::mmap::{AppendFile, FAULT_AROUND_BYTES, MAX_MAPPED_BY_READS, ResidentBudget};
+
+use self::copied::COPIES;
 
 /// "No chunk" position.
 pub(crate) const NO_CHUNK: u64 = u64::MAX;
@@ -133,7 +137,7 @@ pub(crate) struct ChunkFiles {
     /// What reads through the mappings may have mapped since their pages were released:
     /// [`FAULT_AROUND_BYTES`] per record read.
     resident: ResidentBudget,
-    /// Unique per instance: names these files in the threads' block caches ([`Copies`]).
+    /// Unique per instance: names these files in the threads' block caches ([`copied`]).
     id: u64,
 }
 
@@ -468,12 +472,13 @@ impl ChunkFiles {
     /// `[mint, maxt]`, oldest first: the walk back stops at the first chunk starting at or
     /// before `mint` (older ones end before it) or truncated away.
     ///
-    /// Records in files are copied with `pread` (a block of [`COPY_BLOCK`] bytes at a time,
-    /// which holds the chunks of neighbouring series, written together) into buffers reused
-    /// by the thread, not read through the mappings: a range query reads the chunks of many series,
-    /// scattered over the files, and through the mappings each read made the kernel map the
-    /// 64 KiB around it, so a 1 h rate over 10k of 1M series mapped 625 MiB (and faulting
-    /// them in cost more than the copies: docs/benchmarks.md, "Query API"). Records still in
+    /// Records in files are copied with `pread` ([`copied::COPY_BLOCK`] bytes at a time,
+    /// which hold the chunks of neighbouring series, written together) into buffers reused by
+    /// the thread, not read through the mappings: a range query reads the chunks of many
+    /// series, scattered over the files, and through the mappings each read made the kernel
+    /// map the 64 KiB around it, so a 1 h rate over 10k of 1M series mapped 625 MiB (and
+    /// faulting them in again after a release costs more than the copies: docs/benchmarks.md,
+    /// "Query API"). Records still in
     /// the write buffer (the newest) come through [`ChunkFiles::with_chunk`].
     pub(crate) fn for_each_chunk_in(
         &self,
@@ -645,109 +650,6 @@ impl ChunkFiles {
             chunks_written: self.chunks_written.load(Ordering::Relaxed),
             ..w.stats
         }
-    }
-}
-
-/// Bytes copied per `pread` by [`ChunkFiles::for_each_chunk_in`], aligned: the chunks of
-/// series appended one after the other (the series of one scrape or remote-write request)
-/// lie side by side, so a query reading them in label order finds most in a block read for
-/// a neighbour.
-const COPY_BLOCK: usize = 4096;
-/// Blocks each thread keeps: one per file a series' chain crosses (a 2 h head is 4-8 chunks
-/// in as many files), so the next series' chain finds them.
-const CACHED_BLOCKS: usize = 16;
-
-thread_local! {
-    /// The buffers of [`ChunkFiles::for_each_chunk_in`], kept by each query thread so a read
-    /// allocates nothing once warm.
-    static COPIES: std::cell::Cell<Copies> = std::cell::Cell::new(Copies::default());
-}
-
-/// What one chain read copies: the file blocks read, and the wanted chunks' bytes.
-#[derive(Default)]
-struct Copies {
-    blocks: BlockCache,
-    /// XOR bytes of the chunks read so far (the unwanted ones cut off again).
-    kept: Vec<u8>,
-    /// The wanted chunks, newest first: header and their bytes' range in `kept`.
-    wanted: Vec<(ChunkMeta, usize, usize)>,
-}
-
-/// The last [`CACHED_BLOCKS`] file blocks a thread copied, replaced in turn. Written bytes
-/// never change and a file number is never reused by the same [`ChunkFiles`], so a block
-/// stays right for as long as it is kept; one cut short by the written end is read again
-/// when a record needs more.
-#[derive(Default)]
-struct BlockCache {
-    /// `(chunk files id, file, block offset)` and the bytes copied from there.
-    slots: Vec<((u64, u32, usize), Vec<u8>)>,
-    next: usize,
-}
-
-impl BlockCache {
-    /// The record at `off` in file `seq` of chunk files `id` (header, body, maybe more), from
-    /// a cached block or a new read; `None` when it is not all written.
-    fn record(&mut self, id: u64, seq: u32, file: &AppendFile, off: usize) -> Option<&[u8]> {
-        let block = off & !(COPY_BLOCK - 1);
-        let at = off - block;
-        let key = (id, seq, block);
-        // Whether `buf` (block bytes) holds the whole record.
-        let holds = |buf: &[u8]| {
-            buf.get(at..at + RECORD_HEADER)
-                .is_some_and(|h| buf.len() >= at + RECORD_HEADER + body_len(h))
-        };
-        let slot = match self
-            .slots
-            .iter()
-            .position(|(k, buf)| *k == key && holds(buf))
-        {
-            Some(i) => i,
-            None => {
-                let i = if self.slots.len() < CACHED_BLOCKS {
-                    self.slots.push((key, Vec::with_capacity(COPY_BLOCK)));
-                    self.slots.len() - 1
-                } else {
-                    self.next = (self.next + 1) % CACHED_BLOCKS;
-                    self.next
-                };
-                let (k, buf) = &mut self.slots[i];
-                *k = key;
-                if !file.copy_at(block, COPY_BLOCK.max(at + RECORD_HEADER), buf) {
-                    buf.clear();
-                    return None;
-                }
-                // A record running past the block: read up to its end.
-                if !holds(buf) {
-                    let need = buf
-                        .get(at..at + RECORD_HEADER)
-                        .map(|h| at + RECORD_HEADER + body_len(h))?;
-                    if !file.copy_at(block, need, buf) || !holds(buf) {
-                        buf.clear();
-                        return None;
-                    }
-                }
-                i
-            }
-        };
-        self.slots[slot].1.get(at..)
-    }
-}
-
-impl Copies {
-    /// Notes chunk `m`, whose bytes were appended to `kept` at `start`: kept when it overlaps
-    /// `[mint, maxt]`, cut off otherwise. Returns whether older chunks may overlap: not once
-    /// one ends before `mint` or starts at or before it (the older ones end before it starts).
-    fn step(&mut self, m: ChunkMeta, start: usize, mint: i64, maxt: i64) -> bool {
-        if m.max_t < mint {
-            self.kept.truncate(start);
-            return false;
-        }
-        if m.min_t <= maxt {
-            self.wanted.push((m, start, self.kept.len()));
-        } else {
-            self.kept.truncate(start);
-        }
-        m.min_t > mint
     }
 }
 
