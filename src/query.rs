@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fedstore_promql::{Engine, EngineOptions, EvalError};
 use fedstore_storage::{Cancel, Stop};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::api::peer::{self, PeerSocket};
 use crate::limits::{DEFAULT_MAX_QUEUE, Gate};
@@ -132,31 +132,8 @@ impl QueryService {
     ) -> Result<T, QueryFailure> {
         let cancel = Cancel::new(Some(deadline));
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let permit = self.enter(deadline, peer.as_ref(), &cancel).await?;
         let deadline = tokio::time::Instant::from_std(deadline);
-        let left = || {
-            if let Some(m) = &self.metrics {
-                m.queries_abandoned.fetch_add(1, Ordering::Relaxed);
-            }
-        };
-        let entered = peer::watch(self.gate.enter(), peer.as_ref(), &cancel, &left);
-        let permit = tokio::time::timeout_at(deadline, entered)
-            .await
-            .map_err(|_| QueryFailure::QueueTimeout)?
-            .map_err(|full| {
-                if let Some(m) = &self.metrics {
-                    m.refusals.count("/api/v1/query", "queue_full");
-                }
-                QueryFailure::QueueFull(full.max_waiting)
-            })?;
-        if let Some(stop) = cancel.stopped() {
-            return Err(match stop {
-                Stop::Timeout => QueryFailure::QueueTimeout,
-                // 2.42's text for a context canceled while waiting for a slot.
-                _ => QueryFailure::Eval(EvalError::Canceled(
-                    "query was canceled in query queue".to_owned(),
-                )),
-            });
-        }
         let engine = self.engine.clone();
         let job_cancel = cancel.clone();
         let running = self.pool.run(move || {
@@ -166,7 +143,7 @@ impl QueryService {
             out
         });
         tokio::pin!(running);
-        let watched = peer::watch(&mut running, peer.as_ref(), &cancel, &left);
+        let watched = peer::watch(&mut running, peer.as_ref(), &cancel, || self.abandoned());
         match tokio::time::timeout_at(deadline, watched).await {
             Ok(Err(_)) => Err(QueryFailure::Panicked),
             Ok(Ok(r)) => r.map_err(QueryFailure::Eval),
@@ -181,10 +158,69 @@ impl QueryService {
             }
         }
     }
+
+    /// Starts `job` (with the query's stop signal) on a query thread once a slot is free
+    /// before `deadline`, for an answer streamed while it is produced: unlike
+    /// [`QueryService::run`] nothing waits for the job, which sends its output through its
+    /// own channel and keeps the slot until it returns. The returned guard raises the stop
+    /// signal when dropped: keep it with the response body, so that a client hanging up
+    /// stops the walk at its next check.
+    pub async fn spawn(
+        &self,
+        deadline: Instant,
+        peer: Option<&PeerSocket>,
+        job: impl FnOnce(&Cancel) + Send + 'static,
+    ) -> Result<CancelOnDrop, QueryFailure> {
+        let cancel = Cancel::new(Some(deadline));
+        let guard = CancelOnDrop(cancel.clone());
+        let permit = self.enter(deadline, peer, &cancel).await?;
+        self.pool.spawn(move || {
+            job(&cancel);
+            drop(permit);
+            crate::alloc::trim_soon();
+        });
+        Ok(guard)
+    }
+
+    /// Waits for a slot until `deadline`: `QueueTimeout` past it, `QueueFull` (counted) when
+    /// the line is full, canceled when `peer` (the client) leaves meanwhile.
+    async fn enter(
+        &self,
+        deadline: Instant,
+        peer: Option<&PeerSocket>,
+        cancel: &Cancel,
+    ) -> Result<OwnedSemaphorePermit, QueryFailure> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let entered = peer::watch(self.gate.enter(), peer, cancel, || self.abandoned());
+        let permit = tokio::time::timeout_at(deadline, entered)
+            .await
+            .map_err(|_| QueryFailure::QueueTimeout)?
+            .map_err(|full| {
+                if let Some(m) = &self.metrics {
+                    m.refusals.count("/api/v1/query", "queue_full");
+                }
+                QueryFailure::QueueFull(full.max_waiting)
+            })?;
+        match cancel.stopped() {
+            None => Ok(permit),
+            Some(Stop::Timeout) => Err(QueryFailure::QueueTimeout),
+            // 2.42's text for a context canceled while waiting for a slot.
+            Some(_) => Err(QueryFailure::Eval(EvalError::Canceled(
+                "query was canceled in query queue".to_owned(),
+            ))),
+        }
+    }
+
+    /// Counts a query stopped because its client left.
+    pub fn abandoned(&self) {
+        if let Some(m) = &self.metrics {
+            m.queries_abandoned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// How long a query past its deadline is given to stop at a check and say so.
-const STOP_GRACE: Duration = Duration::from_secs(1);
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Raises its signal when dropped: when [`QueryService::run`] returns or its future is
 /// dropped (a request abandoned by the server).

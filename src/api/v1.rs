@@ -10,6 +10,7 @@ pub mod respond;
 pub mod rules;
 pub mod series;
 pub mod status;
+pub mod streamed;
 
 use actix_web::web;
 

@@ -234,6 +234,60 @@ fn release_resident(map: &memmap2::Mmap) {
     }
 }
 
+/// The window the kernel maps around a read fault in a file mapping (Linux's default
+/// `fault_around_bytes`): one read of a few bytes makes this much of the file resident.
+pub const FAULT_AROUND_BYTES: usize = 64 << 10;
+
+/// Most bytes reads may leave mapped in one set of mappings (the head's chunk files, one
+/// block's chunk files) before their pages are released: a query reading the chunks of many
+/// series, scattered over the files, otherwise mapped every page of its time range (a 1 h
+/// rate over 10k of 1M series grew RSS by 625 MiB; docs/benchmarks.md, "Query API").
+pub const MAX_MAPPED_BY_READS: usize = 64 << 20;
+
+/// Counts the bytes reads may have mapped through a set of mappings since their pages were
+/// last released, and says when to release them again ([`release_resident`] on each), so
+/// reads keep at most about [`MAX_MAPPED_BY_READS`] of them resident. Shared by all readers:
+/// callers add their reads in batches (one atomic add per batch).
+#[derive(Debug)]
+pub struct ResidentBudget {
+    spent: std::sync::atomic::AtomicUsize,
+    limit: usize,
+    releases: std::sync::atomic::AtomicU64,
+}
+
+impl ResidentBudget {
+    /// A budget of `limit` bytes.
+    pub const fn new(limit: usize) -> Self {
+        ResidentBudget {
+            spent: std::sync::atomic::AtomicUsize::new(0),
+            limit,
+            releases: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Adds `bytes` that reads may have mapped; `true` (to one caller only) when the budget is
+    /// spent: that caller releases the mappings' pages, and the count starts again.
+    #[inline]
+    pub fn spend(&self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if bytes == 0 || self.spent.fetch_add(bytes, Relaxed) + bytes < self.limit {
+            return false;
+        }
+        // Of the callers that saw the limit pass, the one that takes the count releases.
+        if self.spent.swap(0, Relaxed) < self.limit {
+            return false;
+        }
+        self.releases.fetch_add(1, Relaxed);
+        true
+    }
+
+    /// How many times [`ResidentBudget::spend`] asked for a release.
+    #[cfg(test)]
+    pub fn releases(&self) -> u64 {
+        self.releases.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// An append-only file read through a fixed-size mapping (the head's chunk files, see
 /// docs/format/head.md): bytes are written with `pwrite` under the caller's lock and become
 /// readable through the mapping once [`AppendFile::append_at`] has published them.
@@ -345,6 +399,20 @@ impl AppendFile {
         self.map.get(offset..end)
     }
 
+    /// Copies up to `max` written bytes at `offset` into `buf` (replacing its contents) with
+    /// `pread`, not through the mapping, so nothing is mapped into the process; `false` when
+    /// `offset` is not written yet or the read fails.
+    pub fn copy_at(&self, offset: usize, max: usize, buf: &mut Vec<u8>) -> bool {
+        use std::os::unix::fs::FileExt;
+        let written = self.written();
+        if offset >= written {
+            return false;
+        }
+        buf.clear();
+        buf.resize(max.min(written - offset), 0);
+        self.file.read_exact_at(buf, offset as u64).is_ok()
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -405,6 +473,18 @@ mod tests {
             raw[16..HEADER_BYTES].iter().all(|&b| b == 0),
             "header padding"
         );
+    }
+
+    #[test]
+    fn resident_budget_asks_for_one_release_per_limit() {
+        let b = ResidentBudget::new(100);
+        let asked: Vec<bool> = [0, 40, 40, 40, 99, 1, 250]
+            .iter()
+            .map(|&n| b.spend(n))
+            .collect();
+        // 40+40+40 passes 100 (released, count restarts), 99+1 reaches it, 250 passes it.
+        assert_eq!(asked, [false, false, false, true, false, true, true]);
+        assert_eq!(b.releases(), 3);
     }
 
     #[test]

@@ -232,6 +232,113 @@ fn series_labels_and_values_errors_as_2_42() {
     );
 }
 
+/// A `/series` answer over what is sent whole streams in many pieces and is the same bytes
+/// as the answer rendered whole (as it was before streaming), in every encoding, with and
+/// without a time range (the range keeps half the series); errors found before the first
+/// byte are still 2.42's. See: issue 10 (peak RSS of `/series` over 1M series).
+#[test]
+fn large_series_answers_stream_the_same_bytes_as_whole_ones() {
+    use fedstore::api::v1::{json, streamed};
+    use fedstore_storage::Labels;
+    use std::io::Read as _;
+
+    let srv = TestServer::start();
+    let mut app = srv.head.appender();
+    let mut all = Vec::new();
+    for i in 0..30_000 {
+        // Escapes of every kind in a long value, so pieces end inside varied text.
+        let pad = format!(
+            "{i}<&>\"\u{e9}\u{2028}\t{}",
+            "x".repeat(150 + (i % 97) as usize)
+        );
+        let l = Labels::from_pairs([
+            ("__name__", "big_series".to_owned()),
+            ("i", format!("{i:06}")),
+            ("pad", pad),
+        ]);
+        // Even series at T0, odd ones an hour later.
+        let t = T0 + 3_600_000 * (i % 2);
+        app.append(&l, t, 1.0).unwrap();
+        all.push(l);
+    }
+    let other = Labels::from_pairs([("__name__", "other".to_owned())]);
+    app.append(&other, T0, 1.0).unwrap();
+    app.commit().unwrap();
+    let render = |labels: &mut dyn Iterator<Item = &Labels>| {
+        let mut b = json::SUCCESS_PREFIX.to_vec();
+        b.push(b'[');
+        for (k, l) in labels.enumerate() {
+            if k > 0 {
+                b.push(b',');
+            }
+            json::write_labels(&mut b, l);
+        }
+        b.extend_from_slice(b"]}");
+        b
+    };
+    let whole = render(&mut all.iter());
+    let even = render(&mut all.iter().step_by(2));
+    assert!(whole.len() > streamed::WHOLE_BYTES + 40 * streamed::PIECE_BYTES);
+    assert!(even.len() > streamed::WHOLE_BYTES);
+    let m = enc("{__name__=\"big_series\"}");
+    let s = T0 / 1000;
+    let cases = [
+        (format!("/api/v1/series?match[]={m}"), &whole),
+        (
+            format!("/api/v1/series?match[]={m}&start={}&end={}", s - 60, s + 60),
+            &even,
+        ),
+    ];
+    for (path, want) in cases {
+        for accept in ["", "gzip", "deflate"] {
+            let headers: &[(&str, &str)] = if accept.is_empty() {
+                &[]
+            } else {
+                &[("Accept-Encoding", accept)]
+            };
+            let a = get(&format!("{}{path}", srv.url()), headers);
+            assert_eq!(
+                (
+                    a.status,
+                    a.content_type.as_str(),
+                    a.content_encoding.as_str()
+                ),
+                (200, "application/json", accept),
+                "{path} {accept}"
+            );
+            let mut body = Vec::new();
+            match accept {
+                "gzip" => flate2::read::GzDecoder::new(&a.body[..])
+                    .read_to_end(&mut body)
+                    .unwrap(),
+                "deflate" => flate2::read::ZlibDecoder::new(&a.body[..])
+                    .read_to_end(&mut body)
+                    .unwrap(),
+                _ => {
+                    body = a.body;
+                    0
+                }
+            };
+            assert!(
+                body == *want,
+                "{path} {accept}: {} bytes streamed, {} rendered whole; first difference at {:?}",
+                body.len(),
+                want.len(),
+                body.iter().zip(want.iter()).position(|(x, y)| x != y)
+            );
+        }
+    }
+    assert_error(
+        call(
+            &srv,
+            &format!("/api/v1/series?match[]={}", enc("big_series{")),
+        ),
+        400,
+        "bad_data",
+        "invalid parameter \"match[]\": 1:12: parse error: unexpected end of input inside braces",
+    );
+}
+
 #[test]
 fn query_parameter_errors_as_2_42() {
     let srv = loaded();

@@ -193,9 +193,12 @@ pub fn write_str_array<S: AsRef<str>>(buf: &mut Vec<u8>, items: &[S]) {
 /// Opens a success envelope: `{"status":"success","data":` (close it with [`finish`]).
 pub fn begin_success(capacity: usize) -> Vec<u8> {
     let mut buf = Vec::with_capacity(capacity.max(64));
-    buf.extend_from_slice(b"{\"status\":\"success\",\"data\":");
+    buf.extend_from_slice(SUCCESS_PREFIX);
     buf
 }
+
+/// What a success envelope starts with, up to its `data` value.
+pub const SUCCESS_PREFIX: &[u8] = b"{\"status\":\"success\",\"data\":";
 
 /// Closes an envelope opened by [`begin_success`].
 pub fn finish(mut buf: Vec<u8>) -> Vec<u8> {

@@ -11,19 +11,19 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse};
 
+pub use crate::api::federate::encode::Encoding;
+
 /// Initial output buffer of the compressor (2.42 compresses every answer when asked).
 const COMPRESS_BUFFER_BYTES: usize = 4096;
 
-/// A 200 JSON answer with `body`, compressed as the request accepts.
-pub fn json(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
+/// The content-coding of the request's JSON answer: gzip when offered, else deflate (zlib),
+/// as prometheus/common's handler picks.
+pub fn encoding(req: &HttpRequest) -> Encoding {
     let accept = req
         .headers()
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mut resp = HttpResponse::Ok();
-    resp.content_type("application/json");
-    // prometheus/common's handler picks gzip when offered, else deflate (zlib).
     let offered = |enc: &str| {
         accept.split(',').any(|p| {
             p.split(';')
@@ -34,6 +34,20 @@ pub fn json(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
         })
     };
     if offered("gzip") {
+        Encoding::Gzip
+    } else if offered("deflate") {
+        Encoding::Deflate
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// A 200 JSON answer with `body`, compressed as the request accepts.
+pub fn json(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
+    let enc = encoding(req);
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("application/json");
+    if enc == Encoding::Gzip {
         let mut e = flate2::write::GzEncoder::new(
             Vec::with_capacity(COMPRESS_BUFFER_BYTES.min(body.len())),
             flate2::Compression::default(),
@@ -44,7 +58,7 @@ pub fn json(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
             resp.insert_header((header::CONTENT_ENCODING, "gzip"));
             return resp.body(z);
         }
-    } else if offered("deflate") {
+    } else if enc == Encoding::Deflate {
         let mut e = flate2::write::ZlibEncoder::new(
             Vec::with_capacity(COMPRESS_BUFFER_BYTES.min(body.len())),
             flate2::Compression::default(),

@@ -8,6 +8,7 @@ use fedstore_storage::{Cancel, Matcher};
 use super::json;
 use super::params::{Form, MAX_TIME_MS, MIN_TIME_MS, parse_time};
 use super::respond;
+use super::streamed::{self, PieceWriter};
 use crate::api::{ApiError, peer};
 use crate::query::QueryFailure;
 use crate::server::AppState;
@@ -60,7 +61,8 @@ async fn on_query_threads<T: Send + 'static>(
         .map_err(|e: QueryFailure| e.api_error())
 }
 
-/// `GET|POST /api/v1/series`.
+/// `GET|POST /api/v1/series`: the answer is written on a query thread and streamed as it
+/// is written ([`streamed`]), so its size (307 MB for 1M series) is never held.
 pub async fn series(
     req: HttpRequest,
     body: web::Bytes,
@@ -75,30 +77,77 @@ pub async fn series(
     let sets = matcher_sets(&form)
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
     let db = state.db.clone();
-    let body = on_query_threads(&state, &req, move |cancel| {
-        let q = db.querier(start, end).with_cancel(cancel.clone());
-        let set = q.select(&sets)?;
-        let whole = start <= MIN_TIME_MS && end >= MAX_TIME_MS;
-        let mut buf = json::begin_success(64 * set.len());
-        buf.push(b'[');
-        let mut samples = Vec::new();
-        let mut first = true;
-        for i in 0..set.len() {
-            cancel.check_at(i)?;
-            if !whole && !set.has_samples(i, &mut samples)? {
-                continue;
-            }
-            if !first {
+    let deadline = state.query.deadline(None);
+    streamed::respond(&req, &state.query, deadline, move |w, cancel| {
+        write_series(&db, &sets, start, end, cancel, w).map_err(storage_failure)
+    })
+    .await
+}
+
+/// Writes the `/series` answer: every selected series with a sample in `[start, end]` (all
+/// of them when the range is unbounded), as its label object, in label order.
+fn write_series(
+    db: &fedstore_storage::Db,
+    sets: &[Vec<Matcher>],
+    start: i64,
+    end: i64,
+    cancel: &Cancel,
+    w: &mut PieceWriter,
+) -> Result<(), WriteError> {
+    let q = db.querier(start, end).with_cancel(cancel.clone());
+    let set = q.select(sets)?;
+    let whole = start <= MIN_TIME_MS && end >= MAX_TIME_MS;
+    w.buf().extend_from_slice(json::SUCCESS_PREFIX);
+    w.buf().push(b'[');
+    let mut samples = Vec::new();
+    let mut first = true;
+    for i in 0..set.len() {
+        cancel.check_at(i)?;
+        if !whole && !set.has_samples(i, &mut samples)? {
+            continue;
+        }
+        let buf = w.buf();
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        // Straight from the head's symbols, as `json::write_labels` writes a label set.
+        buf.push(b'{');
+        let mut sep = false;
+        set.for_each_label(i, &mut |name, value| {
+            if sep {
                 buf.push(b',');
             }
-            first = false;
-            json::write_labels(&mut buf, &set.labels(i)?);
-        }
-        buf.push(b']');
-        Ok(json::finish(buf))
-    })
-    .await?;
-    Ok(respond::json(&req, body))
+            sep = true;
+            json::write_str(buf, name);
+            buf.push(b':');
+            json::write_str(buf, value);
+        })?;
+        buf.push(b'}');
+        w.flush_if_full().map_err(WriteError::Api)?;
+    }
+    w.buf().extend_from_slice(b"]}");
+    Ok(())
+}
+
+/// Why writing an answer stopped.
+enum WriteError {
+    Storage(fedstore_storage::Error),
+    Api(ApiError),
+}
+
+impl From<fedstore_storage::Error> for WriteError {
+    fn from(e: fedstore_storage::Error) -> Self {
+        WriteError::Storage(e)
+    }
+}
+
+/// The API error of a failed walk: a stop keeps its reason (503 `timeout` or `canceled`).
+fn storage_failure(e: WriteError) -> ApiError {
+    match e {
+        WriteError::Storage(e) => QueryFailure::Eval(crate::query::eval_error(e)).api_error(),
+        WriteError::Api(e) => e,
+    }
 }
 
 /// `GET|POST /api/v1/labels`.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::BlockError;
 use super::encoding::{Decbuf, put_uvarint, put_varint};
-use crate::mmap::MmapRead;
+use crate::mmap::{FAULT_AROUND_BYTES, MAX_MAPPED_BY_READS, MmapRead, ResidentBudget};
 
 /// Most samples one block chunk holds (a read decodes a whole chunk, so this bounds the work
 /// of a narrow range query on a long block).
@@ -342,6 +342,10 @@ pub struct ChunkFiles {
     /// Unique per opened block, so one [`PageCache`] can serve several blocks.
     id: u64,
     files: Vec<(PathBuf, MmapRead)>,
+    /// What page reads may have mapped since the files' pages were released: a page's bytes
+    /// plus a fault-around window at each end. Reads of series scattered over a block would
+    /// otherwise map every page they touch until the next compaction round.
+    resident: ResidentBudget,
 }
 
 /// Source of [`ChunkFiles`] ids.
@@ -378,7 +382,11 @@ impl ChunkFiles {
             files.push((path, map));
         }
         let id = NEXT_FILES_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(ChunkFiles { id, files })
+        Ok(ChunkFiles {
+            id,
+            files,
+            resident: ResidentBudget::new(MAX_MAPPED_BY_READS),
+        })
     }
 
     /// Decompresses the page at `page` of file `file` into `cache` (a no-op when the cache
@@ -424,6 +432,9 @@ impl ChunkFiles {
             return Err(bad("page decompressed to the wrong length"));
         }
         cache.key = Some((self.id, file, page));
+        if self.resident.spend(12 + clen + 2 * FAULT_AROUND_BYTES) {
+            self.release_resident();
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Sealed head chunks on disk (`<storage.tsdb.path>/chunks_head/`), read back through
-//! memory maps, so the head's RSS holds only open chunks, the index and the latest-sample
-//! columns (Prometheus's "m-mapped head chunks").
+//! memory maps (single chunks) or copied with `pread` (range reads), so the head's RSS holds
+//! only open chunks, the index and the latest-sample columns (Prometheus's "m-mapped head
+//! chunks"), and what reads map is released as they go.
 //!
 //! Each sealed chunk is one record in an append-only file; its position (`seq << 32 | offset`)
 //! is all a series keeps of it, because every record names the position of the same series'
@@ -17,6 +18,8 @@
 //! chunks all end before the cut; walks stop at a deleted file or a chunk before the cut.
 //! Format: docs/format/head.md.
 
+mod copied;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,7 +31,9 @@ use parking_lot::{Mutex, RwLock};
 use crate::chunks::XorAppender;
 use crate::chunks::XorIter;
 use crate::error::Error;
-use crate::mmap::AppendFile;
+use crate::mmap::{AppendFile, FAULT_AROUND_BYTES, MAX_MAPPED_BY_READS, ResidentBudget};
+
+use self::copied::COPIES;
 
 /// "No chunk" position.
 pub(crate) const NO_CHUNK: u64 = u64::MAX;
@@ -129,7 +134,15 @@ pub(crate) struct ChunkFiles {
     /// Chunks ending before this are gone (persisted in a block).
     truncated_before: AtomicI64,
     chunks_written: AtomicU64,
+    /// What reads through the mappings may have mapped since their pages were released:
+    /// [`FAULT_AROUND_BYTES`] per record read.
+    resident: ResidentBudget,
+    /// Unique per instance: names these files in the threads' block caches ([`copied`]).
+    id: u64,
 }
+
+/// Source of [`ChunkFiles`] ids.
+static NEXT_FILES_ID: AtomicU64 = AtomicU64::new(0);
 
 impl std::fmt::Debug for ChunkFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -168,6 +181,8 @@ impl ChunkFiles {
             }),
             truncated_before: AtomicI64::new(i64::MIN),
             chunks_written: AtomicU64::new(0),
+            resident: ResidentBudget::new(MAX_MAPPED_BY_READS),
+            id: NEXT_FILES_ID.fetch_add(1, Ordering::Relaxed),
         };
         files.start_file(&mut files.writer.lock());
         Ok(files)
@@ -270,6 +285,8 @@ impl ChunkFiles {
             }),
             truncated_before: AtomicI64::new(truncated_before),
             chunks_written: AtomicU64::new(0),
+            resident: ResidentBudget::new(MAX_MAPPED_BY_READS),
+            id: NEXT_FILES_ID.fetch_add(1, Ordering::Relaxed),
         };
         // A new file for new chunks: the snapshot's current file may have lost bytes past its
         // recorded length, and starting clean is simpler than resuming mid-file.
@@ -452,11 +469,17 @@ impl ChunkFiles {
     }
 
     /// Calls `f` with every chunk of the chain ending at `newest` that overlaps
-    /// `[mint, maxt]`, oldest first: the walk back stops at the first chunk ending before
-    /// `mint` or truncated away. Records in files are read under one lock of the file list
-    /// per run of them (a query reads many chunks per series, and a lock plus a file handle
-    /// per chunk cost more than decoding it); records still in the write buffer (the newest)
-    /// through [`ChunkFiles::with_chunk`], with no lock held.
+    /// `[mint, maxt]`, oldest first: the walk back stops at the first chunk starting at or
+    /// before `mint` (older ones end before it) or truncated away.
+    ///
+    /// Records in files are copied with `pread` ([`copied::COPY_BLOCK`] bytes at a time,
+    /// which hold the chunks of neighbouring series, written together) into buffers reused by
+    /// the thread, not read through the mappings: a range query reads the chunks of many
+    /// series, scattered over the files, and through the mappings each read made the kernel
+    /// map the 64 KiB around it, so a 1 h rate over 10k of 1M series mapped 625 MiB (and
+    /// faulting them in again after a release costs more than the copies: docs/benchmarks.md,
+    /// "Query API"). Records still in
+    /// the write buffer (the newest) come through [`ChunkFiles::with_chunk`].
     pub(crate) fn for_each_chunk_in(
         &self,
         newest: u64,
@@ -465,54 +488,63 @@ impl ChunkFiles {
         f: &mut dyn FnMut(ChunkMeta, &[u8]),
     ) {
         let cut = self.truncated_before.load(Ordering::Acquire);
-        let mut wanted = ChainPositions::default();
+        let mut b = COPIES.take();
+        b.kept.clear();
+        b.wanted.clear();
         let mut pos = newest;
-        // Whether to go on from `m`, noting it when it overlaps.
-        let mut step = |m: ChunkMeta, pos: u64| {
-            if m.max_t < mint {
-                return false;
-            }
-            if m.min_t <= maxt {
-                wanted.push(pos);
-            }
-            true
-        };
         'walk: while pos != NO_CHUNK {
             {
                 let files = self.files.read();
-                let mut cached = FileCache::default();
+                let mut cached: Option<(u32, &AppendFile)> = None;
                 while pos != NO_CHUNK {
-                    match cached.record(&files, pos, cut) {
-                        Some(Some((m, _))) if step(m, pos) => pos = m.prev,
-                        Some(_) => break 'walk,
-                        None => break,
+                    let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
+                    let file = match cached {
+                        Some((s, file)) if s == seq => file,
+                        _ => match files.get(&seq) {
+                            Some(file) => {
+                                cached = Some((seq, file));
+                                file
+                            }
+                            None => break,
+                        },
+                    };
+                    let Some(rec) = b.blocks.record(self.id, seq, file, off) else {
+                        break;
+                    };
+                    let Some((m, data)) = decode_record(rec, cut) else {
+                        break 'walk;
+                    };
+                    let start = b.kept.len();
+                    b.kept.extend_from_slice(data);
+                    if !b.step(m, start, mint, maxt) {
+                        break 'walk;
                     }
+                    pos = m.prev;
                 }
             }
             // Not in a file yet.
-            match self.meta(pos) {
-                Some(m) if step(m, pos) => pos = m.prev,
+            let start = b.kept.len();
+            let kept = &mut b.kept;
+            match self.with_chunk(pos, |m, data| {
+                kept.extend_from_slice(data);
+                m
+            }) {
+                Some(m) if b.step(m, start, mint, maxt) => pos = m.prev,
                 _ => break,
             }
         }
-        let mut next = wanted.len();
-        while next > 0 {
-            {
-                let files = self.files.read();
-                let mut cached = FileCache::default();
-                while next > 0 {
-                    match cached.record(&files, wanted.get(next - 1), cut) {
-                        Some(Some((m, data))) => f(m, data),
-                        Some(None) => {}
-                        None => break,
-                    }
-                    next -= 1;
-                }
-            }
-            if next > 0 {
-                self.with_chunk(wanted.get(next - 1), |m, data| f(m, data));
-                next -= 1;
-            }
+        for &(m, from, to) in b.wanted.iter().rev() {
+            f(m, &b.kept[from..to]);
+        }
+        COPIES.set(b);
+    }
+
+    /// Counts `records` read through the mappings (each may have mapped
+    /// [`FAULT_AROUND_BYTES`]) and releases the mappings' pages once the reads since the last
+    /// release may hold [`MAX_MAPPED_BY_READS`]. Called with no lock held.
+    fn note_mapped_reads(&self, records: usize) {
+        if self.resident.spend(records * FAULT_AROUND_BYTES) {
+            self.release_resident();
         }
     }
 
@@ -538,7 +570,9 @@ impl ChunkFiles {
         if let Some(file) = &file
             && let Some(rec) = record_at(file, off)
         {
-            return decode_record(rec, cut).map(|(meta, data)| f(meta, data));
+            let r = decode_record(rec, cut).map(|(meta, data)| f(meta, data));
+            self.note_mapped_reads(1);
+            return r;
         }
         // Not written yet: look in the write buffers. Writes happen under this lock, so the
         // record is now either still buffered or written (a write may have finished since the
@@ -551,9 +585,12 @@ impl ChunkFiles {
         {
             return decode_record(&p.buf[off - p.start..], cut).map(|(meta, data)| f(meta, data));
         }
+        drop(w);
         let file = self.files.read().get(&seq).cloned()?;
         let rec = record_at(&file, off)?;
-        decode_record(rec, cut).map(|(meta, data)| f(meta, data))
+        let r = decode_record(rec, cut).map(|(meta, data)| f(meta, data));
+        self.note_mapped_reads(1);
+        r
     }
 
     /// Forgets chunks ending before `t` and deletes the files holding only such chunks (all
@@ -613,69 +650,6 @@ impl ChunkFiles {
             chunks_written: self.chunks_written.load(Ordering::Relaxed),
             ..w.stats
         }
-    }
-}
-
-/// The positions of the chunks one read wants, newest first: inline up to
-/// [`INLINE_POSITIONS`] (a 2 h head range is 4-8 chunks), so a read allocates nothing.
-#[derive(Default)]
-struct ChainPositions {
-    inline: [u64; INLINE_POSITIONS],
-    len: usize,
-    more: Vec<u64>,
-}
-
-/// Chunk positions a read keeps without allocating: 16 chunks of 120 samples at 15 s are 8 h.
-const INLINE_POSITIONS: usize = 16;
-
-impl ChainPositions {
-    fn push(&mut self, pos: u64) {
-        match self.inline.get_mut(self.len) {
-            Some(slot) => *slot = pos,
-            None => self.more.push(pos),
-        }
-        self.len += 1;
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Position `i` (`i < len()`).
-    fn get(&self, i: usize) -> u64 {
-        match self.inline.get(i) {
-            Some(&p) => p,
-            None => self.more[i - INLINE_POSITIONS],
-        }
-    }
-}
-
-/// The file of the last record looked up under one lock of the file list (a chain runs
-/// through few files).
-#[derive(Default)]
-struct FileCache<'a> {
-    last: Option<(u32, &'a AppendFile)>,
-}
-
-impl<'a> FileCache<'a> {
-    /// The record at `pos` if it is in a file: `Some(None)` when it was truncated away (or
-    /// does not decode), `None` when it is not in a file (yet).
-    fn record(
-        &mut self,
-        files: &'a BTreeMap<u32, Arc<AppendFile>>,
-        pos: u64,
-        cut: i64,
-    ) -> Option<Option<(ChunkMeta, &'a [u8])>> {
-        let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
-        let file = match self.last {
-            Some((s, file)) if s == seq => file,
-            _ => {
-                let file = files.get(&seq)?.as_ref();
-                self.last = Some((seq, file));
-                file
-            }
-        };
-        Some(decode_record(record_at(file, off)?, cut))
     }
 }
 
@@ -765,6 +739,75 @@ mod tests {
             let mut got = Vec::new();
             files.for_each_chunk_in(newest, mint, maxt, &mut |m, _| got.push(m.min_t / 10_000));
             assert_eq!(got, want, "[{mint}, {maxt}]");
+        }
+    }
+
+    /// Single-chunk reads through the mappings release the files' pages every
+    /// `MAX_MAPPED_BY_READS / FAULT_AROUND_BYTES` records (what a long walk over scattered
+    /// chunks would otherwise keep mapped), and the chunks read on unchanged.
+    #[test]
+    fn mapped_reads_release_the_pages_as_they_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
+        let mut newest = NO_CHUNK;
+        for k in 0..40i64 {
+            newest = files.append(newest, &chunk(k * 10_000, 120));
+        }
+        files.flush(&mut files.writer.lock());
+        let per_release = MAX_MAPPED_BY_READS / FAULT_AROUND_BYTES;
+        let mut records = 0;
+        while records < 3 * per_release + 1 {
+            let (mut pos, mut k) = (newest, 40);
+            while let Some(m) = files.meta(pos) {
+                k -= 1;
+                assert_eq!(m.min_t, k * 10_000);
+                pos = m.prev;
+                records += 1;
+            }
+            assert_eq!(k, 0);
+        }
+        assert_eq!(files.resident.releases(), (records / per_release) as u64);
+        // Range reads copy, so they count nothing.
+        files.for_each_chunk_in(newest, i64::MIN, i64::MAX, &mut |_, _| {});
+        assert_eq!(files.resident.releases(), (records / per_release) as u64);
+        assert_eq!(samples(&files, newest).unwrap()[0].0, 390_000);
+    }
+
+    /// Range reads (copied in blocks, kept by the thread) hand out the same bytes as single
+    /// reads: for records across block boundaries, records still in the write buffer, and
+    /// two chunk files whose positions coincide read by one thread in turn.
+    #[test]
+    fn copied_range_reads_match_single_reads() {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let mut sets = Vec::new();
+        for (n, dir) in dirs.iter().enumerate() {
+            let files = ChunkFiles::open(&dir.path().join("c"), 64 << 10).unwrap();
+            // Chunks of 1..150 samples: records of ~20 to ~1,400 bytes, many crossing 4 KiB.
+            let mut newest = NO_CHUNK;
+            for k in 0..300i64 {
+                let from = k * 10_000 + n as i64;
+                newest = files.append(newest, &chunk(from, 1 + (k * 37 + n as i64) % 150));
+            }
+            sets.push((files, newest));
+        }
+        for round in 0..2 {
+            for (n, (files, newest)) in sets.iter().enumerate() {
+                let mut got = Vec::new();
+                files.for_each_chunk_in(*newest, i64::MIN, i64::MAX, &mut |m, data| {
+                    got.push((m, data.to_vec()));
+                });
+                assert_eq!(got.len(), 300, "round {round} files {n}");
+                let mut pos = *newest;
+                for (m, data) in got.iter().rev() {
+                    let want = files.with_chunk(pos, |wm, wd| (wm, wd.to_vec())).unwrap();
+                    assert_eq!((*m, data), (want.0, &want.1), "round {round} files {n}");
+                    pos = m.prev;
+                }
+            }
+            // Everything written: the second round reads only files.
+            for (files, _) in &sets {
+                files.flush(&mut files.writer.lock());
+            }
         }
     }
 

@@ -118,6 +118,13 @@ struct Args {
     /// rows are the noisiest); 0 = `--reps`.
     #[arg(long, default_value_t = 0)]
     fast_reps: usize,
+    /// Seconds to wait after a server is loaded (or restarted on kept data) before its rows.
+    /// fedstore's start on kept data reads its head chunk files through their mappings, and
+    /// those pages stay in its RSS until the first compaction round (a minute) releases them:
+    /// rows run before that find the chunks already mapped, so their RSS growth leaves out
+    /// what a query maps (70 s measures that, as a server up for a while would show).
+    #[arg(long, default_value_t = 0)]
+    settle_secs: u64,
 }
 
 /// The histogram's metric name and buckets.
@@ -634,6 +641,10 @@ fn prepare(
             || Ok(count_blocks(&data_dir) >= args.blocks),
         )?;
         eprintln!("  {} blocks written", count_blocks(&data_dir));
+    }
+    if args.settle_secs > 0 {
+        eprintln!("  settling for {} s", args.settle_secs);
+        thread::sleep(Duration::from_secs(args.settle_secs));
     }
     thread::sleep(Duration::from_secs(3));
     run.rss_after_load_kib = procs::rss_kib(child.pid()).map_or(0, |m| m.0);
