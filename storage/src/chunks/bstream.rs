@@ -201,6 +201,23 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// The next bits, most significant first, and how many of them are the stream's (at
+    /// least 56 unless it ends sooner): for a decoder that reads several fields from one
+    /// refill. [`BitReader::consume`] then takes what it used.
+    #[inline]
+    pub fn peek(&mut self) -> (u64, u32) {
+        self.refill();
+        (self.buf, self.avail)
+    }
+
+    /// Consumes `n` (`< 64`) of the bits [`BitReader::peek`] counted as the stream's.
+    #[inline]
+    pub fn consume(&mut self, n: u32) {
+        debug_assert!(n < 64 && n <= self.avail);
+        self.buf <<= n;
+        self.avail -= n;
+    }
+
     /// Reads a unary prefix of at most `max` (`<= 8`) one bits: the number of ones before the
     /// first zero (which is consumed too), or `max` when the first `max` bits are all ones.
     #[inline]
