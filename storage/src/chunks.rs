@@ -24,6 +24,20 @@ mod tests {
         let got: Vec<(i64, u64)> = a.iter().map(|(t, v)| (t, v.to_bits())).collect();
         let want: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
         assert_eq!(got, want, "case {name}: open chunk");
+        // The callback loop decodes the same, and stops when told to.
+        for stop in [usize::MAX, 0, 1, 2, samples.len() / 2] {
+            let mut got = Vec::new();
+            a.iter().for_each_while(|t, v| {
+                got.push((t, v.to_bits()));
+                got.len() <= stop
+            });
+            let n = want.len().min(stop.saturating_add(1));
+            assert_eq!(
+                got,
+                want[..n],
+                "case {name}: for_each_while stopping after {stop}"
+            );
+        }
         let c = a.seal();
         let got: Vec<(i64, u64)> = c.iter().map(|(t, v)| (t, v.to_bits())).collect();
         assert_eq!(got, want, "case {name}: sealed chunk");

@@ -144,28 +144,24 @@ impl Histories {
         // none can overlap, and the walk (a read of the chunk files per series) is skipped.
         if open_min.is_none_or(|t| t > mint) {
             files.for_each_chunk_in(r.newest_sealed, mint, maxt, &mut |m, data| {
-                for (t, v) in XorIter::new(data, m.num) {
-                    if t > maxt {
-                        break;
-                    }
-                    if t >= mint {
+                XorIter::new(data, m.num).for_each_while(|t, v| {
+                    if t >= mint && t <= maxt {
                         f(t, v);
                     }
-                }
+                    t < maxt
+                });
             });
         }
         let Some(open_min) = open_min else { return };
         if open_min > maxt || r.open.t < mint {
             return;
         }
-        for (t, v) in XorIter::new(open, r.open.num) {
-            if t > maxt {
-                return;
-            }
-            if t >= mint {
+        XorIter::new(open, r.open.num).for_each_while(|t, v| {
+            if t >= mint && t <= maxt {
                 f(t, v);
             }
-        }
+            t < maxt
+        });
     }
 
     /// Reads series `i`'s record (the first step of [`Histories::for_each_in`]); the value
