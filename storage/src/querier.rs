@@ -601,7 +601,8 @@ impl SeriesSet<'_> {
         if !q.use_head || from > q.maxt {
             return;
         }
-        let Some(entries) = self.entries.get(range) else {
+        let end = range.end.min(self.entries.len());
+        let Some(entries) = self.entries.get(range.start..end) else {
             return;
         };
         let refs: Vec<SeriesRef> = entries.iter().filter_map(|e| e.head).collect();
