@@ -106,6 +106,14 @@ pub trait SeriesSet: Send + Sync {
         Ok(())
     }
 
+    /// A hint that the calling thread reads series `range` next, in order: their labels and
+    /// [`SeriesSet::last_sample`] and, with `samples`, their [`SeriesSet::samples`]. Storage
+    /// may load what that touches into the CPU caches at once, so that reading them one by
+    /// one does not wait on memory series after series. Does nothing by default.
+    fn prefetch(&self, range: std::ops::Range<usize>, samples: bool) {
+        let _ = (range, samples);
+    }
+
     /// The newest sample of series `i` inside the select's range (the last one
     /// [`SeriesSet::samples`] gives), staleness markers included; `buf` is scratch space.
     /// Storage that keeps each series' newest sample apart answers without decoding history,

@@ -94,6 +94,10 @@ impl SeriesSet for DbSeriesSet<'_> {
         self.set.for_each_label(i, f).map_err(storage_error)
     }
 
+    fn prefetch(&self, range: std::ops::Range<usize>, samples: bool) {
+        self.set.prefetch(range, samples);
+    }
+
     fn last_sample(
         &self,
         i: usize,

@@ -24,6 +24,20 @@ mod tests {
         let got: Vec<(i64, u64)> = a.iter().map(|(t, v)| (t, v.to_bits())).collect();
         let want: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
         assert_eq!(got, want, "case {name}: open chunk");
+        // The callback loop decodes the same, and stops when told to.
+        for stop in [usize::MAX, 0, 1, 2, samples.len() / 2] {
+            let mut got = Vec::new();
+            a.iter().for_each_while(|t, v| {
+                got.push((t, v.to_bits()));
+                got.len() <= stop
+            });
+            let n = want.len().min(stop.saturating_add(1));
+            assert_eq!(
+                got,
+                want[..n],
+                "case {name}: for_each_while stopping after {stop}"
+            );
+        }
         let c = a.seal();
         let got: Vec<(i64, u64)> = c.iter().map(|(t, v)| (t, v.to_bits())).collect();
         assert_eq!(got, want, "case {name}: sealed chunk");
@@ -52,8 +66,39 @@ mod tests {
             Some((*acc, *acc as f64))
         })
         .collect();
+        // Steady scrapes: every sample takes the one-refill path of the decoder (an XOR
+        // inside the previous window, or the same value), up to the stream's last bits.
+        let steady: Vec<(i64, f64)> = (0..120i64)
+            .map(|i| (i * 15_000, (100_000 + 37 * i + (i * i * 7) % 37) as f64))
+            .collect();
+        // Random bits under a fixed exponent, then anywhere: windows of every width, some too
+        // wide for one refill (the general path), mixed with repeats and jittered times.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let wide: Vec<(i64, f64)> = (0..120i64)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let bits = match i % 5 {
+                    0 => x,
+                    1 | 2 => 0x4100_0000_0000_0000 | (x >> (12 + (x % 40))),
+                    _ => 0x4100_0000_0000_0000 | (x >> 20),
+                };
+                let t = i * 15_000 + if i % 11 == 0 { 3 } else { 0 };
+                (
+                    t,
+                    f64::from_bits(if i % 7 == 0 {
+                        0x4100_0000_0000_0000
+                    } else {
+                        bits
+                    }),
+                )
+            })
+            .collect();
         let cases: Vec<(&str, Vec<(i64, f64)>)> = vec![
             ("empty", vec![]),
+            ("steady", steady),
+            ("wide windows", wide),
             ("one", vec![(5, 1.5)]),
             ("two", vec![(5, 1.5), (6, 2.5)]),
             ("regular", regular),

@@ -590,6 +590,27 @@ impl SeriesSet<'_> {
         Ok(())
     }
 
+    /// A hint that series `range` are read next, in order, by the calling thread: their
+    /// labels and newest samples ([`SeriesSet::last_sample`]) and, with `history`, their
+    /// samples ([`SeriesSet::samples`]). The head loads what that touches into the CPU caches
+    /// at once ([`Head::warm`]), so that reading them one by one does not wait on memory
+    /// series after series.
+    pub fn prefetch(&self, range: std::ops::Range<usize>, history: bool) {
+        let q = &self.q;
+        let from = q.mint.max(q.head_floor);
+        if !q.use_head || from > q.maxt {
+            return;
+        }
+        let end = range.end.min(self.entries.len());
+        let Some(entries) = self.entries.get(range.start..end) else {
+            return;
+        };
+        let refs: Vec<SeriesRef> = entries.iter().filter_map(|e| e.head).collect();
+        if !refs.is_empty() {
+            q.head.warm(&refs, history.then_some(from));
+        }
+    }
+
     /// The newest sample of series `i` in the querier's range (the last one
     /// [`SeriesSet::samples`] would return), staleness markers included. Answers from the
     /// head's newest sample when that one is in range, without decoding any chunk (what an

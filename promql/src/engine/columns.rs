@@ -5,6 +5,8 @@
 //! A missing value is the staleness-marker bit pattern: stale markers never survive a selector,
 //! and IEEE arithmetic only produces quiet NaNs, so no computed value can carry these bits.
 
+use std::collections::HashMap;
+
 use fedstore_storage::{Labels, STALE_NAN_BITS};
 
 use crate::engine::EvalError;
@@ -18,8 +20,11 @@ pub(crate) struct ProjectBufs {
     pub key: Vec<u8>,
     /// Whole-label-set hash bytes.
     pub hash: Vec<u8>,
-    /// The kept pairs.
-    pub kept: Vec<(String, String)>,
+    /// The kept pairs, as `name 0xff value 0xff` bytes.
+    pub kept: Vec<u8>,
+    /// The label sets built from `kept` so far: the series of one group share one (a `by`
+    /// fold over many series costs an allocation per group, not several per series).
+    pub built: HashMap<Vec<u8>, Labels>,
 }
 
 /// The "no value at this step" marker inside a [`StepVec`].

@@ -105,7 +105,8 @@ pub(crate) fn grouping_key(
 /// Series `i` of `set` projected on `by(names)`: its labels named in `names` (`__name__`
 /// included if named), its grouping key and, with `hash`, the hash of its whole label set,
 /// both as [`grouping_key`] and [`hash`] compute them on the whole set (`skip_name` treating
-/// `__name__` as absent), read without building the whole set.
+/// `__name__` as absent), read without building the whole set. Series with the same
+/// projected labels get clones of one label set (`bufs.built`).
 pub(crate) fn project(
     set: &dyn crate::storage::SeriesSet,
     i: usize,
@@ -127,12 +128,33 @@ pub(crate) fn project(
             if !skip {
                 push_pair(key, n, v);
             }
-            kept.push((n.to_owned(), v.to_owned()));
+            push_pair(kept, n, v);
         }
     })
     .map_err(crate::storage::StorageError::into_eval)?;
-    let l = Labels::from_pairs(kept.drain(..));
+    let l = match bufs.built.get(kept.as_slice()) {
+        Some(l) => l.clone(),
+        None => {
+            let l = from_pair_bytes(kept);
+            bufs.built.insert(kept.clone(), l.clone());
+            l
+        }
+    };
     Ok((l, xxh3_64(key), hash.then(|| xxh3_64(hbuf))))
+}
+
+/// The label set whose pairs [`push_pair`] wrote into `buf` (whole `&str`s, so the
+/// bytes between separators are valid UTF-8 and the lossy conversion never replaces any).
+fn from_pair_bytes(buf: &[u8]) -> Labels {
+    let mut parts = buf.split(|&b| b == SEP);
+    let mut pairs = Vec::new();
+    while let (Some(n), Some(v)) = (parts.next(), parts.next()) {
+        pairs.push((
+            String::from_utf8_lossy(n).into_owned(),
+            String::from_utf8_lossy(v).into_owned(),
+        ));
+    }
+    Labels::from_pairs(pairs)
 }
 
 fn push_pair(buf: &mut Vec<u8>, n: &str, v: &str) {

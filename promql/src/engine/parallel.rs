@@ -11,6 +11,11 @@ use crate::engine::EvalError;
 /// raw samples held at once (a batch holds one sample buffer per worker, not per series).
 pub(crate) const BATCH_SERIES: usize = 16 * 1024;
 
+/// Series a worker announces to storage at a time ([`crate::storage::SeriesSet::prefetch`]):
+/// enough for their memory reads to overlap, few enough that what they load stays in the
+/// core's caches until it reads them.
+pub(crate) const PREFETCH_SERIES: usize = 32;
+
 /// Below this many series a batch runs on the calling thread only.
 const PARALLEL_MIN: usize = 512;
 

@@ -8,7 +8,7 @@ use crate::ast::{MatrixSelector, VectorSelector};
 use crate::engine::EvalError;
 use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::Evaluator;
-use crate::engine::parallel::{BATCH_SERIES, run_halves};
+use crate::engine::parallel::{BATCH_SERIES, PREFETCH_SERIES, run_halves};
 use crate::storage::{SelectHints, SeriesSet, StorageError};
 use crate::value::Series;
 
@@ -102,8 +102,11 @@ pub(crate) fn eval_vector_into(
         let mut buf = Vec::new();
         let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
-        for i in r {
+        for i in r.clone() {
             stop.check_at(i)?;
+            if (i - r.start).is_multiple_of(PREFETCH_SERIES) {
+                set_ref.prefetch(i..r.end.min(i + PREFETCH_SERIES), n > 1);
+            }
             let mut count = 0u32;
             if n == 1 {
                 // One step: only the newest sample at or before it matters (the select

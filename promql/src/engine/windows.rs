@@ -9,7 +9,7 @@ use fedstore_storage::{Labels, is_stale_nan};
 use crate::ast::{Call, Expr};
 use crate::engine::columns::{ABSENT, Prep, ProjectBufs, StepVec, Val};
 use crate::engine::eval::{Evaluator, SAME_LABELSET};
-use crate::engine::parallel::{BATCH_SERIES, run_halves};
+use crate::engine::parallel::{BATCH_SERIES, PREFETCH_SERIES, run_halves};
 use crate::engine::selectors::{Sink, read, select};
 use crate::engine::subquery::{self, window_end};
 use crate::engine::{EvalError, labels, over_time, rate};
@@ -139,6 +139,12 @@ impl Source<'_> {
             Source::Mem(m) => Ok(m[i].labels.clone()),
         }
     }
+    /// See [`SeriesSet::prefetch`].
+    fn prefetch(&self, range: std::ops::Range<usize>) {
+        if let Source::Set(s) = self {
+            s.prefetch(range, true);
+        }
+    }
     fn load(&self, i: usize, buf: &mut Vec<(i64, f64)>) -> Result<(), EvalError> {
         match self {
             Source::Set(s) => {
@@ -197,9 +203,18 @@ pub(crate) fn eval_into(
     project: bool,
     sink: &mut Sink,
 ) -> Result<Vec<bool>, EvalError> {
+    // Series of one metric name stay distinct without it: no output can repeat a label
+    // set, and hashing every one for the check would be wasted.
+    let one_name = matches!(
+        call.args.get(mi).map(crate::engine::functions::unparen),
+        Some(Expr::Matrix(ms)) if ms.vs.matchers.iter().any(|m| {
+            m.name == labels::METRIC_NAME && m.op == fedstore_storage::MatchOp::Equal
+        })
+    );
+    let check = f != RangeFn::Absent && !one_name;
     let prep = Prep {
         grouping,
-        hash: f != RangeFn::Absent,
+        hash: check,
         project,
     };
     let n = ev.steps();
@@ -236,7 +251,7 @@ pub(crate) fn eval_into(
     let mut seen: HashSet<u64> = HashSet::new();
     let mut buf = Vec::new();
     let mut checked = |part: StepVec| -> Result<(), EvalError> {
-        if f != RangeFn::Absent {
+        if check {
             for (i, l) in part.labels.iter().enumerate() {
                 let h = match part.hashes.get(i) {
                     Some(h) => *h,
@@ -325,8 +340,11 @@ fn run(
         let mut scratch = Vec::new();
         let mut bufs = ProjectBufs::default();
         let mut col = vec![ABSENT; n];
-        for i in r {
+        for i in r.clone() {
             stop.check_at(i)?;
+            if (i - r.start).is_multiple_of(PREFETCH_SERIES) {
+                src.prefetch(i..r.end.min(i + PREFETCH_SERIES));
+            }
             src.load(i, &mut buf)?;
             // Windows are runs of `buf`: without a decrease in the series, none has one.
             let resets = matches!(f, RangeFn::Rate | RangeFn::Increase)

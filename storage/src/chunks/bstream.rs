@@ -143,7 +143,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Tops `buf` up to at least 56 bits, or to the end of the stream.
-    #[inline]
+    #[inline(always)]
     fn refill(&mut self) {
         if self.avail >= 56 {
             return;
@@ -201,6 +201,24 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// The next bits, most significant first, and how many of them are the stream's (at
+    /// least 56 unless it ends sooner): for a decoder that reads several fields from one
+    /// refill. [`BitReader::consume`] then takes what it used.
+    #[inline(always)]
+    pub fn peek(&mut self) -> (u64, u32) {
+        self.refill();
+        (self.buf, self.avail)
+    }
+
+    /// Consumes `n` of the bits [`BitReader::peek`] counted as the stream's (all 64 of them
+    /// at a stream's end, where a refill byte by byte can fill the whole buffer).
+    #[inline(always)]
+    pub fn consume(&mut self, n: u32) {
+        debug_assert!(n <= self.avail);
+        self.buf = self.buf.checked_shl(n).unwrap_or(0);
+        self.avail -= n;
+    }
+
     /// Reads a unary prefix of at most `max` (`<= 8`) one bits: the number of ones before the
     /// first zero (which is consumed too), or `max` when the first `max` bits are all ones.
     #[inline]
@@ -252,6 +270,33 @@ impl<'a> BitReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// At a stream's end the buffer can hold all 64 remaining bits (refilled byte by byte),
+    /// and `consume` takes them all (a shift by 64 must empty the buffer, not leave it as it
+    /// was).
+    #[test]
+    fn peek_and_consume_to_the_end() {
+        let bytes = [0xa5u8, 1, 2, 3, 4, 5, 6, 0xff, 0x80];
+        for split in [false, true] {
+            let mut r = BitReader::new(&bytes);
+            assert_eq!(r.read_bits(8), Some(0xa5));
+            let (w, avail) = r.peek();
+            assert_eq!(
+                (w, avail),
+                (0x0102_0304_0506_ff80, 64),
+                "8 bytes left, all buffered"
+            );
+            if split {
+                r.consume(60);
+                assert_eq!(r.peek(), (0, 4));
+                r.consume(4);
+            } else {
+                r.consume(64);
+            }
+            assert_eq!(r.peek(), (0, 0), "split {split}");
+            assert_eq!(r.read_bits(1), None);
+        }
+    }
 
     #[test]
     fn bits_round_trip() {

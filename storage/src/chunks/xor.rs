@@ -225,20 +225,137 @@ impl<'a> XorIter<'a> {
                 self.read_value()?;
             }
             _ => {
-                let dod: i64 = match self.br.read_ones(4)? {
-                    0 => 0,
-                    1 => sign_extend(self.br.read_bits(14)?, 14),
-                    2 => sign_extend(self.br.read_bits(17)?, 17),
-                    3 => sign_extend(self.br.read_bits(20)?, 20),
-                    _ => self.br.read_bits(64)? as i64,
+                let dod = match self.dod_in_one_refill() {
+                    Some(dod) => dod,
+                    None => self.read_dod()?,
                 };
                 self.t_delta = self.t_delta.wrapping_add(dod as u64);
                 self.t = self.t.wrapping_add(self.t_delta as i64);
-                self.read_value()?;
+                if !self.value_in_one_refill() {
+                    self.read_value()?;
+                }
             }
         }
         self.read += 1;
         Some((self.t, f64::from_bits(self.v_bits)))
+    }
+
+    /// Calls `f` with each sample in order until it returns false or the chunk ends: the
+    /// samples the iterator yields, decoded in one loop whose state the compiler keeps in
+    /// registers (through `next`, a call per sample, the state went to memory and back each
+    /// time, a large part of a sample's few nanoseconds). The general paths are calls that
+    /// take and give back the state by value, so they do not pin it in memory.
+    #[inline]
+    pub fn for_each_while(self, mut f: impl FnMut(i64, f64) -> bool) {
+        let mut it = self;
+        while it.left > 0 {
+            it.left -= 1;
+            let ok = if it.read >= 2
+                && let Some(dod) = it.dod_in_one_refill()
+            {
+                it.t_delta = it.t_delta.wrapping_add(dod as u64);
+                it.t = it.t.wrapping_add(it.t_delta as i64);
+                it.read += 1;
+                it.value_in_one_refill() || {
+                    let (next, ok) = it.value_general();
+                    it = next;
+                    ok
+                }
+            } else {
+                let (next, s) = it.decode_general();
+                it = next;
+                s.is_some()
+            };
+            if !ok || !f(it.t, f64::from_bits(it.v_bits)) {
+                return;
+            }
+        }
+    }
+
+    /// [`XorIter::decode`] by value, out of line (see [`XorIter::for_each_while`]).
+    #[inline(never)]
+    fn decode_general(mut self) -> (Self, Option<(i64, f64)>) {
+        let s = self.decode();
+        (self, s)
+    }
+
+    /// [`XorIter::read_value`] by value, out of line.
+    #[inline(never)]
+    fn value_general(mut self) -> (Self, bool) {
+        let ok = self.read_value().is_some();
+        (self, ok)
+    }
+
+    /// Reads a delta-of-delta field by field.
+    fn read_dod(&mut self) -> Option<i64> {
+        Some(match self.br.read_ones(4)? {
+            0 => 0,
+            1 => sign_extend(self.br.read_bits(14)?, 14),
+            2 => sign_extend(self.br.read_bits(17)?, 17),
+            3 => sign_extend(self.br.read_bits(20)?, 20),
+            _ => self.br.read_bits(64)? as i64,
+        })
+    }
+
+    /// A delta-of-delta decoded from one refill of the reader (`0`, or a 14/17/20-bit
+    /// bucket: at most 24 bits); `None`, with nothing consumed, for a 64-bit one or too few
+    /// bits left. The value [`XorIter::read_dod`] reads field by field, with one refill and
+    /// one check instead of two or three of each.
+    #[inline(always)]
+    fn dod_in_one_refill(&mut self) -> Option<i64> {
+        let (w, avail) = self.br.peek();
+        let (dod, used) = match w.leading_ones() {
+            0 => (0, 1),
+            1 => (sign_extend((w << 2) >> (64 - 14), 14), 2 + 14),
+            2 => (sign_extend((w << 3) >> (64 - 17), 17), 3 + 17),
+            3 => (sign_extend((w << 4) >> (64 - 20), 20), 4 + 20),
+            _ => return None,
+        };
+        if used > avail {
+            return None;
+        }
+        self.br.consume(used);
+        Some(dod)
+    }
+
+    /// A value decoded from one refill of the reader: the same as the previous (`0`), XOR
+    /// bits inside the previous window (`10`) or in a new window (`11`, 5 bits of leading
+    /// zeros, 6 of width, then the bits) as wide as what is left in the buffer (~40 bits).
+    /// False, with nothing consumed, for a wider one (or a window only corrupt data has):
+    /// then [`XorIter::read_value`] reads it field by field, to the same result.
+    #[inline(always)]
+    fn value_in_one_refill(&mut self) -> bool {
+        let (w, avail) = self.br.peek();
+        if w >> 63 == 0 {
+            if avail < 1 {
+                return false;
+            }
+            self.br.consume(1);
+            return true;
+        }
+        if (w >> 62) & 1 == 0 {
+            let window = u32::from(self.leading) + u32::from(self.trailing);
+            if window >= 64 || 2 + (64 - window) > avail {
+                return false;
+            }
+            let sig = 64 - window;
+            self.v_bits ^= ((w << 2) >> (64 - sig)) << self.trailing;
+            self.br.consume(2 + sig);
+            return true;
+        }
+        let leading = ((w >> (64 - 7)) & 0x1f) as u32;
+        let sig = match ((w >> (64 - 13)) & 0x3f) as u32 {
+            0 => 64,
+            s => s,
+        };
+        if leading + sig > 64 || 13 + sig > avail {
+            return false;
+        }
+        self.leading = leading as u8;
+        self.trailing = (64 - leading - sig) as u8;
+        self.v_bits ^= ((w << 13) >> (64 - sig)) << self.trailing;
+        self.br.consume(13 + sig);
+        true
     }
 
     fn read_value(&mut self) -> Option<()> {

@@ -144,28 +144,54 @@ impl Histories {
         // none can overlap, and the walk (a read of the chunk files per series) is skipped.
         if open_min.is_none_or(|t| t > mint) {
             files.for_each_chunk_in(r.newest_sealed, mint, maxt, &mut |m, data| {
-                for (t, v) in XorIter::new(data, m.num) {
-                    if t > maxt {
-                        break;
-                    }
-                    if t >= mint {
+                XorIter::new(data, m.num).for_each_while(|t, v| {
+                    if t >= mint && t <= maxt {
                         f(t, v);
                     }
-                }
+                    t < maxt
+                });
             });
         }
         let Some(open_min) = open_min else { return };
         if open_min > maxt || r.open.t < mint {
             return;
         }
-        for (t, v) in XorIter::new(open, r.open.num) {
-            if t > maxt {
-                return;
-            }
-            if t >= mint {
+        XorIter::new(open, r.open.num).for_each_while(|t, v| {
+            if t >= mint && t <= maxt {
                 f(t, v);
             }
+            t < maxt
+        });
+    }
+
+    /// Reads series `i`'s record (the first step of [`Histories::for_each_in`]); the value
+    /// only feeds [`crate::head::Head::warm`]'s fold.
+    #[inline]
+    pub(crate) fn touch_record(&self, i: usize) -> u64 {
+        let r = self.recs[i];
+        r.newest_sealed ^ u64::from(r.slot) ^ u64::from(r.class)
+    }
+
+    /// Reads the first and last byte of series `i`'s open chunk (the second step).
+    #[inline]
+    pub(crate) fn touch_open(&self, i: usize) -> u64 {
+        let open = self.open_bytes(&self.recs[i]);
+        match (open.first(), open.last()) {
+            (Some(&a), Some(&b)) => u64::from(a) ^ u64::from(b),
+            _ => 0,
         }
+    }
+
+    /// The newest sealed chunk [`Histories::for_each_in`] reads for series `i` from `mint`
+    /// on, if it reads one (the open chunk starts after `mint`, or there is none).
+    #[inline]
+    pub(crate) fn sealed_read_from(&self, i: usize, mint: i64) -> Option<u64> {
+        let r = &self.recs[i];
+        if r.newest_sealed == NO_CHUNK {
+            return None;
+        }
+        let open = self.open_bytes(r);
+        (r.open.num == 0 || first_t(open) > mint).then_some(r.newest_sealed)
     }
 
     /// The latest sample of series `i` with `t <= maxt`, if any.
@@ -316,6 +342,58 @@ mod tests {
         assert_eq!(got.first(), Some(&oldest_left), "oldest chunk left");
         assert_eq!(got.len() as i64, 1000 - oldest_left / 10);
         assert_eq!(h.latest_at_or_before(1, &files, 100), None);
+    }
+
+    /// Every window over a chain of sealed chunks and an open one, with its ends on, just
+    /// before and just after chunk boundaries, reads exactly the samples in it (the walk back
+    /// stops at the first chunk starting at or before `mint`); the cache warm-up reads of a
+    /// series ask for the chunk the walk starts with.
+    #[test]
+    fn windows_at_chunk_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ChunkFiles::open(dir.path(), 64 << 10).unwrap();
+        let mut h = Histories::default();
+        h.push();
+        // Varying values: chunks are cut by bytes as well as by count.
+        let all: Vec<(i64, f64)> = (0..700i64)
+            .map(|i| (i * 15, (i * 1_000 + (i * i) % 997) as f64))
+            .collect();
+        for &(t, v) in &all {
+            h.append(0, t, v, &files);
+        }
+        let mut starts = Vec::new();
+        let mut pos = h.recs[0].newest_sealed;
+        while let Some(m) = files.meta(pos) {
+            starts.push(m.min_t);
+            pos = m.prev;
+        }
+        assert!(starts.len() >= 5, "several sealed chunks");
+        let open_min = first_t(h.open_bytes(&h.recs[0]));
+        starts.push(open_min);
+        let mut ends: Vec<i64> = starts
+            .iter()
+            .flat_map(|&t| [t - 15, t - 1, t, t + 1, t + 15])
+            .collect();
+        ends.extend([-100, 0, 10_485, 100_000]);
+        for &mint in &ends {
+            for &maxt in &ends {
+                let mut got = Vec::new();
+                h.for_each_in(0, &files, mint, maxt, &mut |t, v| got.push((t, v)));
+                let want: Vec<(i64, f64)> = all
+                    .iter()
+                    .copied()
+                    .filter(|&(t, _)| t >= mint && t <= maxt)
+                    .collect();
+                assert_eq!(got, want, "[{mint}, {maxt}]");
+            }
+            let sealed = h.sealed_read_from(0, mint);
+            assert_eq!(
+                sealed.is_some(),
+                open_min > mint,
+                "sealed chunk read from {mint}"
+            );
+            assert!(sealed.is_none_or(|p| p == h.recs[0].newest_sealed));
+        }
     }
 
     /// The costliest samples (64-bit timestamp jumps, values with no shared bits) walk an open

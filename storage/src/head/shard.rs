@@ -114,6 +114,39 @@ impl ShardData {
         )
     }
 
+    /// Reads series `i`'s record line (latest sample, where its labels are) and, with
+    /// `history`, its history record: the first reads of [`ShardData::latest`],
+    /// [`ShardData::labels`] and [`ShardData::history_in`], folded for
+    /// [`crate::head::Head::warm`].
+    #[inline]
+    pub(crate) fn touch_first(&self, i: usize, history: bool) -> u64 {
+        let rec = self.record(i)[SPAN];
+        if history {
+            rec ^ self.history.touch_record(i)
+        } else {
+            rec
+        }
+    }
+
+    /// Reads the bytes series `i`'s first reads point at: its packed labels and, with
+    /// `history`, its open chunk; folded.
+    #[inline]
+    pub(crate) fn touch_second(&self, i: usize, history: bool) -> u64 {
+        let start = (self.record(i)[SPAN] & 0xffff_ffff) as usize;
+        let label = u64::from(self.label_data.get(start).copied().unwrap_or(0));
+        if history {
+            label ^ self.history.touch_open(i)
+        } else {
+            label
+        }
+    }
+
+    /// See [`Histories::sealed_read_from`].
+    #[inline]
+    pub(crate) fn sealed_read_from(&self, i: usize, mint: i64) -> Option<u64> {
+        self.history.sealed_read_from(i, mint)
+    }
+
     /// The latest sample of series `i`, if it has one.
     #[inline]
     pub(crate) fn latest(&self, i: usize) -> Option<(i64, f64)> {
