@@ -163,6 +163,10 @@ pub struct Parser<'a> {
     done: bool,
     /// Label spans of the current sample (reused; the parser's only allocation).
     spans: Vec<LabelSpan>,
+    /// Leave the label-set checks of a sample to [`Parser::check_labels`].
+    defer_checks: bool,
+    /// The current sample's checks were left for [`Parser::check_labels`].
+    unchecked: std::cell::Cell<bool>,
 }
 
 impl<'a> Parser<'a> {
@@ -180,6 +184,8 @@ impl<'a> Parser<'a> {
             format,
             done: false,
             spans: Vec::new(),
+            defer_checks: false,
+            unchecked: std::cell::Cell::new(false),
         }
     }
 
@@ -198,6 +204,27 @@ impl<'a> Parser<'a> {
             self.done = true;
         }
         r
+    }
+
+    /// Leaves the label-set checks Prometheus applies when appending (missing or invalid
+    /// name, duplicate label names) to [`Parser::check_labels`], for a caller that knows most
+    /// samples already passed them: a scrape whose cache holds the sample's exact series text
+    /// (checked when it was added) appends by ref, as Prometheus does, and checks the rest.
+    pub fn defer_label_checks(mut self) -> Self {
+        self.defer_checks = true;
+        self
+    }
+
+    /// The checks [`Parser::defer_label_checks`] left out, for the sample `next` returned
+    /// last (call it before the next `next`): the error `next` would have returned.
+    pub fn check_labels(&self, sample: &Sample<'_>) -> Result<(), ParseError> {
+        if !self.unchecked.get() {
+            return Ok(());
+        }
+        labels::check_label_set(self.buf, &self.spans, sample).map_err(|kind| ParseError {
+            line: sample.line,
+            kind,
+        })
     }
 
     /// The 1-based line the parser is at.
@@ -254,7 +281,9 @@ impl<'a> Parser<'a> {
             line,
             labels_at: labels_at.map_or(series.len(), |a| a - start),
         };
-        if name_start != start || !labels::spans_are_simple(self.buf, &self.spans) {
+        let needs_check = name_start != start || !labels::spans_are_simple(self.buf, &self.spans);
+        self.unchecked.set(needs_check && self.defer_checks);
+        if needs_check && !self.defer_checks {
             labels::check_label_set(self.buf, &self.spans, &sample)
                 .map_err(|kind| ParseError { line, kind })?;
         }

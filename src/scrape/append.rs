@@ -163,7 +163,9 @@ pub fn append_body(
 ) -> (AppendCounts, Result<(), String>) {
     let cache = &mut state.cache;
     let mut counts = AppendCounts::default();
-    let mut parser = Parser::new(body, format);
+    // A cached series text passed the label checks when it was added: only misses are
+    // checked (Prometheus too checks labels only on a cache miss).
+    let mut parser = Parser::new(body, format).defer_label_checks();
     let max_t = now_ms + MAX_AHEAD_MS;
     let mut appended: u64 = 0;
     let mut limit_hit = false;
@@ -214,6 +216,10 @@ pub fn append_body(
                 }
             }
             Lookup::Miss => {
+                if let Err(e) = parser.check_labels(&sample) {
+                    err = Some(e.message());
+                    break;
+                }
                 let scraped = exposed_labels(&sample);
                 let Some(labels) =
                     sample_labels(&scraped, &ctx.target, ctx.honor_labels, &ctx.metric_relabel)

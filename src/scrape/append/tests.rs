@@ -262,3 +262,37 @@ fn end_of_run_staleness_marks_everything() {
         assert!(t == 1500 && is_stale_nan(v), "{name}");
     }
 }
+
+#[test]
+fn label_checks_run_for_new_series_and_cached_ones_append_unchecked() {
+    let (_d, head) = mk_head();
+    let c = ctx();
+    let mut st = TargetState::new();
+    // Labels out of name order take the full check; a valid set is cached, then appended by
+    // ref on the next scrape.
+    let ok = "m{b=\"1\",a=\"2\"} 1\n";
+    assert_eq!(scrape(&head, &mut st, &c, ok, 1000).error, None);
+    assert_eq!(scrape(&head, &mut st, &c, ok, 2000).error, None);
+    assert_eq!(
+        latest(&head, "m", &[("a", "2"), ("b", "1")]),
+        Some((2000, 1.0))
+    );
+    // A new series with a duplicate name fails the scrape with 2.42's text,
+    // behind a cached one, and nothing of that scrape is stored.
+    let bad = "m{b=\"1\",a=\"2\"} 3\nn{c=\"1\",c=\"2\"} 4\n";
+    let o = scrape(&head, &mut st, &c, bad, 3000);
+    assert_eq!(
+        o.error.as_deref(),
+        Some("label name \"c\" is not unique: invalid sample")
+    );
+    assert_eq!(
+        latest(&head, "m", &[("a", "2"), ("b", "1")]),
+        Some((2000, 1.0))
+    );
+    // An explicit empty `__name__` is caught the same way.
+    let o = scrape(&head, &mut st, &c, "x{__name__=\"\",a=\"1\"} 1\n", 4000);
+    assert_eq!(
+        o.error.as_deref(),
+        Some("missing metric name (__name__ label)")
+    );
+}
