@@ -187,21 +187,20 @@ pub(super) fn check_label_set(
     // Every scraped sample whose labels are not written in name order comes here (most
     // exporters' are not), so the names sit on the stack unless there are very many.
     const ON_STACK: usize = 32;
+    let pairs = spans
+        .iter()
+        .map(|s| (&buf[s.name_start..s.name_end], s.empty_value))
+        .chain(std::iter::once((METRIC_NAME_LABEL.as_bytes(), false)));
+    let n = spans.len() + 1;
     let mut stack = [(&b""[..], false); ON_STACK];
     let mut heap = Vec::new();
-    let names: &mut [(&[u8], bool)] = if spans.len() < ON_STACK {
-        for (slot, s) in stack.iter_mut().zip(spans) {
-            *slot = (&buf[s.name_start..s.name_end], s.empty_value);
+    let names: &mut [(&[u8], bool)] = if n <= ON_STACK {
+        for (slot, p) in stack.iter_mut().zip(pairs) {
+            *slot = p;
         }
-        stack[spans.len()] = (METRIC_NAME_LABEL.as_bytes(), false);
-        &mut stack[..=spans.len()]
+        &mut stack[..n]
     } else {
-        heap.extend(
-            spans
-                .iter()
-                .map(|s| (&buf[s.name_start..s.name_end], s.empty_value)),
-        );
-        heap.push((METRIC_NAME_LABEL.as_bytes(), false));
+        heap.extend(pairs);
         &mut heap
     };
     let deleted =
