@@ -5,8 +5,6 @@
 //! is built whole and snappy-compressed; the streamed answer flows through a bounded channel
 //! as frames are cut.
 
-use std::sync::atomic::Ordering;
-
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -87,11 +85,8 @@ pub async fn handle(
                     .compress_vec(&raw)
                     .map_err(|e| ReadError::internal(e.to_string()))
             };
-            let left = || {
-                let m = &state.metrics;
-                m.queries_abandoned.fetch_add(1, Ordering::Relaxed);
-            };
             let peer = peer::of(&http);
+            let left = || state.query.abandoned();
             let answer = peer::watch(rr.pool().run(job), peer.as_ref(), &cancel_on_drop.0, left)
                 .await
                 .unwrap_or_else(|e| Err(ReadError::internal(e.to_string())));
