@@ -747,18 +747,24 @@ mod tests {
         files.with_chunk(pos, |m, data| XorIter::new(data, m.num).collect())
     }
 
+    /// Chunk files of 4 KiB holding one series' chain of 40 chunks, chunk k holding
+    /// t = k*10_000 .. k*10_000 + 1190; the newest chunk's position.
+    fn forty_chunks() -> (tempfile::TempDir, ChunkFiles, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
+        let mut newest = NO_CHUNK;
+        for k in 0..40i64 {
+            newest = files.append(newest, &chunk(k * 10_000, 120));
+        }
+        (dir, files, newest)
+    }
+
     /// A range read gets only the chunks overlapping it, oldest first, found by their
     /// headers (the others are not handed out, so not decoded), over chains longer than the
     /// positions kept inline.
     #[test]
     fn range_reads_skip_chunks_outside_the_range() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
-        // 40 chunks, chunk k holding t = k*10_000 .. k*10_000 + 1190.
-        let mut newest = NO_CHUNK;
-        for k in 0..40i64 {
-            newest = files.append(newest, &chunk(k * 10_000, 120));
-        }
+        let (_dir, files, newest) = forty_chunks();
         for (mint, maxt, want) in [
             (i64::MIN, i64::MAX, (0..40).collect::<Vec<i64>>()),
             (391_000, i64::MAX, vec![39]),
@@ -780,12 +786,7 @@ mod tests {
     /// chunks would otherwise keep mapped), and the chunks read on unchanged.
     #[test]
     fn mapped_reads_release_the_pages_as_they_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
-        let mut newest = NO_CHUNK;
-        for k in 0..40i64 {
-            newest = files.append(newest, &chunk(k * 10_000, 120));
-        }
+        let (_dir, files, newest) = forty_chunks();
         files.flush(&mut files.writer.lock());
         let per_release = MAX_MAPPED_BY_READS / FAULT_AROUND_BYTES;
         let mut records = 0;
