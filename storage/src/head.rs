@@ -523,20 +523,23 @@ impl Head {
     }
 
     /// Loads into the CPU caches what reading the labels and latest sample of `refs` touches
-    /// and, with `history_from`, what reading their samples from that time on touches first,
-    /// a few dozen series at a time, before they are read one by one. Reading one series is
-    /// a chain of dependent misses (its record, then its labels and open chunk, then its
-    /// newest sealed chunk in the files), ~5 waits on memory per series of an instant rate;
+    /// and, with `history`, what reading their samples touches first (their history record and
+    /// open chunk), a few dozen series at a time, before they are read one by one. Reading
+    /// one series is a chain of dependent misses (its record, then its labels and open chunk);
     /// here the same reads are issued for all of `refs` pass by pass, so their misses overlap
     /// instead of adding up. Plain reads (folded and passed to `black_box` so they are not
     /// optimised away), under one lock of each shard.
-    pub fn warm(&self, refs: &[SeriesRef], history_from: Option<i64>) {
+    ///
+    /// Sealed chunks are not touched: the walk copies them with `pread`
+    /// (`ChunkFiles::for_each_chunk_in`), and touching them through the
+    /// mappings only mapped their pages into the process, outside the budget the mapped reads
+    /// keep (the soak's `rate` queries held 137 MiB of them, docs/benchmarks.md).
+    pub fn warm(&self, refs: &[SeriesRef], history: bool) {
         let guards = self.read_all_shards();
         let shard_of = |r: SeriesRef| {
             let (s, i) = self.split(r);
             guards.get(s).filter(|g| i < g.len()).map(|g| (&**g, i))
         };
-        let history = history_from.is_some();
         let mut acc = 0u64;
         for &r in refs {
             if let Some((g, i)) = shard_of(r) {
@@ -546,15 +549,6 @@ impl Head {
         for &r in refs {
             if let Some((g, i)) = shard_of(r) {
                 acc ^= g.touch_second(i, history);
-            }
-        }
-        if let Some(mint) = history_from {
-            let sealed: Vec<u64> = refs
-                .iter()
-                .filter_map(|&r| shard_of(r).and_then(|(g, i)| g.sealed_read_from(i, mint)))
-                .collect();
-            if !sealed.is_empty() {
-                acc ^= self.chunks.touch(&sealed);
             }
         }
         std::hint::black_box(acc);

@@ -607,7 +607,7 @@ impl SeriesSet<'_> {
         };
         let refs: Vec<SeriesRef> = entries.iter().filter_map(|e| e.head).collect();
         if !refs.is_empty() {
-            q.head.warm(&refs, history.then_some(from));
+            q.head.warm(&refs, history);
         }
     }
 

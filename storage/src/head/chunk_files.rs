@@ -548,39 +548,6 @@ impl ChunkFiles {
         }
     }
 
-    /// Reads a byte of every cache line the (written) records at `positions` lie in, under
-    /// one lock of the file list, and returns them folded: the misses of all records overlap,
-    /// and a walk that follows finds them in the CPU cache ([`crate::head::Head::warm`]).
-    /// The headers first, then the rest of each record as long as its header says.
-    pub(crate) fn touch(&self, positions: &[u64]) -> u64 {
-        let files = self.files.read();
-        let record = |pos: u64| {
-            let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
-            files.get(&seq).map(|f| (f, off))
-        };
-        let mut acc = 0u64;
-        for &pos in positions {
-            if let Some((file, off)) = record(pos)
-                && let Some(h) = file.read(off, RECORD_HEADER)
-            {
-                acc = acc.wrapping_add(u64::from(h[0]) + u64::from(h[RECORD_HEADER - 1]));
-            }
-        }
-        for &pos in positions {
-            if let Some((file, off)) = record(pos)
-                && let Some(rec) = record_at(file, off)
-            {
-                for line in rec.chunks(64).skip(1) {
-                    acc = acc.wrapping_add(u64::from(line[0]));
-                }
-                if let Some(&b) = rec.last() {
-                    acc = acc.wrapping_add(u64::from(b));
-                }
-            }
-        }
-        acc
-    }
-
     /// The header of the chunk at `pos`, `None` when it was truncated away.
     pub(crate) fn meta(&self, pos: u64) -> Option<ChunkMeta> {
         self.with_chunk(pos, |meta, _| meta)

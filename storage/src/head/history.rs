@@ -182,18 +182,6 @@ impl Histories {
         }
     }
 
-    /// The newest sealed chunk [`Histories::for_each_in`] reads for series `i` from `mint`
-    /// on, if it reads one (the open chunk starts after `mint`, or there is none).
-    #[inline]
-    pub(crate) fn sealed_read_from(&self, i: usize, mint: i64) -> Option<u64> {
-        let r = &self.recs[i];
-        if r.newest_sealed == NO_CHUNK {
-            return None;
-        }
-        let open = self.open_bytes(r);
-        (r.open.num == 0 || first_t(open) > mint).then_some(r.newest_sealed)
-    }
-
     /// The latest sample of series `i` with `t <= maxt`, if any.
     pub(crate) fn latest_at_or_before(
         &self,
@@ -386,13 +374,6 @@ mod tests {
                     .collect();
                 assert_eq!(got, want, "[{mint}, {maxt}]");
             }
-            let sealed = h.sealed_read_from(0, mint);
-            assert_eq!(
-                sealed.is_some(),
-                open_min > mint,
-                "sealed chunk read from {mint}"
-            );
-            assert!(sealed.is_none_or(|p| p == h.recs[0].newest_sealed));
         }
     }
 

@@ -141,12 +141,6 @@ impl ShardData {
         }
     }
 
-    /// See [`Histories::sealed_read_from`].
-    #[inline]
-    pub(crate) fn sealed_read_from(&self, i: usize, mint: i64) -> Option<u64> {
-        self.history.sealed_read_from(i, mint)
-    }
-
     /// The latest sample of series `i`, if it has one.
     #[inline]
     pub(crate) fn latest(&self, i: usize) -> Option<(i64, f64)> {

@@ -144,6 +144,22 @@ struct Row {
     path: Box<dyn Fn(i64) -> String + Send + Sync>,
 }
 
+/// The key of the row that asks each server for nothing (its health check): the HTTP round
+/// trip the other rows' times include, so that a sub-millisecond row can be compared on what
+/// lies above it ([`render_beyond_empty`]).
+const EMPTY_ROW: &str = "empty";
+
+impl Row {
+    /// The row's request to `server`: the same for all but [`EMPTY_ROW`], whose path is each
+    /// server's own health endpoint.
+    fn path_for(&self, server: Server, end_ms: i64) -> String {
+        match (self.key, server) {
+            (EMPTY_ROW, Server::Victoriametrics) => "/health".into(),
+            _ => (self.path)(end_ms),
+        }
+    }
+}
+
 fn rows() -> Vec<Row> {
     let enc = http::encode_component;
     let secs = |ms: i64| format!("{}.{:03}", ms / 1000, ms % 1000);
@@ -165,6 +181,11 @@ fn rows() -> Vec<Row> {
     };
     let all = r#"{__name__=~".+"}"#;
     vec![
+        Row {
+            key: EMPTY_ROW,
+            title: "empty request (`/-/healthy`; VictoriaMetrics `/health`)".into(),
+            path: Box::new(|_| "/-/healthy".into()),
+        },
         Row {
             key: "rate_sum",
             title: r#"instant `sum by (job) (rate({__name__=~"node_metric_00.*"}[5m]))`"#.into(),
@@ -432,7 +453,7 @@ fn run_server(
     let mut live = prepare(args, data, server, dir, run)?;
     for row in rows {
         let cell = if live.api {
-            measure(args, live.addr, live.child.pid(), &(row.path)(data.end_ms))
+            measure(args, live.addr, live.child.pid(), &row.path_for(server, data.end_ms))
         } else {
             Cell {
                 note: Some("no query API".into()),
@@ -446,7 +467,7 @@ fn run_server(
             .with_context(|| format!("see {}", live.log.display()))?;
     }
     if args.hold_secs > 0 {
-        hold(args, live.addr, live.child.pid(), rows, data, dir)?;
+        hold(args, server, live.addr, live.child.pid(), rows, data, dir)?;
     }
     live.child.stop(Duration::from_secs(60));
     Ok(())
@@ -498,10 +519,15 @@ fn run_interleaved(args: &Args, data: &Arc<Data>, rows: &[Row], work: &Path) -> 
     }
     eprintln!("=== rows, requests interleaved across the loaded servers");
     for row in rows {
-        let path = (row.path)(data.end_ms);
-        let targets: Vec<(SocketAddr, u32)> =
-            lives.iter().map(|(_, l)| (l.addr, l.child.pid())).collect();
-        let cells = measure_interleaved(args, &targets, &path);
+        let targets: Vec<Target> = lives
+            .iter()
+            .map(|(k, l)| Target {
+                addr: l.addr,
+                pid: l.child.pid(),
+                path: row.path_for(runs[*k].0, data.end_ms),
+            })
+            .collect();
+        let cells = measure_interleaved(args, &targets);
         for ((k, _), cell) in lives.iter().zip(cells) {
             eprintln!("  {}:", runs[*k].0.label());
             print_cell(row, &cell);
@@ -676,6 +702,7 @@ fn count_blocks(data: &Path) -> usize {
 /// printing what to profile and every row's request.
 fn hold(
     args: &Args,
+    server: Server,
     addr: SocketAddr,
     pid: u32,
     rows: &[Row],
@@ -693,7 +720,7 @@ fn hold(
         eprintln!(
             "    {:16} http://{addr}{}",
             row.key,
-            (row.path)(data.end_ms)
+            row.path_for(server, data.end_ms)
         );
     }
     let until = Instant::now() + Duration::from_secs(args.hold_secs);
@@ -815,16 +842,27 @@ fn load(args: &Args, data: &Arc<Data>, url: &str) -> Result<()> {
 
 /// Times `path` `--reps` times after a warm-up while a thread polls the server's RSS.
 fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
-    measure_interleaved(args, &[(addr, pid)], path)
-        .pop()
-        .unwrap_or_default()
+    let target = Target {
+        addr,
+        pid,
+        path: path.to_owned(),
+    };
+    measure_interleaved(args, &[target]).pop().unwrap_or_default()
+}
+
+/// One server a row's requests go to.
+struct Target {
+    addr: SocketAddr,
+    pid: u32,
+    /// The row's request for this server ([`Row::path_for`]).
+    path: String,
 }
 
 /// One row on several loaded servers: a warm-up on each, then `--reps` rounds of one timed
 /// request per server in turn, so the machine's noise falls on all of them alike. One thread
 /// polls every server's RSS during the row.
-fn measure_interleaved(args: &Args, targets: &[(SocketAddr, u32)], path: &str) -> Vec<Cell> {
-    let pids: Vec<u32> = targets.iter().map(|t| t.1).collect();
+fn measure_interleaved(args: &Args, targets: &[Target]) -> Vec<Cell> {
+    let pids: Vec<u32> = targets.iter().map(|t| t.pid).collect();
     let bases: Vec<u64> = pids
         .iter()
         .map(|&p| procs::rss_kib(p).map_or(0, |m| m.0))
@@ -854,7 +892,7 @@ fn measure_interleaved(args: &Args, targets: &[(SocketAddr, u32)], path: &str) -
         // Rotate who goes first, so no server always follows the same one.
         for j in 0..targets.len() {
             let k = (j + rep) % targets.len();
-            let addr = targets[k].0;
+            let (addr, path) = (targets[k].addr, targets[k].path.as_str());
             if failed[k] {
                 continue;
             }
@@ -951,9 +989,13 @@ fn cell_of(runs: &[(Server, Run)], server: Server, row: usize) -> Option<&Cell> 
 fn ratio(runs: &[(Server, Run)], other: Server, row: usize) -> String {
     let f = cell_of(runs, Server::Fedstore, row).and_then(|c| c.median);
     let o = cell_of(runs, other, row).and_then(|c| c.median);
+    times_text(f, o)
+}
+
+/// `o / f` as "N.Nx", two significant digits below 0.1x (a slow row is not "0.0x").
+fn times_text(f: Option<Duration>, o: Option<Duration>) -> String {
     match (f, o) {
         (Some(f), Some(o)) if f.as_nanos() > 0 => {
-            // Two significant digits below 0.1x (a slow row is not "0.0x").
             let r = o.as_secs_f64() / f.as_secs_f64();
             if r < 0.1 {
                 format!("{r:.3}x")
@@ -963,6 +1005,64 @@ fn ratio(runs: &[(Server, Run)], other: Server, row: usize) -> String {
         }
         _ => "-".into(),
     }
+}
+
+/// Rows every server answers within [`BEYOND_EMPTY_UNDER`]: what each took beyond its own
+/// empty request (the connection, HTTP parsing and answer every row pays), and the ratios of
+/// those. A row of a few hundred microseconds is mostly that round trip, so its plain ratio
+/// says little about the work.
+fn render_beyond_empty(t: &mut String, rows: &[Row], runs: &[(Server, Run)]) {
+    const BEYOND_EMPTY_UNDER: Duration = Duration::from_millis(5);
+    let Some(empty) = rows.iter().position(|r| r.key == EMPTY_ROW) else {
+        return;
+    };
+    let median = |s: Server, i: usize| cell_of(runs, s, i).and_then(|c| c.median);
+    let beyond = |s: Server, i: usize| Some(median(s, i)?.saturating_sub(median(s, empty)?));
+    let servers = [
+        Server::Fedstore,
+        Server::Prometheus,
+        Server::Victoriametrics,
+    ];
+    let small: Vec<usize> = (0..rows.len())
+        .filter(|&i| i != empty)
+        .filter(|&i| {
+            servers
+                .iter()
+                .filter_map(|&s| median(s, i))
+                .all(|m| m < BEYOND_EMPTY_UNDER)
+        })
+        .filter(|&i| median(Server::Fedstore, i).is_some())
+        .collect();
+    if small.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        t,
+        "Beyond each server's empty request (rows under {} ms everywhere):\n",
+        BEYOND_EMPTY_UNDER.as_millis()
+    );
+    let _ = writeln!(
+        t,
+        "| request | fedstore | Prometheus 2.42 | VictoriaMetrics 1.79 | vs Prometheus | vs VictoriaMetrics |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|");
+    for i in small {
+        let text = |s: Server| {
+            beyond(s, i).map_or("-".into(), |d| format!("+{:.0} µs", d.as_secs_f64() * 1e6))
+        };
+        let f = beyond(Server::Fedstore, i);
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {} | {} |",
+            rows[i].title,
+            text(Server::Fedstore),
+            text(Server::Prometheus),
+            text(Server::Victoriametrics),
+            times_text(f, beyond(Server::Prometheus, i)),
+            times_text(f, beyond(Server::Victoriametrics, i)),
+        );
+    }
+    let _ = writeln!(t);
 }
 
 fn render_table(args: &Args, data: &Data, rows: &[Row], runs: &[(Server, Run)]) -> String {
@@ -1033,6 +1133,7 @@ fn render_table(args: &Args, data: &Data, rows: &[Row], runs: &[(Server, Run)]) 
         );
     }
     let _ = writeln!(t);
+    render_beyond_empty(&mut t, rows, runs);
     for (i, row) in rows.iter().enumerate() {
         for (s, r) in runs {
             if let Some(e) = r.cells.get(i).and_then(|c| c.error_text.as_ref()) {
@@ -1232,5 +1333,43 @@ mod tests {
         let svg = render_svg(&d, &rows, &runs);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<rect").count(), 3 + 3 * rows.len());
+    }
+
+    #[test]
+    fn rows_under_5_ms_are_also_compared_beyond_the_empty_request() {
+        let rows = rows();
+        let one = rows.iter().position(|r| r.key == "label_values").unwrap();
+        let mk = |empty_us: u64, one_us: u64| Run {
+            cells: rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Cell {
+                    median: Some(Duration::from_micros(match i {
+                        _ if r.key == EMPTY_ROW => empty_us,
+                        _ if i == one => one_us,
+                        _ => 10_000,
+                    })),
+                    ..Cell::default()
+                })
+                .collect(),
+            ..Run::default()
+        };
+        let runs = vec![
+            (Server::Fedstore, mk(300, 400)),
+            (Server::Prometheus, mk(350, 850)),
+            (Server::Victoriametrics, mk(200, 400)),
+        ];
+        let mut t = String::new();
+        render_beyond_empty(&mut t, &rows, &runs);
+        assert!(
+            t.contains("| +100 µs | +500 µs | +200 µs | 5.0x | 2.0x |"),
+            "{t}"
+        );
+        assert_eq!(t.matches("| `/").count(), 1, "only the sub-5 ms row: {t}");
+        assert_eq!(
+            rows[0].path_for(Server::Victoriametrics, 0),
+            "/health",
+            "each server's own empty request"
+        );
     }
 }
