@@ -548,7 +548,42 @@ impl ChunkFiles {
         }
     }
 
-    /// The header of the chunk at `pos`, `None` when it was truncated away.
+    /// [`ChunkFiles::with_chunk`] for a record in a file copied with `pread` (through the
+    /// thread's block cache) instead of read through the mapping: for the single-chunk reads
+    /// of `/federate` and instant selectors while writes go on (a series whose newest sample
+    /// is later than the request), which hit just-sealed chunks scattered over the files and,
+    /// through the mapping, mapped the 64 KiB around each (docs/benchmarks.md, "Soak").
+    pub(crate) fn with_chunk_copied<R>(
+        &self,
+        pos: u64,
+        f: impl FnOnce(ChunkMeta, &[u8]) -> R,
+    ) -> Option<R> {
+        if pos == NO_CHUNK {
+            return None;
+        }
+        let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
+        let cut = self.truncated_before.load(Ordering::Acquire);
+        let mut f = Some(f);
+        {
+            let files = self.files.read();
+            if let Some(file) = files.get(&seq) {
+                let mut b = COPIES.take();
+                let found = b.blocks.record(self.id, seq, file, off).map(|rec| {
+                    decode_record(rec, cut).and_then(|(m, data)| f.take().map(|f| f(m, data)))
+                });
+                COPIES.set(b);
+                if let Some(read) = found {
+                    return read;
+                }
+            }
+        }
+        // Not written to its file yet: in the write buffer.
+        self.with_chunk(pos, f?)
+    }
+
+    /// The header of the chunk at `pos`, `None` when it was truncated away (tests walk
+    /// chains with it).
+    #[cfg(test)]
     pub(crate) fn meta(&self, pos: u64) -> Option<ChunkMeta> {
         self.with_chunk(pos, |meta, _| meta)
     }
@@ -772,6 +807,37 @@ mod tests {
         files.for_each_chunk_in(newest, i64::MIN, i64::MAX, &mut |_, _| {});
         assert_eq!(files.resident.releases(), (records / per_release) as u64);
         assert_eq!(samples(&files, newest).unwrap()[0].0, 390_000);
+    }
+
+    /// Single reads copied with `pread` hand out what reads through the mapping do, for
+    /// records in files and still in the write buffer, count no mapped read, and find
+    /// nothing for truncated chunks.
+    #[test]
+    fn copied_single_reads_match_mapped_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
+        let mut positions = Vec::new();
+        let mut newest = NO_CHUNK;
+        for k in 0..40i64 {
+            newest = files.append(newest, &chunk(k * 10_000, 120));
+            positions.push(newest);
+        }
+        // Some records are in files now, the newest ones still buffered.
+        let read = |m: ChunkMeta, data: &[u8]| (m, XorIter::new(data, m.num).collect::<Vec<_>>());
+        let before = files.resident.releases();
+        let mut in_files = 0;
+        for &pos in &positions {
+            let copied = files.with_chunk_copied(pos, read);
+            assert!(copied.is_some());
+            assert_eq!(copied, files.with_chunk(pos, read), "{pos:x}");
+            in_files += usize::from(files.files.read().contains_key(&((pos >> 32) as u32)));
+        }
+        assert!(in_files > 0, "some records were read from files");
+        assert_eq!(files.resident.releases(), before);
+        files.truncate_before(200_000).unwrap();
+        assert_eq!(files.with_chunk_copied(positions[0], read), None);
+        assert_eq!(files.with_chunk_copied(NO_CHUNK, read), None);
+        assert!(files.with_chunk_copied(positions[39], read).is_some());
     }
 
     /// Range reads (copied in blocks, kept by the thread) hand out the same bytes as single

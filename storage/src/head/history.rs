@@ -196,11 +196,13 @@ impl Histories {
                 .take_while(|&(t, _)| t <= maxt)
                 .last();
         }
+        // Copied, not mapped: these reads come from federates and instant selectors racing
+        // writes, one scattered chunk per series ([`ChunkFiles::with_chunk_copied`]).
         let mut pos = r.newest_sealed;
-        while let Some(m) = files.meta(pos) {
+        while let Some(m) = files.with_chunk_copied(pos, |m, _| m) {
             if m.min_t <= maxt {
                 return files
-                    .with_chunk(pos, |m, data| {
+                    .with_chunk_copied(pos, |m, data| {
                         XorIter::new(data, m.num)
                             .take_while(|&(t, _)| t <= maxt)
                             .last()
