@@ -45,6 +45,13 @@ struct Args {
     /// Remote-write samples per second during the run (all senders together).
     #[arg(long, default_value_t = 1_000_000)]
     rate: u64,
+    /// Rounds (one sample per series each) written before the run, spaced as `--rate` would
+    /// space them and ending now: the head starts the run in the state the asked rate reaches
+    /// after a chunk's life (120 samples), even when this machine cannot write that fast with
+    /// the federates running. Without it the open chunks go on filling for the first minutes
+    /// of a slower run and the heap rises after the baseline for that reason alone.
+    #[arg(long, default_value_t = 120)]
+    preload_rounds: i64,
     /// Length of the run in seconds (after the initial load).
     #[arg(long, default_value_t = 600)]
     duration_s: u64,
@@ -338,10 +345,13 @@ fn main() -> Result<()> {
     let labels: Arc<Vec<Vec<u8>>> = Arc::new((0..args.series).map(labels_of).collect());
 
     // Rounds: every series gets one sample per round, at the wall-clock time the round starts
-    // (at least a millisecond after the sender's previous round).
+    // (at least a millisecond after the sender's previous round); the preloaded ones end now.
+    let rounds = args.preload_rounds.max(1);
+    let spacing_ms = ((args.series as f64 / args.rate as f64) * 1000.0).max(1.0) as i64;
     let t0 = now_ms();
+    let first_t = t0 - (rounds - 1) * spacing_ms;
     eprintln!(
-        "initial load: one sample for each of {} series ...",
+        "initial load: {rounds} samples for each of {} series, {spacing_ms} ms apart ...",
         args.series
     );
     let load_start = Instant::now();
@@ -354,7 +364,10 @@ fn main() -> Result<()> {
             s.spawn(move || {
                 let agent = fedstore_tools::remote_write::agent();
                 let mut enc = snap::raw::Encoder::new();
-                send_round(run, &agent, labels, range, batch, t0, 0, &mut enc);
+                for round in 0..rounds {
+                    let t = first_t + round * spacing_ms;
+                    send_round(run, &agent, labels, range.clone(), batch, t, round, &mut enc);
+                }
             });
         }
     });
@@ -389,7 +402,7 @@ fn main() -> Result<()> {
             s.spawn(move || {
                 let agent = fedstore_tools::remote_write::agent();
                 let mut enc = snap::raw::Encoder::new();
-                let mut round: i64 = 1;
+                let mut round: i64 = rounds;
                 let mut t = t0;
                 let mut sent: f64 = 0.0;
                 let begin = Instant::now();
@@ -446,7 +459,7 @@ fn main() -> Result<()> {
     let acked = run.acked.load(Ordering::Relaxed);
     let unacked = run.unacked.load(Ordering::Relaxed);
     let at_ms = last_t.load(Ordering::Relaxed) as i64 + 1;
-    let window_s = ((at_ms - t0) / 1000 + 60).max(60);
+    let window_s = ((at_ms - first_t) / 1000 + 60).max(60);
     let q = format!("sum(count_over_time(soak_metric[{window_s}s]))");
     let path = format!(
         "/api/v1/query?query={}&time={}",
@@ -479,7 +492,8 @@ fn main() -> Result<()> {
     let mut fed_ms: Vec<u64> = fed_ms.into_iter().map(|(ms, _)| ms).collect();
     fed_ms.sort_unstable();
     let median = fed_ms.get(fed_ms.len() / 2).copied().unwrap_or(0);
-    let written_rate = (acked.saturating_sub(args.series as u64)) as f64 / elapsed;
+    let preloaded = args.series as u64 * rounds as u64;
+    let written_rate = (acked.saturating_sub(preloaded)) as f64 / elapsed;
     println!("## soak: {} series, {:.0} s", args.series, elapsed);
     println!();
     println!(
