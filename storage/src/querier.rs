@@ -358,14 +358,9 @@ impl<'db> Querier<'db> {
     /// from their index: a head or block overlapping the range gives all its names.
     pub fn label_names(&self, sets: &[Vec<Matcher>]) -> Result<Vec<String>, Error> {
         if sets.is_empty() {
-            let mut names: BTreeSet<String> = BTreeSet::new();
-            if self.use_head {
-                names.extend(self.head.label_names());
-            }
-            for b in &self.blocks {
-                names.extend(b.label_names().into_iter().map(str::to_owned));
-            }
-            return Ok(names.into_iter().collect());
+            let head = self.use_head.then(|| self.head.label_names());
+            let blocks = self.blocks.iter().map(|b| b.label_names());
+            return Ok(merge_sorted(head, blocks));
         }
         let set = self.select(sets)?;
         let mut names: BTreeSet<String> = BTreeSet::new();
@@ -385,14 +380,9 @@ impl<'db> Querier<'db> {
     /// deduplicated.
     pub fn label_values(&self, name: &str, sets: &[Vec<Matcher>]) -> Result<Vec<String>, Error> {
         if sets.is_empty() {
-            let mut values: BTreeSet<String> = BTreeSet::new();
-            if self.use_head {
-                values.extend(self.head.label_values(name));
-            }
-            for b in &self.blocks {
-                values.extend(b.label_values(name).into_iter().map(str::to_owned));
-            }
-            return Ok(values.into_iter().collect());
+            let head = self.use_head.then(|| self.head.label_values(name));
+            let blocks = self.blocks.iter().map(|b| b.label_values(name));
+            return Ok(merge_sorted(head, blocks));
         }
         // Only series that have the label can contribute a value.
         let has = Matcher::new(MatchOp::NotEqual, name, "")
@@ -413,6 +403,27 @@ impl<'db> Querier<'db> {
         }
         Ok(values.into_iter().collect())
     }
+}
+
+/// The union of sorted, deduplicated lists (the head's, owned, and the blocks'), sorted and
+/// deduplicated. The head's list is the answer as it is when no block adds to it (a head-only
+/// range: no copy, no set); otherwise the lists are concatenated and merged by a sort that
+/// finds their sorted runs.
+fn merge_sorted<'a>(
+    head: Option<Vec<String>>,
+    blocks: impl Iterator<Item = Vec<&'a str>>,
+) -> Vec<String> {
+    let mut out = head.unwrap_or_default();
+    let mut added = false;
+    for list in blocks {
+        added |= !list.is_empty();
+        out.extend(list.into_iter().map(str::to_owned));
+    }
+    if added {
+        out.sort();
+        out.dedup();
+    }
+    out
 }
 
 impl Cursor {
