@@ -6,8 +6,10 @@
 //! `headStats` describe the head.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use fedstore_storage::LabelPairCounts;
 
 use super::json;
 use super::respond;
@@ -162,14 +164,7 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
     // Every series once, head and blocks: the head's postings plus what the blocks add,
     // kept by the database between requests.
     let pairs = db.label_pair_counts()?;
-    // Each pair is listed once: distinct values per label name and their bytes, with no
-    // string copied (only the ten entries of each list are written).
-    let mut per_name: HashMap<&str, (u64, u64)> = HashMap::new();
-    for (n, v, _) in pairs.iter() {
-        let e = per_name.entry(n.as_str()).or_default();
-        e.0 += 1;
-        e.1 += v.len() as u64;
-    }
+    let lists = top_lists(&pairs);
     let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
     let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
     let mut buf = json::begin_success(4096);
@@ -184,6 +179,40 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
             ("maxTime", Field::Int(max_t)),
         ],
     );
+    buf.extend_from_slice(&lists);
+    buf.push(b'}');
+    Ok(json::finish(buf))
+}
+
+/// The last answer's four top-10 lists and the counts they were drawn from: while the counts
+/// are the same (the database hands out the same `Arc` while neither the head's index nor
+/// the blocks changed), the lists are too, and only `headStats` is written anew. Sorting the
+/// label pairs for them was most of a repeated request's work.
+static LAST_LISTS: Mutex<Option<(Weak<LabelPairCounts>, Arc<Vec<u8>>)>> = Mutex::new(None);
+
+/// The top-10 lists of `pairs`, as JSON members (`,"seriesCountByMetricName":[...]...`).
+fn top_lists(pairs: &Arc<LabelPairCounts>) -> Arc<Vec<u8>> {
+    let mut last = LAST_LISTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((from, lists)) = last.as_ref()
+        && std::ptr::eq(from.as_ptr(), Arc::as_ptr(pairs))
+    {
+        return lists.clone();
+    }
+    let lists = Arc::new(render_top_lists(pairs));
+    *last = Some((Arc::downgrade(pairs), lists.clone()));
+    lists
+}
+
+fn render_top_lists(pairs: &LabelPairCounts) -> Vec<u8> {
+    // Each pair is listed once: distinct values per label name and their bytes, with no
+    // string copied (only the ten entries of each list are written).
+    let mut per_name: HashMap<&str, (u64, u64)> = HashMap::new();
+    for (n, v, _) in pairs.iter() {
+        let e = per_name.entry(n.as_str()).or_default();
+        e.0 += 1;
+        e.1 += v.len() as u64;
+    }
+    let mut buf = Vec::with_capacity(2048);
     let by_name = pairs
         .iter()
         .filter(|p| p.0 == "__name__")
@@ -195,8 +224,7 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
     write_top(&mut buf, "memoryInBytesByLabelName", bytes.collect());
     let by_pair = pairs.iter().map(|(n, v, c)| (Key::Pair(n, v), *c));
     write_top(&mut buf, "seriesCountByLabelValuePair", by_pair.collect());
-    buf.push(b'}');
-    Ok(json::finish(buf))
+    buf
 }
 
 /// The name of a `status/tsdb` entry: a label name or value, or a pair printed `name=value`.
