@@ -146,6 +146,8 @@ pub struct AppState {
     pub startup: Option<Arc<fedstore_storage::StartupProgress>>,
     /// The remote-write sender (`remote_write` in the configuration); `None` in tests.
     pub remote_sender: Option<Arc<crate::remote::sender::RemoteWriteSender>>,
+    /// Label name and value answers kept while the indexes are unchanged.
+    pub index_answers: crate::api::v1::index_answers::IndexAnswers,
 }
 
 impl AppState {
@@ -190,6 +192,7 @@ impl AppState {
             )),
             startup: None,
             remote_sender: None,
+            index_answers: Default::default(),
         }
     }
 

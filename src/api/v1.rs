@@ -2,6 +2,7 @@
 //! label names and values, exemplars, format_query and status. README.md beside this file
 //! traces a request; docs/api.md is the operator's reference.
 
+pub mod index_answers;
 pub mod json;
 pub mod metadata;
 pub mod params;

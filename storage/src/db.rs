@@ -133,6 +133,15 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// See [`Db::index_version`]: the head postings' change count, where the head starts, and
+/// the blocks (by ULID, never reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexVersion {
+    head_changes: u64,
+    head_floor: i64,
+    blocks: Vec<String>,
+}
+
 impl Db {
     /// Opens `dir` (`--storage.tsdb.path`): removes leftover temp block directories, opens
     /// every block, and opens the head in `dir/head` with `head_opts` (WAL replay included).
@@ -197,6 +206,22 @@ impl Db {
     /// The open blocks, oldest first.
     pub fn blocks(&self) -> Vec<Arc<Block>> {
         self.blocks.read().clone()
+    }
+
+    /// The label indexes' version: label names and values over a time range answer the same
+    /// while it is unchanged, so a cache of those answers keys on it.
+    pub fn index_version(&self) -> IndexVersion {
+        let _consistent = self.persisting.read();
+        IndexVersion {
+            head_changes: self.head.postings_changes(),
+            head_floor: self.head_truncated_before(),
+            blocks: self
+                .blocks
+                .read()
+                .iter()
+                .map(|b| b.meta().ulid.clone())
+                .collect(),
+        }
     }
 
     /// A read view of `[mint_ms, maxt_ms]` (inclusive): a snapshot of the block list and the

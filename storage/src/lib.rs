@@ -80,7 +80,7 @@ pub mod wal;
 pub use cancel::{CHECK_EVERY, Cancel, Stop};
 pub use cardinality::LabelPairCounts;
 pub use chunks::XorAppender;
-pub use db::{Db, DbOptions, SeriesSamples};
+pub use db::{Db, DbOptions, IndexVersion, SeriesSamples};
 pub use error::{AppendError, Error};
 pub use head::{
     AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection, SnapshotTicker,

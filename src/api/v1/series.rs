@@ -1,10 +1,15 @@
 //! `/api/v1/series`, `/api/v1/labels` and `/api/v1/label/<name>/values` over head and
 //! blocks (Prometheus 2.42 `api.series`, `api.labelNames`, `api.labelValues`): each wraps its
-//! errors differently, as 2.42 does; the storage walk runs on the query threads.
+//! errors differently, as 2.42 does; the storage walk runs on the query threads, and a label
+//! lookup without `match[]` is answered again from the kept bytes while the indexes are
+//! unchanged.
+
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use fedstore_storage::{Cancel, Matcher};
 
+use super::index_answers::Key;
 use super::json;
 use super::params::{Form, MAX_TIME_MS, MIN_TIME_MS, parse_time};
 use super::respond;
@@ -150,6 +155,39 @@ fn storage_failure(e: WriteError) -> ApiError {
     }
 }
 
+/// Label names (`label` `None`) or one label's values, without `match[]`: the kept answer
+/// while the indexes are as they were when it was read
+/// ([`IndexAnswers`](super::index_answers::IndexAnswers)), else read from
+/// the indexes on the query threads and kept.
+async fn unmatched_lookup(
+    req: &HttpRequest,
+    state: &AppState,
+    label: Option<String>,
+    start: i64,
+    end: i64,
+) -> Result<HttpResponse, ApiError> {
+    // The version before the read: an index changing meanwhile makes the key older than the
+    // answer, never newer.
+    let key = Key::new(label.as_deref(), start, end, state.db.index_version());
+    if let Some(body) = state.index_answers.get(&key) {
+        return Ok(respond::json(req, body.to_vec()));
+    }
+    let db = state.db.clone();
+    let items = on_query_threads(state, req, move |cancel| {
+        let q = db.querier(start, end).with_cancel(cancel.clone());
+        match &label {
+            Some(name) => q.label_values(name, &[]),
+            None => q.label_names(&[]),
+        }
+    })
+    .await?;
+    let mut buf = json::begin_success(16 * items.len());
+    json::write_str_array(&mut buf, &items);
+    let body = json::finish(buf);
+    state.index_answers.put(key, Arc::new(body.clone()));
+    Ok(respond::json(req, body))
+}
+
 /// `GET|POST /api/v1/labels`.
 pub async fn labels(
     req: HttpRequest,
@@ -160,6 +198,9 @@ pub async fn labels(
     let start = time_param(&form, "start", MIN_TIME_MS)?;
     let end = time_param(&form, "end", MAX_TIME_MS)?;
     let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
+    if sets.is_empty() {
+        return unmatched_lookup(&req, &state, None, start, end).await;
+    }
     let db = state.db.clone();
     let names = on_query_threads(&state, &req, move |cancel| {
         db.querier(start, end)
@@ -190,6 +231,9 @@ pub async fn label_values(
     let start = time_param(&form, "start", MIN_TIME_MS)?;
     let end = time_param(&form, "end", MAX_TIME_MS)?;
     let sets = matcher_sets(&form).map_err(ApiError::bad_data)?;
+    if sets.is_empty() {
+        return unmatched_lookup(&req, &state, Some(name), start, end).await;
+    }
     let db = state.db.clone();
     let values = on_query_threads(&state, &req, move |cancel| {
         db.querier(start, end)
