@@ -62,9 +62,7 @@ impl IndexAnswers {
         }
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         // Answers for the same lookup at an older version are never asked for again.
-        kept.retain(|(k, _)| {
-            !(k.label == key.label && k.start == key.start && k.end == key.end)
-        });
+        kept.retain(|(k, _)| !(k.label == key.label && k.start == key.start && k.end == key.end));
         if kept.len() >= KEPT {
             kept.remove(0);
         }

@@ -287,8 +287,19 @@ mod tests {
         let mut cases: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", b as char)).collect();
         cases.extend(
             [
-                "", "plain", "\u{2028}", "\u{2029}", "x\u{2028}y\u{2029}z", "€", "…", "\u{2027}",
-                "\u{202a}", "é<ü>&", "ends with \u{2028}", "\u{2029}starts", "\u{1}\u{1f}\u{7f}",
+                "",
+                "plain",
+                "\u{2028}",
+                "\u{2029}",
+                "x\u{2028}y\u{2029}z",
+                "€",
+                "…",
+                "\u{2027}",
+                "\u{202a}",
+                "é<ü>&",
+                "ends with \u{2028}",
+                "\u{2029}starts",
+                "\u{1}\u{1f}\u{7f}",
             ]
             .map(str::to_owned),
         );

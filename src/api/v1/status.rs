@@ -188,7 +188,10 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
 /// are the same (the database hands out the same `Arc` while neither the head's index nor
 /// the blocks changed), the lists are too, and only `headStats` is written anew. Sorting the
 /// label pairs for them was most of a repeated request's work.
-static LAST_LISTS: Mutex<Option<(Weak<LabelPairCounts>, Arc<Vec<u8>>)>> = Mutex::new(None);
+static LAST_LISTS: Mutex<Option<KeptLists>> = Mutex::new(None);
+
+/// The counts a kept answer's lists were drawn from, and the lists.
+type KeptLists = (Weak<LabelPairCounts>, Arc<Vec<u8>>);
 
 /// The top-10 lists of `pairs`, as JSON members (`,"seriesCountByMetricName":[...]...`).
 fn top_lists(pairs: &Arc<LabelPairCounts>) -> Arc<Vec<u8>> {

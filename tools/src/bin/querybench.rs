@@ -125,6 +125,11 @@ struct Args {
     /// what a query maps (70 s measures that, as a server up for a while would show).
     #[arg(long, default_value_t = 0)]
     settle_secs: u64,
+    /// Only these rows, by key (comma-separated: `empty`, `rate_sum`, `rate_sum_names`,
+    /// `count_by_name`, `topk_count`, `range_rate`, `range_histogram`, `series`,
+    /// `label_values`, `status_tsdb`); all when not given.
+    #[arg(long, value_delimiter = ',')]
+    rows: Vec<String>,
 }
 
 /// The histogram's metric name and buckets.
@@ -407,7 +412,13 @@ fn main() -> Result<()> {
             .context("dataset shared before use")?
             .end_ms = kept_end_ms(&work, &args)?;
     }
-    let rows = rows();
+    let mut rows = rows();
+    if !args.rows.is_empty() {
+        for key in &args.rows {
+            ensure!(rows.iter().any(|r| r.key == key), "--rows: no row `{key}`");
+        }
+        rows.retain(|r| args.rows.iter().any(|k| k == r.key));
+    }
     let mut runs = Vec::new();
     if args.interleave {
         runs = run_interleaved(&args, &data, &rows, &work);
@@ -453,7 +464,12 @@ fn run_server(
     let mut live = prepare(args, data, server, dir, run)?;
     for row in rows {
         let cell = if live.api {
-            measure(args, live.addr, live.child.pid(), &row.path_for(server, data.end_ms))
+            measure(
+                args,
+                live.addr,
+                live.child.pid(),
+                &row.path_for(server, data.end_ms),
+            )
         } else {
             Cell {
                 note: Some("no query API".into()),
@@ -847,7 +863,9 @@ fn measure(args: &Args, addr: SocketAddr, pid: u32, path: &str) -> Cell {
         pid,
         path: path.to_owned(),
     };
-    measure_interleaved(args, &[target]).pop().unwrap_or_default()
+    measure_interleaved(args, &[target])
+        .pop()
+        .unwrap_or_default()
 }
 
 /// One server a row's requests go to.

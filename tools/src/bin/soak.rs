@@ -366,7 +366,16 @@ fn main() -> Result<()> {
                 let mut enc = snap::raw::Encoder::new();
                 for round in 0..rounds {
                     let t = first_t + round * spacing_ms;
-                    send_round(run, &agent, labels, range.clone(), batch, t, round, &mut enc);
+                    send_round(
+                        run,
+                        &agent,
+                        labels,
+                        range.clone(),
+                        batch,
+                        t,
+                        round,
+                        &mut enc,
+                    );
                 }
             });
         }
