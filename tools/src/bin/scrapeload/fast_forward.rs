@@ -158,6 +158,7 @@ pub(super) fn run(args: &Args, ds: &Dataset, work: &Path, hours: f64) -> Result<
     let end_ms = ff.start(now_ms(), history_ms);
     targets.set_frozen(false);
     let t0 = Instant::now();
+    let own_cpu0 = procs::cpu_time(std::process::id());
     for s in &mut servers {
         s.cpu0 = procs::cpu_time(s.pid);
     }
@@ -179,6 +180,12 @@ pub(super) fn run(args: &Args, ds: &Dataset, work: &Path, hours: f64) -> Result<
             });
     }
     let load1 = procs::loadavg().unwrap_or(f64::NAN);
+    // This process is mostly the targets rendering their bodies.
+    let own_cpu = procs::cpu_time(std::process::id())
+        .zip(own_cpu0)
+        .map_or(f64::NAN, |(b, a)| {
+            b.saturating_sub(a).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0
+        });
     targets.set_frozen(true);
     // Let scrapes in flight land and VictoriaMetrics make its last rows searchable.
     thread::sleep(Duration::from_secs(5));
@@ -206,7 +213,7 @@ pub(super) fn run(args: &Args, ds: &Dataset, work: &Path, hours: f64) -> Result<
             interval_ms,
             wall,
             block_h,
-            (load0, load1),
+            (load0, load1, own_cpu),
             &servers
         )
     );
@@ -514,20 +521,21 @@ fn table(
     interval_ms: u64,
     wall: Duration,
     block_h: f64,
-    load: (f64, f64),
+    load: (f64, f64, f64),
     servers: &[Server],
 ) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{total} series on {} targets, {hours} h of samples every {} s fast-forwarded {}x: every server scraped every {interval_ms} ms (timeout the same) for {:.0} s, all at once; honor_labels, honor_timestamps; Prometheus --storage.tsdb.min-block-duration={block_h}h; load average {:.1} → {:.1}",
+        "{total} series on {} targets, {hours} h of samples every {} s fast-forwarded {}x: every server scraped every {interval_ms} ms (timeout the same) for {:.0} s, all at once; honor_labels, honor_timestamps; Prometheus --storage.tsdb.min-block-duration={block_h}h; load average {:.1} → {:.1}; the targets (this process) used {:.0}% of one core",
         args.targets,
         args.interval_s,
         args.speedup,
         wall.as_secs_f64(),
         load.0,
-        load.1
+        load.1,
+        load.2
     );
     let _ = writeln!(out);
     let _ = write!(out, "| measure |");
