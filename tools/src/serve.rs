@@ -1,10 +1,12 @@
 //! Scrape targets on loopback: N listeners on consecutive ports, each answering every GET
 //! with a body from a [`BodySource`]. One thread per listener, one per connection.
+//! [`FastForward`] wraps a source in a clock that runs faster than the wall clock, so that
+//! hours of samples can be scraped in minutes.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -59,6 +61,53 @@ impl BodySource for DatasetTargets {
         if let Some(p) = self.targets.get(target) {
             p.render(&self.ds, now_ms, self.timestamps, out);
         }
+    }
+}
+
+/// A source whose samples are stamped by a simulated clock running `speedup` times faster
+/// than the wall clock and meeting it at the end of the fast-forward:
+/// `sim(t) = end + (t - end) * speedup`. Started at `start` with `end = start + history /
+/// speedup`, the first scrape is stamped ~`history` in the past and every later one ~`15 s`
+/// of sample time apart when scraped every `15 s / speedup`; every stamp up to `end` is in the
+/// past. Values stay the inner source's function of (series, stamp), so counters still grow.
+pub struct FastForward<S> {
+    inner: S,
+    speedup: f64,
+    /// Wall time in ms at which the simulated clock meets it (set by [`FastForward::start`]).
+    end_ms: AtomicI64,
+}
+
+impl<S> FastForward<S> {
+    /// Wraps `inner`; until [`FastForward::start`] the clock is the wall clock.
+    pub fn new(inner: S, speedup: f64) -> Self {
+        FastForward {
+            inner,
+            speedup: speedup.max(1.0),
+            end_ms: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Starts the fast-forward at wall time `now_ms` so that `history_ms` of sample time pass
+    /// by the end; returns the end (wall ms).
+    pub fn start(&self, now_ms: i64, history_ms: i64) -> i64 {
+        let end = now_ms + (history_ms as f64 / self.speedup).round() as i64;
+        self.end_ms.store(end, Ordering::SeqCst);
+        end
+    }
+
+    /// The simulated time at wall time `now_ms`.
+    pub fn sim_ms(&self, now_ms: i64) -> i64 {
+        let end = self.end_ms.load(Ordering::SeqCst);
+        if end == i64::MIN {
+            return now_ms;
+        }
+        end - ((end - now_ms) as f64 * self.speedup).round() as i64
+    }
+}
+
+impl<S: BodySource> BodySource for FastForward<S> {
+    fn body(&self, target: usize, now_ms: i64, out: &mut Vec<u8>) {
+        self.inner.body(target, self.sim_ms(now_ms), out);
     }
 }
 
@@ -212,6 +261,67 @@ mod tests {
     use super::*;
     use crate::dataset::DatasetConfig;
     use crate::http;
+
+    /// `(timestamp, value)` of every sample line of an exposition body.
+    fn samples(body: &[u8]) -> Vec<(String, i64, f64)> {
+        String::from_utf8_lossy(body)
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let end = l.rfind('}').unwrap();
+                let mut rest = l[end + 1..].split_whitespace();
+                let v = rest.next().unwrap().parse().unwrap();
+                let t = rest.next().unwrap().parse().unwrap();
+                (l[..=end].to_string(), t, v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fast_forward_stamps_the_past_at_speed_and_keeps_values() {
+        let ds = Dataset::new(DatasetConfig {
+            instances: 2,
+            series_per_instance: 300,
+            prometheus_instances: 1,
+            prometheus_series_per_instance: 200,
+            ..DatasetConfig::default()
+        });
+        let ff = FastForward::new(DatasetTargets::new(ds.clone(), 2, true), 6.0);
+        let start = 1_800_000_000_000;
+        // Before the start the clock is the wall clock.
+        assert_eq!(ff.sim_ms(start), start);
+        let two_hours = 7_200_000;
+        let end = ff.start(start, two_hours);
+        assert_eq!(end, start + 1_200_000);
+        assert_eq!(ff.sim_ms(start), start + 1_200_000 - two_hours);
+        assert_eq!(ff.sim_ms(end), end);
+        // 2.5 s of wall time between scrapes are 15 s of samples.
+        assert_eq!(ff.sim_ms(start + 2_500) - ff.sim_ms(start), 15_000);
+
+        let mut first = Vec::new();
+        ff.body(0, start, &mut first);
+        let mut later = Vec::new();
+        ff.body(0, start + 2_500, &mut later);
+        let (a, b) = (samples(&first), samples(&later));
+        assert_eq!(a.len(), b.len());
+        assert!(!a.is_empty());
+        // The same body the plain source renders at the simulated time: values are the
+        // dataset's function of (series, stamp).
+        let mut direct = Vec::new();
+        DatasetTargets::new(ds, 2, true).body(0, end - two_hours, &mut direct);
+        assert_eq!(first, direct);
+        let mut grew = 0;
+        for ((sa, ta, va), (sb, tb, vb)) in a.iter().zip(&b) {
+            assert_eq!(sa, sb);
+            assert_eq!((*ta, *tb), (end - two_hours, end - two_hours + 15_000));
+            assert!(*tb < end, "every stamp is in the past of the end");
+            if sa.split('{').next().is_some_and(|n| n.ends_with("_total")) {
+                assert!(vb >= va, "counter {sa} went from {va} to {vb}");
+                grew += usize::from(vb > va);
+            }
+        }
+        assert!(grew > 0, "no counter moved over 15 s of sample time");
+    }
 
     #[test]
     fn targets_serve_their_share_of_the_dataset() {

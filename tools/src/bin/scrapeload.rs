@@ -22,9 +22,21 @@
 //! targets `--port-base`.., fedstore `--server-port`, VictoriaMetrics +1, Prometheus +2.
 //! Children are killed on exit, error and Ctrl-C; the machine's MemAvailable is watched.
 //!
+//! **Fast-forward** (`--history-h 2 --speedup 6`, module `fast_forward`): instead of the
+//! above, all servers scrape the targets at once every `--interval-s / --speedup` while the
+//! targets' clock runs `--speedup` times faster and ends at the real now, so each series gets
+//! `--history-h` hours of `--interval-s` samples; RSS right after loading and with the
+//! history, and the samples each server really holds.
+//!
 //! Example (1M series, all three):
 //! `target/release/scrapeload --chart docs/img/scrapeload.svg`; a quick fedstore-only run:
-//! `target/release/scrapeload --only fedstore --instances 80 --prometheus-series-per-instance 1000`.
+//! `target/release/scrapeload --only fedstore --instances 80 --prometheus-series-per-instance 1000`;
+//! 2 h of samples at 200k series: `target/release/scrapeload --history-h 2 --speedup 12
+//! --instances 160 --prometheus-series-per-instance 2000`.
+
+// A crate root looks for its modules beside it; this one keeps them in its own folder.
+#[path = "scrapeload/fast_forward.rs"]
+mod fast_forward;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -86,6 +98,18 @@ struct Args {
     /// Kill the server under test when MemAvailable falls below this (MiB).
     #[arg(long, default_value_t = 3072)]
     min_mem_available_mib: u64,
+    /// Fast-forward mode: give every series this many hours of samples (see the module docs).
+    #[arg(long)]
+    history_h: Option<f64>,
+    /// Fast-forward: how many times faster than the wall clock the targets' clock runs (the
+    /// scrape interval is `--interval-s` divided by it).
+    #[arg(long, default_value_t = 6.0)]
+    speedup: f64,
+    /// Fast-forward: Prometheus's `--storage.tsdb.min-block-duration` in hours (its head
+    /// refuses samples more than half of it behind its newest); default twice the history,
+    /// at least 2.
+    #[arg(long)]
+    prometheus_min_block_h: Option<f64>,
     /// Write an SVG chart of RSS over time here.
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -149,6 +173,11 @@ fn main() -> Result<()> {
         args.targets,
         work.display()
     );
+    if let Some(hours) = args.history_h {
+        let result = fast_forward::run(&args, &ds, &work, hours);
+        let _ = std::fs::remove_dir_all(&work);
+        return result;
+    }
     let source = Arc::new(DatasetTargets::new(ds.clone(), args.targets, true));
     let targets = Targets::start(source, args.port_base, args.targets)?;
     let mut runs = Vec::new();
@@ -196,12 +225,19 @@ fn port(args: &Args, name: &str) -> u16 {
     }
 }
 
-fn start(args: &Args, name: &str, dir: &Path) -> Result<ChildGuard> {
+/// Starts server `name` on `dir` with scrape config `config` and `extra` arguments.
+fn start(
+    args: &Args,
+    name: &str,
+    dir: &Path,
+    scrape_yml: &str,
+    extra: &[String],
+) -> Result<ChildGuard> {
     let listen = format!("127.0.0.1:{}", port(args, name));
     let config = dir.join("scrape.yml");
-    std::fs::write(&config, scrape_config(args))?;
+    std::fs::write(&config, scrape_yml)?;
     let data = dir.join("data");
-    let cmd = match name {
+    let mut cmd = match name {
         "fedstore" => {
             let mut c = Command::new(&args.fedstore_bin);
             c.arg("serve")
@@ -233,6 +269,7 @@ fn start(args: &Args, name: &str, dir: &Path) -> Result<ChildGuard> {
         }
         other => bail!("unknown server {other:?} (fedstore, victoriametrics, prometheus)"),
     };
+    cmd.args(extra);
     ChildGuard::spawn(name, cmd, &dir.join("server.log"))
 }
 
@@ -332,7 +369,7 @@ fn run_server(
     let log = dir.join("server.log");
     let load0 = procs::loadavg().unwrap_or(f64::NAN);
     let started = Instant::now();
-    let mut child = start(args, name, dir)?;
+    let mut child = start(args, name, dir, &scrape_config(args), &[])?;
     let pid = child.pid();
 
     // RSS every second for the chart, every 25 ms while `fast` is set (the concurrent
