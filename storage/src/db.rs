@@ -322,7 +322,12 @@ impl Db {
             let start = (head_min.div_euclid(range) * range)
                 .max(persisted.unwrap_or(i64::MIN))
                 .max(cursor);
-            if head_max < start + range + range / 2 {
+            // Prometheus 2.42's rule (`Head.compactable`): the head spans more than 1.5
+            // ranges, measured from its oldest sample (or the range already done), not from
+            // that sample's range start. Measured from the range start, a head whose data began
+            // late in a range was persisted up to an hour earlier than Prometheus does it, and
+            // the samples still arriving for that range were refused.
+            if head_max - head_min.max(start) <= range + range / 2 {
                 break;
             }
             let end = start + range;
@@ -581,6 +586,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// As Prometheus 2.42 (`Head.compactable`): the head is persisted once it spans more than
+    /// 1.5 ranges from its oldest sample, not from that sample's range start, so data that
+    /// began late in a range keeps taking samples for it as long as Prometheus's would.
+    #[test]
+    fn a_head_starting_late_in_a_range_compacts_when_it_spans_one_and_a_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), head_opts(), opts(Retention::default())).unwrap();
+        let mut model = Model::new();
+        let series = series();
+        let first = 54 * 60_000; // 0.9 ranges in
+        load(&db, &mut model, &series, first, first + 3 * H / 2);
+        assert_eq!(
+            db.compact().unwrap().head_blocks.len(),
+            0,
+            "1.5 ranges, not more"
+        );
+        // A sample for the first range still arrives.
+        let mut app = db.head().appender();
+        app.append(&series[0], first + STEP / 3, 1.0).unwrap();
+        app.commit().unwrap();
+        load(
+            &db,
+            &mut model,
+            &series,
+            first + 3 * H / 2,
+            first + 3 * H / 2 + 2 * STEP,
+        );
+        let report = db.compact().unwrap();
+        assert_eq!(report.head_blocks.len(), 1, "{report:?}");
+        assert_eq!(
+            (
+                db.blocks()[0].meta().min_time,
+                db.blocks()[0].meta().max_time
+            ),
+            (0, H)
+        );
     }
 
     #[test]
