@@ -198,18 +198,22 @@ impl Histories {
         }
         // Copied, not mapped: these reads come from federates and instant selectors racing
         // writes, one scattered chunk per series ([`ChunkFiles::with_chunk_copied`]).
+        // One read per chunk: the newest one starting at or before `maxt` is decoded, a later
+        // one only hands back where the one before it is.
         let mut pos = r.newest_sealed;
-        while let Some(m) = files.with_chunk_copied(pos, |m, _| m) {
+        while let Some(step) = files.with_chunk_copied(pos, |m, data| {
             if m.min_t <= maxt {
-                return files
-                    .with_chunk_copied(pos, |m, data| {
-                        XorIter::new(data, m.num)
-                            .take_while(|&(t, _)| t <= maxt)
-                            .last()
-                    })
-                    .flatten();
+                Ok(XorIter::new(data, m.num)
+                    .take_while(|&(t, _)| t <= maxt)
+                    .last())
+            } else {
+                Err(m.prev)
             }
-            pos = m.prev;
+        }) {
+            match step {
+                Ok(latest) => return latest,
+                Err(prev) => pos = prev,
+            }
         }
         None
     }
