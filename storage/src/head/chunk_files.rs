@@ -750,15 +750,17 @@ mod tests {
     }
 
     /// Chunk files of 4 KiB holding one series' chain of 40 chunks, chunk k holding
-    /// t = k*10_000 .. k*10_000 + 1190; the newest chunk's position.
-    fn forty_chunks() -> (tempfile::TempDir, ChunkFiles, u64) {
+    /// t = k*10_000 .. k*10_000 + 1190; the chunks' positions, oldest first.
+    fn forty_chunks() -> (tempfile::TempDir, ChunkFiles, Vec<u64>) {
         let dir = tempfile::tempdir().unwrap();
         let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
+        let mut positions = Vec::new();
         let mut newest = NO_CHUNK;
         for k in 0..40i64 {
             newest = files.append(newest, &chunk(k * 10_000, 120));
+            positions.push(newest);
         }
-        (dir, files, newest)
+        (dir, files, positions)
     }
 
     /// A range read gets only the chunks overlapping it, oldest first, found by their
@@ -766,7 +768,8 @@ mod tests {
     /// positions kept inline.
     #[test]
     fn range_reads_skip_chunks_outside_the_range() {
-        let (_dir, files, newest) = forty_chunks();
+        let (_dir, files, positions) = forty_chunks();
+        let newest = positions[39];
         for (mint, maxt, want) in [
             (i64::MIN, i64::MAX, (0..40).collect::<Vec<i64>>()),
             (391_000, i64::MAX, vec![39]),
@@ -788,7 +791,8 @@ mod tests {
     /// chunks would otherwise keep mapped), and the chunks read on unchanged.
     #[test]
     fn mapped_reads_release_the_pages_as_they_go() {
-        let (_dir, files, newest) = forty_chunks();
+        let (_dir, files, positions) = forty_chunks();
+        let newest = positions[39];
         files.flush(&mut files.writer.lock());
         let per_release = MAX_MAPPED_BY_READS / FAULT_AROUND_BYTES;
         let mut records = 0;
@@ -814,14 +818,7 @@ mod tests {
     /// nothing for truncated chunks.
     #[test]
     fn copied_single_reads_match_mapped_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = ChunkFiles::open(&dir.path().join("chunks_head"), 4096).unwrap();
-        let mut positions = Vec::new();
-        let mut newest = NO_CHUNK;
-        for k in 0..40i64 {
-            newest = files.append(newest, &chunk(k * 10_000, 120));
-            positions.push(newest);
-        }
+        let (_dir, files, positions) = forty_chunks();
         // Some records are in files now, the newest ones still buffered.
         let read = |m: ChunkMeta, data: &[u8]| (m, XorIter::new(data, m.num).collect::<Vec<_>>());
         let before = files.resident.releases();
