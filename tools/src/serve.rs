@@ -256,6 +256,31 @@ fn handle(
     w.flush()
 }
 
+/// The scrape configuration the harnesses give every server for the targets of [`serve`]:
+/// one job `fedgen` over `targets` loopback ports from `first_port`, `honor_labels` (the
+/// dataset carries its own `job` and `instance`), and `honor_timestamps: true` written out when
+/// a harness depends on the targets' stamps (it is Prometheus's default).
+pub fn fedgen_scrape_config(
+    first_port: u16,
+    targets: usize,
+    interval: &str,
+    timeout: &str,
+    honor_timestamps: bool,
+) -> String {
+    let targets: Vec<String> = (0..targets)
+        .map(|t| format!("'127.0.0.1:{}'", first_port as usize + t))
+        .collect();
+    let honor = if honor_timestamps {
+        "    honor_timestamps: true\n"
+    } else {
+        ""
+    };
+    format!(
+        "global:\n  scrape_interval: {interval}\n  scrape_timeout: {timeout}\nscrape_configs:\n  - job_name: fedgen\n    honor_labels: true\n{honor}    static_configs:\n      - targets: [{}]\n",
+        targets.join(", "),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,14 +240,12 @@ fn now_ms() -> i64 {
 }
 
 fn scrape_config(args: &Args) -> String {
-    let targets: Vec<String> = (0..args.targets)
-        .map(|t| format!("'127.0.0.1:{}'", args.port_base as usize + 10 + t))
-        .collect();
-    let timeout = args.scrape_interval_s.min(25);
-    format!(
-        "global:\n  scrape_interval: {i}s\n  scrape_timeout: {timeout}s\nscrape_configs:\n  - job_name: fedgen\n    honor_labels: true\n    honor_timestamps: true\n    static_configs:\n      - targets: [{}]\n",
-        targets.join(", "),
-        i = args.scrape_interval_s
+    fedstore_tools::serve::fedgen_scrape_config(
+        args.port_base + 10,
+        args.targets,
+        &format!("{}s", args.scrape_interval_s),
+        &format!("{}s", args.scrape_interval_s.min(25)),
+        true,
     )
 }
 

@@ -180,14 +180,12 @@ fn main() -> Result<()> {
 
 /// One job of every target; `honor_labels` keeps the dataset's own `job`/`instance`.
 fn scrape_config(args: &Args) -> String {
-    let targets: Vec<String> = (0..args.targets)
-        .map(|t| format!("'127.0.0.1:{}'", args.port_base as usize + t))
-        .collect();
-    format!(
-        "global:\n  scrape_interval: {i}s\n  scrape_timeout: {to}s\nscrape_configs:\n  - job_name: fedgen\n    honor_labels: true\n    static_configs:\n      - targets: [{}]\n",
-        targets.join(", "),
-        i = args.interval_s,
-        to = args.interval_s.min(10),
+    fedstore_tools::serve::fedgen_scrape_config(
+        args.port_base,
+        args.targets,
+        &format!("{}s", args.interval_s),
+        &format!("{}s", args.interval_s.min(10)),
+        false,
     )
 }
 

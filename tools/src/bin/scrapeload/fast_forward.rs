@@ -235,12 +235,13 @@ pub(super) fn run(args: &Args, ds: &Dataset, work: &Path, hours: f64) -> Result<
 /// The scrape config at the fast interval, timestamps honored (every server's default,
 /// written out since this mode depends on it).
 fn scrape_config(args: &Args, interval_ms: u64) -> String {
-    let targets: Vec<String> = (0..args.targets)
-        .map(|t| format!("'127.0.0.1:{}'", args.port_base as usize + t))
-        .collect();
-    format!(
-        "global:\n  scrape_interval: {interval_ms}ms\n  scrape_timeout: {interval_ms}ms\nscrape_configs:\n  - job_name: fedgen\n    honor_labels: true\n    honor_timestamps: true\n    static_configs:\n      - targets: [{}]\n",
-        targets.join(", "),
+    let interval = format!("{interval_ms}ms");
+    fedstore_tools::serve::fedgen_scrape_config(
+        args.port_base,
+        args.targets,
+        &interval,
+        &interval,
+        true,
     )
 }
 
