@@ -45,6 +45,13 @@ enum Server {
 }
 
 impl Server {
+    /// Every server, in the tables' column order.
+    const ALL: [Server; 3] = [
+        Server::Fedstore,
+        Server::Prometheus,
+        Server::Victoriametrics,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Server::Fedstore => "fedstore",
@@ -1036,11 +1043,7 @@ fn render_beyond_empty(t: &mut String, rows: &[Row], runs: &[(Server, Run)]) {
     };
     let median = |s: Server, i: usize| cell_of(runs, s, i).and_then(|c| c.median);
     let beyond = |s: Server, i: usize| Some(median(s, i)?.saturating_sub(median(s, empty)?));
-    let servers = [
-        Server::Fedstore,
-        Server::Prometheus,
-        Server::Victoriametrics,
-    ];
+    let servers = Server::ALL;
     let small: Vec<usize> = (0..rows.len())
         .filter(|&i| i != empty)
         .filter(|&i| {
@@ -1084,11 +1087,7 @@ fn render_beyond_empty(t: &mut String, rows: &[Row], runs: &[(Server, Run)]) {
 }
 
 fn render_table(args: &Args, data: &Data, rows: &[Row], runs: &[(Server, Run)]) -> String {
-    let servers = [
-        Server::Fedstore,
-        Server::Prometheus,
-        Server::Victoriametrics,
-    ];
+    let servers = Server::ALL;
     let mut t = String::new();
     let _ = writeln!(
         t,
