@@ -1,5 +1,5 @@
-//! Memory-mapped files (memmap2): the engine's only `unsafe` code (the server's one `unsafe`
-//! call is the allocator tuning in `src/alloc.rs`).
+//! Memory-mapped files (memmap2), and the cache prefetch hint their readers use: the engine's
+//! only `unsafe` code (the server's is in `src/alloc.rs` and `src/thread_nice.rs`).
 //!
 //! [`MmapColumn`] is a growable array of `u64` words backed by a file: a 64-byte header
 //! (magic, version, element count, padding) then the words, little-endian (see
@@ -32,6 +32,21 @@ const HEADER_BYTES: usize = 64;
 const HEADER_WORDS: usize = HEADER_BYTES / 8;
 /// Smallest capacity (in elements) a column file is created with.
 const MIN_CAPACITY: usize = 1024;
+
+/// Asks the CPU to start loading the cache line holding `*p`, without waiting for it: a walk
+/// over scattered series issues the loads of the next ones while it renders the current ones.
+/// Only a hint (no effect where the target has no stable prefetch instruction).
+#[inline(always)]
+pub fn prefetch<T: ?Sized>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing architecturally and never faults; `p` is a live reference.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// A file-backed, growable `[u64]`.
 ///

@@ -89,12 +89,44 @@ impl Head {
             let shards = self.read_all_shards();
             // Software pipelining: first read every ref's columns (independent loads the CPU
             // overlaps), then its label ids, then render, instead of one dependent chain of
-            // cache misses per series.
-            for group in batch.chunks(PIPELINE) {
+            // cache misses per series. Prefetches run ahead of that: the records of the
+            // group after next and the labels of the next group (whose records were asked
+            // for one group earlier) load while this group renders.
+            let locate = |r: u32| ((r & mask) as usize, (r >> bits) as usize);
+            let prefetch_records = |g: &[SeriesRef]| {
+                for &SeriesRef(r) in g {
+                    let (s, i) = locate(r);
+                    shards[s].prefetch_record(i);
+                }
+            };
+            let prefetch_labels = |g: &[SeriesRef]| {
+                for &SeriesRef(r) in g {
+                    let (s, i) = locate(r);
+                    shards[s].prefetch_labels(i);
+                }
+            };
+            let group_at = |k: usize| {
+                batch
+                    .get(k * PIPELINE..)
+                    .map(|g| &g[..g.len().min(PIPELINE)])
+            };
+            if let Some(g) = group_at(0) {
+                prefetch_records(g);
+            }
+            if let Some(g) = group_at(1) {
+                prefetch_records(g);
+            }
+            for (k, group) in batch.chunks(PIPELINE).enumerate() {
+                if let Some(g) = group_at(k + 2) {
+                    prefetch_records(g);
+                }
+                if let Some(g) = group_at(k + 1) {
+                    prefetch_labels(g);
+                }
                 let mut hits: [(usize, usize, i64, f64); PIPELINE] = [(0, 0, 0, 0.0); PIPELINE];
                 let mut n = 0;
                 for &SeriesRef(r) in group {
-                    let (s, i) = ((r & mask) as usize, (r >> bits) as usize);
+                    let (s, i) = locate(r);
                     let shard = &shards[s];
                     let Some((mut t, mut v)) = shard.latest_raw(i) else {
                         continue;

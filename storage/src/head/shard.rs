@@ -114,6 +114,26 @@ impl ShardData {
         )
     }
 
+    /// Starts loading series `i`'s record line (no effect when out of range).
+    #[inline]
+    pub(crate) fn prefetch_record(&self, i: usize) {
+        if let Some(w) = self.series.as_slice().get(i * RECORD_WORDS) {
+            crate::mmap::prefetch(w);
+        }
+    }
+
+    /// Starts loading the first line of series `i`'s packed labels (reads its record, so
+    /// that line should be on its way already: [`ShardData::prefetch_record`]).
+    #[inline]
+    pub(crate) fn prefetch_labels(&self, i: usize) {
+        let Some(&span) = self.series.as_slice().get(i * RECORD_WORDS + SPAN) else {
+            return;
+        };
+        if let Some(b) = self.label_data.get((span & 0xffff_ffff) as usize) {
+            crate::mmap::prefetch(b);
+        }
+    }
+
     /// Reads series `i`'s record line (latest sample, where its labels are) and, with
     /// `history`, its history record: the first reads of [`ShardData::latest`],
     /// [`ShardData::labels`] and [`ShardData::history_in`], folded for
