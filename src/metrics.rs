@@ -101,6 +101,7 @@ pub struct Metrics {
     appended: [AtomicU64; 3],
     out_of_order: [AtomicU64; 3],
     duplicate: [AtomicU64; 3],
+    out_of_bounds: [AtomicU64; 3],
     /// `/federate` answers by status class.
     federate_ok: AtomicU64,
     federate_bad_request: AtomicU64,
@@ -125,6 +126,7 @@ impl Metrics {
         self.appended[i].fetch_add(stats.appended, Ordering::Relaxed);
         self.out_of_order[i].fetch_add(stats.out_of_order, Ordering::Relaxed);
         self.duplicate[i].fetch_add(stats.duplicate, Ordering::Relaxed);
+        self.out_of_bounds[i].fetch_add(stats.out_of_bounds, Ordering::Relaxed);
     }
 
     /// Counts one `/federate` request by its status.
@@ -217,6 +219,17 @@ impl Metrics {
             buf,
             "fedstore_head_duplicate_samples_total",
             &self.duplicate,
+        );
+        family(
+            buf,
+            "fedstore_head_out_of_bounds_samples_total",
+            "counter",
+            "Samples refused as older than the head's floor (their range is already in a block), by source.",
+        );
+        self.per_source(
+            buf,
+            "fedstore_head_out_of_bounds_samples_total",
+            &self.out_of_bounds,
         );
 
         self.wal_metrics(head, buf);
@@ -494,6 +507,7 @@ mod tests {
             &AppendStats {
                 appended: 7,
                 out_of_order: 2,
+                out_of_bounds: 3,
                 ..Default::default()
             },
         );
@@ -508,6 +522,9 @@ mod tests {
         );
         assert!(
             text.contains("fedstore_head_out_of_order_samples_total{source=\"remote_write\"} 2\n")
+        );
+        assert!(
+            text.contains("fedstore_head_out_of_bounds_samples_total{source=\"remote_write\"} 3\n")
         );
         assert!(
             text.contains("fedstore_federate_request_duration_seconds_bucket{le=\"0.05\"} 1\n")

@@ -54,8 +54,8 @@ pub async fn handle(
     })?;
     state.metrics.record_append(Source::Import, &stats);
     tracing::debug!(?stats, "import done");
-    if stats.out_of_order > 0 || stats.duplicate > 0 {
-        return Err(ApiError::BadRequestText(rejected_message(&stats)));
+    if let Some(msg) = rejected_message(&stats) {
+        return Err(ApiError::BadRequestText(msg));
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -132,7 +132,8 @@ pub fn import_text_limited(
 }
 
 /// Prometheus-style text for samples refused by the append rules (the rest was stored).
-pub fn rejected_message(stats: &AppendStats) -> String {
+/// `None` when every sample was stored.
+pub fn rejected_message(stats: &AppendStats) -> Option<String> {
     let mut parts = Vec::new();
     if stats.out_of_order > 0 {
         parts.push(format!(
@@ -146,9 +147,36 @@ pub fn rejected_message(stats: &AppendStats) -> String {
             stats.duplicate
         ));
     }
-    format!(
-        "{}; {} other samples were stored",
-        parts.join(", "),
-        stats.appended
-    )
+    if stats.out_of_bounds > 0 {
+        parts.push(format!("out of bounds ({} samples)", stats.out_of_bounds));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{}; {} other samples were stored",
+            parts.join(", "),
+            stats.appended
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_below_the_head_floor_are_refused_by_name_and_the_rest_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = Head::open(&dir.path().join("head"), Default::default()).unwrap();
+        let text = b"m{a=\"1\"} 1 1000\nm{a=\"1\"} 2 6000\n";
+        let stats = import_text_limited(&head, text, 0, RequestLimit::default()).unwrap();
+        assert_eq!(rejected_message(&stats), None);
+        // The floor rises past the next request's first sample (its range is in a block).
+        head.set_min_valid_time(7_000);
+        let text = b"m{a=\"1\"} 3 6500\nm{a=\"1\"} 4 8000\n";
+        let stats = import_text_limited(&head, text, 0, RequestLimit::default()).unwrap();
+        assert_eq!(
+            rejected_message(&stats).as_deref(),
+            Some("out of bounds (1 samples); 1 other samples were stored")
+        );
+    }
 }
