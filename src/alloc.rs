@@ -8,7 +8,7 @@
 //! thing (from issue 9 on: before, nothing called it); what it changes in RSS per series is
 //! measured in docs/benchmarks.md "Durability".
 //!
-//! This and `storage/src/mmap.rs` are the only `unsafe` code of the workspace.
+//! With `crate::thread_nice` and `storage/src/mmap.rs`, the only `unsafe` code of the workspace.
 #![allow(unsafe_code)]
 
 use std::sync::Once;

@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// before anything is sent. Unset: no limit.
     #[arg(long = "web.federate.max-series")]
     pub federate_max_series: Option<usize>,
+    /// How many nice steps below scrapes and ingest the threads that render federates and
+    /// evaluate queries run (0: the same priority). Scrapes then keep their pace while
+    /// federates and queries fill the cores; a read alone on the machine is not slowed.
+    #[arg(long = "storage.read-nice", default_value_t = crate::pool::DEFAULT_READ_NICE)]
+    pub read_nice: i32,
     /// Federate requests that may wait for a slot when all are busy; more get 503.
     #[arg(long = "web.federate.max-queue", default_value_t = crate::limits::DEFAULT_MAX_QUEUE)]
     pub federate_max_queue: usize,
@@ -335,7 +340,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         args.query_max_concurrency,
     )
-    .with_queue(args.query_max_queue, state.metrics.clone());
+    .with_queue(args.query_max_queue, state.metrics.clone())
+    .with_nice(args.read_nice);
+    state.render_pool =
+        crate::pool::WorkPool::with_nice("render", state.render_pool.threads(), args.read_nice);
     state.max_connections = args.max_connections;
     state.web_config = web_config;
     state.federate_max_series = args.federate_max_series;
@@ -346,15 +354,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_samples: args.import_max_samples,
     };
     state.flags = flag_values(&args);
-    state.remote_read = Arc::new(crate::remote::read::RemoteRead::new(
-        Arc::new(crate::query::storage::DbQueryable::new(db.clone())),
-        crate::remote::read::ReadLimits {
-            sample_limit: args.remote_read_sample_limit,
-            concurrent_limit: args.remote_read_concurrent_limit,
-            max_bytes_in_frame: args.remote_read_max_bytes_in_frame,
-            chunk_range_ms: args.min_block_duration_ms.max(1),
-        },
-    ));
+    state.remote_read = Arc::new(
+        crate::remote::read::RemoteRead::new(
+            Arc::new(crate::query::storage::DbQueryable::new(db.clone())),
+            crate::remote::read::ReadLimits {
+                sample_limit: args.remote_read_sample_limit,
+                concurrent_limit: args.remote_read_concurrent_limit,
+                max_bytes_in_frame: args.remote_read_max_bytes_in_frame,
+                chunk_range_ms: args.min_block_duration_ms.max(1),
+            },
+        )
+        .with_nice(args.read_nice),
+    );
     state.remote_write = Arc::new(
         crate::remote::RemoteWriteReceiver::new(
             head.clone(),
@@ -477,6 +488,7 @@ fn flag_values(args: &ServeArgs) -> Vec<(String, String)> {
             args.federate_max_queue.to_string(),
         ),
         ("query.max-queue", args.query_max_queue.to_string()),
+        ("storage.read-nice", args.read_nice.to_string()),
         (
             "storage.remote.max-wal-lag-segments",
             args.remote_max_wal_lag_segments.to_string(),

@@ -36,6 +36,7 @@ pub mod remote;
 pub mod rules;
 pub mod scrape;
 pub mod server;
+pub mod thread_nice;
 pub mod time;
 pub mod tls_client;
 pub mod web_config;

@@ -9,6 +9,10 @@ use std::sync::Arc;
 
 use crossbeam::channel::{Sender, unbounded};
 
+/// Default of `--storage.read-nice`: at nice 10 a thread gets about a tenth of a core's
+/// share against one at nice 0 (CFS weights 110 and 1024) when both are runnable.
+pub const DEFAULT_READ_NICE: i32 = 10;
+
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// A pool job panicked (the panic is logged); its request fails.
@@ -26,6 +30,15 @@ pub struct WorkPool {
 impl WorkPool {
     /// Starts `threads` worker threads (at least one) named `<name>-<i>`.
     pub fn new(name: &str, threads: usize) -> Self {
+        Self::with_nice(name, threads, 0)
+    }
+
+    /// As [`WorkPool::new`], with threads that run `nice` steps below the thread that starts
+    /// them (Linux nice values are per thread; 0: the same priority). Read work (federate
+    /// rendering, queries) runs this way so that scrapes and ingest, which lose data when
+    /// they fall behind, take the cores first when both want them; alone, a lowered thread
+    /// runs at full speed.
+    pub fn with_nice(name: &str, threads: usize, nice: i32) -> Self {
         let threads = threads.max(1);
         let (tx, rx) = unbounded::<Job>();
         for i in 0..threads {
@@ -33,6 +46,9 @@ impl WorkPool {
             std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
                 .spawn(move || {
+                    if nice != 0 {
+                        crate::thread_nice::lower(nice);
+                    }
                     while let Ok(job) = rx.recv() {
                         // A panicking job must not take the worker down with it.
                         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
@@ -89,6 +105,24 @@ mod tests {
         let mut got: Vec<i32> = (0..10).map(|_| rx.recv().unwrap()).collect();
         got.sort();
         assert_eq!(got, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_niced_pool_runs_below_its_starter_and_a_plain_one_at_its_level() {
+        let here = crate::thread_nice::current();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let niced = WorkPool::with_nice("test-nice", 1, 5);
+        assert_eq!(
+            rt.block_on(niced.run(crate::thread_nice::current)),
+            Ok((here + 5).min(19))
+        );
+        let plain = WorkPool::new("test-plain", 1);
+        assert_eq!(
+            rt.block_on(plain.run(crate::thread_nice::current)),
+            Ok(here)
+        );
     }
 
     #[test]

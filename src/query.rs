@@ -94,6 +94,13 @@ impl QueryService {
         }
     }
 
+    /// Runs evaluation on threads `nice` steps below the caller's priority (see
+    /// [`WorkPool::with_nice`]).
+    pub fn with_nice(mut self, nice: i32) -> Self {
+        self.pool = WorkPool::with_nice("query", self.max_concurrency, nice);
+        self
+    }
+
     /// Lets at most `max_queue` queries wait for a slot (more are refused with 503, counted
     /// in `metrics`).
     pub fn with_queue(mut self, max_queue: usize, metrics: Arc<Metrics>) -> Self {

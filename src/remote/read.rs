@@ -86,6 +86,13 @@ impl RemoteRead {
         }
     }
 
+    /// Runs remote-read work on threads `nice` steps below the caller's priority (see
+    /// [`WorkPool::with_nice`]).
+    pub fn with_nice(mut self, nice: i32) -> Self {
+        self.pool = WorkPool::with_nice("remote-read", self.pool.threads(), nice);
+        self
+    }
+
     /// The threads remote-read work runs on.
     pub fn pool(&self) -> &WorkPool {
         &self.pool

@@ -118,6 +118,9 @@ struct Args {
     /// The fedstore binary.
     #[arg(long, default_value = "target/release/fedstore")]
     fedstore_bin: PathBuf,
+    /// Extra arguments for `fedstore serve` (repeatable), e.g. `--arg=--storage.read-nice=0`.
+    #[arg(long = "arg")]
+    fedstore_extra: Vec<String>,
     /// The VictoriaMetrics binary.
     #[arg(long, default_value = "/usr/bin/victoria-metrics")]
     vm_bin: PathBuf,
@@ -243,7 +246,8 @@ fn start(
                 .arg(&listen)
                 .arg("--storage.tsdb.path")
                 .arg(&data)
-                .arg(format!("--config.file={}", config.display()));
+                .arg(format!("--config.file={}", config.display()))
+                .args(&args.fedstore_extra);
             c
         }
         "victoriametrics" => {
