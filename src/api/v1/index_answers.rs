@@ -1,5 +1,6 @@
-//! The last answers of `/api/v1/labels` and `/api/v1/label/<name>/values` without `match[]`,
-//! kept with the index version they were read at ([`fedstore_storage::Db::index_version`]).
+//! Answers drawn from the label index alone, kept with the index version they were read at
+//! ([`fedstore_storage::Db::index_version`]): the last answers of `/api/v1/labels` and
+//! `/api/v1/label/<name>/values` without `match[]`, and `/api/v1/status/tsdb`'s top-10 lists.
 //! Dashboards ask the same lookups on every refresh (template variables); while the head's
 //! postings and the block list are unchanged the answer is the same bytes, and serving them
 //! takes no storage walk, no thread hand-off and no JSON writing (docs/benchmarks.md,
@@ -41,6 +42,8 @@ impl Key {
 pub struct IndexAnswers {
     /// Most recently used last.
     kept: Mutex<Vec<(Key, Arc<Vec<u8>>)>>,
+    /// `status/tsdb`'s four top-10 lists (its `headStats` are written anew each time).
+    tsdb_lists: Mutex<Option<(IndexVersion, Arc<Vec<u8>>)>>,
 }
 
 impl IndexAnswers {
@@ -67,6 +70,21 @@ impl IndexAnswers {
             kept.remove(0);
         }
         kept.push((key, body));
+    }
+}
+
+impl IndexAnswers {
+    /// The `status/tsdb` lists kept for `version`, if any.
+    pub fn tsdb_lists(&self, version: &IndexVersion) -> Option<Arc<Vec<u8>>> {
+        let kept = self.tsdb_lists.lock().unwrap_or_else(|e| e.into_inner());
+        kept.as_ref()
+            .filter(|(v, _)| v == version)
+            .map(|(_, lists)| lists.clone())
+    }
+
+    /// Keeps `lists`, drawn at `version` or later, replacing the previous ones.
+    pub fn keep_tsdb_lists(&self, version: IndexVersion, lists: Arc<Vec<u8>>) {
+        *self.tsdb_lists.lock().unwrap_or_else(|e| e.into_inner()) = Some((version, lists));
     }
 }
 
@@ -108,5 +126,26 @@ mod tests {
         assert_eq!(answers.kept.lock().unwrap().len(), KEPT);
         answers.put(key("big"), Arc::new(vec![b'x'; MAX_BYTES + 1]));
         assert!(answers.get(&key("big")).is_none());
+    }
+
+    #[test]
+    fn tsdb_lists_are_kept_for_their_version_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), HeadOptions::default(), DbOptions::default()).unwrap();
+        let answers = IndexAnswers::default();
+        assert!(answers.tsdb_lists(&db.index_version()).is_none());
+        answers.keep_tsdb_lists(db.index_version(), Arc::new(b"lists".to_vec()));
+        assert_eq!(
+            answers.tsdb_lists(&db.index_version()).as_deref(),
+            Some(&b"lists".to_vec())
+        );
+        let mut app = db.head().appender();
+        app.append(&Labels::from_pairs([("__name__", "m".to_owned())]), 1, 1.0)
+            .unwrap();
+        app.commit().unwrap();
+        assert!(
+            answers.tsdb_lists(&db.index_version()).is_none(),
+            "a new series"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! `headStats` describe the head.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use fedstore_storage::LabelPairCounts;
@@ -149,22 +149,36 @@ pub async fn config(
 pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     let deadline = state.query.deadline(None);
-    let body = state
+    // Read before the counts, so kept lists are never newer than their version says.
+    let version = state.db.index_version();
+    let kept = state.index_answers.tsdb_lists(&version);
+    let (body, lists) = state
         .query
         .run(deadline, peer::of(&req), move |_, _| {
-            tsdb_body(&db).map_err(crate::query::eval_error)
+            tsdb_body(&db, kept).map_err(crate::query::eval_error)
         })
         .await
         .map_err(|e| e.api_error())?;
+    state.index_answers.keep_tsdb_lists(version, lists);
     Ok(respond::json(&req, body))
 }
 
-fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Error> {
+/// The answer, and its four top-10 lists (`kept` when given: sorting the label pairs for
+/// them is most of the work, and they change only with the index).
+fn tsdb_body(
+    db: &fedstore_storage::Db,
+    kept: Option<Arc<Vec<u8>>>,
+) -> Result<(Vec<u8>, Arc<Vec<u8>>), fedstore_storage::Error> {
     let head = db.head();
-    // Every series once, head and blocks: the head's postings plus what the blocks add,
-    // kept by the database between requests.
-    let pairs = db.label_pair_counts()?;
-    let lists = top_lists(&pairs);
+    let lists = match kept {
+        Some(lists) => lists,
+        // Every series once, head and blocks: the head's postings plus what the blocks
+        // add, kept by the database between requests.
+        None => {
+            let pairs = db.label_pair_counts()?;
+            Arc::new(render_top_lists(&pairs))
+        }
+    };
     let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
     let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
     let mut buf = json::begin_success(4096);
@@ -181,31 +195,10 @@ fn tsdb_body(db: &fedstore_storage::Db) -> Result<Vec<u8>, fedstore_storage::Err
     );
     buf.extend_from_slice(&lists);
     buf.push(b'}');
-    Ok(json::finish(buf))
+    Ok((json::finish(buf), lists))
 }
-
-/// The last answer's four top-10 lists and the counts they were drawn from: while the counts
-/// are the same (the database hands out the same `Arc` while neither the head's index nor
-/// the blocks changed), the lists are too, and only `headStats` is written anew. Sorting the
-/// label pairs for them was most of a repeated request's work.
-static LAST_LISTS: Mutex<Option<KeptLists>> = Mutex::new(None);
-
-/// The counts a kept answer's lists were drawn from, and the lists.
-type KeptLists = (Weak<LabelPairCounts>, Arc<Vec<u8>>);
 
 /// The top-10 lists of `pairs`, as JSON members (`,"seriesCountByMetricName":[...]...`).
-fn top_lists(pairs: &Arc<LabelPairCounts>) -> Arc<Vec<u8>> {
-    let mut last = LAST_LISTS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((from, lists)) = last.as_ref()
-        && std::ptr::eq(from.as_ptr(), Arc::as_ptr(pairs))
-    {
-        return lists.clone();
-    }
-    let lists = Arc::new(render_top_lists(pairs));
-    *last = Some((Arc::downgrade(pairs), lists.clone()));
-    lists
-}
-
 fn render_top_lists(pairs: &LabelPairCounts) -> Vec<u8> {
     // Each pair is listed once: distinct values per label name and their bytes, with no
     // string copied (only the ten entries of each list are written).
