@@ -16,7 +16,9 @@
 //! of the first minute (`--baseline-s`), counts every answer by endpoint and status (5xx other than the
 //! documented 503 refusals are failures), and at the end checks that every sample whose
 //! request was acknowledged (2xx) is stored: `sum(count_over_time(...))` over the whole run
-//! against the acknowledged count. Exits non-zero when a check fails.
+//! against the acknowledged count. Exits non-zero when a check fails. Also prints the CPU
+//! (in cores) fedstore's thread groups and this tool used over the soak: on a small machine
+//! the tool's own senders and federate readers take a share of the same cores.
 //!
 //! Example (the full scale):
 //! `soak --series 1000000 --rate 1000000 --duration-s 600 --federates 20`
@@ -61,7 +63,8 @@ struct Args {
     /// Concurrent full federates.
     #[arg(long, default_value_t = 20)]
     federates: usize,
-    /// Concurrent remote-write senders.
+    /// Concurrent remote-write senders. Each waits for its request's answer (the WAL's
+    /// group fsync) before sending the next.
     #[arg(long, default_value_t = 4)]
     senders: usize,
     /// Concurrent query threads.
@@ -178,6 +181,45 @@ fn labels_of(i: usize) -> Vec<u8> {
         &mut out,
     );
     out
+}
+
+/// CPU time used so far by fedstore's thread groups and by this tool (whose 20 federate
+/// readers and remote-write senders share the machine with the server under test).
+struct CpuSplit {
+    /// `(group, seconds)`; the groups are thread-name prefixes, `fedstore` the whole process.
+    parts: Vec<(&'static str, f64)>,
+}
+
+impl CpuSplit {
+    /// fedstore's threads by name: HTTP workers, the read pools (lowered priority), the
+    /// ingest pool, then the whole process; and this tool.
+    const GROUPS: [&'static str; 5] = ["actix-rt", "render", "query", "ingest", "remote-read"];
+
+    fn read(pid: u32) -> Self {
+        let secs = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64());
+        let mut parts: Vec<(&'static str, f64)> = Self::GROUPS
+            .iter()
+            .map(|&g| (g, secs(procs::threads_cpu_time(pid, g))))
+            .collect();
+        parts.push(("fedstore", secs(procs::cpu_time(pid))));
+        parts.push(("this tool", secs(procs::cpu_time(std::process::id()))));
+        CpuSplit { parts }
+    }
+
+    /// `fedstore 1.62 (actix-rt 0.61, render 0.48, ...), this tool 0.31` over `elapsed` s.
+    fn cores_since(&self, before: &CpuSplit, elapsed: f64) -> String {
+        let cores = |i: usize| (self.parts[i].1 - before.parts[i].1) / elapsed.max(1e-9);
+        let n = Self::GROUPS.len();
+        let groups: Vec<String> = (0..n)
+            .map(|i| format!("{} {:.2}", self.parts[i].0, cores(i)))
+            .collect();
+        format!(
+            "fedstore {:.2} ({}), this tool {:.2}",
+            cores(n),
+            groups.join(", "),
+            cores(n + 1)
+        )
+    }
 }
 
 fn now_ms() -> i64 {
@@ -391,6 +433,7 @@ fn main() -> Result<()> {
     );
 
     let rss: Arc<Mutex<Vec<RssSample>>> = Arc::new(Mutex::new(Vec::new()));
+    let cpu_before = CpuSplit::read(pid);
     let started = Instant::now();
     let end = started + Duration::from_secs(args.duration_s);
     let last_t = Arc::new(AtomicU64::new(t0 as u64));
@@ -463,6 +506,7 @@ fn main() -> Result<()> {
         Ok(())
     })?;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = CpuSplit::read(pid);
 
     // Every acknowledged sample must be stored.
     let acked = run.acked.load(Ordering::Relaxed);
@@ -515,6 +559,11 @@ fn main() -> Result<()> {
         median,
         run.federate_series.load(Ordering::Relaxed),
         fewest_series
+    );
+    println!(
+        "CPU over the soak, in cores of {}: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_after.cores_since(&cpu_before, elapsed)
     );
     let mut failed = Vec::new();
     if !fed_ms.is_empty() && fewest_series < args.series as u64 {
