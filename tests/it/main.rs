@@ -10,6 +10,7 @@ mod federate_live;
 mod federation_hierarchy;
 mod limits;
 mod malformed;
+mod priority;
 mod prometheus;
 mod promql_live;
 mod promql_parse_live;
