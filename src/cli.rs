@@ -95,7 +95,8 @@ pub struct ServeArgs {
     /// How many nice steps below scrapes and ingest the threads that render federates and
     /// evaluate queries run (0: the same priority). Scrapes then keep their pace while
     /// federates and queries fill the cores; a read alone on the machine is not slowed.
-    #[arg(long = "storage.read-nice", default_value_t = crate::pool::DEFAULT_READ_NICE)]
+    #[arg(long = "storage.read-nice", default_value_t = crate::pool::DEFAULT_READ_NICE,
+          value_parser = clap::value_parser!(i32).range(0..=19))]
     pub read_nice: i32,
     /// Federate requests that may wait for a slot when all are busy; more get 503.
     #[arg(long = "web.federate.max-queue", default_value_t = crate::limits::DEFAULT_MAX_QUEUE)]

@@ -80,3 +80,19 @@ fn read_pools_run_below_ingest_and_http_by_the_flag() {
         srv.stop();
     }
 }
+
+#[test]
+fn a_read_nice_outside_0_to_19_is_refused_naming_the_flag() {
+    for bad in ["-3", "20"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fedstore"))
+            .args(["serve", &format!("--storage.read-nice={bad}")])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad} accepted");
+        assert!(
+            err.contains("--storage.read-nice") && err.contains("0..=19"),
+            "{bad}: {err}"
+        );
+    }
+}
