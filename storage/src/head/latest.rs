@@ -110,10 +110,7 @@ impl Head {
                     .get(k * PIPELINE..)
                     .map(|g| &g[..g.len().min(PIPELINE)])
             };
-            if let Some(g) = group_at(0) {
-                prefetch_records(g);
-            }
-            if let Some(g) = group_at(1) {
+            for g in (0..2).filter_map(group_at) {
                 prefetch_records(g);
             }
             for (k, group) in batch.chunks(PIPELINE).enumerate() {
