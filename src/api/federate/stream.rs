@@ -35,8 +35,9 @@ pub const SEGMENT_SERIES: usize = 4096;
 /// Segments queued, rendering or buffered ahead of the body: enough to keep every render
 /// thread busy, few enough to bound a request's buffered output to a few MiB.
 pub const SEGMENT_WINDOW: usize = 4;
-/// Pieces buffered per segment (each up to ~64 KiB of text, less once compressed).
-const SEGMENT_CHANNEL: usize = 16;
+/// Pieces buffered per segment (each up to ~124 KiB of text, less once compressed): about
+/// 1 MiB, a whole segment's text.
+const SEGMENT_CHANNEL: usize = 8;
 
 /// One federate request, ready to render.
 pub struct FederateJob {
