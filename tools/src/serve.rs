@@ -281,10 +281,42 @@ pub fn fedgen_scrape_config(
     )
 }
 
+/// [`fedgen_scrape_config`] every `interval_s` seconds, with the scrape timeout at the
+/// interval but at most `max_timeout_s` (the harnesses that scrape at whole seconds).
+pub fn fedgen_scrape_config_secs(
+    first_port: u16,
+    targets: usize,
+    interval_s: u64,
+    max_timeout_s: u64,
+    honor_timestamps: bool,
+) -> String {
+    fedgen_scrape_config(
+        first_port,
+        targets,
+        &format!("{interval_s}s"),
+        &format!("{}s", interval_s.min(max_timeout_s)),
+        honor_timestamps,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dataset::DatasetConfig;
+
+    #[test]
+    fn scrape_config_in_seconds_caps_the_timeout() {
+        assert_eq!(
+            fedgen_scrape_config_secs(19000, 2, 15, 10, false),
+            fedgen_scrape_config(19000, 2, "15s", "10s", false)
+        );
+        let short = fedgen_scrape_config_secs(19000, 1, 5, 10, true);
+        assert!(
+            short.contains("scrape_interval: 5s\n  scrape_timeout: 5s\n"),
+            "{short}"
+        );
+        assert!(short.contains("honor_timestamps: true") && short.contains("'127.0.0.1:19000'"));
+    }
     use crate::http;
 
     /// `(timestamp, value)` of every sample line of an exposition body.

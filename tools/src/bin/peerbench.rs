@@ -240,11 +240,11 @@ fn now_ms() -> i64 {
 }
 
 fn scrape_config(args: &Args) -> String {
-    fedstore_tools::serve::fedgen_scrape_config(
+    fedstore_tools::serve::fedgen_scrape_config_secs(
         args.port_base + 10,
         args.targets,
-        &format!("{}s", args.scrape_interval_s),
-        &format!("{}s", args.scrape_interval_s.min(25)),
+        args.scrape_interval_s,
+        25,
         true,
     )
 }

@@ -180,11 +180,11 @@ fn main() -> Result<()> {
 
 /// One job of every target; `honor_labels` keeps the dataset's own `job`/`instance`.
 fn scrape_config(args: &Args) -> String {
-    fedstore_tools::serve::fedgen_scrape_config(
+    fedstore_tools::serve::fedgen_scrape_config_secs(
         args.port_base,
         args.targets,
-        &format!("{}s", args.interval_s),
-        &format!("{}s", args.interval_s.min(10)),
+        args.interval_s,
+        10,
         false,
     )
 }

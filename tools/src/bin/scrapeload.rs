@@ -209,11 +209,11 @@ fn main() -> Result<()> {
 }
 
 fn scrape_config(args: &Args) -> String {
-    fedstore_tools::serve::fedgen_scrape_config(
+    fedstore_tools::serve::fedgen_scrape_config_secs(
         args.port_base,
         args.targets,
-        &format!("{}s", args.interval_s),
-        &format!("{}s", args.interval_s.min(10)),
+        args.interval_s,
+        10,
         false,
     )
 }
