@@ -191,46 +191,32 @@ impl Metrics {
             head.series_removed_total() as f64,
             None,
         );
-        family(
-            buf,
-            "fedstore_head_samples_appended_total",
-            "counter",
-            "Total number of appended samples, by source.",
-        );
-        self.per_source(buf, "fedstore_head_samples_appended_total", &self.appended);
-        family(
-            buf,
-            "fedstore_head_out_of_order_samples_total",
-            "counter",
-            "Samples refused as older than their series' latest sample, by source.",
-        );
-        self.per_source(
-            buf,
-            "fedstore_head_out_of_order_samples_total",
-            &self.out_of_order,
-        );
-        family(
-            buf,
-            "fedstore_head_duplicate_samples_total",
-            "counter",
-            "Samples refused as a different value at an existing timestamp, by source.",
-        );
-        self.per_source(
-            buf,
-            "fedstore_head_duplicate_samples_total",
-            &self.duplicate,
-        );
-        family(
-            buf,
-            "fedstore_head_out_of_bounds_samples_total",
-            "counter",
-            "Samples refused as older than the head's floor (their range is already in a block), by source.",
-        );
-        self.per_source(
-            buf,
-            "fedstore_head_out_of_bounds_samples_total",
-            &self.out_of_bounds,
-        );
+        let per_source: [(&str, &str, &[AtomicU64; 3]); 4] = [
+            (
+                "fedstore_head_samples_appended_total",
+                "Total number of appended samples, by source.",
+                &self.appended,
+            ),
+            (
+                "fedstore_head_out_of_order_samples_total",
+                "Samples refused as older than their series' latest sample, by source.",
+                &self.out_of_order,
+            ),
+            (
+                "fedstore_head_duplicate_samples_total",
+                "Samples refused as a different value at an existing timestamp, by source.",
+                &self.duplicate,
+            ),
+            (
+                "fedstore_head_out_of_bounds_samples_total",
+                "Samples refused as older than the head's floor (their range is already in a block), by source.",
+                &self.out_of_bounds,
+            ),
+        ];
+        for (name, help, values) in per_source {
+            family(buf, name, "counter", help);
+            self.per_source(buf, name, values);
+        }
 
         self.wal_metrics(head, buf);
         chunk_file_metrics(head, buf);
