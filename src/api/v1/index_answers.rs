@@ -71,9 +71,7 @@ impl IndexAnswers {
         }
         kept.push((key, body));
     }
-}
 
-impl IndexAnswers {
     /// The `status/tsdb` lists kept for `version`, if any.
     pub fn tsdb_lists(&self, version: &IndexVersion) -> Option<Arc<Vec<u8>>> {
         let kept = self.tsdb_lists.lock().unwrap_or_else(|e| e.into_inner());

@@ -183,41 +183,43 @@ fn labels_of(i: usize) -> Vec<u8> {
     out
 }
 
-/// CPU time used so far by fedstore's thread groups and by this tool (whose 20 federate
-/// readers and remote-write senders share the machine with the server under test).
+/// CPU seconds used so far by fedstore's thread groups, by the whole fedstore process and
+/// by this tool (whose federate readers and remote-write senders share the machine with the
+/// server under test).
 struct CpuSplit {
-    /// `(group, seconds)`; the groups are thread-name prefixes, `fedstore` the whole process.
-    parts: Vec<(&'static str, f64)>,
+    /// Per prefix of [`CpuSplit::GROUPS`].
+    groups: [f64; 5],
+    fedstore: f64,
+    tool: f64,
 }
 
 impl CpuSplit {
-    /// fedstore's threads by name: HTTP workers, the read pools (lowered priority), the
-    /// ingest pool, then the whole process; and this tool.
+    /// fedstore's thread-name prefixes: HTTP workers, the read pools (lowered priority), the
+    /// ingest pool.
     const GROUPS: [&'static str; 5] = ["actix-rt", "render", "query", "ingest", "remote-read"];
 
     fn read(pid: u32) -> Self {
         let secs = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64());
-        let mut parts: Vec<(&'static str, f64)> = Self::GROUPS
-            .iter()
-            .map(|&g| (g, secs(procs::threads_cpu_time(pid, g))))
-            .collect();
-        parts.push(("fedstore", secs(procs::cpu_time(pid))));
-        parts.push(("this tool", secs(procs::cpu_time(std::process::id()))));
-        CpuSplit { parts }
+        CpuSplit {
+            groups: Self::GROUPS.map(|g| secs(procs::threads_cpu_time(pid, g))),
+            fedstore: secs(procs::cpu_time(pid)),
+            tool: secs(procs::cpu_time(std::process::id())),
+        }
     }
 
     /// `fedstore 1.62 (actix-rt 0.61, render 0.48, ...), this tool 0.31` over `elapsed` s.
     fn cores_since(&self, before: &CpuSplit, elapsed: f64) -> String {
-        let cores = |i: usize| (self.parts[i].1 - before.parts[i].1) / elapsed.max(1e-9);
-        let n = Self::GROUPS.len();
-        let groups: Vec<String> = (0..n)
-            .map(|i| format!("{} {:.2}", self.parts[i].0, cores(i)))
+        let cores = |now: f64, then: f64| (now - then) / elapsed.max(1e-9);
+        let groups: Vec<String> = Self::GROUPS
+            .iter()
+            .zip(self.groups.iter().zip(&before.groups))
+            .map(|(g, (&now, &then))| format!("{g} {:.2}", cores(now, then)))
             .collect();
         format!(
             "fedstore {:.2} ({}), this tool {:.2}",
-            cores(n),
+            cores(self.fedstore, before.fedstore),
             groups.join(", "),
-            cores(n + 1)
+            cores(self.tool, before.tool)
         )
     }
 }
