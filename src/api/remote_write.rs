@@ -1,8 +1,10 @@
 //! `POST /api/v1/write`: the Prometheus remote-write 1.0 receiver (thin glue).
 //!
 //! Reads the body under a size cap, refuses oversized bodies from the snappy header before
-//! receiving the rest, and runs decode + append on the ingest pool (`AppState::ingest_pool`). All protocol logic is in
-//! [`crate::remote::receiver`]. Like Prometheus 2.42, no request header is checked.
+//! receiving the rest, runs decode + append on the ingest pool (`AppState::ingest_pool`), and
+//! then awaits the WAL's group fsync without holding a thread: an ingest thread never sits in
+//! an fsync, so the pool's few threads keep decoding while the disk syncs. All protocol logic
+//! is in [`crate::remote::receiver`]. Like Prometheus 2.42, no request header is checked.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -80,14 +82,27 @@ async fn receive(
     let pool = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.ingest_pool.clone());
-    // Always on the pool, however small: a commit waits for the WAL's fsync, which must never
-    // stall the async worker and every connection it serves.
     let stats = match pool {
         Some(pool) => {
             let rx = receiver.into_inner();
-            pool.run(move || rx.ingest(&body))
+            let worker = rx.clone();
+            let (stats, durable) = pool
+                .run(move || worker.ingest_deferred(&body))
                 .await
-                .map_err(|e| RemoteWriteError::Storage(format!("remote write worker: {e}")))?
+                .map_err(|e| RemoteWriteError::Storage(format!("remote write worker: {e}")))?;
+            // The ingest thread is free again; this request alone waits for the WAL's group
+            // fsync, acknowledging only once its samples are durable.
+            let (tx, done) = tokio::sync::oneshot::channel();
+            rx.on_durable(durable, move |r| {
+                let _ = tx.send(r);
+            });
+            match done.await {
+                Ok(Ok(())) => stats,
+                Ok(Err(e)) => Err(RemoteWriteError::Storage(e.to_string())),
+                Err(_) => Err(RemoteWriteError::Storage(
+                    "WAL closed before the commit was durable".into(),
+                )),
+            }
         }
         None => {
             let rx = receiver.into_inner();

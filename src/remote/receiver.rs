@@ -13,7 +13,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use fedstore_storage::{
-    AppendError, AppendStats, Appender, Head, Labels, METRIC_NAME_LABEL, SeriesRef,
+    AppendError, AppendStats, Appender, Durable, Head, Labels, METRIC_NAME_LABEL, SeriesRef,
 };
 use fedstore_storage::{is_valid_label_name, is_valid_metric_name};
 
@@ -155,20 +155,55 @@ impl RemoteWriteReceiver {
     /// Ingests one request body (snappy-compressed `WriteRequest`). Blocking, CPU-bound: call
     /// it off the async workers.
     pub fn ingest(&self, body: &[u8]) -> Result<AppendStats, RemoteWriteError> {
+        let mut durable = None;
         ingest_inner(
             &self.head,
             body,
             self.max_decompressed_bytes,
             Some(&self.cache),
             self.limit,
+            &mut durable,
         )
+    }
+
+    /// Ingests like [`RemoteWriteReceiver::ingest`] but returns without waiting for the WAL's
+    /// fsync: acknowledge only once [`RemoteWriteReceiver::on_durable`] says the returned
+    /// ticket is durable (also when the result is an error: rejected samples drop only
+    /// themselves, the rest was committed).
+    pub fn ingest_deferred(&self, body: &[u8]) -> (Result<AppendStats, RemoteWriteError>, Durable) {
+        let mut durable = Some(Durable::default());
+        let res = ingest_inner(
+            &self.head,
+            body,
+            self.max_decompressed_bytes,
+            Some(&self.cache),
+            self.limit,
+            &mut durable,
+        );
+        (res, durable.unwrap_or_default())
+    }
+
+    /// Calls `done` once `d` is durable (see [`Head::on_durable`]).
+    pub fn on_durable(
+        &self,
+        d: Durable,
+        done: impl FnOnce(Result<(), fedstore_storage::Error>) + Send + 'static,
+    ) {
+        self.head.on_durable(d, done);
     }
 }
 
 /// Ingests one request body into `head` without a series cache (tests, one-off imports).
 /// Same semantics as [`RemoteWriteReceiver::ingest`].
 pub fn ingest(head: &Head, body: &[u8], max_bytes: usize) -> Result<AppendStats, RemoteWriteError> {
-    ingest_inner(head, body, max_bytes, None, RequestLimit::default())
+    ingest_inner(
+        head,
+        body,
+        max_bytes,
+        None,
+        RequestLimit::default(),
+        &mut None,
+    )
 }
 
 /// Per-thread buffers reused across requests.
@@ -192,6 +227,7 @@ fn ingest_inner(
     max_bytes: usize,
     cache: Option<&SeriesCache>,
     limit: RequestLimit,
+    durable: &mut Option<Durable>,
 ) -> Result<AppendStats, RemoteWriteError> {
     SCRATCH.with(|cell| {
         // A re-entrant call on this thread (not expected) gets fresh buffers instead of a panic.
@@ -217,6 +253,7 @@ fn ingest_inner(
                 cache,
                 &mut scratch.resolved,
                 &mut scratch.order,
+                durable,
             ),
             Err(e) => Err(RemoteWriteError::Decode(e)),
         };
@@ -229,12 +266,15 @@ fn ingest_inner(
 }
 
 /// Validates every series, then appends every sample. `resolved` and `order` are scratch.
+/// With `durable` set the commit does not wait for the WAL's fsync and leaves its ticket
+/// there; with `None` it waits.
 fn append_request(
     head: &Head,
     req: &mut WriteRequestView<'_>,
     cache: Option<&SeriesCache>,
     resolved: &mut Vec<(u128, Option<SeriesRef>)>,
     order: &mut Vec<u32>,
+    durable: &mut Option<Durable>,
 ) -> Result<AppendStats, RemoteWriteError> {
     // Pass 1: resolve cached series, validate the others. Nothing is appended before every
     // series is known valid.
@@ -314,9 +354,14 @@ fn append_request(
             }
         }
     }
-    let committed = app
-        .commit()
-        .map_err(|e| RemoteWriteError::Storage(e.to_string()))?;
+    let committed = match durable {
+        Some(d) => app.commit_deferred().map(|(stats, ticket)| {
+            *d = ticket;
+            stats
+        }),
+        None => app.commit(),
+    }
+    .map_err(|e| RemoteWriteError::Storage(e.to_string()))?;
     let stats = AppendStats {
         appended: committed.appended,
         out_of_order: committed.out_of_order + rejected.out_of_order,

@@ -40,7 +40,7 @@ use crate::postings::MemPostings;
 use crate::series::SeriesRef;
 use crate::symbols::{SymbolId, SymbolTable};
 
-pub use append::Appender;
+pub use append::{Appender, Durable};
 pub use chunk_files::ChunkFileStats;
 use chunk_files::ChunkFiles;
 pub use latest::SymbolLabels;
@@ -307,6 +307,18 @@ impl Head {
     /// The WAL directory; `None` without a WAL.
     pub fn wal_dir(&self) -> Option<&std::path::Path> {
         self.wal.as_ref().map(|w| w.dir())
+    }
+
+    /// Calls `done` once a deferred commit ([`Appender::commit_deferred`]) is durable, or
+    /// with the WAL's error if it was poisoned first; at once without a WAL or when there is
+    /// nothing to wait for. `done` may run on the WAL's notifier thread: keep it short.
+    pub fn on_durable(&self, d: Durable, done: impl FnOnce(Result<(), Error>) + Send + 'static) {
+        match (&self.wal, d.lsn()) {
+            (Some(w), lsn) if lsn > 0 => {
+                w.on_durable(lsn, Box::new(move |r| done(r.map_err(Error::from))))
+            }
+            _ => done(Ok(())),
+        }
     }
 
     /// Fsyncs the WAL (graceful shutdown; commits are already durable per the fsync mode).

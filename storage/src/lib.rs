@@ -83,8 +83,8 @@ pub use chunks::XorAppender;
 pub use db::{Db, DbOptions, IndexVersion, SeriesSamples};
 pub use error::{AppendError, Error};
 pub use head::{
-    AppendStats, Appender, Head, HeadOptions, LabelsRef, LatestSink, Selection, SnapshotTicker,
-    StartupProgress, SymbolLabels,
+    AppendStats, Appender, Durable, Head, HeadOptions, LabelsRef, LatestSink, Selection,
+    SnapshotTicker, StartupProgress, SymbolLabels,
 };
 pub use labels::{Label, Labels, METRIC_NAME_LABEL, is_valid_label_name, is_valid_metric_name};
 pub use matcher::{MatchOp, Matcher};

@@ -31,7 +31,7 @@ pub use tail::{
     checkpoint_file, checkpoints, segment_file, segments,
 };
 pub(crate) use writer::Wal;
-pub use writer::WalStats;
+pub use writer::{DurableCallback, WalStats};
 
 /// Default segment size: Prometheus's `DefaultSegmentSize` (128 MiB).
 pub const DEFAULT_SEGMENT_BYTES: u64 = 128 << 20;

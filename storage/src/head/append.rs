@@ -22,6 +22,17 @@ struct PendingSample {
     v: f64,
 }
 
+/// What a deferred commit waits for: the WAL position its records end at (0: nothing logged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use = "a deferred commit is not acknowledged until it is durable"]
+pub struct Durable(u64);
+
+impl Durable {
+    pub(super) fn lsn(self) -> u64 {
+        self.0
+    }
+}
+
 /// A batch of samples, applied on [`Appender::commit`].
 ///
 /// `Send`: several threads may each use their own appender on one head.
@@ -107,7 +118,21 @@ impl<'h> Appender<'h> {
     }
 
     /// Applies the batch. Out-of-order and duplicate samples are counted, not fatal.
-    pub fn commit(mut self) -> Result<AppendStats, Error> {
+    /// Returns once the batch is durable (per the WAL's fsync mode), which is before any of
+    /// it is visible.
+    pub fn commit(self) -> Result<AppendStats, Error> {
+        self.apply(true).map(|(stats, _)| stats)
+    }
+
+    /// Applies the batch like [`Appender::commit`] but without waiting for the WAL's fsync:
+    /// the samples are logged (a failed write still refuses the whole batch) and visible at
+    /// return, and durable once [`Head::on_durable`] says so. For callers that must not hold
+    /// a thread while the fsync runs (remote write acknowledges only after it).
+    pub fn commit_deferred(self) -> Result<(AppendStats, Durable), Error> {
+        self.apply(false)
+    }
+
+    fn apply(mut self, wait: bool) -> Result<(AppendStats, Durable), Error> {
         let head = self.head;
         let mut stats = AppendStats {
             out_of_bounds: self.out_of_bounds,
@@ -119,10 +144,15 @@ impl<'h> Appender<'h> {
         let _gate = head.commit_gate.read();
         // WAL hook: log before apply, so a commit is durable before any of it is visible and
         // a failed log write refuses the whole commit (see wal/writer.rs).
+        let mut durable = Durable(0);
         if let Some(wal) = &head.wal {
-            wal.log_commit(samples.iter().map(|p| (p.r, p.t, p.v)), &|r| {
-                head.series_labels(SeriesRef(r))
-            })?;
+            let logged = samples.iter().map(|p| (p.r, p.t, p.v));
+            let labels_of = |r| head.series_labels(SeriesRef(r));
+            if wait {
+                wal.log_commit(logged, &labels_of)?;
+            } else {
+                durable = Durable(wal.log_commit_deferred(logged, &labels_of)?);
+            }
         }
         let n = head.shards.len();
         let mask = (n - 1) as u32;
@@ -182,7 +212,7 @@ impl<'h> Appender<'h> {
         if !self.unindexed.is_empty() {
             stats.series_created = self.index_new_series() as u64;
         }
-        Ok(stats)
+        Ok((stats, durable))
     }
 
     /// Indexes the batch's new series that now have samples; returns how many it indexed.

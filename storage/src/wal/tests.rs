@@ -715,6 +715,136 @@ fn failed_write_or_fsync_poisons_until_reopen() {
 }
 
 #[test]
+fn deferred_commits_are_acknowledged_only_once_durable() {
+    // One thread commits without waiting; the notifier acknowledges. A crash image taken
+    // before a random append must hold every commit acknowledged by then, and the commits it
+    // holds are a prefix of those attempted (each whole: a torn tail is cut at replay).
+    for round in 0..16u64 {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (round + 1));
+        let live = tempfile::tempdir().unwrap();
+        let crashed = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new();
+        let acked: Commits = Arc::default();
+        let snapshot_acked: Commits = Arc::default();
+        let crash_at = 1 + rng.below(100);
+        let taken = Arc::new(AtomicBool::new(false));
+        {
+            let (acked, snap, wal, taken) = (
+                acked.clone(),
+                snapshot_acked.clone(),
+                crashed.path().join("wal"),
+                taken.clone(),
+            );
+            let mut calls = 0;
+            let mut keep_rng = Rng(rng.next() | 1);
+            *fs.faults.on_append.lock() = Some(Box::new(move |fs: &FaultFs| {
+                calls += 1;
+                if calls == crash_at {
+                    taken.store(true, Ordering::SeqCst);
+                    *snap.lock() = acked.lock().clone();
+                    fs.crash_image(&wal, &mut |n| keep_rng.below(n as u64 + 1) as usize);
+                }
+            }));
+        }
+        let h = open(
+            live.path(),
+            fault_opts(live.path(), &fs, FsyncMode::default()),
+        )
+        .unwrap();
+        let mut attempted = Vec::new();
+        let (told_tx, told) = std::sync::mpsc::channel();
+        for t in 1..=100i64 {
+            let job = format!("j{}", rng.below(5));
+            let mut app = h.appender();
+            app.append(&must_labels(&[("__name__", "m"), ("job", &job)]), t, 1.0)
+                .unwrap();
+            let (stats, durable) = app.commit_deferred().unwrap();
+            assert_eq!(stats.appended, 1);
+            attempted.push(vec![(job.clone(), t)]);
+            let (acked, told_tx) = (acked.clone(), told_tx.clone());
+            h.on_durable(durable, move |r| {
+                r.unwrap();
+                acked.lock().push(vec![(job, t)]);
+                told_tx.send(()).unwrap();
+            });
+        }
+        for _ in 0..100 {
+            told.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("every deferred commit is told");
+        }
+        drop(h);
+        assert!(
+            taken.load(Ordering::SeqCst),
+            "round {round}: no crash image"
+        );
+        let h = open(crashed.path(), opts_in(crashed.path())).unwrap();
+        let d = dump(&h, "m");
+        let present = |job: &str, t: i64| d.get(job).is_some_and(|v| v.iter().any(|s| s.0 == t));
+        for c in snapshot_acked.lock().iter() {
+            for (job, t) in c {
+                assert!(present(job, *t), "round {round}: acked {job}@{t} lost");
+            }
+        }
+        let held = attempted
+            .iter()
+            .take_while(|c| c.iter().all(|(j, t)| present(j, *t)))
+            .count();
+        let total: usize = d.values().map(Vec::len).sum();
+        assert_eq!(total, held, "round {round}: not a prefix of the commits");
+    }
+}
+
+#[test]
+fn deferred_commits_are_told_of_a_poisoned_writer_and_on_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let h = open(
+        dir.path(),
+        fault_opts(dir.path(), &fs, FsyncMode::default()),
+    )
+    .unwrap();
+    let commit = |t: i64| {
+        let mut app = h.appender();
+        app.append(&must_labels(&[("__name__", "m"), ("job", "a")]), t, 1.0)
+            .unwrap();
+        app.commit_deferred().unwrap().1
+    };
+    // Nothing to wait for: told at once, on this thread.
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let record = |told: &Arc<Mutex<Vec<Result<(), String>>>>| {
+        let told = told.clone();
+        move |r: Result<(), crate::Error>| told.lock().push(r.map_err(|e| e.to_string()))
+    };
+    h.on_durable(crate::Durable::default(), record(&told));
+    assert_eq!(*told.lock(), vec![Ok(())]);
+    // A failed fsync: the waiter hears the poisoning, not a success.
+    fs.faults.fail_sync.store(true, Ordering::SeqCst);
+    let d = commit(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    h.on_durable(d, move |r| tx.send(r.map_err(|e| e.to_string())).unwrap());
+    let err = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap()
+        .unwrap_err();
+    assert!(err.contains("fsync"), "{err}");
+    drop(h);
+
+    // Closing the head tells a waiter registered just before (after its fsync).
+    let dir = tempfile::tempdir().unwrap();
+    let h = open(dir.path(), opts_in(dir.path())).unwrap();
+    let told = Arc::new(Mutex::new(Vec::new()));
+    for t in 1..=20 {
+        let mut app = h.appender();
+        app.append(&must_labels(&[("__name__", "m"), ("job", "a")]), t, 1.0)
+            .unwrap();
+        let d = app.commit_deferred().unwrap().1;
+        h.on_durable(d, record(&told));
+    }
+    drop(h);
+    assert_eq!(*told.lock(), vec![Ok(()); 20]);
+}
+
+#[test]
 fn concurrent_group_commits_share_fsyncs_and_all_survive() {
     let dir = tempfile::tempdir().unwrap();
     let h = Arc::new(open(dir.path(), opts_in(dir.path())).unwrap());

@@ -40,6 +40,8 @@ pub struct WalStats {
 pub(crate) struct Wal {
     shared: Arc<Shared>,
     syncer: Option<JoinHandle<()>>,
+    /// Group mode: runs the fsyncs deferred commits wait for (see [`Wal::on_durable`]).
+    notifier: Option<JoinHandle<()>>,
 }
 
 struct Shared {
@@ -86,9 +88,17 @@ struct WriteState {
 struct SyncState {
     /// Every byte below this LSN is durable.
     synced: u64,
-    /// A committer is running an fsync.
+    /// A committer (or the notifier) is running an fsync.
     syncing: bool,
+    /// Callers of [`Wal::on_durable`] not yet told, with the LSN each waits for.
+    waiters: Vec<(u64, DurableCallback)>,
+    /// The notifier finishes its waiters, then exits.
+    stopping: bool,
 }
+
+/// Told once whether a deferred commit became durable (`Err` when the writer was poisoned
+/// first). Runs on the notifier thread or the registering one: keep it short.
+pub type DurableCallback = Box<dyn FnOnce(Result<(), WalError>) + Send>;
 
 /// Refs below this are tracked in the `logged` bitmap (8 MiB at most).
 const DENSE_REFS: u32 = 1 << 26;
@@ -122,6 +132,8 @@ impl Wal {
             sync: Mutex::new(SyncState {
                 synced: 0,
                 syncing: false,
+                waiters: Vec::new(),
+                stopping: false,
             }),
             synced: Condvar::new(),
             poisoned: AtomicBool::new(false),
@@ -143,7 +155,22 @@ impl Wal {
             }
             _ => None,
         };
-        Ok(Wal { shared, syncer })
+        let notifier = match opts.fsync {
+            FsyncMode::Group { window } => {
+                let s = shared.clone();
+                let h = std::thread::Builder::new()
+                    .name("wal-durable".to_owned())
+                    .spawn(move || s.notifier(window))
+                    .map_err(|e| WalError::io(&opts.dir, e))?;
+                Some(h)
+            }
+            _ => None,
+        };
+        Ok(Wal {
+            shared,
+            syncer,
+            notifier,
+        })
     }
 
     /// Logs one commit: a series record for the refs of `samples` not yet logged by this
@@ -166,6 +193,48 @@ impl Wal {
             let lsn = sh.write(samples.map(|s| s.0), labels_of, buf)?;
             sh.wait_durable(lsn)
         })
+    }
+
+    /// Logs one commit like [`Wal::log_commit`] but returns at once with the LSN to wait for
+    /// (0 when nothing was logged); [`Wal::on_durable`] tells when it is durable.
+    pub(crate) fn log_commit_deferred(
+        &self,
+        samples: impl ExactSizeIterator<Item = (u32, i64, f64)> + Clone,
+        labels_of: &dyn Fn(u32) -> Option<Labels>,
+    ) -> Result<u64, WalError> {
+        if samples.len() == 0 {
+            return Ok(0);
+        }
+        let sh = &*self.shared;
+        sh.check_poison()?;
+        SAMPLES_ENCODER.with_borrow_mut(|(enc, buf)| {
+            buf.clear();
+            enc.set_compress(sh.compress);
+            enc.samples_frame(samples.clone(), buf);
+            sh.write(samples.map(|s| s.0), labels_of, buf)
+        })
+    }
+
+    /// Calls `done` once everything up to `lsn` is durable per the fsync mode, without
+    /// holding the caller's thread: in group mode the notifier thread runs the fsync (shared
+    /// with every commit written meanwhile) and calls `done`; otherwise `done` runs now.
+    pub(crate) fn on_durable(&self, lsn: u64, done: DurableCallback) {
+        let sh = &*self.shared;
+        if self.notifier.is_none() {
+            return done(sh.check_poison());
+        }
+        let mut s = sh.sync.lock();
+        if let Err(e) = sh.check_poison() {
+            drop(s);
+            return done(Err(e));
+        }
+        if s.synced >= lsn {
+            drop(s);
+            return done(Ok(()));
+        }
+        s.waiters.push((lsn, done));
+        // The notifier waits on the same condition as blocking committers.
+        sh.synced.notify_all();
     }
 
     /// Starts a new segment unless the current one holds no record yet; returns the current
@@ -244,6 +313,11 @@ impl Drop for Wal {
         *self.shared.stop.lock() = true;
         self.shared.stop_cv.notify_all();
         if let Some(h) = self.syncer.take() {
+            let _ = h.join();
+        }
+        self.shared.sync.lock().stopping = true;
+        self.shared.synced.notify_all();
+        if let Some(h) = self.notifier.take() {
             let _ = h.join();
         }
         if !self.shared.poisoned.load(Ordering::Acquire)
@@ -419,6 +493,63 @@ impl Shared {
                 // have dropped the dirty pages, so a later "successful" fsync proves nothing
                 // and no waiter may become the next syncer and report success.
                 Err(e) => return Err(self.poison(format!("fsync: {e}"))),
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    /// The notifier thread (group mode): tells deferred commits when they are durable,
+    /// running a group fsync for them when no committer is running one. Exits once asked to
+    /// stop and every waiter is told.
+    fn notifier(&self, window: Duration) {
+        let mut s = self.sync.lock();
+        loop {
+            let poisoned = self.poisoned.load(Ordering::Acquire);
+            let synced = s.synced;
+            let ready: Vec<(u64, DurableCallback)> = if poisoned {
+                std::mem::take(&mut s.waiters)
+            } else {
+                let (ready, waiting) = std::mem::take(&mut s.waiters)
+                    .into_iter()
+                    .partition(|(lsn, _)| *lsn <= synced);
+                s.waiters = waiting;
+                ready
+            };
+            if !ready.is_empty() {
+                drop(s);
+                for (_, done) in ready {
+                    done(if poisoned {
+                        self.check_poison()
+                    } else {
+                        Ok(())
+                    });
+                }
+                s = self.sync.lock();
+                continue;
+            }
+            if s.waiters.is_empty() && s.stopping {
+                return;
+            }
+            if s.waiters.is_empty() || s.syncing {
+                self.synced.wait(&mut s);
+                continue;
+            }
+            s.syncing = true;
+            drop(s);
+            if !window.is_zero() {
+                std::thread::sleep(window);
+            }
+            let (file, target) = {
+                let st = self.state.lock();
+                (st.file.clone(), st.written)
+            };
+            let res = self.sync_file(file.as_ref());
+            s = self.sync.lock();
+            s.syncing = false;
+            match res {
+                Ok(()) => s.synced = s.synced.max(target),
+                // Poisoned before the lock is released, as in `wait_durable`.
+                Err(e) => drop(self.poison(format!("fsync: {e}"))),
             }
             self.synced.notify_all();
         }
