@@ -548,6 +548,22 @@ fn status_endpoints_as_2_42() {
         d["memoryInBytesByLabelName"][0],
         serde_json::json!({"name": "__name__", "value": name_bytes})
     );
+    // The second answer comes from the kept lists: the same while nothing changed, and the
+    // head's counters current after samples that add no series.
+    assert_eq!(json("/api/v1/status/tsdb"), tsdb);
+    let a = post(
+        &format!("{}/api/v1/import/prometheus", srv.url()),
+        "text/plain",
+        format!("odd{{v=\"<a&b>\"}} 2 {}\n", T0 + 30_000).as_bytes(),
+    );
+    assert_eq!(a.status, 204, "{}", a.text());
+    let again = json("/api/v1/status/tsdb");
+    assert_eq!(again["data"]["headStats"]["maxTime"], T0 + 30_000);
+    assert_eq!(again["data"]["headStats"]["numSeries"], 6);
+    assert_eq!(
+        again["data"]["seriesCountByMetricName"],
+        d["seriesCountByMetricName"]
+    );
 }
 
 /// `/usr/bin/promtool`, the 2.42 client the promtool tests drive.

@@ -147,15 +147,24 @@ pub async fn config(
 
 /// `GET /api/v1/status/tsdb`.
 pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let db = state.db.clone();
-    let deadline = state.query.deadline(None);
     // Read before the counts, so kept lists are never newer than their version says.
     let version = state.db.index_version();
-    let kept = state.index_answers.tsdb_lists(&version);
+    if let Some(lists) = state.index_answers.tsdb_lists(&version) {
+        // What is left is a few counters: cheaper on this worker than the two thread hops
+        // to a query thread and back (docs/benchmarks.md, "status/tsdb on the worker").
+        return Ok(respond::json(&req, tsdb_body(state.db.head(), &lists)));
+    }
+    let db = state.db.clone();
+    let deadline = state.query.deadline(None);
     let (body, lists) = state
         .query
         .run(deadline, peer::of(&req), move |_, _| {
-            tsdb_body(&db, kept).map_err(crate::query::eval_error)
+            // Every series once, head and blocks: the head's postings plus what the blocks
+            // add, kept by the database between requests. Sorting the label pairs for the
+            // top-10 lists is most of the work, and they change only with the index.
+            let pairs = db.label_pair_counts().map_err(crate::query::eval_error)?;
+            let lists = Arc::new(render_top_lists(&pairs));
+            Ok((tsdb_body(db.head(), &lists), lists))
         })
         .await
         .map_err(|e| e.api_error())?;
@@ -163,22 +172,8 @@ pub async fn tsdb(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     Ok(respond::json(&req, body))
 }
 
-/// The answer, and its four top-10 lists (`kept` when given: sorting the label pairs for
-/// them is most of the work, and they change only with the index).
-fn tsdb_body(
-    db: &fedstore_storage::Db,
-    kept: Option<Arc<Vec<u8>>>,
-) -> Result<(Vec<u8>, Arc<Vec<u8>>), fedstore_storage::Error> {
-    let head = db.head();
-    let lists = match kept {
-        Some(lists) => lists,
-        // Every series once, head and blocks: the head's postings plus what the blocks
-        // add, kept by the database between requests.
-        None => {
-            let pairs = db.label_pair_counts()?;
-            Arc::new(render_top_lists(&pairs))
-        }
-    };
+/// The answer: the head's counters now, then the four top-10 `lists`.
+fn tsdb_body(head: &fedstore_storage::Head, lists: &[u8]) -> Vec<u8> {
     let (min_t, max_t) = head.time_bounds().unwrap_or((i64::MAX, i64::MIN));
     let chunks = head.chunk_file_stats().chunks_written + head.num_series() as u64;
     let mut buf = json::begin_success(4096);
@@ -193,9 +188,9 @@ fn tsdb_body(
             ("maxTime", Field::Int(max_t)),
         ],
     );
-    buf.extend_from_slice(&lists);
+    buf.extend_from_slice(lists);
     buf.push(b'}');
-    Ok((json::finish(buf), lists))
+    json::finish(buf)
 }
 
 /// The top-10 lists of `pairs`, as JSON members (`,"seriesCountByMetricName":[...]...`).
