@@ -1,8 +1,12 @@
 //! Reading the latest sample of selected series (the `/federate` hot path).
 //!
-//! Refs are walked in batches: for each batch the symbol table's and every shard's read lock
-//! are taken once, the batch is pushed into the sink, and the guards are dropped, so appends
-//! wait at most one batch. Nothing is allocated per series.
+//! Refs are walked in batches. A batch's series are read shard by shard, each under that
+//! shard's read lock alone, and copied out (sample and packed label ids); the batch is then
+//! pushed into the sink in order with no shard lock held. So a commit waits at most for one
+//! shard's part of one batch to be copied, never for rendering, and a render thread (which
+//! runs below the writers' priority) holds one lock at a time for microseconds: a reader that
+//! held every shard's lock through rendering stalled commits whenever the scheduler preempted
+//! it (docs/benchmarks.md, "Reads that held the commits up"). Nothing is allocated per series.
 
 use crate::is_stale_nan;
 use crate::labels::packed::{LabelPairs, PackedLabels};
@@ -12,7 +16,7 @@ use crate::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
 use super::shard::NO_SAMPLE;
 use super::{Head, LabelsRef, LatestSink};
 
-/// Refs rendered per lock acquisition.
+/// Refs copied out per round of shard locks, then rendered.
 const LATEST_BATCH: usize = 1024;
 /// Refs whose loads are issued together before any is rendered.
 const PIPELINE: usize = 32;
@@ -68,6 +72,66 @@ impl LabelsRef for SymbolLabels<'_> {
     }
 }
 
+/// One batch's series, copied out under the shard locks and rendered after them.
+#[derive(Default)]
+struct Copied {
+    /// Per batch position: `(t, v, names start, names len, values start)`; `names len ==
+    /// u32::MAX` when the series has nothing to answer.
+    hits: Vec<(i64, f64, u32, u32, u32)>,
+    names: Vec<u32>,
+    values: Vec<u8>,
+    /// Batch positions grouped by shard (a counting sort), and where each shard's begin.
+    order: Vec<u16>,
+    starts: Vec<usize>,
+    next: Vec<usize>,
+}
+
+const NO_HIT: (i64, f64, u32, u32, u32) = (0, 0.0, 0, u32::MAX, 0);
+
+impl Copied {
+    /// Resets for `batch`: every position empty, positions grouped by shard (`mask` of a ref).
+    fn start(&mut self, batch: &[SeriesRef], shards: usize, mask: u32) {
+        self.hits.clear();
+        self.hits.resize(batch.len(), NO_HIT);
+        self.names.clear();
+        self.values.clear();
+        self.starts.clear();
+        self.starts.resize(shards + 1, 0);
+        for r in batch {
+            self.starts[(r.0 & mask) as usize + 1] += 1;
+        }
+        for s in 0..shards {
+            self.starts[s + 1] += self.starts[s];
+        }
+        self.order.clear();
+        self.order.resize(batch.len(), 0);
+        // Fill each shard's range from its end, so `starts[s]` stays its beginning.
+        self.next.clear();
+        self.next.extend_from_slice(&self.starts[1..]);
+        for (k, r) in batch.iter().enumerate().rev() {
+            let s = (r.0 & mask) as usize;
+            self.next[s] -= 1;
+            self.order[self.next[s]] = k as u16;
+        }
+    }
+
+    fn set(&mut self, k: usize, labels: PackedLabels<'_>, t: i64, v: f64) {
+        let (n0, v0) = (self.names.len() as u32, self.values.len() as u32);
+        self.names.extend_from_slice(labels.names());
+        self.values.extend_from_slice(labels.value_bytes());
+        self.hits[k] = (t, v, n0, labels.len() as u32, v0);
+    }
+
+    fn get(&self, k: usize) -> Option<(PackedLabels<'_>, i64, f64)> {
+        let (t, v, n0, n, v0) = self.hits[k];
+        if n == u32::MAX {
+            return None;
+        }
+        let names = &self.names[n0 as usize..(n0 + n) as usize];
+        Some((PackedLabels::new(names, &self.values[v0 as usize..]), t, v))
+    }
+}
+
 impl Head {
     /// For each series of `refs` (in order) pushes its latest sample with
     /// `mint_ms <= t <= maxt_ms` into `sink`, skipping series whose latest such sample is a
@@ -84,77 +148,76 @@ impl Head {
     ) -> bool {
         let bits = self.shard_bits;
         let mask = (1u32 << bits) - 1;
+        let mut c = Copied::default();
         for batch in refs.chunks(LATEST_BATCH) {
-            let symbols = self.symbols.read();
-            let shards = self.read_all_shards();
-            // Software pipelining: first read every ref's columns (independent loads the CPU
-            // overlaps), then its label ids, then render, instead of one dependent chain of
-            // cache misses per series. Prefetches run ahead of that: the records of the
-            // group after next and the labels of the next group (whose records were asked
-            // for one group earlier) load while this group renders.
-            let locate = |r: u32| ((r & mask) as usize, (r >> bits) as usize);
-            let prefetch_records = |g: &[SeriesRef]| {
-                for &SeriesRef(r) in g {
-                    let (s, i) = locate(r);
-                    shards[s].prefetch_record(i);
+            c.start(batch, self.shards.len(), mask);
+            for s in 0..self.shards.len() {
+                let (a, b) = (c.starts[s], c.starts[s + 1]);
+                if a == b {
+                    continue;
                 }
-            };
-            let prefetch_labels = |g: &[SeriesRef]| {
-                for &SeriesRef(r) in g {
-                    let (s, i) = locate(r);
-                    shards[s].prefetch_labels(i);
+                let shard = self.shards[s].read();
+                let local = |p: u16| (batch[p as usize].0 >> bits) as usize;
+                // Software pipelining: first read a group's records (independent loads the
+                // CPU overlaps), then their label ids, instead of one dependent chain of cache
+                // misses per series; the records of the group after next and the labels of
+                // the next group are prefetched meanwhile.
+                let group_at = |g: usize| {
+                    let lo = a + g * PIPELINE;
+                    (lo < b).then(|| lo..(lo + PIPELINE).min(b))
+                };
+                for g in (0..2).filter_map(group_at) {
+                    for &p in &c.order[g] {
+                        shard.prefetch_record(local(p));
+                    }
                 }
-            };
-            let group_at = |k: usize| {
-                batch
-                    .get(k * PIPELINE..)
-                    .map(|g| &g[..g.len().min(PIPELINE)])
-            };
-            for g in (0..2).filter_map(group_at) {
-                prefetch_records(g);
-            }
-            for (k, group) in batch.chunks(PIPELINE).enumerate() {
-                if let Some(g) = group_at(k + 2) {
-                    prefetch_records(g);
-                }
-                if let Some(g) = group_at(k + 1) {
-                    prefetch_labels(g);
-                }
-                let mut hits: [(usize, usize, i64, f64); PIPELINE] = [(0, 0, 0, 0.0); PIPELINE];
-                let mut n = 0;
-                for &SeriesRef(r) in group {
-                    let (s, i) = locate(r);
-                    let shard = &shards[s];
-                    let Some((mut t, mut v)) = shard.latest_raw(i) else {
-                        continue;
-                    };
-                    if t > maxt_ms {
-                        match shard.history_latest_at_or_before(i, maxt_ms) {
-                            Some(s) => (t, v) = s,
-                            None => continue,
+                for g in 0.. {
+                    let Some(range) = group_at(g) else { break };
+                    if let Some(ahead) = group_at(g + 2) {
+                        for &p in &c.order[ahead] {
+                            shard.prefetch_record(local(p));
                         }
                     }
-                    if t < mint_ms || t == NO_SAMPLE || is_stale_nan(v) {
-                        continue;
+                    if let Some(next) = group_at(g + 1) {
+                        for &p in &c.order[next] {
+                            shard.prefetch_labels(local(p));
+                        }
                     }
-                    hits[n] = (s, i, t, v);
-                    n += 1;
-                }
-                let mut labels = [PackedLabels::new(&[], &[]); PIPELINE];
-                let mut touch = 0u32;
-                for (k, &(s, i, _, _)) in hits[..n].iter().enumerate() {
-                    labels[k] = shards[s].labels(i);
-                    touch ^= labels[k].value_at(0).unwrap_or(0);
-                }
-                std::hint::black_box(touch);
-                for (k, &(_, _, t, v)) in hits[..n].iter().enumerate() {
-                    let l = SymbolLabels {
-                        labels: labels[k],
-                        symbols: &symbols,
-                    };
-                    if !sink.sample(&l, t, v) {
-                        return false;
+                    let mut hits: [(u16, i64, f64); PIPELINE] = [(0, 0, 0.0); PIPELINE];
+                    let mut n = 0;
+                    for &p in &c.order[range] {
+                        let i = local(p);
+                        let Some((mut t, mut v)) = shard.latest_raw(i) else {
+                            continue;
+                        };
+                        if t > maxt_ms {
+                            match shard.history_latest_at_or_before(i, maxt_ms) {
+                                Some(s) => (t, v) = s,
+                                None => continue,
+                            }
+                        }
+                        if t < mint_ms || t == NO_SAMPLE || is_stale_nan(v) {
+                            continue;
+                        }
+                        hits[n] = (p, t, v);
+                        n += 1;
                     }
+                    for &(p, t, v) in &hits[..n] {
+                        c.set(p as usize, shard.labels(local(p)), t, v);
+                    }
+                }
+            }
+            let symbols = self.symbols.read();
+            for k in 0..batch.len() {
+                let Some((labels, t, v)) = c.get(k) else {
+                    continue;
+                };
+                let l = SymbolLabels {
+                    labels,
+                    symbols: &symbols,
+                };
+                if !sink.sample(&l, t, v) {
+                    return false;
                 }
             }
         }

@@ -44,6 +44,25 @@ impl<'a> PackedLabels<'a> {
         vals.nth(idx)
     }
 
+    /// The name ids, in name order.
+    pub fn names(&self) -> &'a [u32] {
+        self.names
+    }
+
+    /// The varint bytes of exactly the [`PackedLabels::len`] values (the view may reach past
+    /// them): what a copy of this label set must keep.
+    pub fn value_bytes(&self) -> &'a [u8] {
+        let mut left = self.names.len();
+        let mut end = 0;
+        while left > 0 && end < self.values.len() {
+            if self.values[end] < 0x80 {
+                left -= 1;
+            }
+            end += 1;
+        }
+        &self.values[..end]
+    }
+
     /// The value id of label `name`, if present.
     pub fn get(&self, name: u32) -> Option<u32> {
         let idx = self.names.iter().position(|&n| n == name)?;
@@ -149,6 +168,12 @@ mod tests {
             assert_eq!(p.get(99), None);
             let flat: Vec<u32> = want.iter().flat_map(|&(n, v)| [n, v]).collect();
             assert!(same_labels(p, flat.as_slice()));
+            // The value bytes end where the next series' would begin.
+            let mut past = buf.clone();
+            push_varint(&mut past, 300);
+            let q = PackedLabels::new(&names, &past);
+            assert_eq!(q.value_bytes(), buf.as_slice(), "case {vals:?}");
+            assert_eq!(q.names(), names.as_slice());
         }
     }
 
