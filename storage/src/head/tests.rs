@@ -1681,3 +1681,68 @@ fn label_pair_counts_and_latest_sample_from_the_index() {
     let sel = h.select(&[vec![m("job", "=", "b")]]);
     assert_eq!(h.latest_sample(sel.refs[0]), Some((20, 1.0)));
 }
+
+/// Large selections are copied out shard by shard and rendered after the locks; small ones
+/// are rendered under them. Both must give the same lines in the same order, on series with
+/// every kind of latest sample, label sets of several name lists and symbol ids of one to
+/// three varint bytes, and both stop where the sink stops.
+#[test]
+fn latest_copied_and_under_locks_agree() {
+    let (_d, h) = head();
+    let mut app = h.appender();
+    let n = 5000usize;
+    for i in 0..n {
+        let value = format!("v{i}");
+        let mut pairs = vec![("__name__", "m"), ("id", value.as_str())];
+        if i % 3 == 0 {
+            pairs.push(("zone", "z"));
+        }
+        let l = Labels::from_pairs(pairs);
+        match i % 5 {
+            // a stale marker last: skipped
+            0 => {
+                app.append(&l, 10, 1.0).unwrap();
+                app.append(&l, 20, f64::from_bits(STALE_NAN_BITS)).unwrap();
+            }
+            // a sample after maxt: the one before it is answered
+            1 => {
+                app.append(&l, 10, i as f64).unwrap();
+                app.append(&l, 900, -1.0).unwrap();
+            }
+            // before the window: skipped
+            2 => {
+                app.append(&l, 1, 1.0).unwrap();
+            }
+            _ => {
+                app.append(&l, 30 + (i % 7) as i64, i as f64 / 3.0).unwrap();
+            }
+        }
+    }
+    app.commit().unwrap();
+    let sel = h.select(&[vec![m("__name__", "=", "m")]]);
+    assert_eq!(sel.refs.len(), n);
+    assert!(sel.refs.len() > super::latest::SMALL_LATEST);
+    let (mint, maxt) = (5, 100);
+    let copied = render(&h, &sel, mint, maxt);
+    let mut c = Collect(Vec::new());
+    assert!(h.latest_under_locks(&sel.refs, mint, maxt, &mut c));
+    assert_eq!(copied, c.0);
+    assert_eq!(copied.len(), n / 5 * 3);
+    // Series 6: the sample before the one after maxt, with the three-label name list.
+    assert!(copied.contains(&"__name__=m,id=v6,zone=z, 10 6".to_owned()));
+
+    /// Takes `left` lines, then stops the walk.
+    struct Stop(Vec<String>, usize);
+    impl LatestSink for Stop {
+        fn sample(&mut self, labels: &dyn LabelsRef, t_ms: i64, v: f64) -> bool {
+            let mut c = Collect(std::mem::take(&mut self.0));
+            c.sample(labels, t_ms, v);
+            self.0 = c.0;
+            self.1 -= 1;
+            self.1 > 0
+        }
+    }
+    let mut s = Stop(Vec::new(), 1500);
+    assert!(!h.latest(&sel.refs, mint, maxt, &mut s));
+    assert_eq!(s.0[..], copied[..1500]);
+}
