@@ -6,7 +6,7 @@
 //! shard's part of one batch to be copied, never for rendering, and a render thread (which
 //! runs below the writers' priority) holds one lock at a time for microseconds: a reader that
 //! held every shard's lock through rendering stalled commits whenever the scheduler preempted
-//! it (docs/benchmarks.md, "Reads that held the commits up"). Nothing is allocated per series.
+//! it (docs/benchmarks.md, "Soak", the run of 2026-12-08). Nothing is allocated per series.
 
 use crate::is_stale_nan;
 use crate::labels::packed::{LabelPairs, PackedLabels};
@@ -231,8 +231,8 @@ impl Head {
     }
 
     /// [`Head::latest`] for a small selection: every shard's read lock per batch, rendered
-    /// under them. Saves the copy (~10% of a 1-2k-series answer, docs/benchmarks.md "Reads
-    /// that held the commits up"); the HTTP worker that runs it is not below the writers'
+    /// under them. Saves the copy (~0.05 ms of a 1-2k-series answer, docs/benchmarks.md
+    /// "Soak", the run of 2026-12-08); the HTTP worker that runs it is not below the writers'
     /// priority, and a batch of [`SMALL_LATEST`] or fewer holds the locks for well under a
     /// millisecond.
     pub(super) fn latest_under_locks(
