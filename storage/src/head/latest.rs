@@ -13,7 +13,7 @@ use crate::labels::packed::{LabelPairs, PackedLabels};
 use crate::series::SeriesRef;
 use crate::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
 
-use super::shard::NO_SAMPLE;
+use super::shard::{NO_SAMPLE, ShardData};
 use super::{Head, LabelsRef, LatestSink};
 
 /// Refs copied out per round of shard locks, then rendered.
@@ -135,6 +135,18 @@ impl Copied {
     }
 }
 
+/// Series `i`'s latest sample with `mint_ms <= t <= maxt_ms`, unless it is a stale marker:
+/// what `/federate` answers for it. A latest sample newer than `maxt_ms` sends the read to
+/// the series' chunks (the rare path).
+#[inline]
+fn answer(shard: &ShardData, i: usize, mint_ms: i64, maxt_ms: i64) -> Option<(i64, f64)> {
+    let (mut t, mut v) = shard.latest_raw(i)?;
+    if t > maxt_ms {
+        (t, v) = shard.history_latest_at_or_before(i, maxt_ms)?;
+    }
+    (t >= mint_ms && t != NO_SAMPLE && !is_stale_nan(v)).then_some((t, v))
+}
+
 impl Head {
     /// For each series of `refs` (in order) pushes its latest sample with
     /// `mint_ms <= t <= maxt_ms` into `sink`, skipping series whose latest such sample is a
@@ -192,21 +204,10 @@ impl Head {
                     let mut hits: [(u16, i64, f64); PIPELINE] = [(0, 0, 0.0); PIPELINE];
                     let mut n = 0;
                     for &p in &c.order[range] {
-                        let i = local(p);
-                        let Some((mut t, mut v)) = shard.latest_raw(i) else {
-                            continue;
-                        };
-                        if t > maxt_ms {
-                            match shard.history_latest_at_or_before(i, maxt_ms) {
-                                Some(s) => (t, v) = s,
-                                None => continue,
-                            }
+                        if let Some((t, v)) = answer(&shard, local(p), mint_ms, maxt_ms) {
+                            hits[n] = (p, t, v);
+                            n += 1;
                         }
-                        if t < mint_ms || t == NO_SAMPLE || is_stale_nan(v) {
-                            continue;
-                        }
-                        hits[n] = (p, t, v);
-                        n += 1;
                     }
                     for &(p, t, v) in &hits[..n] {
                         c.set(p as usize, shard.labels(local(p)), t, v);
@@ -284,21 +285,10 @@ impl Head {
                 let mut n = 0;
                 for &SeriesRef(r) in group {
                     let (s, i) = locate(r);
-                    let shard = &shards[s];
-                    let Some((mut t, mut v)) = shard.latest_raw(i) else {
-                        continue;
-                    };
-                    if t > maxt_ms {
-                        match shard.history_latest_at_or_before(i, maxt_ms) {
-                            Some(s) => (t, v) = s,
-                            None => continue,
-                        }
+                    if let Some((t, v)) = answer(&shards[s], i, mint_ms, maxt_ms) {
+                        hits[n] = (s, i, t, v);
+                        n += 1;
                     }
-                    if t < mint_ms || t == NO_SAMPLE || is_stale_nan(v) {
-                        continue;
-                    }
-                    hits[n] = (s, i, t, v);
-                    n += 1;
                 }
                 let mut labels = [PackedLabels::new(&[], &[]); PIPELINE];
                 let mut touch = 0u32;

@@ -144,27 +144,26 @@ impl Wal {
             fsyncs: std::sync::atomic::AtomicU64::new(0),
             fsync_nanos: std::sync::atomic::AtomicU64::new(0),
         });
-        let syncer = match opts.fsync {
-            FsyncMode::Interval { interval } => {
-                let s = shared.clone();
-                let h = std::thread::Builder::new()
-                    .name("wal-fsync".to_owned())
-                    .spawn(move || s.interval_syncer(interval))
-                    .map_err(|e| WalError::io(&opts.dir, e))?;
-                Some(h)
-            }
-            _ => None,
+        // Interval mode: a thread fsyncs every interval. Group mode: a thread runs the
+        // fsyncs deferred commits wait for.
+        let spawn = |name: &str, run: Box<dyn FnOnce(&Shared) + Send>| {
+            let s = shared.clone();
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || run(&s))
+                .map(Some)
+                .map_err(|e| WalError::io(&opts.dir, e))
         };
-        let notifier = match opts.fsync {
-            FsyncMode::Group { window } => {
-                let s = shared.clone();
-                let h = std::thread::Builder::new()
-                    .name("wal-durable".to_owned())
-                    .spawn(move || s.notifier(window))
-                    .map_err(|e| WalError::io(&opts.dir, e))?;
-                Some(h)
-            }
-            _ => None,
+        let (syncer, notifier) = match opts.fsync {
+            FsyncMode::Interval { interval } => (
+                spawn("wal-fsync", Box::new(move |s| s.interval_syncer(interval)))?,
+                None,
+            ),
+            FsyncMode::Group { window } => (
+                None,
+                spawn("wal-durable", Box::new(move |s| s.notifier(window)))?,
+            ),
+            _ => (None, None),
         };
         Ok(Wal {
             shared,
@@ -181,18 +180,10 @@ impl Wal {
         samples: impl ExactSizeIterator<Item = (u32, i64, f64)> + Clone,
         labels_of: &dyn Fn(u32) -> Option<Labels>,
     ) -> Result<(), WalError> {
-        if samples.len() == 0 {
-            return Ok(());
+        match self.log_commit_deferred(samples, labels_of)? {
+            0 => Ok(()),
+            lsn => self.shared.wait_durable(lsn),
         }
-        let sh = &*self.shared;
-        sh.check_poison()?;
-        SAMPLES_ENCODER.with_borrow_mut(|(enc, buf)| {
-            buf.clear();
-            enc.set_compress(sh.compress);
-            enc.samples_frame(samples.clone(), buf);
-            let lsn = sh.write(samples.map(|s| s.0), labels_of, buf)?;
-            sh.wait_durable(lsn)
-        })
     }
 
     /// Logs one commit like [`Wal::log_commit`] but returns at once with the LSN to wait for
@@ -473,29 +464,46 @@ impl Shared {
                 self.synced.wait(&mut s);
                 continue;
             }
-            s.syncing = true;
-            drop(s);
-            if !window.is_zero() {
-                std::thread::sleep(window);
-            }
-            // Everything written up to now joins this fsync: commits that wrote while the
-            // previous one ran are covered together.
-            let (file, target) = {
-                let st = self.state.lock();
-                (st.file.clone(), st.written)
-            };
-            let res = self.sync_file(file.as_ref());
-            s = self.sync.lock();
-            s.syncing = false;
-            match res {
-                Ok(()) => s.synced = s.synced.max(target),
-                // Poisoned before the lock is released: after a failed fsync the kernel may
-                // have dropped the dirty pages, so a later "successful" fsync proves nothing
-                // and no waiter may become the next syncer and report success.
-                Err(e) => return Err(self.poison(format!("fsync: {e}"))),
-            }
-            self.synced.notify_all();
+            let res;
+            (s, res) = self.group_fsync(s, window);
+            res?;
         }
+    }
+
+    /// Runs one group fsync for the caller, which found `syncing` unset under `s`: marks it
+    /// running, releases the lock for the fsync, and returns the lock with `synced` advanced
+    /// and the other waiters woken.
+    fn group_fsync<'a>(
+        &'a self,
+        mut s: parking_lot::MutexGuard<'a, SyncState>,
+        window: Duration,
+    ) -> (parking_lot::MutexGuard<'a, SyncState>, Result<(), WalError>) {
+        s.syncing = true;
+        drop(s);
+        if !window.is_zero() {
+            std::thread::sleep(window);
+        }
+        // Everything written up to now joins this fsync: commits that wrote while the
+        // previous one ran are covered together.
+        let (file, target) = {
+            let st = self.state.lock();
+            (st.file.clone(), st.written)
+        };
+        let res = self.sync_file(file.as_ref());
+        let mut s = self.sync.lock();
+        s.syncing = false;
+        let res = match res {
+            Ok(()) => {
+                s.synced = s.synced.max(target);
+                Ok(())
+            }
+            // Poisoned before the lock is released: after a failed fsync the kernel may have
+            // dropped the dirty pages, so a later "successful" fsync proves nothing and no
+            // waiter may become the next syncer and report success.
+            Err(e) => Err(self.poison(format!("fsync: {e}"))),
+        };
+        self.synced.notify_all();
+        (s, res)
     }
 
     /// The notifier thread (group mode): tells deferred commits when they are durable,
@@ -534,24 +542,8 @@ impl Shared {
                 self.synced.wait(&mut s);
                 continue;
             }
-            s.syncing = true;
-            drop(s);
-            if !window.is_zero() {
-                std::thread::sleep(window);
-            }
-            let (file, target) = {
-                let st = self.state.lock();
-                (st.file.clone(), st.written)
-            };
-            let res = self.sync_file(file.as_ref());
-            s = self.sync.lock();
-            s.syncing = false;
-            match res {
-                Ok(()) => s.synced = s.synced.max(target),
-                // Poisoned before the lock is released, as in `wait_durable`.
-                Err(e) => drop(self.poison(format!("fsync: {e}"))),
-            }
-            self.synced.notify_all();
+            // A failure poisons the writer; the waiters hear it at the top of the loop.
+            (s, _) = self.group_fsync(s, window);
         }
     }
 
