@@ -564,21 +564,37 @@ impl ChunkFiles {
         let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
         let cut = self.truncated_before.load(Ordering::Acquire);
         let mut f = Some(f);
-        {
-            let files = self.files.read();
-            if let Some(file) = files.get(&seq) {
-                let mut b = COPIES.take();
-                let found = b.blocks.record(self.id, seq, file, off).map(|rec| {
-                    decode_record(rec, cut).and_then(|(m, data)| f.take().map(|f| f(m, data)))
-                });
-                COPIES.set(b);
-                if let Some(read) = found {
-                    return read;
+        for look in 0..2 {
+            {
+                let files = self.files.read();
+                if let Some(file) = files.get(&seq) {
+                    let mut b = COPIES.take();
+                    let found = b.blocks.record(self.id, seq, file, off).map(|rec| {
+                        decode_record(rec, cut).and_then(|(m, data)| f.take().map(|f| f(m, data)))
+                    });
+                    COPIES.set(b);
+                    if let Some(read) = found {
+                        return read;
+                    }
+                }
+            }
+            if look == 0 {
+                // Not in its file yet: in the write buffer, unless written since the look
+                // above (writes happen under this lock), and then the second look copies it.
+                // Never through the mapping: a record just written is in pages no read has
+                // mapped yet (docs/benchmarks.md, "Soak", the run of 2026-12-08 03:08).
+                let w = self.writer.lock();
+                if let Some(p) = w
+                    .pending
+                    .iter()
+                    .find(|p| p.seq == seq && off >= p.start && off < p.start + p.buf.len())
+                {
+                    return decode_record(&p.buf[off - p.start..], cut)
+                        .and_then(|(m, data)| f.take().map(|f| f(m, data)));
                 }
             }
         }
-        // Not written to its file yet: in the write buffer.
-        self.with_chunk(pos, f?)
+        None
     }
 
     /// The header of the chunk at `pos`, `None` when it was truncated away (tests walk
