@@ -583,18 +583,36 @@ impl ChunkFiles {
                 // above (writes happen under this lock), and then the second look copies it.
                 // Never through the mapping: a record just written is in pages no read has
                 // mapped yet (docs/benchmarks.md, "Soak", the run of 2026-12-08 03:08).
-                let w = self.writer.lock();
-                if let Some(p) = w
-                    .pending
-                    .iter()
-                    .find(|p| p.seq == seq && off >= p.start && off < p.start + p.buf.len())
-                {
-                    return decode_record(&p.buf[off - p.start..], cut)
-                        .and_then(|(m, data)| f.take().map(|f| f(m, data)));
+                if let Some(g) = f.take() {
+                    match self.in_write_buffer(seq, off, cut, g) {
+                        Ok(read) => return read,
+                        Err(g) => f = Some(g),
+                    }
                 }
             }
         }
         None
+    }
+
+    /// Calls `f` with record `off` of file `seq` while it is still in the write buffer (not
+    /// yet in its file), under the writer lock; `Err(f)` when it is not there, so it is in
+    /// its file now (writes happen under that lock) or gone.
+    fn in_write_buffer<R, F: FnOnce(ChunkMeta, &[u8]) -> R>(
+        &self,
+        seq: u32,
+        off: usize,
+        cut: i64,
+        f: F,
+    ) -> Result<Option<R>, F> {
+        let w = self.writer.lock();
+        match w
+            .pending
+            .iter()
+            .find(|p| p.seq == seq && off >= p.start && off < p.start + p.buf.len())
+        {
+            Some(p) => Ok(decode_record(&p.buf[off - p.start..], cut).map(|(m, data)| f(m, data))),
+            None => Err(f),
+        }
     }
 
     /// The header of the chunk at `pos`, `None` when it was truncated away (tests walk
@@ -628,15 +646,10 @@ impl ChunkFiles {
         // Not written yet: look in the write buffers. Writes happen under this lock, so the
         // record is now either still buffered or written (a write may have finished since the
         // look above).
-        let w = self.writer.lock();
-        if let Some(p) = w
-            .pending
-            .iter()
-            .find(|p| p.seq == seq && off >= p.start && off < p.start + p.buf.len())
-        {
-            return decode_record(&p.buf[off - p.start..], cut).map(|(meta, data)| f(meta, data));
-        }
-        drop(w);
+        let f = match self.in_write_buffer(seq, off, cut, f) {
+            Ok(read) => return read,
+            Err(f) => f,
+        };
         let file = self.files.read().get(&seq).cloned()?;
         let rec = record_at(&file, off)?;
         let r = decode_record(rec, cut).map(|(meta, data)| f(meta, data));
