@@ -31,7 +31,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::chunks::XorAppender;
 use crate::chunks::XorIter;
 use crate::error::Error;
-use crate::mmap::{AppendFile, FAULT_AROUND_BYTES, MAX_MAPPED_BY_READS, ResidentBudget};
+use crate::mmap::AppendFile;
 
 use self::copied::COPIES;
 
@@ -134,9 +134,6 @@ pub(crate) struct ChunkFiles {
     /// Chunks ending before this are gone (persisted in a block).
     truncated_before: AtomicI64,
     chunks_written: AtomicU64,
-    /// What reads through the mappings may have mapped since their pages were released:
-    /// [`FAULT_AROUND_BYTES`] per record read.
-    resident: ResidentBudget,
     /// Unique per instance: names these files in the threads' block caches ([`copied`]).
     id: u64,
 }
@@ -181,7 +178,6 @@ impl ChunkFiles {
             }),
             truncated_before: AtomicI64::new(i64::MIN),
             chunks_written: AtomicU64::new(0),
-            resident: ResidentBudget::new(MAX_MAPPED_BY_READS),
             id: NEXT_FILES_ID.fetch_add(1, Ordering::Relaxed),
         };
         files.start_file(&mut files.writer.lock());
@@ -285,7 +281,6 @@ impl ChunkFiles {
             }),
             truncated_before: AtomicI64::new(truncated_before),
             chunks_written: AtomicU64::new(0),
-            resident: ResidentBudget::new(MAX_MAPPED_BY_READS),
             id: NEXT_FILES_ID.fetch_add(1, Ordering::Relaxed),
         };
         // A new file for new chunks: the snapshot's current file may have lost bytes past its
@@ -479,7 +474,7 @@ impl ChunkFiles {
     /// map the 64 KiB around it, so a 1 h rate over 10k of 1M series mapped 625 MiB (and
     /// faulting them in again after a release costs more than the copies: docs/benchmarks.md,
     /// "Query API"). Records still in
-    /// the write buffer (the newest) come through [`ChunkFiles::with_chunk`].
+    /// the write buffer (the newest) are read there.
     pub(crate) fn for_each_chunk_in(
         &self,
         newest: u64,
@@ -492,6 +487,7 @@ impl ChunkFiles {
         b.kept.clear();
         b.wanted.clear();
         let mut pos = newest;
+        let mut looked_again = NO_CHUNK;
         'walk: while pos != NO_CHUNK {
             {
                 let files = self.files.read();
@@ -522,14 +518,21 @@ impl ChunkFiles {
                     pos = m.prev;
                 }
             }
-            // Not in a file yet.
+            // Not in its file at the look above: in the write buffer, unless written since
+            // (writes happen under its lock), and then the walk looks in the file again, once.
+            // Never through the mapping, as in `with_chunk`.
+            let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
             let start = b.kept.len();
             let kept = &mut b.kept;
-            match self.with_chunk(pos, |m, data| {
-                kept.extend_from_slice(data);
-                m
-            }) {
-                Some(m) if b.step(m, start, mint, maxt) => pos = m.prev,
+            let buffered = self
+                .in_write_buffer(seq, off, cut, |m, data| {
+                    kept.extend_from_slice(data);
+                    m
+                })
+                .map_err(|_| ());
+            match buffered {
+                Ok(Some(m)) if b.step(m, start, mint, maxt) => pos = m.prev,
+                Err(_) if looked_again != pos => looked_again = pos,
                 _ => break,
             }
         }
@@ -539,21 +542,14 @@ impl ChunkFiles {
         COPIES.set(b);
     }
 
-    /// Counts `records` read through the mappings (each may have mapped
-    /// [`FAULT_AROUND_BYTES`]) and releases the mappings' pages once the reads since the last
-    /// release may hold [`MAX_MAPPED_BY_READS`]. Called with no lock held.
-    fn note_mapped_reads(&self, records: usize) {
-        if self.resident.spend(records * FAULT_AROUND_BYTES) {
-            self.release_resident();
-        }
-    }
-
-    /// [`ChunkFiles::with_chunk`] for a record in a file copied with `pread` (through the
-    /// thread's block cache) instead of read through the mapping: for the single-chunk reads
-    /// of `/federate` and instant selectors while writes go on (a series whose newest sample
-    /// is later than the request), which hit just-sealed chunks scattered over the files and,
-    /// through the mapping, mapped the 64 KiB around each (docs/benchmarks.md, "Soak").
-    pub(crate) fn with_chunk_copied<R>(
+    /// Calls `f` with the chunk at `pos` (header and XOR bytes); `None` when it was truncated
+    /// away. `f` must not call back into the chunk files. A record in a file is copied with
+    /// `pread` (through the thread's block cache), never read through the mapping: the
+    /// single-chunk reads of `/federate` and instant selectors while writes go on (a series
+    /// whose newest sample is later than the request) hit just-sealed chunks scattered over
+    /// the files and, through the mapping, mapped the 64 KiB around each (docs/benchmarks.md,
+    /// "Soak").
+    pub(crate) fn with_chunk<R>(
         &self,
         pos: u64,
         f: impl FnOnce(ChunkMeta, &[u8]) -> R,
@@ -622,9 +618,11 @@ impl ChunkFiles {
         self.with_chunk(pos, |meta, _| meta)
     }
 
-    /// Calls `f` with the chunk at `pos` (header and XOR bytes); `None` when it was truncated
-    /// away. `f` must not call back into the chunk files.
-    pub(crate) fn with_chunk<R>(
+    /// [`ChunkFiles::with_chunk`] reading a record in a file through its mapping: the tests'
+    /// oracle for the copied reads. The server never reads the mappings: each read there may
+    /// map the 64 KiB around it into the process (docs/benchmarks.md, "Soak").
+    #[cfg(test)]
+    pub(crate) fn with_chunk_mapped<R>(
         &self,
         pos: u64,
         f: impl FnOnce(ChunkMeta, &[u8]) -> R,
@@ -639,9 +637,7 @@ impl ChunkFiles {
         if let Some(file) = &file
             && let Some(rec) = record_at(file, off)
         {
-            let r = decode_record(rec, cut).map(|(meta, data)| f(meta, data));
-            self.note_mapped_reads(1);
-            return r;
+            return decode_record(rec, cut).map(|(meta, data)| f(meta, data));
         }
         // Not written yet: look in the write buffers. Writes happen under this lock, so the
         // record is now either still buffered or written (a write may have finished since the
@@ -652,9 +648,7 @@ impl ChunkFiles {
         };
         let file = self.files.read().get(&seq).cloned()?;
         let rec = record_at(&file, off)?;
-        let r = decode_record(rec, cut).map(|(meta, data)| f(meta, data));
-        self.note_mapped_reads(1);
-        r
+        decode_record(rec, cut).map(|(meta, data)| f(meta, data))
     }
 
     /// Forgets chunks ending before `t` and deletes the files holding only such chunks (all
@@ -718,6 +712,7 @@ impl ChunkFiles {
 }
 
 /// The written bytes of the record at `off` in `file` (header and body), if all written.
+#[cfg(test)]
 fn record_at(file: &AppendFile, off: usize) -> Option<&[u8]> {
     let h = file.read(off, RECORD_HEADER)?;
     file.read(off, RECORD_HEADER + body_len(h))
@@ -774,6 +769,38 @@ mod tests {
         c
     }
 
+    /// KiB of `files`' mappings resident in this process (`Rss` in `/proc/self/smaps` of
+    /// the mappings of files under its directory; the page cache does not count).
+    fn mapped_pages(files: &ChunkFiles) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let dir = files.dir.to_str().unwrap();
+        let mut ours = false;
+        let mut kib = 0;
+        for line in smaps.lines() {
+            if let Some(rss) = line.strip_prefix("Rss:") {
+                if ours {
+                    kib += rss
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap();
+                }
+            } else if line
+                .split_whitespace()
+                .next()
+                .is_some_and(|f| f.contains('-'))
+            {
+                // A mapping's first line: `start-end perms offset dev inode path`.
+                ours = line
+                    .split_whitespace()
+                    .nth(5)
+                    .is_some_and(|p| p.starts_with(dir));
+            }
+        }
+        kib
+    }
+
     fn samples(files: &ChunkFiles, pos: u64) -> Option<Vec<(i64, f64)>> {
         files.with_chunk(pos, |m, data| XorIter::new(data, m.num).collect())
     }
@@ -815,55 +842,34 @@ mod tests {
         }
     }
 
-    /// Single-chunk reads through the mappings release the files' pages every
-    /// `MAX_MAPPED_BY_READS / FAULT_AROUND_BYTES` records (what a long walk over scattered
-    /// chunks would otherwise keep mapped), and the chunks read on unchanged.
-    #[test]
-    fn mapped_reads_release_the_pages_as_they_go() {
-        let (_dir, files, positions) = forty_chunks();
-        let newest = positions[39];
-        files.flush(&mut files.writer.lock());
-        let per_release = MAX_MAPPED_BY_READS / FAULT_AROUND_BYTES;
-        let mut records = 0;
-        while records < 3 * per_release + 1 {
-            let (mut pos, mut k) = (newest, 40);
-            while let Some(m) = files.meta(pos) {
-                k -= 1;
-                assert_eq!(m.min_t, k * 10_000);
-                pos = m.prev;
-                records += 1;
-            }
-            assert_eq!(k, 0);
-        }
-        assert_eq!(files.resident.releases(), (records / per_release) as u64);
-        // Range reads copy, so they count nothing.
-        files.for_each_chunk_in(newest, i64::MIN, i64::MAX, &mut |_, _| {});
-        assert_eq!(files.resident.releases(), (records / per_release) as u64);
-        assert_eq!(samples(&files, newest).unwrap()[0].0, 390_000);
-    }
-
     /// Single reads copied with `pread` hand out what reads through the mapping do, for
-    /// records in files and still in the write buffer, count no mapped read, and find
-    /// nothing for truncated chunks.
+    /// records in files and still in the write buffer, map nothing into the process, and
+    /// find nothing for truncated chunks.
     #[test]
     fn copied_single_reads_match_mapped_ones() {
         let (_dir, files, positions) = forty_chunks();
         // Some records are in files now, the newest ones still buffered.
         let read = |m: ChunkMeta, data: &[u8]| (m, XorIter::new(data, m.num).collect::<Vec<_>>());
-        let before = files.resident.releases();
         let mut in_files = 0;
         for &pos in &positions {
-            let copied = files.with_chunk_copied(pos, read);
+            let copied = files.with_chunk(pos, read);
             assert!(copied.is_some());
-            assert_eq!(copied, files.with_chunk(pos, read), "{pos:x}");
             in_files += usize::from(files.files.read().contains_key(&((pos >> 32) as u32)));
         }
         assert!(in_files > 0, "some records were read from files");
-        assert_eq!(files.resident.releases(), before);
+        assert_eq!(mapped_pages(&files), 0, "copied reads map nothing");
+        for &pos in &positions {
+            assert_eq!(
+                files.with_chunk(pos, read),
+                files.with_chunk_mapped(pos, read),
+                "{pos:x}"
+            );
+        }
+        assert!(mapped_pages(&files) > 0, "the oracle reads the mappings");
         files.truncate_before(200_000).unwrap();
-        assert_eq!(files.with_chunk_copied(positions[0], read), None);
-        assert_eq!(files.with_chunk_copied(NO_CHUNK, read), None);
-        assert!(files.with_chunk_copied(positions[39], read).is_some());
+        assert_eq!(files.with_chunk(positions[0], read), None);
+        assert_eq!(files.with_chunk(NO_CHUNK, read), None);
+        assert!(files.with_chunk(positions[39], read).is_some());
     }
 
     /// Range reads (copied in blocks, kept by the thread) hand out the same bytes as single
@@ -892,7 +898,9 @@ mod tests {
                 assert_eq!(got.len(), 300, "round {round} files {n}");
                 let mut pos = *newest;
                 for (m, data) in got.iter().rev() {
-                    let want = files.with_chunk(pos, |wm, wd| (wm, wd.to_vec())).unwrap();
+                    let want = files
+                        .with_chunk_mapped(pos, |wm, wd| (wm, wd.to_vec()))
+                        .unwrap();
                     assert_eq!((*m, data), (want.0, &want.1), "round {round} files {n}");
                     pos = m.prev;
                 }

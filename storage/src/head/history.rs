@@ -197,11 +197,11 @@ impl Histories {
                 .last();
         }
         // Copied, not mapped: these reads come from federates and instant selectors racing
-        // writes, one scattered chunk per series ([`ChunkFiles::with_chunk_copied`]).
+        // writes, one scattered chunk per series ([`ChunkFiles::with_chunk`]).
         // One read per chunk: the newest one starting at or before `maxt` is decoded, a later
         // one only hands back where the one before it is.
         let mut pos = r.newest_sealed;
-        while let Some(step) = files.with_chunk_copied(pos, |m, data| {
+        while let Some(step) = files.with_chunk(pos, |m, data| {
             if m.min_t <= maxt {
                 Ok(XorIter::new(data, m.num)
                     .take_while(|&(t, _)| t <= maxt)

@@ -47,11 +47,14 @@ struct Args {
     /// Remote-write samples per second during the run (all senders together).
     #[arg(long, default_value_t = 1_000_000)]
     rate: u64,
-    /// Rounds (one sample per series each) written before the run, spaced as `--rate` would
-    /// space them and ending now: the head starts the run in the state the asked rate reaches
-    /// after a chunk's life (120 samples), even when this machine cannot write that fast with
-    /// the federates running. Without it the open chunks go on filling for the first minutes
-    /// of a slower run and the heap rises after the baseline for that reason alone.
+    /// Samples per series written before the run, on average, spaced as `--rate` would space
+    /// them and ending now: the head starts the run in the state the asked rate reaches after
+    /// a chunk's life (120 samples), even when this machine cannot write that fast with the
+    /// federates running. Series get from half to one and a half times this many (spread by
+    /// series index), so their open chunks start the run part-filled at every stage, as a
+    /// running server's are (its series were created at different times). With every series
+    /// given the same count, all open chunks were cut together and filled in step: the heap
+    /// rose and fell with that one cycle, and the baseline minute landed in its first fill.
     #[arg(long, default_value_t = 120)]
     preload_rounds: i64,
     /// Length of the run in seconds (after the initial load).
@@ -250,14 +253,20 @@ fn post(agent: &ureq::Agent, url: &str, pb: &[u8], enc: &mut snap::raw::Encoder)
     }
 }
 
-/// Sends series `range` with one sample each at `t` (value `round + i`: a counter), in
+/// Samples series `i` gets before the run: from `mean / 2` to `mean / 2 + mean - 1`, spread
+/// over the series (a multiplier coprime with most means scatters neighbours).
+fn preload_count(i: usize, mean: i64) -> i64 {
+    (mean / 2 + (i as i64).wrapping_mul(7919).rem_euclid(mean)).max(1)
+}
+
+/// Sends series `ids` with one sample each at `t` (value `round + i`: a counter), in
 /// requests of `batch` samples. Returns false when a request was not acknowledged.
 #[allow(clippy::too_many_arguments)]
 fn send_round(
     run: &Run,
     agent: &ureq::Agent,
     labels: &[Vec<u8>],
-    range: std::ops::Range<usize>,
+    ids: &[usize],
     batch: usize,
     t: i64,
     round: i64,
@@ -266,7 +275,6 @@ fn send_round(
     let mut pb = Vec::with_capacity(batch * 160);
     let mut scratch = Vec::new();
     let mut ok = true;
-    let ids: Vec<usize> = range.collect();
     for chunk in ids.chunks(batch) {
         pb.clear();
         for &i in chunk {
@@ -388,14 +396,22 @@ fn main() -> Result<()> {
     eprintln!("encoding labels of {} series ...", args.series);
     let labels: Arc<Vec<Vec<u8>>> = Arc::new((0..args.series).map(labels_of).collect());
 
-    // Rounds: every series gets one sample per round, at the wall-clock time the round starts
-    // (at least a millisecond after the sender's previous round); the preloaded ones end now.
-    let rounds = args.preload_rounds.max(1);
+    // Rounds: a series gets one sample per round, at the wall-clock time the round starts
+    // (at least a millisecond after the sender's previous round). In the preload, series `i`
+    // joins at the round that leaves it `preload_count(i)` samples, and the rounds end now.
+    let mean = args.preload_rounds.max(1);
+    let rounds = (mean / 2 + mean - 1).max(1);
     let spacing_ms = ((args.series as f64 / args.rate as f64) * 1000.0).max(1.0) as i64;
     let t0 = now_ms();
     let first_t = t0 - (rounds - 1) * spacing_ms;
+    let preloaded: u64 = (0..args.series)
+        .map(|i| preload_count(i, mean) as u64)
+        .sum();
     eprintln!(
-        "initial load: {rounds} samples for each of {} series, {spacing_ms} ms apart ...",
+        "initial load: {preloaded} samples over {rounds} rounds {spacing_ms} ms apart, \
+         {} to {} for each of {} series ...",
+        mean / 2,
+        mean / 2 + mean - 1,
         args.series
     );
     let load_start = Instant::now();
@@ -408,18 +424,16 @@ fn main() -> Result<()> {
             s.spawn(move || {
                 let agent = fedstore_tools::remote_write::agent();
                 let mut enc = snap::raw::Encoder::new();
+                let mut ids = Vec::with_capacity(range.len());
                 for round in 0..rounds {
-                    let t = first_t + round * spacing_ms;
-                    send_round(
-                        run,
-                        &agent,
-                        labels,
-                        range.clone(),
-                        batch,
-                        t,
-                        round,
-                        &mut enc,
+                    ids.clear();
+                    ids.extend(
+                        range
+                            .clone()
+                            .filter(|&i| round >= rounds - preload_count(i, mean)),
                     );
+                    let t = first_t + round * spacing_ms;
+                    send_round(run, &agent, labels, &ids, batch, t, round, &mut enc);
                 }
             });
         }
@@ -456,22 +470,14 @@ fn main() -> Result<()> {
             s.spawn(move || {
                 let agent = fedstore_tools::remote_write::agent();
                 let mut enc = snap::raw::Encoder::new();
+                let ids: Vec<usize> = range.clone().collect();
                 let mut round: i64 = rounds;
                 let mut t = t0;
                 let mut sent: f64 = 0.0;
                 let begin = Instant::now();
                 while Instant::now() < end && !run.stop.load(Ordering::Relaxed) {
                     t = now_ms().max(t + 1);
-                    send_round(
-                        run,
-                        &agent,
-                        labels,
-                        range.clone(),
-                        batch,
-                        t,
-                        round,
-                        &mut enc,
-                    );
+                    send_round(run, &agent, labels, &ids, batch, t, round, &mut enc);
                     last_t.fetch_max(t as u64, Ordering::Relaxed);
                     sent += range.len() as f64;
                     round += 1;
@@ -547,7 +553,6 @@ fn main() -> Result<()> {
     let mut fed_ms: Vec<u64> = fed_ms.into_iter().map(|(ms, _)| ms).collect();
     fed_ms.sort_unstable();
     let median = fed_ms.get(fed_ms.len() / 2).copied().unwrap_or(0);
-    let preloaded = args.series as u64 * rounds as u64;
     let written_rate = (acked.saturating_sub(preloaded)) as f64 / elapsed;
     println!("## soak: {} series, {:.0} s", args.series, elapsed);
     println!();
