@@ -190,32 +190,7 @@ impl Histories {
         maxt: i64,
     ) -> Option<(i64, f64)> {
         let r = &self.recs[i];
-        let open = self.open_bytes(r);
-        if r.open.num > 0 && first_t(open) <= maxt {
-            return XorIter::new(open, r.open.num)
-                .take_while(|&(t, _)| t <= maxt)
-                .last();
-        }
-        // Copied, not mapped: these reads come from federates and instant selectors racing
-        // writes, one scattered chunk per series ([`ChunkFiles::with_chunk`]).
-        // One read per chunk: the newest one starting at or before `maxt` is decoded, a later
-        // one only hands back where the one before it is.
-        let mut pos = r.newest_sealed;
-        while let Some(step) = files.with_chunk(pos, |m, data| {
-            if m.min_t <= maxt {
-                Ok(XorIter::new(data, m.num)
-                    .take_while(|&(t, _)| t <= maxt)
-                    .last())
-            } else {
-                Err(m.prev)
-            }
-        }) {
-            match step {
-                Ok(latest) => return latest,
-                Err(prev) => pos = prev,
-            }
-        }
-        None
+        latest_in_parts(r.newest_sealed, r.open.num, self.open_bytes(r), files, maxt)
     }
 
     /// Drops series `i`'s history (series garbage collection): its slot goes back to the
@@ -267,6 +242,44 @@ impl Histories {
     pub(crate) fn open_bytes_used(&self) -> usize {
         self.slab.used_bytes()
     }
+}
+
+/// The latest sample with `t <= maxt` of a history given by its parts (see
+/// [`Histories::parts`]): the newest sealed chunk's position, the open chunk's sample count
+/// and bytes. The parts may be copies taken under the shard lock: sealed chunks never change,
+/// so this needs no lock (`Head::latest` reads them after releasing it).
+pub(crate) fn latest_in_parts(
+    newest_sealed: u64,
+    open_num: u16,
+    open: &[u8],
+    files: &ChunkFiles,
+    maxt: i64,
+) -> Option<(i64, f64)> {
+    if open_num > 0 && first_t(open) <= maxt {
+        return XorIter::new(open, open_num)
+            .take_while(|&(t, _)| t <= maxt)
+            .last();
+    }
+    // Copied, not mapped: these reads come from federates and instant selectors racing
+    // writes, one scattered chunk per series ([`ChunkFiles::with_chunk`]).
+    // One read per chunk: the newest one starting at or before `maxt` is decoded, a later
+    // one only hands back where the one before it is.
+    let mut pos = newest_sealed;
+    while let Some(step) = files.with_chunk(pos, |m, data| {
+        if m.min_t <= maxt {
+            Ok(XorIter::new(data, m.num)
+                .take_while(|&(t, _)| t <= maxt)
+                .last())
+        } else {
+            Err(m.prev)
+        }
+    }) {
+        match step {
+            Ok(latest) => return latest,
+            Err(prev) => pos = prev,
+        }
+    }
+    None
 }
 
 #[cfg(test)]

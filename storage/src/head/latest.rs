@@ -13,6 +13,8 @@ use crate::labels::packed::{LabelPairs, PackedLabels};
 use crate::series::SeriesRef;
 use crate::symbols::{NAME_SYMBOL, SymbolId, SymbolTable};
 
+use super::chunk_files::ChunkFiles;
+use super::history::latest_in_parts;
 use super::shard::{NO_SAMPLE, ShardData};
 use super::{Head, LabelsRef, LatestSink};
 
@@ -87,6 +89,11 @@ struct Copied {
     order: Vec<u16>,
     starts: Vec<usize>,
     next: Vec<usize>,
+    /// Series whose latest sample is newer than the request, to be read from their history
+    /// with no lock held: `(batch position, newest sealed chunk, open-chunk samples, bytes
+    /// start in `open`, len)`.
+    later: Vec<(u16, u64, u16, u32, u32)>,
+    open: Vec<u8>,
 }
 
 const NO_HIT: (i64, f64, u32, u32, u32) = (0, 0.0, 0, u32::MAX, 0);
@@ -98,6 +105,8 @@ impl Copied {
         self.hits.resize(batch.len(), NO_HIT);
         self.names.clear();
         self.values.clear();
+        self.later.clear();
+        self.open.clear();
         self.starts.clear();
         self.starts.resize(shards + 1, 0);
         for r in batch {
@@ -123,6 +132,26 @@ impl Copied {
         self.names.extend_from_slice(labels.names());
         self.values.extend_from_slice(labels.value_bytes());
         self.hits[k] = (t, v, n0, labels.len() as u32, v0);
+    }
+
+    /// Keeps series `p`'s history parts for [`Copied::resolve_later`].
+    fn defer(&mut self, p: u16, (sealed, num, open): (u64, u16, &[u8])) {
+        let at = self.open.len() as u32;
+        self.open.extend_from_slice(open);
+        self.later.push((p, sealed, num, at, open.len() as u32));
+    }
+
+    /// Reads the deferred series' latest samples at or before `maxt_ms` from the copied open
+    /// chunks and the chunk files (no shard lock needed), dropping those with none to answer.
+    fn resolve_later(&mut self, files: &ChunkFiles, mint_ms: i64, maxt_ms: i64) {
+        for &(p, sealed, num, at, len) in &self.later {
+            let open = &self.open[at as usize..(at + len) as usize];
+            let hit = &mut self.hits[p as usize];
+            match latest_in_parts(sealed, num, open, files, maxt_ms) {
+                Some((t, v)) if t >= mint_ms && !is_stale_nan(v) => (hit.0, hit.1) = (t, v),
+                _ => hit.3 = u32::MAX,
+            }
+        }
     }
 
     fn get(&self, k: usize) -> Option<(PackedLabels<'_>, i64, f64)> {
@@ -203,10 +232,26 @@ impl Head {
                     }
                     let mut hits: [(u16, i64, f64); PIPELINE] = [(0, 0, 0.0); PIPELINE];
                     let mut n = 0;
-                    for &p in &c.order[range] {
-                        if let Some((t, v)) = answer(&shard, local(p), mint_ms, maxt_ms) {
-                            hits[n] = (p, t, v);
-                            n += 1;
+                    for q in range {
+                        let p = c.order[q];
+                        let i = local(p);
+                        match shard.latest_raw(i) {
+                            Some((t, v)) if t <= maxt_ms => {
+                                let answered = t >= mint_ms && t != NO_SAMPLE && !is_stale_nan(v);
+                                hits[n] = (p, t, v);
+                                n += usize::from(answered);
+                            }
+                            // Written since the request: its answer is in its history, read
+                            // after the lock (a chunk decode or a file read per series, which
+                            // under the lock kept commits waiting on this thread).
+                            Some(_) => {
+                                if let Some(parts) = shard.history_parts(i) {
+                                    c.defer(p, parts);
+                                    hits[n] = (p, 0, 0.0);
+                                    n += 1;
+                                }
+                            }
+                            None => {}
                         }
                     }
                     for &(p, t, v) in &hits[..n] {
@@ -214,6 +259,7 @@ impl Head {
                     }
                 }
             }
+            c.resolve_later(&self.chunks, mint_ms, maxt_ms);
             let symbols = self.symbols.read();
             for k in 0..batch.len() {
                 let Some((labels, t, v)) = c.get(k) else {

@@ -189,6 +189,12 @@ impl ShardData {
         self.history.latest_at_or_before(i, &self.chunks, maxt)
     }
 
+    /// Series `i`'s history as parts to copy out (newest sealed chunk, open-chunk sample
+    /// count and bytes), for [`super::history::latest_in_parts`] after the lock is released.
+    pub(crate) fn history_parts(&self, i: usize) -> Option<(u64, u16, &[u8])> {
+        self.history.parts(i)
+    }
+
     /// Finds the series with label set `labels` (hash `hash`).
     pub(crate) fn find(&self, hash: u64, labels: &Labels, symbols: &SymbolTable) -> Option<u32> {
         self.map

@@ -1690,7 +1690,8 @@ fn label_pair_counts_and_latest_sample_from_the_index() {
 fn latest_copied_and_under_locks_agree() {
     let (_d, h) = head();
     let mut app = h.appender();
-    let n = 5000usize;
+    let n = 4800usize;
+    let (mint, maxt) = (5, 200);
     for i in 0..n {
         let value = format!("v{i}");
         let mut pairs = vec![("__name__", "m"), ("id", value.as_str())];
@@ -1698,13 +1699,13 @@ fn latest_copied_and_under_locks_agree() {
             pairs.push(("zone", "z"));
         }
         let l = Labels::from_pairs(pairs);
-        match i % 5 {
+        match i % 8 {
             // a stale marker last: skipped
             0 => {
                 app.append(&l, 10, 1.0).unwrap();
                 app.append(&l, 20, f64::from_bits(STALE_NAN_BITS)).unwrap();
             }
-            // a sample after maxt: the one before it is answered
+            // a sample after maxt: the one before it (in the open chunk) is answered
             1 => {
                 app.append(&l, 10, i as f64).unwrap();
                 app.append(&l, 900, -1.0).unwrap();
@@ -1712,6 +1713,28 @@ fn latest_copied_and_under_locks_agree() {
             // before the window: skipped
             2 => {
                 app.append(&l, 1, 1.0).unwrap();
+            }
+            // after maxt, and before it a stale marker: skipped
+            3 => {
+                app.append(&l, 10, 1.0).unwrap();
+                app.append(&l, 20, f64::from_bits(STALE_NAN_BITS)).unwrap();
+                app.append(&l, 900, -1.0).unwrap();
+            }
+            // after maxt, and before it one before the window: skipped
+            4 => {
+                app.append(&l, 1, 1.0).unwrap();
+                app.append(&l, 900, -1.0).unwrap();
+            }
+            // only after maxt: skipped
+            5 => {
+                app.append(&l, 900, -1.0).unwrap();
+            }
+            // after maxt in a new open chunk, the one before it in a sealed chunk
+            6 => {
+                for k in 0..i64::from(crate::chunks::MAX_SAMPLES_PER_CHUNK) {
+                    app.append(&l, 50 + k, k as f64).unwrap();
+                }
+                app.append(&l, 900, -1.0).unwrap();
             }
             _ => {
                 app.append(&l, 30 + (i % 7) as i64, i as f64 / 3.0).unwrap();
@@ -1722,14 +1745,15 @@ fn latest_copied_and_under_locks_agree() {
     let sel = h.select(&[vec![m("__name__", "=", "m")]]);
     assert_eq!(sel.refs.len(), n);
     assert!(sel.refs.len() > super::latest::SMALL_LATEST);
-    let (mint, maxt) = (5, 100);
     let copied = render(&h, &sel, mint, maxt);
     let mut c = Collect(Vec::new());
     assert!(h.latest_under_locks(&sel.refs, mint, maxt, &mut c));
     assert_eq!(copied, c.0);
-    assert_eq!(copied.len(), n / 5 * 3);
-    // Series 6: the sample before the one after maxt, with the three-label name list.
-    assert!(copied.contains(&"__name__=m,id=v6,zone=z, 10 6".to_owned()));
+    assert_eq!(copied.len(), n / 8 * 3);
+    // Series 1: the sample before the one after maxt, from the open chunk.
+    assert!(copied.contains(&"__name__=m,id=v1, 10 1".to_owned()));
+    // Series 6: the same from a sealed chunk, with the three-label name list.
+    assert!(copied.contains(&"__name__=m,id=v6,zone=z, 169 119".to_owned()));
 
     /// Takes `left` lines, then stops the walk.
     struct Stop(Vec<String>, usize);
