@@ -169,6 +169,27 @@ pub fn threads_cpu_time(pid: u32, prefix: &str) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// Sets the calling thread's nice value to `nice` (Linux keeps one per thread) with
+/// `renice`, so a load generator can stand aside for the server it loads.
+pub fn renice_this_thread(nice: i32) -> Result<()> {
+    // `/proc/thread-self` links to `<pid>/task/<tid>`.
+    let link = std::fs::read_link("/proc/thread-self")?;
+    let tid = link
+        .file_name()
+        .and_then(|t| t.to_str())
+        .ok_or_else(|| anyhow::anyhow!("/proc/thread-self -> {}", link.display()))?
+        .to_owned();
+    let out = std::process::Command::new("renice")
+        .args(["-n", &nice.to_string(), "-p", &tid])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "renice -n {nice} -p {tid}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
 /// `MemAvailable` of the machine in KiB.
 pub fn mem_available_kib() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;

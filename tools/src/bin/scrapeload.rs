@@ -92,6 +92,11 @@ struct Args {
     /// Concurrent full-federate clients.
     #[arg(long, default_value_t = 10)]
     concurrency: usize,
+    /// Nice value of those clients' threads. They stand for global servers on other
+    /// machines, but here they read 113 MB per answer on the same cores as the server under
+    /// test and its scrapes: at 0 their reading competes with the scrapes the run watches.
+    #[arg(long, default_value_t = 0)]
+    client_nice: i32,
     /// Longest wait for every series, in seconds.
     #[arg(long, default_value_t = 300)]
     load_timeout_s: u64,
@@ -508,10 +513,17 @@ fn measure(
         let window = now_ms();
         let until = Instant::now() + interval + Duration::from_secs(2);
         let times = Arc::new(Mutex::new(Vec::new()));
+        let client_nice = args.client_nice;
         let workers: Vec<_> = (0..args.concurrency)
             .map(|_| {
                 let times = times.clone();
                 thread::spawn(move || {
+                    if client_nice != 0
+                        && let Err(e) = procs::renice_this_thread(client_nice)
+                    {
+                        eprintln!("  federate client: {e}");
+                        return;
+                    }
                     while Instant::now() < until {
                         match federate(addr, false) {
                             Ok(d) => {
