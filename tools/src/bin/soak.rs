@@ -334,7 +334,9 @@ fn query_loop(run: &Run, n: usize) {
             "/api/v1/query?query={}",
             fedstore_tools::http::encode_component(q)
         );
-        match fedstore_tools::http::get(run.addr, &path, &[], Duration::from_secs(120), &mut |_| {})
+        // Longer than the server's `--query.timeout` (2 m): its documented 503 must arrive
+        // before this client gives up (at 120 s the two raced, and the client lost once).
+        match fedstore_tools::http::get(run.addr, &path, &[], Duration::from_secs(180), &mut |_| {})
         {
             Ok(r) => run.statuses.add("query", r.status),
             Err(_) => run.statuses.add("query", 0),
