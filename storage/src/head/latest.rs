@@ -1,8 +1,9 @@
 //! Reading the latest sample of selected series (the `/federate` hot path).
 //!
 //! Refs are walked in batches. A batch's series are read shard by shard, each under that
-//! shard's read lock alone, and copied out (sample and packed label ids); the batch is then
-//! pushed into the sink in order with no shard lock held. So a commit waits at most for one
+//! shard's read lock alone, and copied out (sample and packed label ids; for a series written
+//! since the request, its open chunk's bytes and newest sealed chunk, whose answer is read
+//! after the lock); the batch is then pushed into the sink in order with no shard lock held. So a commit waits at most for one
 //! shard's part of one batch to be copied, never for rendering, and a render thread (which
 //! runs below the writers' priority) holds one lock at a time for microseconds: a reader that
 //! held every shard's lock through rendering stalled commits whenever the scheduler preempted
