@@ -33,7 +33,7 @@ use crate::chunks::XorIter;
 use crate::error::Error;
 use crate::mmap::AppendFile;
 
-use self::copied::COPIES;
+use self::copied::{BlockCache, COPIES, Copies};
 
 /// "No chunk" position.
 pub(crate) const NO_CHUNK: u64 = u64::MAX;
@@ -487,7 +487,6 @@ impl ChunkFiles {
         b.kept.clear();
         b.wanted.clear();
         let mut pos = newest;
-        let mut looked_again = NO_CHUNK;
         'walk: while pos != NO_CHUNK {
             {
                 let files = self.files.read();
@@ -518,21 +517,15 @@ impl ChunkFiles {
                     pos = m.prev;
                 }
             }
-            // Not in its file at the look above: in the write buffer, unless written since
-            // (writes happen under its lock), and then the walk looks in the file again, once.
-            // Never through the mapping, as in `with_chunk`.
+            // Not in its file at the look above.
             let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
             let start = b.kept.len();
-            let kept = &mut b.kept;
-            let buffered = self
-                .in_write_buffer(seq, off, cut, |m, data| {
-                    kept.extend_from_slice(data);
-                    m
-                })
-                .map_err(|_| ());
-            match buffered {
-                Ok(Some(m)) if b.step(m, start, mint, maxt) => pos = m.prev,
-                Err(_) if looked_again != pos => looked_again = pos,
+            let Copies { blocks, kept, .. } = &mut b;
+            match self.read_after_miss(blocks, seq, off, cut, |m, data| {
+                kept.extend_from_slice(data);
+                m
+            }) {
+                Some(m) if b.step(m, start, mint, maxt) => pos = m.prev,
                 _ => break,
             }
         }
@@ -559,35 +552,51 @@ impl ChunkFiles {
         }
         let (seq, off) = ((pos >> 32) as u32, (pos & 0xffff_ffff) as usize);
         let cut = self.truncated_before.load(Ordering::Acquire);
-        let mut f = Some(f);
-        for look in 0..2 {
-            {
-                let files = self.files.read();
-                if let Some(file) = files.get(&seq) {
-                    let mut b = COPIES.take();
-                    let found = b.blocks.record(self.id, seq, file, off).map(|rec| {
-                        decode_record(rec, cut).and_then(|(m, data)| f.take().map(|f| f(m, data)))
-                    });
-                    COPIES.set(b);
-                    if let Some(read) = found {
-                        return read;
-                    }
-                }
-            }
-            if look == 0 {
-                // Not in its file yet: in the write buffer, unless written since the look
-                // above (writes happen under this lock), and then the second look copies it.
-                // Never through the mapping: a record just written is in pages no read has
-                // mapped yet (docs/benchmarks.md, "Soak", the run of 2026-12-08 03:08).
-                if let Some(g) = f.take() {
-                    match self.in_write_buffer(seq, off, cut, g) {
-                        Ok(read) => return read,
-                        Err(g) => f = Some(g),
-                    }
-                }
-            }
+        let mut b = COPIES.take();
+        let read = match self.read_in_file(&mut b.blocks, seq, off, cut, f) {
+            Ok(read) => read,
+            Err(f) => self.read_after_miss(&mut b.blocks, seq, off, cut, f),
+        };
+        COPIES.set(b);
+        read
+    }
+
+    /// Calls `f` with record `off` of file `seq` copied from its file through `blocks`;
+    /// `Err(f)` when the file does not hold all of it (yet, or any more).
+    fn read_in_file<R, F: FnOnce(ChunkMeta, &[u8]) -> R>(
+        &self,
+        blocks: &mut BlockCache,
+        seq: u32,
+        off: usize,
+        cut: i64,
+        f: F,
+    ) -> Result<Option<R>, F> {
+        let files = self.files.read();
+        match files
+            .get(&seq)
+            .and_then(|file| blocks.record(self.id, seq, file, off))
+        {
+            Some(rec) => Ok(decode_record(rec, cut).map(|(m, data)| f(m, data))),
+            None => Err(f),
         }
-        None
+    }
+
+    /// Reads a record its file did not hold at the caller's look: from the write buffer,
+    /// unless written since (writes happen under the writer lock), and then copied from the
+    /// file. Never through the mapping: a record just written is in pages no read has mapped
+    /// yet (docs/benchmarks.md, "Soak", the run of 2026-12-08 03:08).
+    fn read_after_miss<R, F: FnOnce(ChunkMeta, &[u8]) -> R>(
+        &self,
+        blocks: &mut BlockCache,
+        seq: u32,
+        off: usize,
+        cut: i64,
+        f: F,
+    ) -> Option<R> {
+        match self.in_write_buffer(seq, off, cut, f) {
+            Ok(read) => read,
+            Err(f) => self.read_in_file(blocks, seq, off, cut, f).ok().flatten(),
+        }
     }
 
     /// Calls `f` with record `off` of file `seq` while it is still in the write buffer (not

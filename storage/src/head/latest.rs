@@ -3,11 +3,12 @@
 //! Refs are walked in batches. A batch's series are read shard by shard, each under that
 //! shard's read lock alone, and copied out (sample and packed label ids; for a series written
 //! since the request, its open chunk's bytes and newest sealed chunk, whose answer is read
-//! after the lock); the batch is then pushed into the sink in order with no shard lock held. So a commit waits at most for one
-//! shard's part of one batch to be copied, never for rendering, and a render thread (which
-//! runs below the writers' priority) holds one lock at a time for microseconds: a reader that
-//! held every shard's lock through rendering stalled commits whenever the scheduler preempted
-//! it (docs/benchmarks.md, "Soak", the run of 2026-12-08). Nothing is allocated per series.
+//! after the lock); the batch is then pushed into the sink in order with no shard lock held.
+//! So a commit waits at most for one shard's part of one batch to be copied, never for
+//! rendering or a chunk read, and a render thread (which runs below the writers' priority)
+//! holds one lock at a time for microseconds: a reader that held every shard's lock through
+//! rendering stalled commits whenever the scheduler preempted it (docs/benchmarks.md, "Soak",
+//! the runs of 2026-12-08). Nothing is allocated per series.
 
 use crate::is_stale_nan;
 use crate::labels::packed::{LabelPairs, PackedLabels};
@@ -149,7 +150,7 @@ impl Copied {
             let open = &self.open[at as usize..(at + len) as usize];
             let hit = &mut self.hits[p as usize];
             match latest_in_parts(sealed, num, open, files, maxt_ms) {
-                Some((t, v)) if t >= mint_ms && !is_stale_nan(v) => (hit.0, hit.1) = (t, v),
+                Some((t, v)) if answers(t, v, mint_ms) => (hit.0, hit.1) = (t, v),
                 _ => hit.3 = u32::MAX,
             }
         }
@@ -174,7 +175,14 @@ fn answer(shard: &ShardData, i: usize, mint_ms: i64, maxt_ms: i64) -> Option<(i6
     if t > maxt_ms {
         (t, v) = shard.history_latest_at_or_before(i, maxt_ms)?;
     }
-    (t >= mint_ms && t != NO_SAMPLE && !is_stale_nan(v)).then_some((t, v))
+    answers(t, v, mint_ms).then_some((t, v))
+}
+
+/// Whether a series' latest sample at or before the request, `(t, v)`, is answered: inside
+/// the lookback, a sample at all, and not a stale marker.
+#[inline]
+fn answers(t: i64, v: f64, mint_ms: i64) -> bool {
+    t >= mint_ms && t != NO_SAMPLE && !is_stale_nan(v)
 }
 
 impl Head {
@@ -238,9 +246,8 @@ impl Head {
                         let i = local(p);
                         match shard.latest_raw(i) {
                             Some((t, v)) if t <= maxt_ms => {
-                                let answered = t >= mint_ms && t != NO_SAMPLE && !is_stale_nan(v);
                                 hits[n] = (p, t, v);
-                                n += usize::from(answered);
+                                n += usize::from(answers(t, v, mint_ms));
                             }
                             // Written since the request: its answer is in its history, read
                             // after the lock (a chunk decode or a file read per series, which
